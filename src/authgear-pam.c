@@ -1,0 +1,142 @@
+/* authgear-pam: the administrator's command line. A thin shell over the core:
+ * it parses arguments, runs core functions and prints their results. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "check.h"
+#include "conf.h"
+#include "log.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"Usage: authgear-pam COMMAND [OPTIONS]\n"
+	"\n"
+	"Administer pam_authgear, the PAM and NSS modules that sign people in to\n"
+	"Linux with their Authgear accounts.\n"
+	"\n"
+	"Commands:\n"
+	"  check [--config FILE] [--json]\n"
+	"        Check the configuration: syntax, known keys, required keys, and that\n"
+	"        the file is a regular file owned by root and not writable by group or\n"
+	"        others. Unknown keys are errors here (the PAM module logs and ignores\n"
+	"        them). Prints one line per check, or a JSON object with --json.\n"
+	"        Exits 0 only when every required check passes, 1 otherwise.\n"
+	"\n"
+	"Options:\n"
+	"  --config FILE   configuration file (default " AG_CONFIG_DEFAULT_PATH ")\n"
+	"  --json          machine-readable output (check)\n"
+	"  -h, --help      show this help and exit\n"
+	"  -V, --version   show the version and exit\n"
+	"\n"
+	"Exit status: 0 success, 1 a check failed, 2 usage error.\n";
+
+static void quiet_sink(void *sink_ctx, int priority, const char *line)
+{
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "authgear-pam: %s\nTry 'authgear-pam --help'.\n", msg);
+	return EXIT_USAGE;
+}
+
+static void print_report_text(const struct ag_check_report *r)
+{
+	for (size_t i = 0; i < r->n_results; i++) {
+		const struct ag_check_result *c = &r->results[i];
+		printf("%-5s %-10s %s\n", c->ok ? "ok" : (c->required ? "FAIL" : "warn"), c->name, c->detail);
+	}
+}
+
+static int print_report_json(const struct ag_check_report *r, bool all_ok)
+{
+	json_t *root = json_object(), *checks = json_array();
+	char *text;
+
+	if (!root || !checks)
+		goto fail;
+	for (size_t i = 0; i < r->n_results; i++) {
+		const struct ag_check_result *c = &r->results[i];
+		if (json_array_append_new(checks, json_pack("{s:s, s:b, s:b, s:s}", "name", c->name,
+							     "required", c->required, "ok", c->ok,
+							     "detail", c->detail)) != 0)
+			goto fail;
+	}
+	if (json_object_set_new(root, "ok", json_boolean(all_ok)) != 0 ||
+	    json_object_set(root, "checks", checks) != 0)
+		goto fail;
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (!text)
+		goto fail;
+	puts(text);
+	free(text);
+	json_decref(checks);
+	json_decref(root);
+	return 0;
+fail:
+	json_decref(checks);
+	json_decref(root);
+	fprintf(stderr, "authgear-pam: out of memory\n");
+	return -1;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = AG_CONFIG_DEFAULT_PATH;
+	/* Every reason is in the report; the log would only repeat it. */
+	struct ag_log log = { .sink = quiet_sink };
+	struct ag_check_report report;
+	bool json = false, ok;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'j': json = true; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
+		default: return usage_error("invalid option for check");
+		}
+	}
+	if (optind != argc)
+		return usage_error("check takes no arguments");
+	ok = ag_check_run(config_path, &log, &report);
+	if (json) {
+		if (print_report_json(&report, ok) != 0)
+			return EXIT_FAILURE;
+	} else {
+		print_report_text(&report);
+	}
+	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("missing command");
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		fputs(usage_text, stdout);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("authgear-pam %s\n", PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(argv[1], "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	fprintf(stderr, "authgear-pam: unknown command '%s'\n", argv[1]);
+	return usage_error("see the list of commands");
+}

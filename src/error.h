@@ -1,0 +1,56 @@
+/* The one error type of the core: every core function returns an ag_err.
+ *
+ * Each code has a short name and a reason for the log (never a secret), a line
+ * for the person at the terminal, and exactly one PAM return code (pam_codes.c).
+ */
+#ifndef AG_ERROR_H
+#define AG_ERROR_H
+
+#define AG_ERR_LIST(X) \
+	X(AG_OK,              "ok",              "success",                                   "") \
+	X(AG_ERR_NOMEM,       "nomem",           "out of memory",                             "Sign-in failed: the system is out of memory.") \
+	X(AG_ERR_INVALID_ARG, "invalid_arg",     "invalid argument",                          "Sign-in failed: internal error.") \
+	X(AG_ERR_IO,          "io",              "file or system call failed",                "Sign-in failed: a local file could not be read or written.") \
+	X(AG_ERR_CONFIG,      "config",          "configuration invalid",                     "Sign-in with Authgear is not configured correctly; ask your administrator.") \
+	X(AG_ERR_CONFIG_PERM, "config_perm",     "configuration file has unsafe owner or mode", "Sign-in with Authgear is not configured correctly; ask your administrator.") \
+	X(AG_ERR_NOT_CONFIGURED, "not_configured", "not configured",                          "Sign-in with Authgear is not configured on this system.") \
+	X(AG_ERR_UNSUPPORTED, "unsupported",     "operation not supported",                   "This sign-in method is not available.") \
+	X(AG_ERR_NOT_IMPLEMENTED, "not_implemented", "not implemented in this build",         "Sign-in with Authgear is not implemented in this build yet.") \
+	X(AG_ERR_NETWORK,     "network",         "identity provider unreachable",             "Cannot reach the sign-in service; try again later.") \
+	X(AG_ERR_TLS,         "tls",             "TLS handshake or certificate verification failed", "Cannot reach the sign-in service securely; ask your administrator.") \
+	X(AG_ERR_TIMEOUT,     "timeout",         "identity provider did not answer in time",  "The sign-in service did not answer in time; try again later.") \
+	X(AG_ERR_SERVER,      "server",          "identity provider returned a server error", "The sign-in service failed; try again later.") \
+	X(AG_ERR_PROTOCOL,    "protocol",        "unexpected response from identity provider", "The sign-in service answered unexpectedly; ask your administrator.") \
+	X(AG_ERR_PARSE,       "parse",           "malformed input",                           "The sign-in service answered unexpectedly; ask your administrator.") \
+	X(AG_ERR_TOO_LARGE,   "too_large",       "input over the size limit",                 "The sign-in service answered unexpectedly; ask your administrator.") \
+	X(AG_ERR_SIGNATURE,   "signature",       "token signature invalid",                   "Sign-in failed: the sign-in service's answer could not be verified.") \
+	X(AG_ERR_CLAIMS,      "claims",          "token claims invalid",                      "Sign-in failed: the sign-in service's answer could not be verified.") \
+	X(AG_ERR_INVALID_GRANT, "invalid_grant", "grant invalid, expired or revoked",        "Your sign-in is no longer valid; sign in again.") \
+	X(AG_ERR_OAUTH,       "oauth",           "OAuth error response",                      "The sign-in service refused the request; ask your administrator.") \
+	X(AG_ERR_CREDENTIALS, "credentials",     "incorrect password or code",                "Incorrect password or code.") \
+	X(AG_ERR_USER_UNKNOWN, "user_unknown",   "no such user at the identity provider",     "Incorrect password or code.") \
+	X(AG_ERR_DISABLED,    "disabled",        "account disabled",                          "This account is disabled.") \
+	X(AG_ERR_LOCKED,      "locked",          "account locked after too many attempts",    "Too many attempts; try again later.") \
+	X(AG_ERR_RATE_LIMITED, "rate_limited",   "rate limited",                              "Too many attempts; try again later.") \
+	X(AG_ERR_MFA_REQUIRED, "mfa_required",   "second factor required but not proven",     "This account needs a second factor (authenticator app) to sign in here.") \
+	X(AG_ERR_DENIED,      "denied",          "access denied by policy",                   "You are not allowed to sign in here.") \
+	X(AG_ERR_CONV,        "conv",            "PAM conversation failed",                   "") \
+	X(AG_ERR_NOT_OURS,    "not_ours",        "user is not handled by this module",        "")
+
+enum ag_err {
+#define AG_X_ENUM(code, name, reason, line) code,
+	AG_ERR_LIST(AG_X_ENUM)
+#undef AG_X_ENUM
+	AG_ERR__COUNT
+};
+
+/* Short stable name ("invalid_grant"), for logs, JSON and tests. */
+const char *ag_err_name(enum ag_err err);
+/* Reason for the log: what went wrong, never a secret. */
+const char *ag_err_reason(enum ag_err err);
+/* One plain line for the person at the terminal; "" when nothing should be said. */
+const char *ag_err_user_line(enum ag_err err);
+/* The PAM return code for this error; the only mapping in the project (pam_codes.c). */
+int ag_err_to_pam(enum ag_err err);
+
+#endif

@@ -1,0 +1,59 @@
+/* The one place where core errors become PAM return codes.
+ *
+ * Only the PAM constants are used, so this file needs the PAM headers but not
+ * libpam itself; the CLI shares it to report what a PAM stack would see.
+ */
+#include "config.h"
+
+#include <security/_pam_types.h>
+
+#include "error.h"
+
+int ag_err_to_pam(enum ag_err err)
+{
+	switch (err) {
+	case AG_OK:
+		return PAM_SUCCESS;
+	case AG_ERR_NOMEM:
+		return PAM_BUF_ERR;
+	case AG_ERR_NOT_OURS:
+		return PAM_IGNORE;
+	case AG_ERR_CONV:
+		return PAM_CONV_ERR;
+	case AG_ERR_CREDENTIALS:
+	case AG_ERR_MFA_REQUIRED:
+	case AG_ERR_DISABLED:
+	case AG_ERR_INVALID_GRANT:
+	case AG_ERR_SIGNATURE:
+	case AG_ERR_CLAIMS:
+		return PAM_AUTH_ERR;
+	case AG_ERR_USER_UNKNOWN:
+		/* Callers that may reveal unknown users map this themselves to
+		 * PAM_USER_UNKNOWN (reveal_unknown_users); the default hides it. */
+		return PAM_AUTH_ERR;
+	case AG_ERR_DENIED:
+		return PAM_PERM_DENIED;
+	case AG_ERR_LOCKED:
+	case AG_ERR_RATE_LIMITED:
+		return PAM_MAXTRIES;
+	case AG_ERR_NETWORK:
+	case AG_ERR_TLS:
+	case AG_ERR_TIMEOUT:
+	case AG_ERR_SERVER:
+	case AG_ERR_PROTOCOL:
+	case AG_ERR_PARSE:
+	case AG_ERR_TOO_LARGE:
+	case AG_ERR_OAUTH:
+	case AG_ERR_CONFIG:
+	case AG_ERR_CONFIG_PERM:
+	case AG_ERR_NOT_CONFIGURED:
+	case AG_ERR_UNSUPPORTED:
+	case AG_ERR_NOT_IMPLEMENTED:
+	case AG_ERR_IO:
+		return PAM_AUTHINFO_UNAVAIL;
+	case AG_ERR_INVALID_ARG:
+	case AG_ERR__COUNT:
+		break;
+	}
+	return PAM_SERVICE_ERR;
+}

@@ -1,0 +1,158 @@
+/* cmocka tests for the error table, the PAM mapping, logging and wiping. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <security/_pam_types.h>
+
+#include "error.h"
+#include "log.h"
+#include "secret.h"
+
+static void test_error_table_complete(void **state)
+{
+	for (int i = 0; i < AG_ERR__COUNT; i++) {
+		assert_non_null(ag_err_name(i));
+		assert_true(strlen(ag_err_name(i)) > 0);
+		assert_true(strlen(ag_err_reason(i)) > 0);
+		assert_non_null(ag_err_user_line(i));
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(ag_err_name(i), ag_err_name(j));
+	}
+	assert_string_equal(ag_err_name(AG_ERR_INVALID_GRANT), "invalid_grant");
+	assert_string_equal(ag_err_user_line(AG_ERR_CREDENTIALS), "Incorrect password or code.");
+	assert_string_equal(ag_err_user_line(AG_ERR_DISABLED), "This account is disabled.");
+	/* Out-of-range codes never crash and never read as success. */
+	assert_string_equal(ag_err_name((enum ag_err)9999), "invalid_arg");
+	assert_string_equal(ag_err_name((enum ag_err)-1), "invalid_arg");
+}
+
+static void test_pam_mapping(void **state)
+{
+	assert_int_equal(ag_err_to_pam(AG_OK), PAM_SUCCESS);
+	assert_int_equal(ag_err_to_pam(AG_ERR_NOT_OURS), PAM_IGNORE);
+	assert_int_equal(ag_err_to_pam(AG_ERR_CREDENTIALS), PAM_AUTH_ERR);
+	assert_int_equal(ag_err_to_pam(AG_ERR_USER_UNKNOWN), PAM_AUTH_ERR);
+	assert_int_equal(ag_err_to_pam(AG_ERR_LOCKED), PAM_MAXTRIES);
+	assert_int_equal(ag_err_to_pam(AG_ERR_NETWORK), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(ag_err_to_pam(AG_ERR_TIMEOUT), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(ag_err_to_pam(AG_ERR_CONFIG), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(ag_err_to_pam(AG_ERR_NOMEM), PAM_BUF_ERR);
+	assert_int_equal(ag_err_to_pam((enum ag_err)9999), PAM_SERVICE_ERR);
+	/* Only AG_OK may ever map to success. */
+	for (int i = 1; i < AG_ERR__COUNT; i++)
+		assert_int_not_equal(ag_err_to_pam(i), PAM_SUCCESS);
+}
+
+struct captured {
+	int n;
+	int priority;
+	char line[AG_LOG_LINE_MAX];
+};
+
+static void capture_sink(void *ctx, int priority, const char *line)
+{
+	struct captured *c = ctx;
+
+	c->n++;
+	c->priority = priority;
+	snprintf(c->line, sizeof c->line, "%s", line);
+}
+
+static void test_log_sink_and_sanitizing(void **state)
+{
+	struct captured c = { 0 };
+	struct ag_log log = { .sink = capture_sink, .sink_ctx = &c };
+
+	ag_log(&log, LOG_NOTICE, "user %s denied", "evil\nDec 1 forged: line\x7f");
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.priority, LOG_NOTICE);
+	assert_string_equal(c.line, "user evil?Dec 1 forged: line? denied");
+
+	ag_log(&log, LOG_DEBUG, "hidden");
+	assert_int_equal(c.n, 1);
+	log.debug = true;
+	ag_log(&log, LOG_DEBUG, "shown %d", 42);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.line, "shown 42");
+}
+
+static void test_log_truncates_long_lines(void **state)
+{
+	struct captured c = { 0 };
+	struct ag_log log = { .sink = capture_sink, .sink_ctx = &c };
+	char *big = malloc(10000);
+
+	assert_non_null(big);
+	memset(big, 'x', 9999);
+	big[9999] = '\0';
+	ag_log(&log, LOG_ERR, "%s", big);
+	assert_int_equal(strlen(c.line), AG_LOG_LINE_MAX - 1);
+	free(big);
+}
+
+static void test_log_test_file(void **state)
+{
+	char path[] = "/tmp/test_core_log.XXXXXX";
+	struct captured c = { 0 };
+	struct ag_log log = { .sink = capture_sink, .sink_ctx = &c };
+	char buf[256] = "";
+	FILE *f;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	setenv("AUTHGEAR_TEST_LOG", path, 1);
+	ag_log(&log, LOG_WARNING, "first %s", "line");
+	ag_log(&log, LOG_ERR, "second\nline");
+	unsetenv("AUTHGEAR_TEST_LOG");
+	ag_log(&log, LOG_ERR, "not in the file");
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, sizeof buf - 1, f), strlen("warning first line\nerr second?line\n"));
+	fclose(f);
+	unlink(path);
+	assert_string_equal(buf, "warning first line\nerr second?line\n");
+	assert_int_equal(c.n, 3);
+}
+
+static void test_wipe(void **state)
+{
+	char buf[16];
+	char *s = strdup("hunter2");
+
+	memset(buf, 'A', sizeof buf);
+	ag_wipe(buf, 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(buf[8], 'A');
+	ag_wipe(NULL, 10);
+	ag_free_secret(NULL);
+	ag_free_secret_n(NULL, 10);
+	assert_non_null(s);
+	ag_free_secret(s);
+	s = malloc(32);
+	assert_non_null(s);
+	ag_free_secret_n(s, 32);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_table_complete),
+		cmocka_unit_test(test_pam_mapping),
+		cmocka_unit_test(test_log_sink_and_sanitizing),
+		cmocka_unit_test(test_log_truncates_long_lines),
+		cmocka_unit_test(test_log_test_file),
+		cmocka_unit_test(test_wipe),
+	};
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
