@@ -1,0 +1,22 @@
+#!/bin/sh
+# idp-install.sh SRC DEST: make DEST a runnable copy of the test IdP in SRC
+# (same directory for in-tree builds) and install its pinned node modules
+# with npm ci. The source tree is never written in an out-of-tree build.
+set -eu
+src=$1
+dest=$2
+node_min=20
+
+command -v node >/dev/null 2>&1 || { echo "idp-install: node not found; install Node.js >= $node_min (scripts/deps.sh does)" >&2; exit 1; }
+command -v npm >/dev/null 2>&1 || { echo "idp-install: npm not found; install npm" >&2; exit 1; }
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge "$node_min" ] || { echo "idp-install: Node.js $(node --version) is too old; the test IdP needs >= $node_min" >&2; exit 1; }
+
+mkdir -p "$dest"
+if [ "$(cd "$src" && pwd -P)" != "$(cd "$dest" && pwd -P)" ]; then
+	(cd "$src" && tar cf - --exclude=node_modules --exclude=.installed .) | (cd "$dest" && tar xf -)
+	chmod -R u+w "$dest"
+fi
+cd "$dest"
+npm ci --no-audit --no-fund --loglevel=error >npm-ci.log 2>&1 || { cat npm-ci.log >&2; echo "idp-install: npm ci failed in $dest" >&2; exit 1; }
+rm -f npm-ci.log

@@ -1,0 +1,86 @@
+# Shared helpers for the shell tests; sourced, not run.
+# Tests run under automake with abs_top_builddir and abs_top_srcdir exported.
+set -u
+
+: "${abs_top_builddir:?run through make check}"
+: "${abs_top_srcdir:?run through make check}"
+
+MODULE="$abs_top_builddir/src/.libs/pam_authgear.so"
+NSS_MODULE="$abs_top_builddir/src/.libs/libnss_authgear.so.2"
+CLI="$abs_top_builddir/src/authgear-pam"
+IDP_DIR="$abs_top_builddir/tests/idp"
+TEST_NAME=$(basename "$0" .sh)
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+pass() { echo "ok: $*"; }
+
+# A private scratch directory for this test, removed at exit.
+new_tmpdir() {
+	mkdir -p "$abs_top_builddir/tests/tmp"
+	T=$(mktemp -d "$abs_top_builddir/tests/tmp/$TEST_NAME.XXXXXX")
+	chmod 0755 "$T"
+	trap 'cleanup_tmpdir' EXIT
+}
+CLEANUP_HOOKS=""
+cleanup_tmpdir() {
+	rc=$?
+	for h in $CLEANUP_HOOKS; do "$h" || true; done
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+	exit $rc
+}
+
+# assert_contains FILE TEXT DESCRIPTION
+assert_contains() {
+	grep -qF -- "$2" "$1" || { echo "--- $1:"; cat "$1"; fail "$3: '$2' not found"; }
+	pass "$3"
+}
+assert_not_contains() {
+	if grep -qF -- "$2" "$1"; then echo "--- $1:"; cat "$1"; fail "$3: '$2' found"; fi
+	pass "$3"
+}
+
+# write_config FILE [extra lines...]: a root-owned 0600 configuration;
+# the extra lines start at line 6.
+write_config() {
+	f=$1; shift
+	{
+		echo "issuer = ${ISSUER:-https://127.0.0.1:1}"
+		echo "client_id = pam_authgear"
+		echo "redirect_uri = http://127.0.0.1/pam_authgear/callback"
+		if [ -n "${CA_FILE:-}" ]; then echo "ca_file = $CA_FILE"; else echo "# system CAs"; fi
+		echo "state_dir = $T/state"
+		for l in "$@"; do echo "$l"; done
+	} > "$f"
+	chmod 0600 "$f"
+}
+
+# pam_service NAME LINES...: write a private PAM service for pam_wrapper.
+pam_service() {
+	mkdir -p "$T/pamd"
+	cp "$abs_top_srcdir/tests/pamd/other" "$T/pamd/other"
+	name=$1; shift
+	: > "$T/pamd/$name"
+	for l in "$@"; do echo "$l" >> "$T/pamd/$name"; done
+}
+
+# run_pamtester SERVICE USER OPS... with stdin as the answers; output in $T/out.
+run_pamtester() {
+	[ -n "${PAMTESTER:-}" ] || PAMTESTER=$(command -v pamtester || true)
+	[ -n "$PAMTESTER" ] || skip "pamtester not installed"
+	svc=$1; shift
+	timeout "${PAM_TIMEOUT:-60}" env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+		PAM_WRAPPER_SERVICE_DIR="$T/pamd" AUTHGEAR_TEST_LOG="$T/module.log" \
+		"$PAMTESTER" -v "$svc" "$@" > "$T/out" 2>&1
+}
+
+# The test IdP: idp_start STATE_DIR [start.sh options]; sets ISSUER, CA_FILE, HOOK_URL.
+idp_start() {
+	[ -x "$IDP_DIR/start.sh" ] || fail "test IdP not installed in $IDP_DIR (make check installs it)"
+	d=$1; shift
+	"$IDP_DIR/start.sh" --state "$d" "$@" > "$T/idp-start.out" 2>&1 || { cat "$T/idp-start.out"; fail "IdP did not start"; }
+	. "$d/idp.env"
+	IDP_STATE=$d
+	CLEANUP_HOOKS="$CLEANUP_HOOKS idp_stop_current"
+}
+idp_stop_current() { [ -z "${IDP_STATE:-}" ] || "$IDP_DIR/stop.sh" "$IDP_STATE" >/dev/null 2>&1; }

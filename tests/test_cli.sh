@@ -1,0 +1,57 @@
+#!/bin/sh
+# authgear-pam: --help, --version, and `check` on good and broken files.
+. "$abs_top_srcdir/tests/lib.sh"
+new_tmpdir
+
+"$CLI" --help > "$T/help" || fail "--help exit status"
+assert_contains "$T/help" "check [--config FILE] [--json]" "--help lists check"
+assert_contains "$T/help" "Exit status" "--help documents exit status"
+"$CLI" --version > "$T/version" || fail "--version exit status"
+assert_contains "$T/version" "authgear-pam 0." "--version prints the version"
+
+set +e
+"$CLI" > "$T/noargs" 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "no command: exit $rc, want 2"
+"$CLI" frobnicate > "$T/unknown" 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "unknown command: exit $rc, want 2"
+assert_contains "$T/unknown" "unknown command 'frobnicate'" "unknown command named"
+"$CLI" check --bogus > "$T/badopt" 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "bad option: exit $rc, want 2"
+set -e
+
+write_config "$T/good.conf" "[roles]" "unix-admin = sudo"
+"$CLI" check --config "$T/good.conf" > "$T/good.out" 2>&1 || { cat "$T/good.out"; fail "check of a good file failed"; }
+assert_contains "$T/good.out" "ok    config" "good file passes"
+
+write_config "$T/bad.conf" "frobnicate = 1"
+set +e
+"$CLI" check --config "$T/bad.conf" > "$T/bad.out" 2>&1; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "check of a file with an unknown key: exit $rc, want 1"
+assert_contains "$T/bad.out" "FAIL  config     $T/bad.conf:6: unknown key 'frobnicate'" "unknown key is an error with file:line"
+
+write_config "$T/perm.conf"
+chmod 0666 "$T/perm.conf"
+set +e
+"$CLI" check --config "$T/perm.conf" --json > "$T/perm.json" 2>&1; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "check of a world-writable file: exit $rc, want 1"
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+if (r.ok !== false) throw new Error("ok should be false");
+const c = r.checks.find(c => c.name === "config");
+if (!c || c.ok !== false || c.required !== true || !/writable by group or others/.test(c.detail))
+  throw new Error("bad config check: " + JSON.stringify(c));
+' "$T/perm.json" || { cat "$T/perm.json"; fail "--json report"; }
+pass "--json reports the permission failure"
+
+"$CLI" check --config "$T/good.conf" --json > "$T/good.json"
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (r.ok !== true) process.exit(1);' "$T/good.json" \
+	|| fail "--json ok for a good file"
+pass "--json ok for a good file"
+
+set +e
+"$CLI" check --config "$T/absent.conf" > "$T/absent.out" 2>&1; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "missing file: exit $rc"
+assert_contains "$T/absent.out" "file not found" "missing file reported"

@@ -1,0 +1,61 @@
+#!/bin/sh
+# pam_authgear.so through a real libpam (pam_wrapper + pamtester, private
+# service directory): it loads, logs its reasons, fails closed, and local
+# accounts keep working when its configuration is broken.
+. "$abs_top_srcdir/tests/lib.sh"
+[ -f /usr/lib/x86_64-linux-gnu/libpam_wrapper.so ] || ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1 || skip "pam_wrapper not installed"
+new_tmpdir
+
+# 1. Configured: the module loads, says login is not implemented, and denies.
+write_config "$T/ok.conf"
+pam_service ag "auth required $MODULE config=$T/ok.conf" "account required $MODULE config=$T/ok.conf"
+set +e
+echo | run_pamtester ag alice authenticate; rc=$?
+set -e
+[ $rc -ne 0 ] || fail "authenticate succeeded without a login path"
+assert_contains "$T/out" "Sign-in with Authgear is not implemented in this build yet." "the person is told in one line"
+assert_contains "$T/module.log" "notice authenticate: not implemented in this build (not_implemented)" "the reason is logged"
+
+# 2. Broken configuration: denied, with the file:line reason in the log.
+write_config "$T/bad.conf" "timeout = forever"
+pam_service ag "auth required $MODULE config=$T/bad.conf"
+set +e
+echo | run_pamtester ag alice authenticate; rc=$?
+set -e
+[ $rc -ne 0 ] || fail "authenticate succeeded with a broken config"
+assert_contains "$T/module.log" "err $T/bad.conf:6: timeout: must be a whole number of seconds from 1 to 300" "config error logged with file:line"
+assert_contains "$T/out" "not configured correctly" "the person is told the configuration is wrong"
+
+# 3. Unsafe permissions: denied and logged.
+write_config "$T/perm.conf"
+chmod 0666 "$T/perm.conf"
+pam_service ag "auth required $MODULE config=$T/perm.conf"
+set +e
+echo | run_pamtester ag alice authenticate; rc=$?
+set -e
+[ $rc -ne 0 ] || fail "authenticate succeeded with a world-writable config"
+assert_contains "$T/module.log" "mode 0666 is writable by group or others" "unsafe mode logged"
+
+# 4. Local accounts keep working when our config is missing: pam_authgear
+#    beside a local module that succeeds (pam_permit stands in for pam_unix).
+pam_service local "auth sufficient $MODULE config=$T/absent.conf" "auth required pam_permit.so" \
+	"account sufficient $MODULE config=$T/absent.conf" "account required pam_permit.so"
+echo | run_pamtester local root authenticate acct_mgmt || { cat "$T/out"; fail "local login broke with our config missing"; }
+assert_contains "$T/out" "successfully authenticated" "local login still works"
+assert_contains "$T/module.log" "$T/absent.conf: file not found" "missing config logged"
+
+# 5. Unknown module arguments are logged, not fatal.
+pam_service ag "auth required $MODULE config=$T/ok.conf frobnicate"
+set +e
+echo | run_pamtester ag alice authenticate
+set -e
+assert_contains "$T/module.log" "unknown module argument 'frobnicate' ignored" "unknown argument logged"
+
+# 6. An unknown key is logged and ignored by the module (a fleet upgrades unevenly).
+write_config "$T/future.conf" "future_key = 1"
+pam_service ag "auth required $MODULE config=$T/future.conf"
+set +e
+echo | run_pamtester ag alice authenticate
+set -e
+assert_contains "$T/module.log" "$T/future.conf:6: unknown key 'future_key' ignored" "unknown key logged and ignored"
+assert_contains "$T/out" "not implemented in this build yet" "module proceeds past an unknown key"
