@@ -1,0 +1,45 @@
+#!/bin/bash
+# Install everything pam_authgear needs to build, test and run its demo on
+# Debian 12, as root. Safe to run again.
+set -euo pipefail
+
+NODE_MIN=20
+PACKAGES=(
+	# build
+	autoconf automake libtool pkg-config make gcc
+	libpam0g-dev libcurl4-openssl-dev libssl-dev libjansson-dev libqrencode-dev
+	# tests
+	libcmocka-dev libpam-wrapper libpamtest0 libpamtest0-dev pamtester libnss-wrapper
+	libuid-wrapper openssh-server openssh-client sudo expect tmux socat curl ca-certificates
+	openssl valgrind zbar-tools binutils tar
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: run as root (it installs Debian packages)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v node >/dev/null 2>&1; then
+	missing+=(nodejs)
+fi
+if ! command -v npm >/dev/null 2>&1; then
+	missing+=(npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=600 update -qq
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt "$NODE_MIN" ]; then
+	echo "deps.sh: Node.js $(node --version) is too old: the test IdP (oidc-provider 9) needs Node.js $NODE_MIN or newer." >&2
+	echo "deps.sh: install Node.js $NODE_MIN or 22 (for example from your distribution's backports) and run again." >&2
+	exit 1
+fi
+echo "deps.sh: all dependencies present (Node.js $(node --version))"

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Set up everything, build, and run every test: unit tests, the test IdP's own
+# tests, the PAM/NSS module tests, the demo, and make distcheck. As root on
+# Debian 12. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+./autogen.sh >/dev/null
+./configure --enable-werror >/dev/null
+make -j2 >/dev/null
+
+summary() {
+	local log=test-suite.log
+	[ -f "$log" ] || return 0
+	local p f s e
+	p=$(sed -n 's/^# PASS: *//p' "$log"); f=$(sed -n 's/^# FAIL: *//p' "$log")
+	s=$(sed -n 's/^# SKIP: *//p' "$log"); e=$(sed -n 's/^# ERROR: *//p' "$log")
+	echo "summary: ${p:-0} passed, $(( ${f:-0} + ${e:-0} )) failed, ${s:-0} skipped"
+}
+
+rc=0
+make -j2 check || rc=$?
+if [ $rc -ne 0 ]; then
+	echo "=== test-suite.log ==="
+	cat test-suite.log || true
+	summary
+	exit $rc
+fi
+grep -E '^(SKIP|FAIL|ERROR|XPASS)' test-suite.log || true
+make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1 || {
+	tail -80 distcheck.log
+	echo "make distcheck failed (full log: distcheck.log)"
+	summary
+	exit 1
+}
+grep -E '^(=+|.*archives ready for distribution.*)$' distcheck.log | tail -3 || true
+summary

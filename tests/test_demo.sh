@@ -1,0 +1,10 @@
+#!/bin/sh
+# README's first command, run with --auto: the demo must work as written.
+. "$abs_top_srcdir/tests/lib.sh"
+new_tmpdir
+command -v pamtester >/dev/null || skip "pamtester not installed"
+timeout 180 bash "$abs_top_srcdir/scripts/demo.sh" --auto --no-setup --builddir "$abs_top_builddir" > "$T/demo.out" 2>&1 \
+	|| { cat "$T/demo.out"; fail "demo exited non-zero"; }
+assert_contains "$T/demo.out" "issuer:   https://127.0.0.1:" "demo started the IdP over HTTPS"
+assert_contains "$T/demo.out" "TOTP:     " "demo shows the TOTP code"
+assert_contains "$T/demo.out" "pam_authgear.so loaded through a real PAM stack" "demo ran the module through PAM"
