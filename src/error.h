@@ -24,6 +24,7 @@
 	X(AG_ERR_PARSE,       "parse",           "malformed input",                           "The sign-in service answered unexpectedly; ask your administrator.") \
 	X(AG_ERR_TOO_LARGE,   "too_large",       "input over the size limit",                 "The sign-in service answered unexpectedly; ask your administrator.") \
 	X(AG_ERR_SIGNATURE,   "signature",       "token signature invalid",                   "Sign-in failed: the sign-in service's answer could not be verified.") \
+	X(AG_ERR_KEY_NOT_FOUND, "key_not_found", "no signing key with the token's kid",   "Sign-in failed: the sign-in service's answer could not be verified.") \
 	X(AG_ERR_CLAIMS,      "claims",          "token claims invalid",                      "Sign-in failed: the sign-in service's answer could not be verified.") \
 	X(AG_ERR_INVALID_GRANT, "invalid_grant", "grant invalid, expired or revoked",        "Your sign-in is no longer valid; sign in again.") \
 	X(AG_ERR_OAUTH,       "oauth",           "OAuth error response",                      "The sign-in service refused the request; ask your administrator.") \

@@ -25,6 +25,7 @@ int ag_err_to_pam(enum ag_err err)
 	case AG_ERR_DISABLED:
 	case AG_ERR_INVALID_GRANT:
 	case AG_ERR_SIGNATURE:
+	case AG_ERR_KEY_NOT_FOUND:
 	case AG_ERR_CLAIMS:
 		return PAM_AUTH_ERR;
 	case AG_ERR_USER_UNKNOWN:
