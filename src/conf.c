@@ -2,17 +2,15 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "conf.h"
+#include "file.h"
 
 enum key_type {
 	KEY_URL,      /* scheme://rest, printable, no spaces */
@@ -470,80 +468,12 @@ enum ag_err ag_config_parse(const char *name, const char *buf, size_t len,
 	return AG_OK;
 }
 
-/* Read the whole file after checking that only root can change it. */
-static enum ag_err read_config_file(struct parser *p, const char *path, char **buf, size_t *len)
-{
-	enum ag_err err = AG_OK;
-	struct stat st;
-	ssize_t got;
-	size_t total = 0;
-	int fd;
-
-	*buf = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return fail(p, AG_ERR_NOT_CONFIGURED, 0, "file not found");
-		return fail(p, AG_ERR_IO, 0, "cannot open: %s", strerror(errno));
-	}
-	if (fstat(fd, &st) != 0) {
-		err = fail(p, AG_ERR_IO, 0, "cannot stat: %s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = fail(p, AG_ERR_CONFIG_PERM, 0, "not a regular file");
-		goto out;
-	}
-	if (st.st_uid != 0) {
-		err = fail(p, AG_ERR_CONFIG_PERM, 0, "owned by uid %u; must be owned by root", (unsigned)st.st_uid);
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		err = fail(p, AG_ERR_CONFIG_PERM, 0, "mode %04o is writable by group or others; use 0644 or 0600",
-			   (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size > AG_CONFIG_FILE_MAX) {
-		err = fail(p, AG_ERR_CONFIG, 0, "file larger than %d bytes", AG_CONFIG_FILE_MAX);
-		goto out;
-	}
-	*buf = malloc((size_t)st.st_size + 1);
-	if (!*buf) {
-		err = fail(p, AG_ERR_NOMEM, 0, "out of memory");
-		goto out;
-	}
-	/* Read one byte more than fstat promised to notice a file that grew. */
-	while (total <= (size_t)st.st_size) {
-		got = read(fd, *buf + total, (size_t)st.st_size + 1 - total);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = fail(p, AG_ERR_IO, 0, "cannot read: %s", strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		total += (size_t)got;
-	}
-	if (total > (size_t)st.st_size) {
-		err = fail(p, AG_ERR_CONFIG, 0, "file changed while being read");
-		goto out;
-	}
-	*len = total;
-out:
-	if (err != AG_OK) {
-		free(*buf);
-		*buf = NULL;
-	}
-	close(fd);
-	return err;
-}
-
 enum ag_err ag_config_load(const char *path, enum ag_config_mode mode,
 			   const struct ag_log *log, struct ag_config **out,
 			   char *why, size_t why_len)
 {
 	struct parser p = { .name = path, .mode = mode, .log = log, .why = why, .why_len = why_len };
+	char reason[256];
 	enum ag_err err;
 	char *buf;
 	size_t len = 0;
@@ -553,9 +483,11 @@ enum ag_err ag_config_load(const char *path, enum ag_config_mode mode,
 		why[0] = '\0';
 	if (!path || path[0] != '/')
 		return fail(&p, AG_ERR_CONFIG, 0, "configuration path must be absolute");
-	err = read_config_file(&p, path, &buf, &len);
+	err = ag_file_read_root(path, AG_CONFIG_FILE_MAX, &buf, &len, reason, sizeof reason);
+	if (err == AG_ERR_TOO_LARGE)
+		err = AG_ERR_CONFIG;
 	if (err != AG_OK)
-		return err;
+		return fail(&p, err, 0, "%s", reason);
 	err = ag_config_parse(path, buf, len, mode, log, out, why, why_len);
 	free(buf);
 	return err;
