@@ -1,0 +1,29 @@
+#!/bin/sh
+# Stop the test IdP whose state dir is DIR (TERM, then KILL after 5 s). Idempotent.
+# Usage: stop.sh DIR
+set -u
+if [ $# -ne 1 ]; then
+	echo "usage: $0 DIR" >&2
+	exit 2
+fi
+state=$1
+pidfile=$state/idp.pid
+[ -f "$pidfile" ] || exit 0
+pid=$(cat "$pidfile")
+case $pid in
+'' | *[!0-9]*) rm -f "$pidfile"; exit 0 ;;
+esac
+# Only signal our own node process, never a recycled pid.
+if kill -0 "$pid" 2>/dev/null && grep -q server.js "/proc/$pid/cmdline" 2>/dev/null; then
+	kill -TERM "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+	fi
+fi
+rm -f "$pidfile" "$state/idp.env"
+exit 0
