@@ -14,11 +14,13 @@
 
 enum key_type {
 	KEY_URL,      /* scheme://rest, printable, no spaces */
+	KEY_URI,      /* scheme:rest (a custom-scheme redirect URI), printable, no spaces */
 	KEY_TOKEN,    /* printable, no spaces */
 	KEY_SCOPES,   /* space-separated tokens, must include "openid" */
 	KEY_PATH,     /* absolute path */
 	KEY_SECONDS,  /* integer within [min, max] */
 	KEY_BOOL,     /* yes/no, true/false, on/off, 1/0 */
+	KEY_ALGS,     /* JWS algorithm names, comma or space separated */
 };
 
 struct key_spec {
@@ -39,12 +41,18 @@ struct key_spec {
 static const struct key_spec key_specs[] = {
 	STR(issuer,       KEY_URL,    NULL, true),
 	STR(client_id,    KEY_TOKEN,  NULL, true),
-	STR(redirect_uri, KEY_URL,    NULL, true),
+	STR(redirect_uri, KEY_URI,    NULL, true),
 	STR(scopes,       KEY_SCOPES, "openid offline_access", false),
 	STR(ca_file,      KEY_PATH,   NULL, false),
 	STR(state_dir,    KEY_PATH,   "/var/lib/authgear", false),
+	STR(proxy,        KEY_URL,    NULL, false),
+	STR(allowed_algs, KEY_ALGS,   "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA", false),
+	STR(client_secret_file, KEY_PATH, NULL, false),
 	NUM(connect_timeout, KEY_SECONDS, 5, 1, 60),
 	NUM(timeout,         KEY_SECONDS, 15, 1, 300),
+	NUM(leeway,          KEY_SECONDS, 60, 0, 300),
+	NUM(cache_ttl,       KEY_SECONDS, 3600, 60, 86400),
+	NUM(insecure_loopback_for_tests, KEY_BOOL, 0, 0, 1),
 	NUM(debug,           KEY_BOOL, 0, 0, 1),
 };
 
@@ -145,7 +153,8 @@ static bool valid_global_key(const char *s, size_t n)
 	return true;
 }
 
-static bool valid_url(const char *v)
+/* scheme ":" rest (RFC 3986), and "://" after the scheme when authority is set. */
+static bool valid_uri(const char *v, bool authority)
 {
 	size_t i = 0;
 
@@ -158,7 +167,9 @@ static bool valid_url(const char *v)
 			return false;
 		i++;
 	}
-	return v[i] == ':' && v[i + 1] != '\0' && all_printable(v, strlen(v));
+	if (v[i] != ':' || v[i + 1] == '\0' || !all_printable(v, strlen(v)))
+		return false;
+	return !authority || (strncmp(v + i, "://", 3) == 0 && v[i + 3] != '\0');
 }
 
 static bool valid_scopes(const char *v)
@@ -178,6 +189,29 @@ static bool valid_scopes(const char *v)
 			p++;
 	}
 	return has_openid;
+}
+
+static bool valid_algs(const char *v)
+{
+	static const char *const names[] = {
+		"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", NULL,
+	};
+	size_t n_algs = 0;
+
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, ", ");
+		bool known = false;
+
+		for (size_t i = 0; n && names[i]; i++)
+			if (strlen(names[i]) == n && strncmp(p, names[i], n) == 0)
+				known = true;
+		if (n && !known)
+			return false;
+		n_algs += n ? 1 : 0;
+		p += n;
+		p += strspn(p, ", ");
+	}
+	return n_algs > 0;
 }
 
 static bool parse_bool(const char *v, bool *out)
@@ -222,7 +256,8 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 
 	switch (spec->type) {
 	case KEY_URL:
-		if (!valid_url(v))
+	case KEY_URI:
+		if (!valid_uri(v, spec->type == KEY_URL))
 			return fail(p, AG_ERR_CONFIG, line, "%s: not a URL without spaces", spec->name);
 		break;
 	case KEY_TOKEN:
@@ -237,6 +272,12 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 	case KEY_PATH:
 		if (v[0] != '/' || !no_controls(v, strlen(v)) || strlen(v) >= PATH_MAX)
 			return fail(p, AG_ERR_CONFIG, line, "%s: must be an absolute path", spec->name);
+		break;
+	case KEY_ALGS:
+		if (!valid_algs(v))
+			return fail(p, AG_ERR_CONFIG, line,
+				    "%s: must be JWS algorithms from RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA",
+				    spec->name);
 		break;
 	case KEY_SECONDS:
 		if (!parse_long(v, spec->min, spec->max, &n))

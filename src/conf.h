@@ -44,8 +44,14 @@ struct ag_config {
 	char *scopes;
 	char *ca_file;
 	char *state_dir;
+	char *proxy;           /* NULL: no proxy (the environment's is never used) */
+	char *allowed_algs;    /* JWS algorithms, comma or space separated */
+	char *client_secret_file;
 	long connect_timeout;  /* seconds */
 	long timeout;          /* seconds, whole request */
+	long leeway;           /* seconds of clock skew allowed in token times */
+	long cache_ttl;        /* seconds discovery and JWKS stay cached */
+	bool insecure_loopback_for_tests;
 	bool debug;
 	/* tables, in file order */
 	struct ag_config_table *tables;

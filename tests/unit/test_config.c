@@ -199,6 +199,46 @@ static void test_bad_values(void **state)
 		     "client_id: must be printable ASCII");
 }
 
+static void test_core_keys(void **state)
+{
+	const char text[] = MINIMAL
+		"proxy = http://proxy.example:3128\n"
+		"allowed_algs = RS256, ES256 EdDSA\n"
+		"client_secret_file = /etc/authgear/client_secret\n"
+		"leeway = 0\n"
+		"cache_ttl = 86400\n"
+		"insecure_loopback_for_tests = yes\n";
+	struct ag_config *cfg;
+
+	assert_int_equal(parse(MINIMAL, strlen(MINIMAL), AG_CONFIG_STRICT, &cfg, NULL, 0), AG_OK);
+	assert_null(cfg->proxy);
+	assert_null(cfg->client_secret_file);
+	assert_string_equal(cfg->allowed_algs, "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA");
+	assert_int_equal(cfg->leeway, 60);
+	assert_int_equal(cfg->cache_ttl, 3600);
+	assert_false(cfg->insecure_loopback_for_tests);
+	ag_config_free(cfg);
+
+	assert_int_equal(parse(text, strlen(text), AG_CONFIG_STRICT, &cfg, NULL, 0), AG_OK);
+	assert_string_equal(cfg->proxy, "http://proxy.example:3128");
+	assert_string_equal(cfg->allowed_algs, "RS256, ES256 EdDSA");
+	assert_string_equal(cfg->client_secret_file, "/etc/authgear/client_secret");
+	assert_int_equal(cfg->leeway, 0);
+	assert_int_equal(cfg->cache_ttl, 86400);
+	assert_true(cfg->insecure_loopback_for_tests);
+	ag_config_free(cfg);
+
+	expect_error(MINIMAL "allowed_algs = HS256\n", AG_ERR_CONFIG, "test.conf:4: allowed_algs: must be JWS algorithms");
+	expect_error(MINIMAL "allowed_algs = none\n", AG_ERR_CONFIG, "allowed_algs: must be JWS algorithms");
+	expect_error(MINIMAL "allowed_algs = RS256 rs512\n", AG_ERR_CONFIG, "allowed_algs: must be JWS algorithms");
+	expect_error(MINIMAL "allowed_algs = ,,\n", AG_ERR_CONFIG, "allowed_algs: must be JWS algorithms");
+	expect_error(MINIMAL "leeway = 301\n", AG_ERR_CONFIG, "leeway: must be a whole number of seconds from 0 to 300");
+	expect_error(MINIMAL "cache_ttl = 59\n", AG_ERR_CONFIG, "cache_ttl: must be a whole number");
+	expect_error(MINIMAL "proxy = proxy.example:3128\n", AG_ERR_CONFIG, "proxy: not a URL");
+	expect_error(MINIMAL "insecure_loopback_for_tests = sure\n", AG_ERR_CONFIG, "must be yes or no");
+	expect_error(MINIMAL "client_secret_file = secret\n", AG_ERR_CONFIG, "client_secret_file: must be an absolute path");
+}
+
 static void test_huge_line(void **state)
 {
 	size_t n = AG_CONFIG_LINE_MAX + 100;
@@ -403,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys_strict_and_lenient),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_core_keys),
 		cmocka_unit_test(test_huge_line),
 		cmocka_unit_test(test_huge_file),
 		cmocka_unit_test(test_nul_byte),
