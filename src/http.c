@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "json.h"
 #include "secret.h"
 
 #define USER_AGENT "pam_authgear/" PACKAGE_VERSION
@@ -402,4 +403,40 @@ char *ag_http_escape(struct ag_http *http, const char *s)
 long ag_http_connections(const struct ag_http *http)
 {
 	return http->connections;
+}
+
+static bool is_json_type(const char *ct)
+{
+	size_t n;
+
+	if (!ct)
+		return false;
+	n = strcspn(ct, "; ");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0;
+}
+
+enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
+			 json_t **out)
+{
+	*out = NULL;
+	if (resp->status >= 500) {
+		ag_log(log, LOG_ERR, "%s: server error %ld", what, resp->status);
+		return AG_ERR_SERVER;
+	}
+	if (resp->status == 429) {
+		ag_log(log, LOG_ERR, "%s: rate limited (429)", what);
+		return AG_ERR_RATE_LIMITED;
+	}
+	if (resp->status != 200) {
+		ag_log(log, LOG_ERR, "%s: unexpected status %ld", what, resp->status);
+		return AG_ERR_PROTOCOL;
+	}
+	if (!is_json_type(resp->content_type)) {
+		ag_log(log, LOG_ERR, "%s: content type '%.64s' is not JSON", what,
+		       resp->content_type ? resp->content_type : "(none)");
+		return AG_ERR_PROTOCOL;
+	}
+	return ag_json_parse_object(resp->body, resp->body_len, log, what, out);
 }

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "error.h"
 #include "log.h"
 
@@ -52,6 +54,13 @@ enum ag_err ag_http_post_form(struct ag_http *http, const char *url, const char 
 			      struct ag_http_response *resp);
 enum ag_err ag_http_post_json(struct ag_http *http, const char *url, const char *body,
 			      struct ag_http_response *resp);
+
+/* The response as a JSON object: status 200, a JSON content type
+ * (application/json or any +json type), and a body that parses. A 5xx is
+ * AG_ERR_SERVER, 429 AG_ERR_RATE_LIMITED, anything else AG_ERR_PROTOCOL.
+ * what names the document in the log. */
+enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
+			 json_t **out);
 
 /* Wipe and free the response's contents. */
 void ag_http_response_clear(struct ag_http_response *resp);

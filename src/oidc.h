@@ -1,0 +1,53 @@
+/* The OIDC client context of one transaction: configuration, log, one HTTPS
+ * handle, the issuer's discovery document and signing keys (cached under
+ * state_dir), and the client's credentials. */
+#ifndef AG_OIDC_H
+#define AG_OIDC_H
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "error.h"
+#include "http.h"
+#include "log.h"
+
+struct ag_discovery {
+	char *issuer;
+	char *authorization_endpoint;
+	char *token_endpoint;
+	char *jwks_uri;
+	char *userinfo_endpoint;            /* NULL when not advertised */
+	char *revocation_endpoint;          /* NULL when not advertised */
+	char *end_session_endpoint;         /* NULL when not advertised */
+	char *device_authorization_endpoint; /* NULL when not advertised (Authgear today) */
+	json_t *id_token_algs;              /* array of alg names */
+};
+
+struct ag_oidc {
+	const struct ag_config *cfg;
+	const struct ag_log *log;
+	struct ag_http *http;
+	char *private_dir;                  /* state_dir/private, 0700 root */
+	char *client_secret;                /* NULL for a public client */
+	struct ag_discovery *disc;          /* NULL until ag_oidc_discovery() */
+	time_t (*now)(time_t *);            /* time(2); tests may replace it */
+};
+
+/* Open a context; creates state_dir (0755) and its private part (0700) when
+ * missing and refuses them when another user could write them. */
+enum ag_err ag_oidc_open(const struct ag_config *cfg, const struct ag_log *log, struct ag_oidc **out);
+void ag_oidc_close(struct ag_oidc *o);
+
+/* The issuer's discovery document: from the cache while younger than
+ * cache_ttl, else fetched, checked and cached. */
+enum ag_err ag_oidc_discovery(struct ag_oidc *o, const struct ag_discovery **out);
+
+/* Check a discovery document against the configured issuer (exact match) and
+ * the client's URL rules; no I/O. */
+enum ag_err ag_discovery_from_json(const json_t *doc, const char *issuer, const struct ag_http *http,
+				   const struct ag_log *log, struct ag_discovery **out);
+void ag_discovery_free(struct ag_discovery *d);
+
+#endif
