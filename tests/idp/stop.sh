@@ -8,6 +8,12 @@ if [ $# -ne 1 ]; then
 fi
 state=$1
 pidfile=$state/idp.pid
+# Alive = exists and is not a zombie waiting for a reaper (its parent, start.sh, is gone).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ "$st" != Z ]
+}
 [ -f "$pidfile" ] || exit 0
 pid=$(cat "$pidfile")
 case $pid in
@@ -17,11 +23,11 @@ esac
 if kill -0 "$pid" 2>/dev/null && grep -q server.js "/proc/$pid/cmdline" 2>/dev/null; then
 	kill -TERM "$pid" 2>/dev/null
 	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+	while alive "$pid" && [ $i -lt 50 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if alive "$pid"; then
 		kill -KILL "$pid" 2>/dev/null
 	fi
 fi

@@ -142,7 +142,9 @@ export class Tokens {
 
     if (raw.id_token) {
       const orig = JSON.parse(Buffer.from(raw.id_token.split('.')[1], 'base64url').toString('utf8'));
-      const sidKind = scopes.includes('offline_access') ? 'offline_grant' : 'idp';
+      // The sid names the offline grant when the grant has one (also for a reauth on it).
+      const grantScopes = ent.Grant && typeof ent.Grant.getOIDCScope === 'function' ? ent.Grant.getOIDCScope().split(' ') : scopes;
+      const sidKind = grantScopes.includes('offline_access') ? 'offline_grant' : 'idp';
       const claims = {
         iss: app.issuer, aud: [clientId], iat: now, exp: now + 300, auth_time: authTime,
         sid: b64url(`${sidKind}:${gid}`),
