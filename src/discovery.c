@@ -124,14 +124,28 @@ enum ag_err ag_discovery_from_json(const json_t *doc, const char *issuer, const 
 	return AG_OK;
 }
 
-static enum ag_err fetch_discovery(struct ag_oidc *o, const char *url, json_t **doc)
+static enum ag_err discovery_url(const struct ag_oidc *o, char *url, size_t len)
 {
+	if (snprintf(url, len, "%s%s", o->cfg->issuer, DISCOVERY_PATH) >= (int)len)
+		return AG_ERR_CONFIG;
+	return AG_OK;
+}
+
+enum ag_err ag_discovery_fetch(struct ag_oidc *o, json_t **doc, time_t *server_date)
+{
+	char url[URL_MAX + sizeof DISCOVERY_PATH];
 	struct ag_http_response resp;
 	enum ag_err err;
 
-	err = ag_http_get(o->http, url, NULL, &resp);
+	*doc = NULL;
+	err = discovery_url(o, url, sizeof url);
 	if (err == AG_OK)
-		err = ag_http_json(&resp, o->log, "discovery", doc);
+		err = ag_http_get(o->http, url, NULL, &resp);
+	if (err != AG_OK)
+		return err;
+	if (server_date)
+		*server_date = resp.date;
+	err = ag_http_json(&resp, o->log, "discovery", doc);
 	ag_http_response_clear(&resp);
 	return err;
 }
@@ -148,8 +162,9 @@ enum ag_err ag_oidc_discovery(struct ag_oidc *o, const struct ag_discovery **out
 		*out = o->disc;
 		return AG_OK;
 	}
-	if (snprintf(url, sizeof url, "%s%s", o->cfg->issuer, DISCOVERY_PATH) >= (int)sizeof url)
-		return AG_ERR_CONFIG;
+	err = discovery_url(o, url, sizeof url);
+	if (err != AG_OK)
+		return err;
 
 	err = ag_cache_load(o->private_dir, DISCOVERY_CACHE, url, o->log, &doc, &fetched_at);
 	if (err == AG_OK && fetched_at <= now + o->cfg->leeway && now - fetched_at < o->cfg->cache_ttl &&
@@ -162,7 +177,7 @@ enum ag_err ag_oidc_discovery(struct ag_oidc *o, const struct ag_discovery **out
 	json_decref(doc);
 	doc = NULL;
 
-	err = fetch_discovery(o, url, &doc);
+	err = ag_discovery_fetch(o, &doc, NULL);
 	if (err == AG_OK)
 		err = ag_discovery_from_json(doc, o->cfg->issuer, o->http, o->log, &o->disc);
 	if (err == AG_OK && ag_cache_store(o->private_dir, DISCOVERY_CACHE, url, doc, now, o->log) != AG_OK)

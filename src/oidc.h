@@ -44,6 +44,10 @@ void ag_oidc_close(struct ag_oidc *o);
  * cache_ttl, else fetched, checked and cached. */
 enum ag_err ag_oidc_discovery(struct ag_oidc *o, const struct ag_discovery **out);
 
+/* Fetch the discovery document from the issuer, bypassing the cache; the
+ * server's Date header goes to *server_date (0 when absent) if not NULL. */
+enum ag_err ag_discovery_fetch(struct ag_oidc *o, json_t **doc, time_t *server_date);
+
 /* Check a discovery document against the configured issuer (exact match) and
  * the client's URL rules; no I/O. */
 enum ag_err ag_discovery_from_json(const json_t *doc, const char *issuer, const struct ag_http *http,
