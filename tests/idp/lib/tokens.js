@@ -118,14 +118,13 @@ export class Tokens {
 
     // access token: 32-char opaque alias, or an at+jwt wrapping it
     const alias = randomAlnum(32);
-    const at = ent.AccessToken;
     this.at.set(alias, { raw: raw.access_token, sub: u.sub, clientId, grantId, authTime, amr });
     out.access_token = alias;
     if (client.issue_jwt_access_token) {
       const jti = sha256hex(alias);
       this.jti.set(jti, alias);
       out.access_token = app.keys.sign({
-        iss: app.issuer, aud: [app.issuer], iat: at ? at.iat : now, exp: at ? at.exp : now + 1800,
+        iss: app.issuer, aud: [app.issuer], iat: now, exp: now + raw.expires_in,
         client_id: clientId, scope: scopes.filter(Boolean).join(' '), auth_time: authTime,
         ...(amr ? { amr } : {}), jti, ...userClaims(u),
       }, 'at+jwt');
