@@ -112,15 +112,20 @@ const httpsServer = https.createServer({ ...loadCert('normal'), minVersion: 'TLS
   const rec = app.counters.request(req, res);
   req.idpRecord = rec;
   const f = app.faults.take(rec.path);
-  if (f) {
-    rec.fault = f.type;
-    if (FAULT_TYPES[f.type] === 'early') {
-      if (await app.faults.early(f, req, res)) return;
-    } else {
-      req.idpFault = f;
+  try {
+    if (f) {
+      rec.fault = f.type;
+      if (FAULT_TYPES[f.type] === 'early') {
+        if (await app.faults.early(f, req, res)) return;
+      } else {
+        req.idpFault = f;
+      }
     }
+    handler(req, res);
+  } catch (e) {
+    log(`request ${rec.path}: ${e.stack}`);
+    req.socket.destroy();
   }
-  handler(req, res);
 });
 httpsServer.keepAliveTimeout = 30000;
 httpsServer.on('connection', () => { app.counters.tcp += 1; });

@@ -54,7 +54,12 @@ export class Faults {
         send(200, 'application/json', `{"padding":"${'A'.repeat(Math.max(0, n - 14))}"}`);
         return true;
       }
-      case 'reset': req.socket.resetAndDestroy(); return true;
+      case 'reset': {
+        // TCP RST: on a TLS socket only the underlying TCP socket can be reset.
+        const tcp = req.socket._parent || req.socket;
+        try { tcp.resetAndDestroy(); } catch { req.socket.destroy(); }
+        return true;
+      }
       case 'hang': this.hung.add(req.socket); req.socket.once('close', () => this.hung.delete(req.socket)); return true;
       default: return false;
     }
