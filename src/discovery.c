@@ -124,9 +124,17 @@ enum ag_err ag_discovery_from_json(const json_t *doc, const char *issuer, const 
 	return AG_OK;
 }
 
+/* OIDC Discovery §4.1: issuer + "/.well-known/openid-configuration", without
+ * doubling a trailing slash (an issuer with one then fails the exact match,
+ * with a message that says so, instead of a 404). */
 static enum ag_err discovery_url(const struct ag_oidc *o, char *url, size_t len)
 {
-	if (snprintf(url, len, "%s%s", o->cfg->issuer, DISCOVERY_PATH) >= (int)len)
+	const char *iss = o->cfg->issuer;
+	int n = (int)strlen(iss);
+
+	if (n && iss[n - 1] == '/')
+		n--;
+	if (snprintf(url, len, "%.*s%s", n, iss, DISCOVERY_PATH) >= (int)len)
 		return AG_ERR_CONFIG;
 	return AG_OK;
 }

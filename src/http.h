@@ -62,6 +62,11 @@ enum ag_err ag_http_post_json(struct ag_http *http, const char *url, const char 
 enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
 			 json_t **out);
 
+/* The target of a redirect response: status 301/302/303/307/308 with a
+ * Location that passes the client's URL rules (https only). Points into resp. */
+enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
+				    const char **url);
+
 /* Wipe and free the response's contents. */
 void ag_http_response_clear(struct ag_http_response *resp);
 

@@ -4,6 +4,7 @@
  *
  *   oidc_probe CONFIG discovery
  *   oidc_probe CONFIG get URL
+ *   oidc_probe CONFIG redirect URL      (GET, then check the redirect's Location)
  *   oidc_probe CONFIG exchange CODE VERIFIER NONCE TOKENS_FILE
  *   oidc_probe CONFIG refresh TOKENS_FILE
  *   oidc_probe CONFIG revoke TOKENS_FILE
@@ -79,6 +80,20 @@ static enum ag_err cmd_get(struct ag_oidc *o, const char *url)
 		if (resp.location)
 			printf("location=%s\n", resp.location);
 	}
+	ag_http_response_clear(&resp);
+	return err;
+}
+
+static enum ag_err cmd_redirect(struct ag_oidc *o, const char *url)
+{
+	struct ag_http_response resp;
+	const char *target;
+	enum ag_err err = ag_http_get(o->http, url, NULL, &resp);
+
+	if (err == AG_OK)
+		err = ag_http_redirect_target(o->http, &resp, &target);
+	if (err == AG_OK)
+		printf("target_scheme=%.*s\n", (int)strcspn(target, ":"), target);
 	ag_http_response_clear(&resp);
 	return err;
 }
@@ -181,6 +196,8 @@ int main(int argc, char **argv)
 		err = cmd_discovery(o);
 	else if (strcmp(cmd, "get") == 0 && argc == 4)
 		err = cmd_get(o, argv[3]);
+	else if (strcmp(cmd, "redirect") == 0 && argc == 4)
+		err = cmd_redirect(o, argv[3]);
 	else if (strcmp(cmd, "exchange") == 0 && argc == 7)
 		err = cmd_exchange(o, argv + 3);
 	else if (strcmp(cmd, "refresh") == 0 && argc == 4)

@@ -1,0 +1,169 @@
+#!/bin/bash
+# The OIDC core against the real test IdP over HTTPS: discovery and its cache,
+# code exchange, refresh (rotation off and on), userinfo, revocation, one TLS
+# connection per transaction, and the network-level attacks and faults, each
+# failing closed with its own error and its reason in the captured log.
+. "$abs_top_srcdir/tests/lib.sh"
+new_tmpdir
+PROBE="$abs_top_builddir/tests/tools/oidc_probe"
+
+idp_start "$T/idp"
+write_config "$T/c.conf" "timeout = 3" "connect_timeout = 2"
+
+hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2"; }
+count() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]||0))' "$1"; }
+# probe CASE CONFIG ARGS...: run the probe; its output in $T/CASE.out, log lines in $T/CASE.log
+probe() {
+	c=$1; conf=$2; shift 2
+	AUTHGEAR_TEST_LOG="$T/$c.log" timeout 30 "$PROBE" "$conf" "$@" > "$T/$c.out" 2>"$T/$c.err"
+}
+# expect CASE RESULT LOG-REASON CONFIG ARGS...: the probe fails with RESULT and logs REASON
+expect() {
+	c=$1 want=$2 reason=$3; shift 3
+	: > "$T/$c.log"
+	if probe "$c" "$@"; then cat "$T/$c.out" "$T/$c.err"; fail "$c: succeeded"; fi
+	grep -qx "result=$want" "$T/$c.out" || { cat "$T/$c.out" "$T/$c.err"; fail "$c: want result=$want"; }
+	grep -qF -- "$reason" "$T/$c.log" || { cat "$T/$c.log"; fail "$c: log lacks '$reason'"; }
+	pass "$c: refused ($want) with '$reason' in the log"
+}
+get_code() {
+	IDP_DIR="$IDP_DIR" ISSUER="$ISSUER" CA_FILE="$CA_FILE" HOOK_URL="$HOOK_URL" CLIENT_ID="${CLIENT_ID:-}" \
+		node "$abs_top_srcdir/tests/tools/get-code.mjs" "$@" > "$T/code.json" || fail "test login at the IdP failed"
+	set -- $(node -e 'const j=require(process.argv[1]);console.log(j.code,j.verifier,j.nonce)' "$T/code.json")
+	CODE=$1 VERIFIER=$2 NONCE=$3
+}
+field() { sed -n "s/^$1=//p" "$T/$2.out"; }
+
+# --- discovery and its cache ----------------------------------------------
+hook POST /counters/reset >/dev/null
+probe disc1 "$T/c.conf" discovery || { cat "$T/disc1.out" "$T/disc1.err"; fail "discovery"; }
+[ "$(field issuer disc1)" = "$ISSUER" ] || fail "discovery issuer"
+[ -z "$(field device_authorization_endpoint disc1)" ] || fail "Authgear advertises no device endpoint"
+probe disc2 "$T/c.conf" discovery || fail "discovery from cache"
+[ "$(count /.well-known/openid-configuration)" = 1 ] || fail "discovery fetched more than once"
+[ "$(stat -c %a "$T/state/private")" = 700 ] || fail "private state dir mode"
+[ "$(stat -c %a "$T/state/private/discovery.json")" = 600 ] || fail "discovery cache mode"
+pass "discovery fetched once, then served from a 0600 cache in a 0700 directory"
+
+# --- code exchange, refresh without rotation, userinfo, revoke ----------------
+hook POST /counters/reset >/dev/null
+get_code alice
+probe exch "$T/c.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/tok.json" || { cat "$T/exch.err"; fail "code exchange"; }
+[ "$(field refresh_token exch)" = present ] || fail "no refresh token with offline_access"
+[ "$(field connections exch)" = 1 ] || fail "exchange used $(field connections exch) connections"
+pass "code exchange with PKCE over one TLS connection"
+expect replay invalid_grant "token: invalid_grant" "$T/c.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/tok2.json"
+get_code alice
+expect verifier invalid_grant "token: invalid_grant" "$T/c.conf" exchange "$CODE" "wrong-verifier-wrong-verifier-wrong-verifier-0" "$NONCE" "$T/tok2.json"
+
+probe ref1 "$T/c.conf" refresh "$T/tok.json" || fail "refresh"
+[ "$(field rotated ref1)" = no ] || fail "refresh rotated without rotation enabled"
+probe ref2 "$T/c.conf" refresh "$T/tok.json" || fail "second refresh with the same token"
+pass "refresh without rotation: no new refresh token, the old one keeps working"
+probe ui "$T/c.conf" userinfo "$T/tok.json" || fail "userinfo"
+[ "$(field roles ui)" = 2 ] || fail "userinfo roles"
+pass "userinfo returns sub and roles"
+probe rev "$T/c.conf" revoke "$T/tok.json" || fail "revoke"
+expect revoked invalid_grant "token: invalid_grant: invalid refresh token" "$T/c.conf" refresh "$T/tok.json"
+
+# --- refresh with rotation --------------------------------------------------
+sed 's/^client_id = .*/client_id = pam_authgear_rotating/' "$T/c.conf" > "$T/rot.conf"; chmod 600 "$T/rot.conf"
+CLIENT_ID=pam_authgear_rotating get_code bob
+probe rexch "$T/rot.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/rot.json" || fail "rotating client exchange"
+cp "$T/rot.json" "$T/rot-old.json"
+probe rref "$T/rot.conf" refresh "$T/rot.json" || fail "rotating refresh"
+[ "$(field rotated rref)" = yes ] || fail "rotation enabled but no new refresh token"
+expect rotated-old invalid_grant "token: invalid_grant" "$T/rot.conf" refresh "$T/rot-old.json"
+probe rref2 "$T/rot.conf" refresh "$T/rot.json" || fail "the rotated refresh token works"
+pass "refresh with rotation: a new token each time, the old one dies"
+
+# --- disabled user: invalid_grant, not a network error ------------------------
+get_code carol --no-second-factor
+probe cexch "$T/c.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/carol.json" || fail "carol exchange"
+hook POST /users/carol/disable >/dev/null
+expect disabled invalid_grant "token: invalid_grant" "$T/c.conf" refresh "$T/carol.json"
+expect userinfo-disabled invalid_grant "userinfo: access token refused (401)" "$T/c.conf" userinfo "$T/carol.json"
+hook POST /users/carol/enable >/dev/null
+
+# --- warm cache: IdP restarted with the same state, zero metadata fetches ------
+"$IDP_DIR/stop.sh" "$T/idp" >/dev/null
+idp_start "$T/idp"
+hook POST /counters/reset >/dev/null
+probe warm "$T/c.conf" discovery || fail "discovery after IdP restart"
+[ "$(count /.well-known/openid-configuration)" = 0 ] || fail "warm cache refetched discovery"
+pass "warm cache: no discovery fetch after the IdP restarted on the same keys"
+
+# --- faults and network attacks ---------------------------------------------
+fresh() { rm -f "$T/state/private/discovery.json"; hook POST /faults/clear '{}' >/dev/null; }
+fault() { fresh; hook POST /faults "$1" >/dev/null; }
+DISC=/.well-known/openid-configuration
+
+fault '{"path":"'$DISC'","type":"wrong_issuer"}'
+expect wrong-issuer protocol "differs from the configured issuer" "$T/c.conf" discovery
+fresh
+sed "s|^issuer = .*|issuer = $ISSUER/|" "$T/c.conf" > "$T/slash.conf"; chmod 600 "$T/slash.conf"
+expect issuer-slash protocol "differs from the configured issuer" "$T/slash.conf" discovery
+fault '{"path":"'$DISC'","type":"html200"}'
+expect html200 protocol "content type 'text/html; charset=utf-8' is not JSON" "$T/c.conf" discovery
+fault '{"path":"'$DISC'","type":"garbage_json"}'
+expect garbage parse "discovery: invalid JSON" "$T/c.conf" discovery
+fault '{"path":"'$DISC'","type":"truncated_json"}'
+expect truncated parse "discovery: invalid JSON" "$T/c.conf" discovery
+fault '{"path":"'$DISC'","type":"duplicate_keys"}'
+expect dupkeys parse "duplicate object key" "$T/c.conf" discovery
+fault '{"path":"'$DISC'","type":"oversized","bytes":2097152}'
+expect oversized too_large "response over the body limit" "$T/c.conf" discovery
+fault '{"path":"'$DISC'","type":"http500"}'
+expect http500 server "discovery: server error 500" "$T/c.conf" discovery
+fault '{"path":"'$DISC'","type":"reset"}'
+expect reset network "Connection reset by peer" "$T/c.conf" discovery
+fault '{"path":"'$DISC'","type":"hang"}'
+start=$(date +%s)
+expect hang timeout "Timeout was reached" "$T/c.conf" discovery
+elapsed=$(( $(date +%s) - start ))
+[ $elapsed -le 5 ] || fail "timeout = 3 took ${elapsed}s"
+pass "a server that accepts and never answers: timeout after ${elapsed}s (timeout = 3)"
+fault '{"path":"/oauth2/token","type":"http500"}'
+get_code alice
+expect token500 server "token: server error 500" "$T/c.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/x.json"
+
+fresh
+hook POST /faults/tls '{"cert":"wrong_host"}' >/dev/null
+expect wrong-host tls "no alternative certificate subject name matches target host name" "$T/c.conf" discovery
+hook POST /faults/tls '{"cert":"wrong_ca"}' >/dev/null
+expect wrong-ca tls "unable to get local issuer certificate" "$T/c.conf" discovery
+hook POST /faults/tls '{"cert":"expired"}' >/dev/null
+expect expired-cert tls "certificate has expired" "$T/c.conf" discovery
+hook POST /faults/tls '{"cert":"self_signed"}' >/dev/null
+expect self-signed tls "self-signed certificate" "$T/c.conf" discovery
+hook POST /faults/tls '{"cert":"normal"}' >/dev/null
+# The IdP's own certificate, but the system CAs instead of ca_file.
+grep -v '^ca_file' "$T/c.conf" > "$T/noca.conf"; echo "# no ca_file" >> "$T/noca.conf"; chmod 600 "$T/noca.conf"
+fresh
+expect ca-not-trusted tls "unable to get local issuer certificate" "$T/noca.conf" discovery
+
+# Plain http is refused before any connection, even to loopback unless allowed.
+hook POST /counters/reset >/dev/null
+plain=${ISSUER/https:/http:}
+expect http-url protocol "refused, only https is allowed" "$T/c.conf" get "$plain$DISC"
+write_config "$T/insecure.conf" "insecure_loopback_for_tests = yes"
+expect http-remote protocol "refused, only https is allowed" "$T/insecure.conf" get "http://example.com/"
+[ "$(count $DISC)" = 0 ] || fail "a refused URL reached the IdP"
+pass "refused URLs never reach the network"
+
+# A redirect whose Location goes to plain http is refused.
+AUTHZ="$ISSUER/oauth2/authorize?client_id=pam_authgear&redirect_uri=http%3A%2F%2F127.0.0.1%2Fpam_authgear%2Fcallback&response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s&nonce=n"
+fresh
+probe redir-ok "$T/c.conf" redirect "$AUTHZ" || { cat "$T/redir-ok.err"; fail "authorize redirect"; }
+[ "$(field target_scheme redir-ok)" = https ] || fail "authorize redirect target"
+fault '{"path":"/oauth2/authorize","type":"http_location"}'
+expect location-http protocol "refused, only https is allowed" "$T/c.conf" redirect "$AUTHZ"
+hook POST /faults/clear '{}' >/dev/null
+
+# No log line carries a token or code.
+for f in "$T"/*.log; do
+	for secret in "$CODE" "$VERIFIER" $(node -e 'for (const v of Object.values(require(process.argv[1]))) console.log(v)' "$T/rot.json"); do
+		if grep -qF -- "$secret" "$f"; then fail "a secret appears in $f"; fi
+	done
+done
+pass "no code, verifier or token in any log"
