@@ -276,3 +276,8 @@ test('end_session: redirect to a registered post_logout_redirect_uri with state,
   assert.equal(p.status, 200);
   assert.match(p.headers['content-type'], /text\/html/);
 });
+
+test('no device flow by default: the endpoint does not exist', async () => {
+  const r = await idp.req('POST', '/oauth2/device_authorization', { form: { client_id: 'pam_authgear_device', scope: 'openid' } });
+  assert.equal(r.status, 404);
+});
