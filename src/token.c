@@ -101,8 +101,8 @@ static enum ag_err copy_token(const json_t *body, const char *key, bool required
 }
 
 /* RFC 6749 §5.2: {"error": ..., "error_description": ...} with 400 or 401. */
-static enum ag_err oauth_error(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
-			       char *code_out)
+enum ag_err ag_oauth_error_parse(const struct ag_http_response *resp, const struct ag_log *log,
+				 const char *what, char *code_out)
 {
 	const char *code, *desc;
 	json_t *body = NULL;
@@ -131,8 +131,8 @@ static enum ag_err oauth_error(const struct ag_http_response *resp, const struct
 	return err;
 }
 
-static enum ag_err parse_tokens(const struct ag_http_response *resp, const struct ag_log *log,
-				struct ag_tokens *out)
+enum ag_err ag_tokens_parse(const struct ag_http_response *resp, const struct ag_log *log,
+			    struct ag_tokens *out)
 {
 	const char *type;
 	json_t *body;
@@ -189,9 +189,9 @@ enum ag_err ag_token_request(struct ag_oidc *o, const char *const *fields, struc
 	if (err != AG_OK)
 		return err;
 	if (resp.status == 200)
-		err = parse_tokens(&resp, o->log, out);
+		err = ag_tokens_parse(&resp, o->log, out);
 	else
-		err = oauth_error(&resp, o->log, "token", oauth_error_code);
+		err = ag_oauth_error_parse(&resp, o->log, "token", oauth_error_code);
 	ag_http_response_clear(&resp);
 	return err;
 }
@@ -255,7 +255,7 @@ enum ag_err ag_token_revoke(struct ag_oidc *o, const char *token, const char *hi
 		return err;
 	/* RFC 7009 §2.2: 200 whether or not the token was valid. */
 	if (resp.status != 200)
-		err = oauth_error(&resp, o->log, "revoke", NULL);
+		err = ag_oauth_error_parse(&resp, o->log, "revoke", NULL);
 	ag_http_response_clear(&resp);
 	return err;
 }

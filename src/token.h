@@ -33,6 +33,13 @@ enum ag_err ag_token_refresh(struct ag_oidc *o, const char *refresh_token, struc
 enum ag_err ag_token_request(struct ag_oidc *o, const char *const *fields, struct ag_tokens *out,
 			     char *oauth_error);
 
+/* Parsers of the token endpoint's answers (exposed for fuzzing): a 200
+ * token response, and an error response (RFC 6749 §5.2). */
+enum ag_err ag_tokens_parse(const struct ag_http_response *resp, const struct ag_log *log,
+			    struct ag_tokens *out);
+enum ag_err ag_oauth_error_parse(const struct ag_http_response *resp, const struct ag_log *log,
+				 const char *what, char *code_out);
+
 /* Revoke a token (RFC 7009); hint is "refresh_token", "access_token" or NULL. */
 enum ag_err ag_token_revoke(struct ag_oidc *o, const char *token, const char *hint);
 
