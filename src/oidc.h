@@ -13,6 +13,9 @@
 #include "http.h"
 #include "log.h"
 
+struct ag_jwks;
+struct ag_claims;
+
 struct ag_discovery {
 	char *issuer;
 	char *authorization_endpoint;
@@ -32,6 +35,8 @@ struct ag_oidc {
 	char *private_dir;                  /* state_dir/private, 0700 root */
 	char *client_secret;                /* NULL for a public client */
 	struct ag_discovery *disc;          /* NULL until ag_oidc_discovery() */
+	struct ag_jwks *jwks;               /* NULL until ag_oidc_jwks() */
+	time_t jwks_fetched_at;
 	time_t (*now)(time_t *);            /* time(2); tests may replace it */
 };
 
@@ -43,6 +48,24 @@ void ag_oidc_close(struct ag_oidc *o);
 /* The issuer's discovery document: from the cache while younger than
  * cache_ttl, else fetched, checked and cached. */
 enum ag_err ag_oidc_discovery(struct ag_oidc *o, const struct ag_discovery **out);
+
+/* The issuer's signing keys, from the cache while younger than cache_ttl. */
+enum ag_err ag_oidc_jwks(struct ag_oidc *o, const struct ag_jwks **out);
+/* Refetch the keys after a token named an unknown kid; refused (with
+ * AG_ERR_KEY_NOT_FOUND) when they were fetched less than a minute ago. */
+enum ag_err ag_oidc_jwks_refetch(struct ag_oidc *o, const struct ag_jwks **out);
+
+/* The JWS algorithms both allowed_algs and the issuer's discovery allow. */
+enum ag_err ag_oidc_allowed_algs(struct ag_oidc *o, unsigned *mask);
+
+/* Verify an ID token: signature (alg allowed, key by kid), then iss, aud,
+ * exp/nbf/iat with leeway, nonce when not NULL (never on refresh), auth_time
+ * when max_age >= 0, sub. */
+enum ag_err ag_oidc_verify_id_token(struct ag_oidc *o, const char *token, const char *nonce, long long max_age,
+				    struct ag_claims *out);
+/* Verify a JWT access token (typ at+jwt, aud = issuer); an opaque one is
+ * AG_ERR_UNSUPPORTED: only the issuer can check it. */
+enum ag_err ag_oidc_verify_access_token(struct ag_oidc *o, const char *token, struct ag_claims *out);
 
 /* Fetch the discovery document from the issuer, bypassing the cache; the
  * server's Date header goes to *server_date (0 when absent) if not NULL. */
