@@ -79,7 +79,7 @@ export class Device {
     const n = normalise(userCode);
     const real = this.pins.get(n) || n;
     const dc = await this.app.provider.DeviceCode.findByUserCode(real, { ignoreExpiration: true });
-    if (!dc) throw new Error(`no device code with user code ${userCode}`);
+    if (!dc) throw Object.assign(new Error(`no device code with user code ${userCode}`), { status: 404 });
     return dc;
   }
 

@@ -78,12 +78,15 @@ export class Faults {
       }
       let text = bodyText(ctx.body);
       if (text === null) return;
+      let j;
+      if (f.type === 'wrong_issuer' || f.type === 'duplicate_keys') {
+        try { j = JSON.parse(text); } catch { return; } // not a JSON response: left as it is
+        if (!j || typeof j !== 'object' || Array.isArray(j) || !Object.keys(j).length) return;
+      }
       if (f.type === 'wrong_issuer') {
-        const j = JSON.parse(text);
         if (j && typeof j === 'object' && 'issuer' in j) j.issuer = f.issuer || 'https://wrong-issuer.example.invalid';
         text = JSON.stringify(j);
       } else if (f.type === 'duplicate_keys') {
-        const j = JSON.parse(text);
         const key = f.key || Object.keys(j)[0];
         const dup = f.value !== undefined ? f.value : `duplicate-${typeof j[key] === 'string' ? j[key] : 'value'}`;
         text = `${text.replace(/}\s*$/, '')},${JSON.stringify(key)}:${JSON.stringify(dup)}}`;
