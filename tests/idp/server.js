@@ -46,11 +46,11 @@ if (!fs.existsSync(path.join(HERE, 'node_modules', 'oidc-provider'))) die(`node_
 
 const [{ ensureCerts }, { KeyStore }, { loadFixture, Users }, { Store }, { Counters }, { Faults, FAULT_TYPES },
   { Limits }, { discoveryMiddleware }, { authorizeMiddleware }, { consentMiddleware }, { FlowAPI },
-  { Tokens }, { Device }, { createProvider }, { createHookServer }] = await Promise.all([
+  { Tokens }, { Device }, { createProvider }, { createHookServer }, { readRaw, sha256hex }] = await Promise.all([
   import('./lib/certs.js'), import('./lib/keys.js'), import('./lib/users.js'), import('./lib/adapter.js'),
   import('./lib/counters.js'), import('./lib/faults.js'), import('./lib/limits.js'), import('./lib/discovery.js'),
   import('./lib/authorize.js'), import('./lib/consent.js'), import('./lib/flow.js'), import('./lib/tokens.js'),
-  import('./lib/device.js'), import('./lib/provider.js'), import('./lib/hooks.js')]);
+  import('./lib/device.js'), import('./lib/provider.js'), import('./lib/hooks.js'), import('./lib/util.js')]);
 
 const stateDir = path.resolve(opts.state);
 fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -113,6 +113,13 @@ const httpsServer = https.createServer({ ...loadCert('normal'), minVersion: 'TLS
   req.idpRecord = rec;
   const f = app.faults.take(rec.path);
   try {
+    if (rec.path === '/oauth2/token' && req.method === 'POST') {
+      // Logged before any fault so that failed polls show their grant_type too; the buffered
+      // body is reused by the token endpoint.
+      const form = new URLSearchParams((await readRaw(req, 56 * 1024)).toString('utf8'));
+      if (form.has('grant_type')) rec.grant_type = form.get('grant_type');
+      if (form.has('device_code')) rec.device_code_sha256 = sha256hex(form.get('device_code'));
+    }
     if (f) {
       rec.fault = f.type;
       if (FAULT_TYPES[f.type] === 'early') {

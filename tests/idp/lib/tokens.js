@@ -36,11 +36,6 @@ export class Tokens {
       if (ctx.path !== '/oauth2/token' || ctx.method !== 'POST') return next();
       const { app } = this;
       const form = await readForm(ctx);
-      const rec = ctx.req.idpRecord;
-      if (rec) {
-        rec.grant_type = form.grant_type;
-        if (form.device_code) rec.device_code_sha256 = sha256hex(form.device_code);
-      }
       if (app.limits.tokenRequest(ctx.ip)) return oauthError(ctx, 429, 'x_rate_limited', 'rate limited');
       let clientId = form.client_id;
       if (!clientId && !form.client_secret) {

@@ -73,6 +73,7 @@ test('early faults: http500, status, html200, garbage_json, oversized, delay (co
   assert.equal(c[DISC], 5);
   const reqs = await idp.hook('GET', '/requests');
   assert.equal(reqs[0].fault, 'http500');
+  assert.equal(reqs[0].grant_type, 'refresh_token', 'logged even when a fault answered');
 });
 
 test('late faults: truncated_json, duplicate_keys, wrong_issuer, http_location, cut_connection', async () => {

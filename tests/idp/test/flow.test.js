@@ -335,3 +335,13 @@ test('quirks: unknown action type, finish without second factor, tampered consen
   // quirks are one-shot
   assert.deepEqual(await idp.hook('GET', '/quirks'), {});
 });
+
+test('account enumeration: unknown login IDs are rate limited per IP', async () => {
+  await idp.hook('POST', '/limits/reset');
+  const { r } = await start();
+  for (let i = 0; i < 10; i += 1) assert.equal((await input(r, { identification: 'username', login_id: `ghost${i}` })).json.error.reason, 'UserNotFound');
+  const rl = await input(r, { identification: 'username', login_id: 'carol' });
+  assertError(rl, 429, 'TooManyRequest', 'RateLimited');
+  assert.equal(rl.json.error.info.bucket_name, 'AccountEnumerationPerIP');
+  await idp.hook('POST', '/limits/reset');
+});
