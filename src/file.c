@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -140,6 +142,18 @@ enum ag_err ag_dir_ensure(const char *dir, mode_t mode, const struct ag_log *log
 	return err;
 }
 
+enum ag_err ag_state_private_dir(const char *state_dir, const struct ag_log *log, char *out, size_t out_len)
+{
+	enum ag_err err;
+
+	if (snprintf(out, out_len, "%s/private", state_dir) >= (int)out_len)
+		return AG_ERR_CONFIG;
+	err = ag_dir_ensure(state_dir, 0755, log);
+	if (err == AG_OK)
+		err = ag_dir_ensure(out, 0700, log);
+	return err;
+}
+
 static enum ag_err write_all(int fd, const char *data, size_t len)
 {
 	while (len) {
@@ -199,4 +213,37 @@ out:
 	if (tmp[0])
 		unlink(tmp);
 	return err;
+}
+
+enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, const struct ag_log *log, int *fd)
+{
+	char path[PATH_MAX];
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	int tries = timeout_s * 50;
+
+	*fd = -1;
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+		return AG_ERR_INVALID_ARG;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0) {
+		ag_log(log, LOG_ERR, "%s: cannot open lock: %s", path, strerror(errno));
+		return AG_ERR_IO;
+	}
+	while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || tries-- <= 0) {
+			ag_log(log, LOG_ERR, "%s: cannot lock: %s", path,
+			       errno == EWOULDBLOCK ? "held by another process" : strerror(errno));
+			close(*fd);
+			*fd = -1;
+			return AG_ERR_IO;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return AG_OK;
+}
+
+void ag_lock_release(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing drops the flock */
 }

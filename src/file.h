@@ -26,9 +26,19 @@ enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *
  * directory with a looser mode than mode is refused, not changed. */
 enum ag_err ag_dir_ensure(const char *dir, mode_t mode, const struct ag_log *log);
 
+/* The root-only part of state_dir (state_dir/private): make sure state_dir
+ * (0755) and it (0700) exist, owned by root, and write its path to out. */
+enum ag_err ag_state_private_dir(const char *state_dir, const struct ag_log *log, char *out, size_t out_len);
+
 /* Replace dir/name with data atomically: readers see the old or the new
  * content, never a mix, and a crash leaves no partial file behind. */
 enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 				 mode_t mode, const struct ag_log *log);
+
+/* Take an exclusive lock on dir/name (created 0600 when missing), waiting at
+ * most timeout_s seconds. The lock is released when *fd is closed (also when
+ * the process dies: no stale lock survives a crash). */
+enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, const struct ag_log *log, int *fd);
+void ag_lock_release(int fd);
 
 #endif

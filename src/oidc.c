@@ -58,8 +58,9 @@ enum ag_err ag_oidc_open(const struct ag_config *cfg, const struct ag_log *log, 
 	enum ag_err err;
 
 	*out = NULL;
-	if (snprintf(private_dir, sizeof private_dir, "%s/private", cfg->state_dir) >= (int)sizeof private_dir)
-		return AG_ERR_CONFIG;
+	err = ag_state_private_dir(cfg->state_dir, log, private_dir, sizeof private_dir);
+	if (err != AG_OK)
+		return err;
 	o = calloc(1, sizeof *o);
 	if (!o)
 		return AG_ERR_NOMEM;
@@ -68,10 +69,6 @@ enum ag_err ag_oidc_open(const struct ag_config *cfg, const struct ag_log *log, 
 	o->now = time;
 	o->private_dir = strdup(private_dir);
 	err = o->private_dir ? AG_OK : AG_ERR_NOMEM;
-	if (err == AG_OK)
-		err = ag_dir_ensure(cfg->state_dir, 0755, log);
-	if (err == AG_OK)
-		err = ag_dir_ensure(o->private_dir, 0700, log);
 	if (err == AG_OK)
 		err = read_client_secret(o);
 	if (err == AG_OK)

@@ -1,0 +1,79 @@
+/* Unix names and the allow-list (see names.h). */
+#include "config.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+
+#define LOGIN_ID_MAX 320
+
+bool ag_name_valid(const char *name)
+{
+	size_t n = name ? strnlen(name, AG_NAME_MAX + 1) : 0;
+
+	if (n == 0 || n > AG_NAME_MAX)
+		return false;
+	if (!((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool ag_name_allowed(const char *list, const char *name)
+{
+	char pattern[256];
+
+	if (!list || !ag_name_valid(name))
+		return false;
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		if (n < sizeof pattern) {
+			memcpy(pattern, p, n);
+			pattern[n] = '\0';
+			if (fnmatch(pattern, name, FNM_NOESCAPE) == 0)
+				return true;
+		}
+		p += n;
+	}
+	return false;
+}
+
+enum ag_err ag_login_id_from_template(const char *tmpl, const char *name, char **out)
+{
+	char buf[LOGIN_ID_MAX + 1];
+	size_t len = 0;
+
+	*out = NULL;
+	for (const char *p = tmpl; *p; p++) {
+		const char *piece = p;
+		size_t n = 1;
+
+		if (*p == '%' && p[1] == 'u') {
+			piece = name;
+			n = strlen(name);
+			p++;
+		} else if (*p == '%' && p[1] == '%') {
+			p++;
+		} else if (*p == '%') {
+			return AG_ERR_CONFIG;
+		}
+		if (len + n > LOGIN_ID_MAX)
+			return AG_ERR_INVALID_ARG;
+		memcpy(buf + len, piece, n);
+		len += n;
+	}
+	buf[len] = '\0';
+	*out = strdup(buf);
+	return *out ? AG_OK : AG_ERR_NOMEM;
+}
