@@ -86,10 +86,9 @@ const app = {
       return m ? app.uuidGrants.get(m[1]) : undefined;
     } catch { return undefined; }
   },
-  revokeGrant(grantId) { app.store.revokeGrant(grantId); },
   revokeUserSessions(u) {
     const grants = app.store.grantsOf(u.sub);
-    for (const g of grants) app.revokeGrant(g);
+    for (const g of grants) app.store.revokeGrant(g);
     for (const [k, s] of app.idpSessions) if (s.sub === u.sub) app.idpSessions.delete(k);
     return grants.length;
   },

@@ -11,13 +11,6 @@ export class Store {
     return this.models.get(name);
   }
 
-  // All live payloads of a model belonging to a grant.
-  byGrant(name, grantId) {
-    const out = [];
-    for (const [id, e] of this.model(name)) if (e.payload.grantId === grantId && !expired(e) && !(e.payload.exp < epoch())) out.push({ id, ...e.payload });
-    return out;
-  }
-
   revokeGrant(grantId) {
     for (const name of GRANTABLE) {
       const m = this.model(name);

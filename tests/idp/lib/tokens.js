@@ -207,7 +207,7 @@ export class Tokens {
     if (r) {
       const m = await app.provider.RefreshToken.find(r.raw, { ignoreExpiration: true });
       // Authgear matches only the grant's current token; a rotated-away token revokes nothing.
-      if (m && !m.consumed) app.revokeGrant(m.grantId);
+      if (m && !m.consumed) app.store.revokeGrant(m.grantId);
     } else if (typeof t === 'string' && this.at.has(t)) {
       const e = this.at.get(t);
       const at = await app.provider.AccessToken.find(e.raw);
@@ -260,8 +260,7 @@ export class Tokens {
       const user = s && app.users.bySub(s.sub);
       if (accountUsable(user)) r = { user, amr: s.amr, authTime: s.authTime };
     }
-    ctx.status = 200;
-    ctx.body = null;
+    ctx.body = null; // Koa: null body means 204 unless the status is set afterwards
     ctx.status = 200;
     if (!t && !cookie) return;
     ctx.set('X-Authgear-Session-Valid', r ? 'true' : 'false');

@@ -25,7 +25,6 @@ export function randomBase32(n = 32) {
   return [...crypto.randomBytes(n)].map((b) => AG32[b & 31]).join('');
 }
 
-export const uuid = () => crypto.randomUUID();
 
 // Read a request body fully (bounded). Returns a Buffer.
 export async function readRaw(req, limit = 1024 * 1024) {
