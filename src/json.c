@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "secret.h"
 
 enum ag_err ag_json_parse_object(const char *buf, size_t len, const struct ag_log *log,
 				 const char *what, json_t **out)
@@ -64,4 +65,22 @@ bool ag_json_bool(const json_t *obj, const char *key, bool *out)
 		return false;
 	*out = json_is_true(v);
 	return true;
+}
+
+void ag_json_wipe(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_string(v)) {
+		/* jansson owns the buffer; zero it in place (its length stays). */
+		ag_wipe((char *)json_string_value(v), json_string_length(v));
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+			ag_json_wipe(item);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			ag_json_wipe(item);
+	}
 }

@@ -30,4 +30,8 @@ bool ag_json_integer(const json_t *obj, const char *key, long long *out);
 /* The boolean member key; false when absent or not a boolean. */
 bool ag_json_bool(const json_t *obj, const char *key, bool *out);
 
+/* Overwrite every string inside v (recursively) with zeros: for JSON that
+ * carried a password or a code, before it is released. */
+void ag_json_wipe(json_t *v);
+
 #endif
