@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "jwk.h"
 #include "oidc.h"
 #include "secret.h"
 
@@ -86,6 +87,7 @@ void ag_oidc_close(struct ag_oidc *o)
 	if (!o)
 		return;
 	ag_discovery_free(o->disc);
+	ag_jwks_free(o->jwks);
 	ag_http_free(o->http);
 	ag_free_secret(o->client_secret);
 	free(o->private_dir);
