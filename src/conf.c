@@ -18,9 +18,13 @@ enum key_type {
 	KEY_TOKEN,    /* printable, no spaces */
 	KEY_SCOPES,   /* space-separated tokens, must include "openid" */
 	KEY_PATH,     /* absolute path */
-	KEY_SECONDS,  /* integer within [min, max] */
+	KEY_SECONDS,  /* integer number of seconds within [min, max] */
+	KEY_NUMBER,   /* integer within [min, max] */
 	KEY_BOOL,     /* yes/no, true/false, on/off, 1/0 */
 	KEY_ALGS,     /* JWS algorithm names, comma or space separated */
+	KEY_LIST,     /* names or patterns, comma or space separated, printable ASCII */
+	KEY_TEMPLATE, /* text where %u is the user name and %% a percent sign */
+	KEY_CHOICE,   /* one of the words in choices */
 };
 
 struct key_spec {
@@ -31,12 +35,15 @@ struct key_spec {
 	long default_num;
 	long min, max;
 	bool required;
+	const char *choices;  /* KEY_CHOICE: "a|b|c" */
 };
 
 #define STR(field, type, def, req) \
-	{ #field, type, offsetof(struct ag_config, field), def, 0, 0, 0, req }
+	{ #field, type, offsetof(struct ag_config, field), def, 0, 0, 0, req, NULL }
 #define NUM(field, type, def, lo, hi) \
-	{ #field, type, offsetof(struct ag_config, field), NULL, def, lo, hi, false }
+	{ #field, type, offsetof(struct ag_config, field), NULL, def, lo, hi, false, NULL }
+#define CHOICE(field, def, choices) \
+	{ #field, KEY_CHOICE, offsetof(struct ag_config, field), def, 0, 0, 0, false, choices }
 
 static const struct key_spec key_specs[] = {
 	STR(issuer,       KEY_URL,    NULL, true),
@@ -53,6 +60,15 @@ static const struct key_spec key_specs[] = {
 	NUM(leeway,          KEY_SECONDS, 60, 0, 300),
 	NUM(cache_ttl,       KEY_SECONDS, 3600, 60, 86400),
 	NUM(insecure_loopback_for_tests, KEY_BOOL, 0, 0, 1),
+	STR(users,        KEY_LIST,     NULL, false),
+	STR(login_id,     KEY_TEMPLATE, "%u", false),
+	CHOICE(login_id_type, "username", "username|email|phone"),
+	STR(flow_name,    KEY_TOKEN,    "default", false),
+	NUM(max_age,      KEY_SECONDS,  -1, -1, 86400),
+	NUM(require_mfa,  KEY_BOOL,     1, 0, 1),
+	STR(require_roles, KEY_LIST,    NULL, false),
+	NUM(reveal_unknown_users, KEY_BOOL, 0, 0, 1),
+	NUM(max_attempts_per_minute, KEY_NUMBER, 5, 1, 1000),
 	NUM(debug,           KEY_BOOL, 0, 0, 1),
 };
 
@@ -214,6 +230,29 @@ static bool valid_algs(const char *v)
 	return n_algs > 0;
 }
 
+static bool valid_template(const char *v)
+{
+	if (!all_printable(v, strlen(v)))
+		return false;
+	for (const char *p = strchr(v, '%'); p; p = strchr(p + 2, '%'))
+		if (p[1] != 'u' && p[1] != '%')
+			return false;
+	return true;
+}
+
+static bool valid_choice(const char *v, const char *choices)
+{
+	size_t n = strlen(v);
+
+	for (const char *p = choices; *p;) {
+		size_t w = strcspn(p, "|");
+		if (w == n && strncmp(p, v, n) == 0)
+			return true;
+		p += w + (p[w] ? 1 : 0);
+	}
+	return false;
+}
+
 static bool parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
@@ -279,10 +318,24 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 				    "%s: must be JWS algorithms from RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA",
 				    spec->name);
 		break;
+	case KEY_LIST:
+		if (!no_controls(v, strlen(v)) || strspn(v, ", \t") == strlen(v))
+			return fail(p, AG_ERR_CONFIG, line, "%s: must be names or patterns separated by commas or spaces",
+				    spec->name);
+		break;
+	case KEY_TEMPLATE:
+		if (!valid_template(v))
+			return fail(p, AG_ERR_CONFIG, line, "%s: only %%u and %%%% may follow a %%, without spaces", spec->name);
+		break;
+	case KEY_CHOICE:
+		if (!valid_choice(v, spec->choices))
+			return fail(p, AG_ERR_CONFIG, line, "%s: must be one of %s", spec->name, spec->choices);
+		break;
 	case KEY_SECONDS:
+	case KEY_NUMBER:
 		if (!parse_long(v, spec->min, spec->max, &n))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be a whole number of seconds from %ld to %ld",
-				    spec->name, spec->min, spec->max);
+			return fail(p, AG_ERR_CONFIG, line, "%s: must be a whole number%s from %ld to %ld", spec->name,
+				    spec->type == KEY_SECONDS ? " of seconds" : "", spec->min, spec->max);
 		*(long *)(void *)field = n;
 		return AG_OK;
 	case KEY_BOOL:
@@ -446,6 +499,7 @@ static enum ag_err apply_defaults(struct parser *p)
 			return fail(p, AG_ERR_CONFIG, 0, "required key '%s' is missing", spec->name);
 		switch (spec->type) {
 		case KEY_SECONDS:
+		case KEY_NUMBER:
 			*(long *)(void *)field = spec->default_num;
 			break;
 		case KEY_BOOL:
@@ -539,7 +593,7 @@ void ag_config_free(struct ag_config *cfg)
 	if (!cfg)
 		return;
 	for (size_t k = 0; k < N_KEYS; k++) {
-		if (key_specs[k].type == KEY_SECONDS || key_specs[k].type == KEY_BOOL)
+		if (key_specs[k].type == KEY_SECONDS || key_specs[k].type == KEY_NUMBER || key_specs[k].type == KEY_BOOL)
 			continue;
 		free(*(char **)(void *)((char *)cfg + key_specs[k].offset));
 	}

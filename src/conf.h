@@ -53,6 +53,16 @@ struct ag_config {
 	long cache_ttl;        /* seconds discovery and JWKS stay cached */
 	bool insecure_loopback_for_tests;
 	bool debug;
+	/* whose login is it, and how it is done (password + TOTP) */
+	char *users;           /* allow-list: names and fnmatch patterns; NULL: none */
+	char *login_id;        /* template of the Authgear login ID, %u = Unix name */
+	char *login_id_type;   /* "username", "email" or "phone" */
+	char *flow_name;       /* Authentication Flow name, "default" */
+	long max_age;          /* seconds, -1 = not sent */
+	bool require_mfa;
+	char *require_roles;   /* role keys; NULL: no role required */
+	bool reveal_unknown_users;
+	long max_attempts_per_minute;
 	/* tables, in file order */
 	struct ag_config_table *tables;
 	size_t n_tables;

@@ -33,6 +33,7 @@
 	X(AG_ERR_DISABLED,    "disabled",        "account disabled",                          "This account is disabled.") \
 	X(AG_ERR_LOCKED,      "locked",          "account locked after too many attempts",    "Too many attempts; try again later.") \
 	X(AG_ERR_RATE_LIMITED, "rate_limited",   "rate limited",                              "Too many attempts; try again later.") \
+	X(AG_ERR_PASSWORD_EXPIRED, "password_expired", "password expired at the identity provider", "Your password has expired; change it in your Authgear account settings, then sign in again.") \
 	X(AG_ERR_MFA_REQUIRED, "mfa_required",   "second factor required but not proven",     "This account needs a second factor (authenticator app) to sign in here.") \
 	X(AG_ERR_DENIED,      "denied",          "access denied by policy",                   "You are not allowed to sign in here.") \
 	X(AG_ERR_CONV,        "conv",            "PAM conversation failed",                   "") \
@@ -53,5 +54,8 @@ const char *ag_err_reason(enum ag_err err);
 const char *ag_err_user_line(enum ag_err err);
 /* The PAM return code for this error; the only mapping in the project (pam_codes.c). */
 int ag_err_to_pam(enum ag_err err);
+/* The same for a login's result: AG_ERR_USER_UNKNOWN becomes PAM_USER_UNKNOWN
+ * only when the admin chose to reveal unknown users. */
+int ag_err_to_pam_login(enum ag_err err, _Bool reveal_unknown_users);
 
 #endif

@@ -19,6 +19,7 @@ struct ag_http {
 	const struct ag_log *log;
 	bool insecure_loopback;
 	long connections;
+	long requests;
 	char errbuf[CURL_ERROR_SIZE];
 	/* the response being received */
 	struct ag_http_response *resp;
@@ -338,6 +339,7 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 	} else {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	}
+	http->requests++;
 	rc = curl_easy_perform(c);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
@@ -405,6 +407,11 @@ long ag_http_connections(const struct ag_http *http)
 	return http->connections;
 }
 
+long ag_http_requests(const struct ag_http *http)
+{
+	return http->requests;
+}
+
 static bool is_json_type(const char *ct)
 {
 	size_t n;
@@ -458,4 +465,48 @@ enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_
 		return AG_ERR_PROTOCOL;
 	*url = resp->location;
 	return AG_OK;
+}
+
+char *ag_http_query(const char *url)
+{
+	CURLU *u = curl_url();
+	char *q = NULL, *copy = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
+		copy = strdup(q);
+	curl_free(q);
+	curl_url_cleanup(u);
+	return copy;
+}
+
+enum ag_err ag_http_query_param(const char *url, const char *name, char **value)
+{
+	size_t nlen = strlen(name);
+	char *q = ag_http_query(url);
+	enum ag_err err = AG_OK;
+
+	*value = NULL;
+	if (!q)
+		return AG_OK;
+	for (char *p = q; *p;) {
+		size_t n = strcspn(p, "&");
+		if (n > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			int outlen = 0;
+			char *v = curl_easy_unescape(NULL, p + nlen + 1, (int)(n - nlen - 1), &outlen);
+			if (!v || (size_t)outlen != strlen(v)) {
+				err = v ? AG_ERR_PROTOCOL : AG_ERR_NOMEM; /* NUL inside: refuse */
+			} else if (!(*value = strdup(v))) {
+				err = AG_ERR_NOMEM;
+			}
+			if (v) {
+				ag_wipe(v, (size_t)outlen);
+				curl_free(v);
+			}
+			break;
+		}
+		p += n + (p[n] ? 1 : 0);
+	}
+	ag_free_secret(q);
+	return err;
 }

@@ -67,6 +67,12 @@ enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_lo
 enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
 				    const char **url);
 
+/* The query string of url (without '?'), or NULL; caller frees. */
+char *ag_http_query(const char *url);
+/* The decoded value of the first name=value in url's query; AG_OK with *value
+ * NULL when absent. Caller frees (wipes: it may be a code). */
+enum ag_err ag_http_query_param(const char *url, const char *name, char **value);
+
 /* Wipe and free the response's contents. */
 void ag_http_response_clear(struct ag_http_response *resp);
 
@@ -79,7 +85,8 @@ enum ag_err ag_http_check_url(const struct ag_http *http, const char *url);
 /* Percent-encode s for a query string or form body; NULL on failure. */
 char *ag_http_escape(struct ag_http *http, const char *s);
 
-/* How many connections the handle opened so far (tests and `check`). */
+/* How many connections the handle opened, and requests it sent, so far. */
 long ag_http_connections(const struct ag_http *http);
+long ag_http_requests(const struct ag_http *http);
 
 #endif

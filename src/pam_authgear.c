@@ -1,9 +1,11 @@
 /* pam_authgear.so: the PAM entry points. A thin shell: it reads the module
- * arguments, routes logging to pam_syslog, asks the core, and turns the
- * core's error into a PAM code through ag_err_to_pam(). */
+ * arguments, routes logging to pam_syslog and the conversation to
+ * pam_prompt, asks the core, and turns the core's error into a PAM code
+ * through pam_codes.c. */
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PAM_SM_AUTH
@@ -14,12 +16,16 @@
 #include <security/pam_modules.h>
 
 #include "conf.h"
+#include "conv.h"
 #include "error.h"
 #include "log.h"
+#include "login.h"
 
 struct module_args {
 	const char *config_path;
 	bool debug;
+	bool use_first_pass;
+	bool try_first_pass;
 };
 
 static void pam_log_sink(void *sink_ctx, int priority, const char *line)
@@ -27,61 +33,113 @@ static void pam_log_sink(void *sink_ctx, int priority, const char *line)
 	pam_syslog((pam_handle_t *)sink_ctx, priority, "%s", line);
 }
 
-static void parse_args(const struct ag_log *log, int argc, const char **argv,
-		       struct module_args *args)
+static enum ag_err pam_talk(void *ctx, enum ag_conv_style style, const char *text, char **answer)
 {
+	static const int styles[] = {
+		[AG_CONV_SECRET] = PAM_PROMPT_ECHO_OFF,
+		[AG_CONV_VISIBLE] = PAM_PROMPT_ECHO_ON,
+		[AG_CONV_INFO] = PAM_TEXT_INFO,
+		[AG_CONV_ERROR] = PAM_ERROR_MSG,
+	};
+	char *resp = NULL;
+	int rc;
+
+	rc = pam_prompt((pam_handle_t *)ctx, styles[style], answer ? &resp : NULL, "%s", text);
+	if (answer)
+		*answer = resp;
+	else
+		free(resp);
+	return rc == PAM_SUCCESS ? AG_OK : AG_ERR_CONV;
+}
+
+static void parse_args(const struct ag_log *log, int argc, const char **argv, struct module_args *args)
+{
+	memset(args, 0, sizeof *args);
 	args->config_path = AG_CONFIG_DEFAULT_PATH;
-	args->debug = false;
 	for (int i = 0; i < argc; i++) {
 		if (strncmp(argv[i], "config=", 7) == 0)
 			args->config_path = argv[i] + 7;
 		else if (strcmp(argv[i], "debug") == 0)
 			args->debug = true;
+		else if (strcmp(argv[i], "use_first_pass") == 0)
+			args->use_first_pass = true;
+		else if (strcmp(argv[i], "try_first_pass") == 0)
+			args->try_first_pass = true;
 		else
 			ag_log(log, LOG_WARNING, "unknown module argument '%s' ignored", argv[i]);
 	}
 }
 
-/* Load the configuration named by the arguments; logs the reason on failure. */
-static enum ag_err load_config(pam_handle_t *pamh, int argc, const char **argv,
-			       struct ag_log *log, struct ag_config **cfg)
+/* Arguments, logging and configuration; the reason is logged on failure. A
+ * broken configuration says nothing to the person: the account may be a
+ * local one that the next module signs in. */
+static enum ag_err setup(pam_handle_t *pamh, int argc, const char **argv, struct ag_log *log,
+			 struct module_args *args, struct ag_config **cfg)
 {
-	struct module_args args;
 	enum ag_err err;
 
+	*cfg = NULL;
 	log->sink = pam_log_sink;
 	log->sink_ctx = pamh;
 	log->debug = false;
-	parse_args(log, argc, argv, &args);
-	log->debug = args.debug;
-	err = ag_config_load(args.config_path, AG_CONFIG_LENIENT, log, cfg, NULL, 0);
+	parse_args(log, argc, argv, args);
+	log->debug = args->debug;
+	err = ag_config_load(args->config_path, AG_CONFIG_LENIENT, log, cfg, NULL, 0);
 	if (err == AG_OK && (*cfg)->debug)
 		log->debug = true;
 	return err;
 }
 
-static int finish(pam_handle_t *pamh, const struct ag_log *log, const char *what, enum ag_err err)
+/* The user name, if it is one pam_authgear handles; NULL otherwise. */
+static const char *our_user(pam_handle_t *pamh, const struct ag_config *cfg, const struct ag_log *log)
 {
-	const char *line = ag_err_user_line(err);
+	const char *user = NULL;
 
-	if (err != AG_OK && err != AG_ERR_NOT_OURS)
-		ag_log(log, LOG_NOTICE, "%s: %s (%s)", what, ag_err_reason(err), ag_err_name(err));
-	if (*line)
-		pam_info(pamh, "%s", line);
-	return ag_err_to_pam(err);
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user)
+		return NULL;
+	if (!ag_login_is_ours(cfg, log, user)) {
+		ag_log(log, LOG_DEBUG, "%.64s is not an Authgear user here; ignored", user);
+		return NULL;
+	}
+	return user;
 }
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct ag_config *cfg = NULL;
-	struct ag_log log = { 0 };
+	struct ag_conv conv = { .talk = pam_talk, .ctx = pamh };
+	struct ag_login l = { 0 };
+	struct module_args args;
+	struct ag_config *cfg;
+	struct ag_log log;
+	const void *authtok = NULL;
+	const char *user;
 	enum ag_err err;
 	int rc;
 
-	err = load_config(pamh, argc, argv, &log, &cfg);
-	if (err == AG_OK)
-		err = AG_ERR_NOT_IMPLEMENTED; /* the login paths arrive with the next issues */
-	rc = finish(pamh, &log, "authenticate", err);
+	err = setup(pamh, argc, argv, &log, &args, &cfg);
+	if (err != AG_OK)
+		return ag_err_to_pam(err);
+	user = our_user(pamh, cfg, &log);
+	if (!user) {
+		ag_config_free(cfg);
+		return PAM_IGNORE; /* root, pam_unix users, unknown names: no prompt, no network */
+	}
+	if (args.use_first_pass || args.try_first_pass)
+		pam_get_item(pamh, PAM_AUTHTOK, &authtok);
+	if (args.use_first_pass && !authtok) {
+		ag_log(&log, LOG_ERR, "use_first_pass: no password from an earlier module");
+		ag_config_free(cfg);
+		return PAM_AUTH_ERR;
+	}
+	l.cfg = cfg;
+	l.log = &log;
+	l.conv = &conv;
+	l.user = user;
+	err = ag_login_password(&l, authtok);
+	if (err != AG_OK && l.line[0])
+		pam_error(pamh, "%s", l.line);
+	rc = ag_err_to_pam_login(err, cfg->reveal_unknown_users);
+	ag_login_clear(&l);
 	ag_config_free(cfg);
 	return rc;
 }
@@ -106,7 +164,22 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	return PAM_IGNORE;
 }
 
+/* Passwords live at Authgear: say where to change one, and fail so passwd
+ * does not report a change that did not happen. Other users: not ours. */
 PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	return PAM_IGNORE;
+	struct module_args args;
+	struct ag_config *cfg;
+	struct ag_log log;
+	int rc = PAM_IGNORE;
+
+	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
+		return PAM_IGNORE;
+	if (our_user(pamh, cfg, &log)) {
+		if (flags & PAM_PRELIM_CHECK)
+			pam_error(pamh, "Your password is managed by Authgear; change it at %s/settings", cfg->issuer);
+		rc = PAM_AUTHTOK_ERR;
+	}
+	ag_config_free(cfg);
+	return rc;
 }

@@ -7,6 +7,8 @@
 
 #include <security/_pam_types.h>
 
+#include <stdbool.h>
+
 #include "error.h"
 
 int ag_err_to_pam(enum ag_err err)
@@ -22,6 +24,7 @@ int ag_err_to_pam(enum ag_err err)
 		return PAM_CONV_ERR;
 	case AG_ERR_CREDENTIALS:
 	case AG_ERR_MFA_REQUIRED:
+	case AG_ERR_PASSWORD_EXPIRED:
 	case AG_ERR_DISABLED:
 	case AG_ERR_INVALID_GRANT:
 	case AG_ERR_SIGNATURE:
@@ -29,8 +32,8 @@ int ag_err_to_pam(enum ag_err err)
 	case AG_ERR_CLAIMS:
 		return PAM_AUTH_ERR;
 	case AG_ERR_USER_UNKNOWN:
-		/* Callers that may reveal unknown users map this themselves to
-		 * PAM_USER_UNKNOWN (reveal_unknown_users); the default hides it. */
+		/* Login IDs are enumerable (§3.5): unknown users look like wrong
+		 * passwords unless reveal_unknown_users (ag_err_to_pam_login). */
 		return PAM_AUTH_ERR;
 	case AG_ERR_DENIED:
 		return PAM_PERM_DENIED;
@@ -57,4 +60,11 @@ int ag_err_to_pam(enum ag_err err)
 		break;
 	}
 	return PAM_SERVICE_ERR;
+}
+
+int ag_err_to_pam_login(enum ag_err err, bool reveal_unknown_users)
+{
+	if (err == AG_ERR_USER_UNKNOWN && reveal_unknown_users)
+		return PAM_USER_UNKNOWN;
+	return ag_err_to_pam(err);
 }
