@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "authflow.h"
 #include "json.h"
 #include "secret.h"
@@ -46,6 +44,30 @@ static void copy_field(char *dst, size_t n, const json_t *obj, const char *key)
 	snprintf(dst, n, "%s", v ? v : "");
 }
 
+/* RFC 3339 date-time (Go's time.Time in JSON): 2026-08-21T10:00:00[.frac](Z|+hh:mm). */
+static time_t parse_rfc3339(const char *s)
+{
+	struct tm tm = { 0 };
+	int oh = 0, om = 0, n = 0;
+	char sign;
+	time_t t;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec, &n) != 6)
+		return 0;
+	s += n;
+	if (*s == '.')
+		s += 1 + strspn(s + 1, "0123456789");
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (*s == 'Z' && s[1] == '\0')
+		return t;
+	if (sscanf(s, "%c%2d:%2d", &sign, &oh, &om) == 3 && (sign == '+' || sign == '-'))
+		return t - (sign == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+	return 0;
+}
+
 static void parse_error(const json_t *error, struct ag_flow_error *ferr)
 {
 	const json_t *info = json_object_get(error, "info");
@@ -59,7 +81,7 @@ static void parse_error(const json_t *error, struct ag_flow_error *ferr)
 	if (ag_json_integer(error, "code", &code))
 		ferr->code = (long)code;
 	if (until) {
-		time_t t = curl_getdate(until, NULL);
+		time_t t = parse_rfc3339(until);
 		ferr->until = t > 0 ? t : 0;
 	}
 }

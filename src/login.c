@@ -470,7 +470,8 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 	l->t_step = now_ms();
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
-		err = ag_store_throttle(l->store, l->user, l->cfg->max_attempts_per_minute, time(NULL), &retry_after);
+		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute, time(NULL),
+					      &retry_after);
 		if (err == AG_ERR_RATE_LIMITED) {
 			char line[AG_LOGIN_LINE_MAX];
 			snprintf(line, sizeof line, "Too many attempts; try again in %ld seconds.", retry_after);
@@ -492,6 +493,10 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 	if (err == AG_OK)
 		err = password_exchange(l, password);
 	ag_free_secret(password);
+	/* Count failures the person could have caused; not our own refusals. */
+	if (err != AG_OK && err != AG_ERR_RATE_LIMITED && err != AG_ERR_CONV && l->store &&
+	    ag_store_throttle_failed(l->store, l->user, time(NULL)) != AG_OK)
+		ag_log(l->log, LOG_WARNING, "throttle: cannot record the failed attempt");
 	if (l->o) {
 		l->connections = ag_http_connections(l->o->http);
 		l->requests = ag_http_requests(l->o->http);

@@ -177,8 +177,9 @@ static void prune(json_t *doc, time_t now)
 	}
 }
 
-enum ag_err ag_store_throttle(struct ag_store *s, const char *name, long max_per_minute, time_t now,
-			      long *retry_after)
+/* Check (and with record, count a failure) under the lock. */
+static enum ag_err throttle(struct ag_store *s, const char *name, long max_per_minute, time_t now, bool record,
+			    long *retry_after)
 {
 	json_t *doc = NULL, *times;
 	enum ag_err err;
@@ -193,13 +194,15 @@ enum ag_err ag_store_throttle(struct ag_store *s, const char *name, long max_per
 		goto out;
 	prune(doc, now);
 	times = json_object_get(doc, name);
-	if (times && (long)json_array_size(times) >= max_per_minute) {
-		*retry_after = THROTTLE_WINDOW - (long)(now - (time_t)json_integer_value(json_array_get(times, 0)));
-		if (*retry_after < 1)
-			*retry_after = 1;
-		ag_log(s->log, LOG_WARNING, "throttle: %s made %zu attempts in the last minute; refused locally",
-		       name, json_array_size(times));
-		err = AG_ERR_RATE_LIMITED;
+	if (!record) {
+		if (times && (long)json_array_size(times) >= max_per_minute) {
+			*retry_after = THROTTLE_WINDOW - (long)(now - (time_t)json_integer_value(json_array_get(times, 0)));
+			if (*retry_after < 1)
+				*retry_after = 1;
+			ag_log(s->log, LOG_WARNING, "throttle: %s failed %zu times in the last minute; refused locally",
+			       name, json_array_size(times));
+			err = AG_ERR_RATE_LIMITED;
+		}
 		goto out;
 	}
 	if (!times && json_object_size(doc) >= THROTTLE_NAMES_MAX)
@@ -220,4 +223,17 @@ out:
 	json_decref(doc);
 	ag_lock_release(lock);
 	return err;
+}
+
+enum ag_err ag_store_throttle_check(struct ag_store *s, const char *name, long max_per_minute, time_t now,
+				    long *retry_after)
+{
+	return throttle(s, name, max_per_minute, now, false, retry_after);
+}
+
+enum ag_err ag_store_throttle_failed(struct ag_store *s, const char *name, time_t now)
+{
+	long unused;
+
+	return throttle(s, name, 0, now, true, &unused);
 }

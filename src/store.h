@@ -1,6 +1,6 @@
 /* The local store under state_dir. Its root-only part (state_dir/private,
  * 0700; files 0600) holds the bindings Unix name <-> Authgear sub and the
- * local login throttle. Every change happens under one lock and is written
+ * failed logins of the last minute (the local throttle). Every change happens under one lock and is written
  * atomically, so readers see the old or the new file, never a mix. */
 #ifndef AG_STORE_H
 #define AG_STORE_H
@@ -25,10 +25,11 @@ enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub)
  * name already bound to another sub is refused with AG_ERR_DENIED. */
 enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now);
 
-/* Count a login attempt for name; AG_ERR_RATE_LIMITED (not counted) when
- * max_per_minute attempts were made within the last minute. *retry_after
- * receives the seconds until the next attempt is allowed. */
-enum ag_err ag_store_throttle(struct ag_store *s, const char *name, long max_per_minute, time_t now,
-			      long *retry_after);
+/* The local throttle against brute force: AG_ERR_RATE_LIMITED when name
+ * failed max_per_minute times within the last minute (*retry_after: seconds
+ * until the oldest failure leaves the window); then record each failure. */
+enum ag_err ag_store_throttle_check(struct ag_store *s, const char *name, long max_per_minute, time_t now,
+				    long *retry_after);
+enum ag_err ag_store_throttle_failed(struct ag_store *s, const char *name, time_t now);
 
 #endif

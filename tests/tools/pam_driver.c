@@ -1,0 +1,85 @@
+/* pam_driver: run one PAM operation through the real libpam (under
+ * pam_wrapper in tests) with a conversation that records every message, so
+ * tests can assert the exact prompts and lines a person would see.
+ *
+ *   pam_driver SERVICE USER OPERATION [ANSWER...]
+ *
+ * OPERATION: authenticate, acct_mgmt, chauthtok. Each prompt takes the next
+ * ANSWER (none left: the conversation fails). Prints one line
+ * per message ("prompt-echo-off: Password: ", "info: ...", "error: ...") and
+ * last "rc=N NAME".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <security/pam_appl.h>
+
+struct script {
+	char **answers;
+	int n, next;
+};
+
+static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+	static const char *const names[] = {
+		[PAM_PROMPT_ECHO_OFF] = "prompt-echo-off", [PAM_PROMPT_ECHO_ON] = "prompt-echo-on",
+		[PAM_ERROR_MSG] = "error", [PAM_TEXT_INFO] = "info",
+	};
+	struct script *s = data;
+	struct pam_response *r = calloc((size_t)n, sizeof *r);
+
+	if (!r)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		int style = msg[i]->msg_style;
+		if (style < PAM_PROMPT_ECHO_OFF || style > PAM_TEXT_INFO) {
+			free(r);
+			return PAM_CONV_ERR;
+		}
+		printf("%s: %s\n", names[style], msg[i]->msg);
+		if (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON) {
+			if (s->next >= s->n) {
+				printf("(no answer left)\n");
+				for (int j = 0; j < i; j++)
+					free(r[j].resp);
+				free(r);
+				return PAM_CONV_ERR;
+			}
+			r[i].resp = strdup(s->answers[s->next++]);
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	struct script s;
+	struct pam_conv c = { conv, &s };
+	pam_handle_t *pamh = NULL;
+	int rc;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: pam_driver SERVICE USER OPERATION [ANSWER...]\n");
+		return 2;
+	}
+	s.answers = argv + 4;
+	s.n = argc - 4;
+	s.next = 0;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	rc = pam_start(argv[1], argv[2], &c, &pamh);
+	if (rc == PAM_SUCCESS) {
+		if (strcmp(argv[3], "authenticate") == 0)
+			rc = pam_authenticate(pamh, 0);
+		else if (strcmp(argv[3], "acct_mgmt") == 0)
+			rc = pam_acct_mgmt(pamh, 0);
+		else if (strcmp(argv[3], "chauthtok") == 0)
+			rc = pam_chauthtok(pamh, 0);
+		else
+			rc = PAM_SYSTEM_ERR;
+	}
+	printf("rc=%d %s\n", rc, pam_strerror(pamh, rc));
+	pam_end(pamh, rc);
+	return rc == PAM_SUCCESS ? 0 : 1;
+}
