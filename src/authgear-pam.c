@@ -7,12 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "check.h"
 #include "conf.h"
+#include "conv.h"
 #include "log.h"
+#include "login.h"
+#include "secret.h"
 
 #define EXIT_USAGE 2
 
@@ -30,13 +35,18 @@ static const char usage_text[] =
 	"        them). Prints one line per check, or a JSON object with --json.\n"
 	"        Exits 0 only when every required check passes, 1 otherwise.\n"
 	"\n"
+	"  login [--config FILE] USER\n"
+	"        Sign USER in with password and second factor exactly as the PAM\n"
+	"        module does, from this terminal and without PAM, printing each step\n"
+	"        and its duration (never a secret). Exits 0 when the login succeeds.\n"
+	"\n"
 	"Options:\n"
 	"  --config FILE   configuration file (default " AG_CONFIG_DEFAULT_PATH ")\n"
 	"  --json          machine-readable output (check)\n"
 	"  -h, --help      show this help and exit\n"
 	"  -V, --version   show the version and exit\n"
 	"\n"
-	"Exit status: 0 success, 1 a check failed, 2 usage error.\n";
+	"Exit status: 0 success, 1 a check or the login failed, 2 usage error.\n";
 
 static void quiet_sink(void *sink_ctx, int priority, const char *line)
 {
@@ -123,6 +133,96 @@ static int cmd_check(int argc, char **argv)
 	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+static void stderr_sink(void *ctx, int priority, const char *line)
+{
+	fprintf(stderr, "  log: %s\n", line);
+}
+
+/* A line from the terminal, without echo for secrets. */
+static enum ag_err term_talk(void *ctx, enum ag_conv_style style, const char *text, char **answer)
+{
+	struct termios old, quiet;
+	bool hide = style == AG_CONV_SECRET && isatty(STDIN_FILENO);
+	char buf[1024];
+
+	if (!answer) {
+		fprintf(style == AG_CONV_ERROR ? stderr : stdout, "%s\n", text);
+		return AG_OK;
+	}
+	fputs(text, stdout);
+	fflush(stdout);
+	if (hide && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	} else {
+		hide = false;
+	}
+	*answer = fgets(buf, sizeof buf, stdin) ? strndup(buf, strcspn(buf, "\r\n")) : NULL;
+	ag_wipe(buf, sizeof buf);
+	if (hide)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	if (hide || !isatty(STDIN_FILENO))
+		fputc('\n', stdout); /* the newline the person typed was not echoed */
+	return *answer ? AG_OK : AG_ERR_CONV;
+}
+
+static void print_step(void *ctx, const char *step, double ms)
+{
+	printf("  step %-22s %8.1f ms\n", step, ms);
+}
+
+static int cmd_login(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = AG_CONFIG_DEFAULT_PATH;
+	struct ag_log log = { .sink = stderr_sink };
+	struct ag_conv conv = { .talk = term_talk };
+	struct ag_login l = { 0 };
+	struct ag_config *cfg = NULL;
+	char why[512];
+	enum ag_err err;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
+		default: return usage_error("invalid option for login");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("login takes one USER");
+	err = ag_config_load(config_path, AG_CONFIG_LENIENT, &log, &cfg, why, sizeof why);
+	if (err != AG_OK)
+		return EXIT_FAILURE;
+	log.debug = cfg->debug;
+	if (!ag_login_is_ours(cfg, &log, argv[optind])) {
+		printf("%s is not an Authgear user here (not in users = ..., not bound): PAM would ignore it\n",
+		       argv[optind]);
+		ag_config_free(cfg);
+		return EXIT_FAILURE;
+	}
+	l.cfg = cfg;
+	l.log = &log;
+	l.conv = &conv;
+	l.user = argv[optind];
+	l.on_step = print_step;
+	err = ag_login_password(&l, NULL);
+	if (err == AG_OK)
+		printf("signed in: %s is Authgear user %s; %ld requests on %ld connection%s\n", l.user, l.claims.sub,
+		       l.requests, l.connections, l.connections == 1 ? "" : "s");
+	else
+		printf("refused (%s): %s\n", ag_err_name(err), l.line[0] ? l.line : ag_err_reason(err));
+	ag_login_clear(&l);
+	ag_config_free(cfg);
+	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -137,6 +237,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "login") == 0)
+		return cmd_login(argc - 1, argv + 1);
 	fprintf(stderr, "authgear-pam: unknown command '%s'\n", argv[1]);
 	return usage_error("see the list of commands");
 }

@@ -467,7 +467,6 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 	enum ag_err err;
 
 	snprintf(l->method, sizeof l->method, "password");
-	l->t_step = now_ms();
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
 		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute, time(NULL),
@@ -488,6 +487,7 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 	}
 	/* The network work starts only after the first answer (sshd delays the
 	 * prompt otherwise). */
+	l->t_step = now_ms(); /* the steps below are the module's own time */
 	if (err == AG_OK)
 		err = ag_oidc_open(l->cfg, l->log, &l->o);
 	if (err == AG_OK)
