@@ -7,4 +7,7 @@ timeout 180 bash "$abs_top_srcdir/scripts/demo.sh" --auto --no-setup --builddir 
 	|| { cat "$T/demo.out"; fail "demo exited non-zero"; }
 assert_contains "$T/demo.out" "issuer:   https://127.0.0.1:" "demo started the IdP over HTTPS"
 assert_contains "$T/demo.out" "TOTP:     " "demo shows the TOTP code"
-assert_contains "$T/demo.out" "pam_authgear.so loaded through a real PAM stack" "demo ran the module through PAM"
+assert_contains "$T/demo.out" "Password: " "demo shows the password prompt"
+assert_contains "$T/demo.out" "Verification code: " "demo shows the code prompt"
+assert_contains "$T/demo.out" "pamtester: successfully authenticated" "pamtester signed in through the module"
+assert_contains "$T/demo.out" "demo: signed in as demo with password + TOTP through pam_authgear.so" "the demo's real login succeeded"
