@@ -37,13 +37,18 @@ set -e
 [ $rc -ne 0 ] || fail "authenticate succeeded with a world-writable config"
 assert_contains "$T/module.log" "mode 0666 is writable by group or others" "unsafe mode logged"
 
-# 4. Local accounts keep working when our config is missing: pam_authgear
-#    beside a local module that succeeds (pam_permit stands in for pam_unix).
-pam_service local "auth sufficient $MODULE config=$T/absent.conf" "auth required pam_permit.so" \
-	"account sufficient $MODULE config=$T/absent.conf" "account required pam_permit.so"
+# 4. Local accounts keep working when our config is missing or broken: the
+#    stack line of pam.d/sshd, before a local module that succeeds (pam_permit
+#    stands in for pam_unix).
+pam_service local "auth [success=done ignore=ignore default=die] $MODULE config=$T/absent.conf" \
+	"auth required pam_permit.so" "account required pam_permit.so"
 echo | run_pamtester local root authenticate acct_mgmt || { cat "$T/out"; fail "local login broke with our config missing"; }
 assert_contains "$T/out" "successfully authenticated" "local login still works"
 assert_contains "$T/module.log" "$T/absent.conf: file not found" "missing config logged"
+pam_service local "auth [success=done ignore=ignore default=die] $MODULE config=$T/perm.conf" \
+	"auth required pam_permit.so"
+echo | run_pamtester local root authenticate || { cat "$T/out"; fail "local login broke with our config unsafe"; }
+pass "local login still works with an unsafe config"
 
 # 5. Unknown module arguments are logged, not fatal.
 pam_service ag "auth required $MODULE config=$T/ok.conf frobnicate"
