@@ -325,8 +325,12 @@ static enum ag_err check_access_token(const json_t *p, const char *typ, const st
 	return check_common(p, e, log, out);
 }
 
-enum ag_err ag_claims_check_id_token(const json_t *payload, const char *typ, const struct ag_claims_expect *expect,
-				     const struct ag_log *log, struct ag_claims *out)
+typedef enum ag_err (*check_fn)(const json_t *p, const char *typ, const struct ag_claims_expect *e,
+				 const struct ag_log *log, struct ag_claims *out);
+
+/* Argument checks and cleanup shared by both public checks. */
+static enum ag_err run_check(check_fn check, const json_t *payload, const char *typ,
+			     const struct ag_claims_expect *expect, const struct ag_log *log, struct ag_claims *out)
 {
 	enum ag_err err;
 
@@ -337,29 +341,23 @@ enum ag_err ag_claims_check_id_token(const json_t *payload, const char *typ, con
 		ag_log(log, LOG_ERR, "claims: invalid arguments");
 		return AG_ERR_INVALID_ARG;
 	}
-	err = check_id_token(payload, typ, expect, log, out);
+	err = check(payload, typ, expect, log, out);
 	if (err != AG_OK)
 		ag_claims_clear(out);
 	return err;
+}
+
+enum ag_err ag_claims_check_id_token(const json_t *payload, const char *typ, const struct ag_claims_expect *expect,
+				     const struct ag_log *log, struct ag_claims *out)
+{
+	return run_check(check_id_token, payload, typ, expect, log, out);
 }
 
 enum ag_err ag_claims_check_access_token(const json_t *payload, const char *typ,
 					 const struct ag_claims_expect *expect, const struct ag_log *log,
 					 struct ag_claims *out)
 {
-	enum ag_err err;
-
-	if (!out)
-		return AG_ERR_INVALID_ARG;
-	memset(out, 0, sizeof *out);
-	if (!json_is_object(payload) || !valid_expect(expect)) {
-		ag_log(log, LOG_ERR, "claims: invalid arguments");
-		return AG_ERR_INVALID_ARG;
-	}
-	err = check_access_token(payload, typ, expect, log, out);
-	if (err != AG_OK)
-		ag_claims_clear(out);
-	return err;
+	return run_check(check_access_token, payload, typ, expect, log, out);
 }
 
 void ag_claims_clear(struct ag_claims *c)
