@@ -47,6 +47,14 @@ grep -qE "^FAIL +issuer +http: GET https://127.0.0.1:1/.well-known/openid-config
 	|| { cat "$T/check-down.out"; fail "check: issuer failure line"; }
 pass "authgear-pam check: every check ok against the IdP; exit 1 with the reason when the issuer is down"
 
+# --- client_secret_file: root-only, one line ------------------------------------
+printf 's3cret\n' > "$T/secret"; chmod 0644 "$T/secret"
+write_config "$T/secret.conf" "client_secret_file = $T/secret"
+expect secret-mode config "client_secret_file $T/secret: mode 0644 lets others read a secret; use 0600" "$T/secret.conf" discovery
+chmod 0600 "$T/secret"
+probe secret-ok "$T/secret.conf" discovery || { cat "$T/secret-ok.err"; fail "a 0600 client secret file"; }
+pass "a 0600 client secret file is accepted"
+
 # --- discovery and its cache ----------------------------------------------
 rm -f "$T/state/private/discovery.json"
 hook POST /counters/reset >/dev/null
