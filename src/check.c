@@ -68,7 +68,8 @@ static void check_clock(struct ag_check_report *r, const struct ag_oidc *o, time
 	    "skew %+ld s against the issuer's Date header (leeway %ld s)", skew, o->cfg->leeway);
 }
 
-static void check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct last_line *l)
+/* Reachability, clock and discovery; false when the later checks cannot run. */
+static bool check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct last_line *l)
 {
 	struct ag_discovery *d = NULL;
 	time_t server_date = 0;
@@ -78,7 +79,7 @@ static void check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct la
 	err = ag_discovery_fetch(o, &doc, &server_date);
 	if (err != AG_OK) {
 		add_failure(r, "issuer", err, l);
-		return;
+		return false;
 	}
 	add(r, "issuer", true, true, "%s answered the discovery request", o->cfg->issuer);
 	check_clock(r, o, server_date);
@@ -86,7 +87,7 @@ static void check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct la
 	json_decref(doc);
 	if (err != AG_OK) {
 		add_failure(r, "discovery", err, l);
-		return;
+		return false;
 	}
 	add(r, "discovery", true, true, "issuer matches; token endpoint %s", d->token_endpoint);
 	if (d->device_authorization_endpoint)
@@ -95,6 +96,7 @@ static void check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct la
 	else
 		add(r, "device", false, true, "no device authorization endpoint advertised (device login unavailable)");
 	ag_discovery_free(d);
+	return true;
 }
 
 static void check_keys(struct ag_check_report *r, struct ag_oidc *o, struct last_line *l)
@@ -154,7 +156,8 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	}
 	add(report, "state_dir", true, true, "%s is usable (private part %s)", cfg->state_dir, o->private_dir);
 
-	check_issuer(report, o, &last);
+	if (!check_issuer(report, o, &last))
+		goto out;
 	check_keys(report, o, &last);
 	err = ag_authflow_probe(o);
 	if (err != AG_OK)

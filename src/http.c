@@ -424,10 +424,8 @@ static bool is_json_type(const char *ct)
 	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0;
 }
 
-enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
-			 json_t **out)
+enum ag_err ag_http_status_error(const struct ag_http_response *resp, const struct ag_log *log, const char *what)
 {
-	*out = NULL;
 	if (resp->status >= 500) {
 		ag_log(log, LOG_ERR, "%s: server error %ld", what, resp->status);
 		return AG_ERR_SERVER;
@@ -436,6 +434,17 @@ enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_lo
 		ag_log(log, LOG_ERR, "%s: rate limited (429)", what);
 		return AG_ERR_RATE_LIMITED;
 	}
+	return AG_OK;
+}
+
+enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
+			 json_t **out)
+{
+	enum ag_err err = ag_http_status_error(resp, log, what);
+
+	*out = NULL;
+	if (err != AG_OK)
+		return err;
 	if (resp->status != 200) {
 		ag_log(log, LOG_ERR, "%s: unexpected status %ld", what, resp->status);
 		return AG_ERR_PROTOCOL;

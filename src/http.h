@@ -55,6 +55,9 @@ enum ag_err ag_http_post_form(struct ag_http *http, const char *url, const char 
 enum ag_err ag_http_post_json(struct ag_http *http, const char *url, const char *body,
 			      struct ag_http_response *resp);
 
+/* AG_ERR_SERVER for a 5xx, AG_ERR_RATE_LIMITED for 429 (logged), else AG_OK. */
+enum ag_err ag_http_status_error(const struct ag_http_response *resp, const struct ag_log *log, const char *what);
+
 /* The response as a JSON object: status 200, a JSON content type
  * (application/json or any +json type), and a body that parses. A 5xx is
  * AG_ERR_SERVER, 429 AG_ERR_RATE_LIMITED, anything else AG_ERR_PROTOCOL.

@@ -104,18 +104,12 @@ static enum ag_err copy_token(const json_t *body, const char *key, bool required
 enum ag_err ag_oauth_error_parse(const struct ag_http_response *resp, const struct ag_log *log,
 				 const char *what, char *code_out)
 {
+	enum ag_err err = ag_http_status_error(resp, log, what);
 	const char *code, *desc;
 	json_t *body = NULL;
-	enum ag_err err;
 
-	if (resp->status >= 500) {
-		ag_log(log, LOG_ERR, "%s: server error %ld", what, resp->status);
-		return AG_ERR_SERVER;
-	}
-	if (resp->status == 429) {
-		ag_log(log, LOG_ERR, "%s: rate limited (429)", what);
-		return AG_ERR_RATE_LIMITED;
-	}
+	if (err != AG_OK)
+		return err;
 	if (ag_json_parse_object(resp->body, resp->body_len, log, what, &body) != AG_OK ||
 	    !(code = ag_json_string(body, "error", AG_OAUTH_ERROR_MAX - 1))) {
 		json_decref(body);
@@ -163,29 +157,38 @@ enum ag_err ag_tokens_parse(const struct ag_http_response *resp, const struct ag
 	return err;
 }
 
+enum ag_err ag_oidc_post_form(struct ag_oidc *o, const char *url, const char *const *fields,
+			      struct ag_http_response *resp)
+{
+	struct form f = { 0 };
+	enum ag_err err;
+
+	for (size_t i = 0; fields[i]; i += 2)
+		if (fields[i + 1])
+			form_add(&f, o->http, fields[i], fields[i + 1]);
+	form_add_client(&f, o);
+	if (f.failed) {
+		form_free(&f);
+		return AG_ERR_NOMEM;
+	}
+	err = ag_http_post_form(o->http, url, f.buf, resp);
+	form_free(&f);
+	return err;
+}
+
 enum ag_err ag_token_request(struct ag_oidc *o, const char *const *fields, struct ag_tokens *out,
 			     char *oauth_error_code)
 {
 	const struct ag_discovery *d;
 	struct ag_http_response resp;
-	struct form f = { 0 };
 	enum ag_err err;
 
 	memset(out, 0, sizeof *out);
 	if (oauth_error_code)
 		oauth_error_code[0] = '\0';
 	err = ag_oidc_discovery(o, &d);
-	if (err != AG_OK)
-		return err;
-	for (size_t i = 0; fields[i] && fields[i + 1]; i += 2)
-		form_add(&f, o->http, fields[i], fields[i + 1]);
-	form_add_client(&f, o);
-	if (f.failed) {
-		form_free(&f);
-		return AG_ERR_NOMEM;
-	}
-	err = ag_http_post_form(o->http, d->token_endpoint, f.buf, &resp);
-	form_free(&f);
+	if (err == AG_OK)
+		err = ag_oidc_post_form(o, d->token_endpoint, fields, &resp);
 	if (err != AG_OK)
 		return err;
 	if (resp.status == 200)
@@ -229,9 +232,9 @@ enum ag_err ag_token_refresh(struct ag_oidc *o, const char *refresh_token, struc
 
 enum ag_err ag_token_revoke(struct ag_oidc *o, const char *token, const char *hint)
 {
+	const char *fields[] = { "token", token, "token_type_hint", hint, NULL };
 	const struct ag_discovery *d;
 	struct ag_http_response resp;
-	struct form f = { 0 };
 	enum ag_err err;
 
 	err = ag_oidc_discovery(o, &d);
@@ -241,16 +244,7 @@ enum ag_err ag_token_revoke(struct ag_oidc *o, const char *token, const char *hi
 		ag_log(o->log, LOG_ERR, "revoke: the issuer advertises no revocation_endpoint");
 		return AG_ERR_UNSUPPORTED;
 	}
-	form_add(&f, o->http, "token", token);
-	if (hint)
-		form_add(&f, o->http, "token_type_hint", hint);
-	form_add_client(&f, o);
-	if (f.failed) {
-		form_free(&f);
-		return AG_ERR_NOMEM;
-	}
-	err = ag_http_post_form(o->http, d->revocation_endpoint, f.buf, &resp);
-	form_free(&f);
+	err = ag_oidc_post_form(o, d->revocation_endpoint, fields, &resp);
 	if (err != AG_OK)
 		return err;
 	/* RFC 7009 §2.2: 200 whether or not the token was valid. */

@@ -21,6 +21,11 @@ struct ag_tokens {
 
 void ag_tokens_clear(struct ag_tokens *t);
 
+/* POST name/value pairs (NULL-terminated; a NULL value skips the pair) plus
+ * the client's credentials as a form to url. The body is wiped after use. */
+enum ag_err ag_oidc_post_form(struct ag_oidc *o, const char *url, const char *const *fields,
+			      struct ag_http_response *resp);
+
 /* Exchange an authorization code with its PKCE verifier. */
 enum ag_err ag_token_exchange_code(struct ag_oidc *o, const char *code, const char *verifier,
 				   struct ag_tokens *out);

@@ -19,7 +19,8 @@ vg() {
 	echo "$rc"
 }
 
-for t in $UNIT_TESTS; do
+# The fuzz replays run under ASan, which cannot share a process with valgrind.
+for t in $(printf '%s\n' $UNIT_TESTS | grep '^tests/unit/'); do
 	rc=$(vg "$(basename "$t")" "$abs_top_builddir/$t") || exit 1
 	[ "$rc" = 0 ] || { cat "$T/out-$(basename "$t").txt"; fail "$t failed under valgrind"; }
 	pass "$t: 0 bytes lost, no memory errors"
