@@ -11,7 +11,7 @@ PACKAGES=(
 	# tests
 	libcmocka-dev libpam-wrapper libpamtest0 libpamtest0-dev pamtester libnss-wrapper
 	libuid-wrapper openssh-server openssh-client sudo expect tmux socat curl ca-certificates
-	openssl valgrind zbar-tools binutils tar
+	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -63,7 +63,7 @@ CONF
 SSHD_PID=$!
 stop_sshd() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; true; }
 CLEANUP_HOOKS="$CLEANUP_HOOKS stop_sshd"
-for i in $(seq 50); do ss -ltn | grep -q "127.0.0.1:$PORT " && break; sleep 0.1; done
+for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
 EXP="$abs_top_srcdir/tests/tools/ssh-login.exp"
 expect -f "$EXP" "$PORT" alice "$(password alice)" "" "$(totp alice)" > "$T/alice.out" 2>&1 \
