@@ -1,6 +1,8 @@
 // qr_to_pgm.mjs [--invert] [--scale N] OUT.pgm < TEXT
 // Turn a QR code drawn with half blocks (src/qr.c) back into pixels, one
-// pixel per module (times --scale), and write a binary PGM for zbarimg.
+// pixel per module, and write it as a binary PGM for zbarimg, each module
+// scaled to --scale pixels a side (default 4: zbar misses codes with
+// alignment patterns at 1 pixel per module).
 // The characters are ink: dark modules, or light ones with --invert. Prints
 // {"columns","lines","modules","quiet":{top,bottom,left,right}} where quiet
 // counts the light rows/columns at each border of the symbol's square.
@@ -9,7 +11,7 @@
 import fs from 'node:fs';
 
 const args = process.argv.slice(2);
-let invert = false, scale = 1, out = null;
+let invert = false, scale = 4, out = null;
 while (args.length) {
   const a = args.shift();
   if (a === '--invert') invert = true;
