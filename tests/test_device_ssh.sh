@@ -140,17 +140,17 @@ stop_sshd
 
 # --- 2. a console in tmux --------------------------------------------------------------
 pam_service console "auth required $MODULE config=$T/ssh.conf"
-SOCK="ag-device-$$"
-tmux_stop() { tmux -L "$SOCK" kill-server 2>/dev/null; true; }
+SOCK="$T/tmux.sock"
+tmux_stop() { tmux -S "$SOCK" kill-server 2>/dev/null; true; }
 CLEANUP_HOOKS="$CLEANUP_HOOKS tmux_stop"
-screen() { tmux -L "$SOCK" capture-pane -p -N -t console | sed -e 's/[[:space:]]*$//' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
-tmux -L "$SOCK" -f /dev/null new-session -d -s console -x 100 -y 50 \
+screen() { tmux -S "$SOCK" capture-pane -p -N -t console | sed -e 's/[[:space:]]*$//' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
+tmux -S "$SOCK" -f /dev/null new-session -d -s console -x 100 -y 50 \
 	"env LANG=C.UTF-8 LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$T/pamd \
 	 AUTHGEAR_TEST_LOG=$T/console-module.log $PAMTESTER console alice authenticate; echo \"[exit \$?]\"; sleep 60"
 for _ in $(seq 200); do screen | grep -q "Press Enter once" && break; sleep 0.1; done
 screen | grep -q "Press Enter once" || { screen; fail "console: no prompt"; }
 hook POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}' >/dev/null
-tmux -L "$SOCK" send-keys -t console Enter
+tmux -S "$SOCK" send-keys -t console Enter
 for _ in $(seq 200); do screen | grep -q '^\[exit ' && break; sleep 0.1; done
 screen > "$T/console.screen"
 tmux_stop
