@@ -81,8 +81,9 @@ unshare --mount --propagation private sh -c '
 SSHD_PID=$!
 stop_sshd() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; true; }
 CLEANUP_HOOKS="$CLEANUP_HOOKS stop_sshd"
-for _ in $(seq 100); do ss -ltn | grep -q "127.0.0.1:$PORT " && break; sleep 0.1; done
-ss -ltn | grep -q "127.0.0.1:$PORT " || { cat "$T/sshd.out" "$T/ssh/sshd.log" 2>/dev/null; fail "sshd did not start"; }
+listening() { (: > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+for _ in $(seq 100); do listening && break; sleep 0.1; done
+listening || { cat "$T/sshd.out" "$T/ssh/sshd.log" 2>/dev/null; fail "sshd did not start"; }
 [ "$(stat -c %i /etc/passwd)" = "$(stat -c %i "$T/ssh/etc/passwd")" ] && fail "the namespace leaked"
 grep -q '^alice:' /etc/passwd && fail "alice appeared in the real /etc/passwd"
 pass "sshd-lab listening on 127.0.0.1:$PORT in a private mount namespace"
