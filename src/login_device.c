@@ -221,6 +221,11 @@ static enum ag_err device_exchange(struct ag_login *l)
 			err = ag_login_deny(l, AG_ERR_RATE_LIMITED, "Too many new codes; sign in again.");
 			break;
 		}
+		if (ag_device_now_ms() >= wait_deadline) {
+			err = ag_login_deny(l, AG_ERR_INVALID_GRANT, "The sign-in was not approved in time; sign in again "
+								     "for a new code.");
+			break;
+		}
 		ag_log(l->log, LOG_INFO, "device: %s asked for a new code", l->user);
 	}
 	if (err == AG_ERR_UNSUPPORTED)

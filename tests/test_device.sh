@@ -299,6 +299,20 @@ EOF
 expect_log wide "device: QR code left out"
 hook POST /device/config '{"verification_uri_complete":null}' >/dev/null
 
+# without verification_uri_complete the QR code carries verification_uri (the
+# person types the code); an issuer's answer without it, crafted with a fault
+hook POST /faults '{"path":"/oauth2/device_authorization","type":"status","status":200,"count":1,"body":"{\"device_code\":\"crafted-device-code\",\"user_code\":\"WDJB-MJHT\",\"verification_uri\":\"https://example.com/device\",\"expires_in\":3,\"interval\":1}"}' >/dev/null
+run fallback dev alice ""
+expect_transcript fallback <<EOF
+$CODE_TEXT
+info: <QR 1: 33x17>
+$PROMPT
+error: Your sign-in is no longer valid; sign in again.
+rc=7 Authentication failure
+EOF
+[ "$(decode fallback 1)" = "https://example.com/device" ] || { cat "$T/fallback.out"; fail "fallback: the QR code is not verification_uri"; }
+pass "no verification_uri_complete: the QR code carries verification_uri, the code is shown as text"
+
 # --- names that are not ours: no device authorization at all ---------------------------
 reset
 pam_service fallthrough "auth [ignore=ignore default=die] $MODULE config=$T/d.conf" "auth required pam_permit.so"
