@@ -74,9 +74,7 @@ static enum ag_err ask(struct ag_login *l, enum ag_conv_style style, const char 
 
 static void tell(struct ag_login *l, const char *text)
 {
-	char *none = NULL;
-
-	l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, &none);
+	l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, NULL); /* a line: no answer (conv.h) */
 }
 
 /* The person's line for an Authgear error; lockout says when to come back. */

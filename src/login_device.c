@@ -31,9 +31,7 @@ static enum ag_err ask(struct ag_login *l, enum ag_conv_style style, const char 
 
 static enum ag_err tell(struct ag_login *l, const char *text)
 {
-	char *none = NULL;
-
-	return l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, &none);
+	return l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, NULL); /* a line: no answer (conv.h) */
 }
 
 static void step(struct ag_login *l, const char *name)

@@ -313,6 +313,19 @@ EOF
 [ "$(decode fallback 1)" = "https://example.com/device" ] || { cat "$T/fallback.out"; fail "fallback: the QR code is not verification_uri"; }
 pass "no verification_uri_complete: the QR code carries verification_uri, the code is shown as text"
 
+# --- authgear-pam login --device: the same flow from a terminal, without PAM ---------------
+after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'
+printf '\n' | timeout 60 "$CLI" login --config "$T/d.conf" --device alice > "$T/cli.out" 2>&1 \
+	|| { cat "$T/cli.out"; fail "authgear-pam login --device failed"; }
+wait "$BG"; BG=
+assert_contains "$T/cli.out" "    W D J B - M J H T" "cli: the user code"
+assert_contains "$T/cli.out" "█▀▀▀▀▀█" "cli: the QR code"
+assert_contains "$T/cli.out" "step device authorization" "cli: the steps with their durations"
+assert_contains "$T/cli.out" "signed in: alice is Authgear user 2f91682e-7cf4-4bd7-b86f-d91a20e3de70" "cli: signed in"
+"$CLI" --help > "$T/help.out"
+assert_contains "$T/help.out" "login [--config FILE] [--device] USER" "cli: --help documents login --device"
+assert_contains "$T/help.out" "qr [--invert] TEXT" "cli: --help documents qr"
+
 # --- names that are not ours: no device authorization at all ---------------------------
 reset
 pam_service fallthrough "auth [ignore=ignore default=die] $MODULE config=$T/d.conf" "auth required pam_permit.so"
