@@ -8,6 +8,9 @@
 ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1 || skip "pam_wrapper not installed"
 command -v zbarimg >/dev/null || skip "zbarimg not installed (Debian: zbar-tools)"
 new_tmpdir
+BG=
+kill_bg() { [ -z "${BG:-}" ] || kill "$BG" 2>/dev/null; true; }
+CLEANUP_HOOKS="$CLEANUP_HOOKS kill_bg"
 DRIVER="$abs_top_builddir/tests/tools/pam_driver"
 TOOLS="$abs_top_srcdir/tests/tools"
 FIXTURE="$IDP_DIR/fixtures/users.json"
