@@ -3,7 +3,7 @@
 # Debian 12, as root. Safe to run again.
 set -euo pipefail
 
-NODE_MIN=20
+NODE_MIN=20.18 # oidc-provider 9.13.3 in the test IdP
 PACKAGES=(
 	# build
 	autoconf automake libtool pkg-config make gcc
@@ -36,10 +36,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt "$NODE_MIN" ]; then
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number), [x,y]=process.argv[1].split(".").map(Number); process.exit(a>x||(a===x&&b>=y)?0:1)' "$NODE_MIN"; then
 	echo "deps.sh: Node.js $(node --version) is too old: the test IdP (oidc-provider 9) needs Node.js $NODE_MIN or newer." >&2
-	echo "deps.sh: install Node.js $NODE_MIN or 22 (for example from your distribution's backports) and run again." >&2
+	echo "deps.sh: install Node.js $NODE_MIN or newer (20 LTS or 22 LTS) and run again." >&2
 	exit 1
 fi
 echo "deps.sh: all dependencies present (Node.js $(node --version))"

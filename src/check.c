@@ -9,6 +9,8 @@
 #include "authflow.h"
 #include "check.h"
 #include "conf.h"
+#include "jwk.h"
+#include "jws.h"
 #include "oidc.h"
 
 /* The last error line logged by the core, used as a failed check's detail. */
@@ -95,6 +97,37 @@ static void check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct la
 	ag_discovery_free(d);
 }
 
+static void check_keys(struct ag_check_report *r, struct ag_oidc *o, struct last_line *l)
+{
+	const struct ag_jwks *keys;
+	char detail[AG_CHECK_DETAIL_MAX], algs[128] = "";
+	unsigned mask;
+	enum ag_err err;
+	size_t len;
+
+	err = ag_oidc_jwks(o, &keys);
+	if (err != AG_OK) {
+		add_failure(r, "jwks", err, l);
+		return;
+	}
+	len = (size_t)snprintf(detail, sizeof detail, "%zu key%s:", ag_jwks_count(keys),
+			       ag_jwks_count(keys) == 1 ? "" : "s");
+	for (size_t i = 0; i < ag_jwks_count(keys) && len < sizeof detail; i++)
+		len += (size_t)snprintf(detail + len, sizeof detail - len, "%s %s (%s)", i ? "," : "",
+					ag_jwks_kid(keys, i), ag_jwks_alg_desc(keys, i));
+	add(r, "jwks", true, true, "%s", detail);
+	err = ag_oidc_allowed_algs(o, &mask);
+	if (err != AG_OK) {
+		add_failure(r, "algs", err, l);
+		return;
+	}
+	for (unsigned bit = 1; bit && bit <= AG_JWS_ALL; bit <<= 1)
+		if (mask & bit)
+			snprintf(algs + strlen(algs), sizeof algs - strlen(algs), "%s%s", algs[0] ? " " : "",
+				 ag_jws_alg_name(bit));
+	add(r, "algs", true, true, "accepted ID token algs (allowed_algs and the issuer's): %s", algs);
+}
+
 bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_check_report *report)
 {
 	struct last_line last = { .next = log };
@@ -122,6 +155,7 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	add(report, "state_dir", true, true, "%s is usable (private part %s)", cfg->state_dir, o->private_dir);
 
 	check_issuer(report, o, &last);
+	check_keys(report, o, &last);
 	err = ag_authflow_probe(o);
 	if (err != AG_OK)
 		add_failure(report, "authflow", err, &last);

@@ -32,19 +32,20 @@ static enum ag_err fail(const struct ag_log *log, const char *fmt, ...)
  * log line, a file or a Unix name later). */
 static bool valid_text(const json_t *v, size_t max)
 {
-	const char *s;
-	size_t n;
+	const char *s = ag_json_string_value(v, max);
 
-	if (!json_is_string(v))
+	if (!s)
 		return false;
-	s = json_string_value(v);
-	n = json_string_length(v);
-	if (n == 0 || n > max || strlen(s) != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return false;
 	return true;
+}
+
+/* Whether v is exactly the string want (an embedded NUL is not a match). */
+static bool string_is(const json_t *v, const char *want)
+{
+	return json_is_string(v) && json_string_length(v) == strlen(want) && strcmp(json_string_value(v), want) == 0;
 }
 
 static bool valid_expect(const struct ag_claims_expect *e)
@@ -85,7 +86,7 @@ static enum ag_err aud_contains(const json_t *p, const char *want, const struct 
 	*n_aud = 0;
 	if (json_is_string(aud)) {
 		*n_aud = 1;
-		*found = strcmp(json_string_value(aud), want) == 0 && json_string_length(aud) == strlen(want);
+		*found = string_is(aud, want);
 		return AG_OK;
 	}
 	if (!json_is_array(aud) || json_array_size(aud) == 0 || json_array_size(aud) > AG_CLAIMS_AUD_MAX)
@@ -93,7 +94,7 @@ static enum ag_err aud_contains(const json_t *p, const char *want, const struct 
 	json_array_foreach(aud, i, v) {
 		if (!json_is_string(v))
 			return fail(log, "aud[%zu] is not a string", i);
-		if (strcmp(json_string_value(v), want) == 0 && json_string_length(v) == strlen(want))
+		if (string_is(v, want))
 			*found = true;
 	}
 	*n_aud = json_array_size(aud);
@@ -273,8 +274,7 @@ static enum ag_err check_id_token(const json_t *p, const char *typ, const struct
 	azp = json_object_get(p, "azp");
 	if (n_aud > 1 && !azp)
 		return fail(log, "azp missing while aud has %zu values", n_aud);
-	if (azp && (!json_is_string(azp) || strcmp(json_string_value(azp), e->client_id) != 0 ||
-		    json_string_length(azp) != strlen(e->client_id)))
+	if (azp && !string_is(azp, e->client_id))
 		return fail(log, "azp mismatch (want %.256s)", e->client_id);
 
 	err = check_common(p, e, log, out);
@@ -325,8 +325,12 @@ static enum ag_err check_access_token(const json_t *p, const char *typ, const st
 	return check_common(p, e, log, out);
 }
 
-enum ag_err ag_claims_check_id_token(const json_t *payload, const char *typ, const struct ag_claims_expect *expect,
-				     const struct ag_log *log, struct ag_claims *out)
+typedef enum ag_err (*check_fn)(const json_t *p, const char *typ, const struct ag_claims_expect *e,
+				 const struct ag_log *log, struct ag_claims *out);
+
+/* Argument checks and cleanup shared by both public checks. */
+static enum ag_err run_check(check_fn check, const json_t *payload, const char *typ,
+			     const struct ag_claims_expect *expect, const struct ag_log *log, struct ag_claims *out)
 {
 	enum ag_err err;
 
@@ -337,29 +341,23 @@ enum ag_err ag_claims_check_id_token(const json_t *payload, const char *typ, con
 		ag_log(log, LOG_ERR, "claims: invalid arguments");
 		return AG_ERR_INVALID_ARG;
 	}
-	err = check_id_token(payload, typ, expect, log, out);
+	err = check(payload, typ, expect, log, out);
 	if (err != AG_OK)
 		ag_claims_clear(out);
 	return err;
+}
+
+enum ag_err ag_claims_check_id_token(const json_t *payload, const char *typ, const struct ag_claims_expect *expect,
+				     const struct ag_log *log, struct ag_claims *out)
+{
+	return run_check(check_id_token, payload, typ, expect, log, out);
 }
 
 enum ag_err ag_claims_check_access_token(const json_t *payload, const char *typ,
 					 const struct ag_claims_expect *expect, const struct ag_log *log,
 					 struct ag_claims *out)
 {
-	enum ag_err err;
-
-	if (!out)
-		return AG_ERR_INVALID_ARG;
-	memset(out, 0, sizeof *out);
-	if (!json_is_object(payload) || !valid_expect(expect)) {
-		ag_log(log, LOG_ERR, "claims: invalid arguments");
-		return AG_ERR_INVALID_ARG;
-	}
-	err = check_access_token(payload, typ, expect, log, out);
-	if (err != AG_OK)
-		ag_claims_clear(out);
-	return err;
+	return run_check(check_access_token, payload, typ, expect, log, out);
 }
 
 void ag_claims_clear(struct ag_claims *c)

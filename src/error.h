@@ -15,7 +15,6 @@
 	X(AG_ERR_CONFIG_PERM, "config_perm",     "configuration file has unsafe owner or mode", "Sign-in with Authgear is not configured correctly; ask your administrator.") \
 	X(AG_ERR_NOT_CONFIGURED, "not_configured", "not configured",                          "Sign-in with Authgear is not configured on this system.") \
 	X(AG_ERR_UNSUPPORTED, "unsupported",     "operation not supported",                   "This sign-in method is not available.") \
-	X(AG_ERR_NOT_IMPLEMENTED, "not_implemented", "not implemented in this build",         "Sign-in with Authgear is not implemented in this build yet.") \
 	X(AG_ERR_NETWORK,     "network",         "identity provider unreachable",             "Cannot reach the sign-in service; try again later.") \
 	X(AG_ERR_TLS,         "tls",             "TLS handshake or certificate verification failed", "Cannot reach the sign-in service securely; ask your administrator.") \
 	X(AG_ERR_TIMEOUT,     "timeout",         "identity provider did not answer in time",  "The sign-in service did not answer in time; try again later.") \

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,8 @@ static enum ag_err check_owner_mode(const struct stat *st, char *why, size_t why
 	return AG_OK;
 }
 
-enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *len,
-			      char *why, size_t why_len)
+static enum ag_err read_root(const char *path, size_t max, bool secret, char **buf, size_t *len,
+			     char *why, size_t why_len)
 {
 	enum ag_err err = AG_OK;
 	struct stat st;
@@ -70,6 +71,9 @@ enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *
 		goto out;
 	}
 	err = check_owner_mode(&st, why, why_len);
+	if (err == AG_OK && secret && (st.st_mode & 077))
+		err = why_fail(why, why_len, AG_ERR_CONFIG_PERM, "mode %04o lets others read a secret; use 0600",
+			       (unsigned)(st.st_mode & 07777));
 	if (err != AG_OK)
 		goto out;
 	if ((unsigned long long)st.st_size > max) {
@@ -107,6 +111,18 @@ out:
 	}
 	close(fd);
 	return err;
+}
+
+enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *len,
+			      char *why, size_t why_len)
+{
+	return read_root(path, max, false, buf, len, why, why_len);
+}
+
+enum ag_err ag_file_read_secret(const char *path, size_t max, char **buf, size_t *len,
+				char *why, size_t why_len)
+{
+	return read_root(path, max, true, buf, len, why, why_len);
 }
 
 enum ag_err ag_dir_ensure(const char *dir, mode_t mode, const struct ag_log *log)

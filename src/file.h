@@ -21,6 +21,10 @@
 enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *len,
 			      char *why, size_t why_len);
 
+/* The same for a file holding a secret: also unreadable by group and others. */
+enum ag_err ag_file_read_secret(const char *path, size_t max, char **buf, size_t *len,
+				char *why, size_t why_len);
+
 /* Make sure dir exists as a root-owned directory that group and others cannot
  * write; create it with mode when missing (the parent must exist). An existing
  * directory with a looser mode than mode is refused, not changed. */

@@ -34,7 +34,11 @@ enum ag_err ag_json_parse_object(const char *buf, size_t len, const struct ag_lo
 
 const char *ag_json_string(const json_t *obj, const char *key, size_t max_len)
 {
-	const json_t *v = json_object_get(obj, key);
+	return ag_json_string_value(json_object_get(obj, key), max_len);
+}
+
+const char *ag_json_string_value(const json_t *v, size_t max_len)
+{
 	const char *s;
 	size_t n;
 

@@ -23,6 +23,9 @@ enum ag_err ag_json_parse_object(const char *buf, size_t len, const struct ag_lo
  * NUL; else NULL. */
 const char *ag_json_string(const json_t *obj, const char *key, size_t max_len);
 
+/* The same test for a value (an array element); NULL when v is NULL. */
+const char *ag_json_string_value(const json_t *v, size_t max_len);
+
 /* The integer member key of obj (JSON integer only); false when absent or
  * another type. */
 bool ag_json_integer(const json_t *obj, const char *key, long long *out);

@@ -23,7 +23,7 @@ static enum ag_err read_client_secret(struct ag_oidc *o)
 
 	if (!path)
 		return AG_OK;
-	err = ag_file_read_root(path, CLIENT_SECRET_MAX, &buf, &len, why, sizeof why);
+	err = ag_file_read_secret(path, CLIENT_SECRET_MAX, &buf, &len, why, sizeof why);
 	if (err != AG_OK) {
 		ag_log(o->log, LOG_ERR, "client_secret_file %s: %s", path, why);
 		return err == AG_ERR_NOMEM ? err : AG_ERR_CONFIG;

@@ -117,9 +117,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	enum ag_err err;
 	int rc;
 
-	err = setup(pamh, argc, argv, &log, &args, &cfg);
-	if (err != AG_OK)
-		return ag_err_to_pam(err);
+	/* Without a configuration nobody's login is ours: local accounts go on
+	 * to the next module; Authgear users have no local password and fail. */
+	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
+		return PAM_IGNORE;
 	user = our_user(pamh, cfg, &log);
 	if (!user) {
 		ag_config_free(cfg);

@@ -52,7 +52,6 @@ int ag_err_to_pam(enum ag_err err)
 	case AG_ERR_CONFIG_PERM:
 	case AG_ERR_NOT_CONFIGURED:
 	case AG_ERR_UNSUPPORTED:
-	case AG_ERR_NOT_IMPLEMENTED:
 	case AG_ERR_IO:
 		return PAM_AUTHINFO_UNAVAIL;
 	case AG_ERR_INVALID_ARG:

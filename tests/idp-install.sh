@@ -5,12 +5,11 @@
 set -eu
 src=$1
 dest=$2
-node_min=20
+node_min=20.18 # oidc-provider 9.13.3
 
 command -v node >/dev/null 2>&1 || { echo "idp-install: node not found; install Node.js >= $node_min (scripts/deps.sh does)" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || { echo "idp-install: npm not found; install npm" >&2; exit 1; }
-major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$major" -ge "$node_min" ] || { echo "idp-install: Node.js $(node --version) is too old; the test IdP needs >= $node_min" >&2; exit 1; }
+node -e 'const [a,b]=process.versions.node.split(".").map(Number), [x,y]=process.argv[1].split(".").map(Number); process.exit(a>x||(a===x&&b>=y)?0:1)' "$node_min" || { echo "idp-install: Node.js $(node --version) is too old; the test IdP needs >= $node_min" >&2; exit 1; }
 
 mkdir -p "$dest"
 if [ "$(cd "$src" && pwd -P)" != "$(cd "$dest" && pwd -P)" ]; then

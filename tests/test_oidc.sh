@@ -34,7 +34,29 @@ get_code() {
 }
 field() { sed -n "s/^$1=//p" "$T/$2.out"; }
 
+# --- authgear-pam check against the IdP ---------------------------------------
+"$CLI" check --config "$T/c.conf" > "$T/check.out" 2>&1 || { cat "$T/check.out"; fail "check against a healthy IdP"; }
+for name in config state_dir issuer clock discovery device jwks algs authflow; do
+	grep -qE "^ok +$name " "$T/check.out" || { cat "$T/check.out"; fail "check: $name not ok"; }
+done
+assert_contains "$T/check.out" "no device authorization endpoint advertised" "check reports the missing device endpoint"
+assert_contains "$T/check.out" "1 key: " "check reports the JWKS keys"
+sed "s|^issuer = .*|issuer = https://127.0.0.1:1|" "$T/c.conf" > "$T/down.conf"; chmod 600 "$T/down.conf"
+if "$CLI" check --config "$T/down.conf" > "$T/check-down.out" 2>&1; then fail "check passed with the issuer down"; fi
+grep -qE "^FAIL +issuer +http: GET https://127.0.0.1:1/.well-known/openid-configuration: Couldn't connect" "$T/check-down.out" \
+	|| { cat "$T/check-down.out"; fail "check: issuer failure line"; }
+pass "authgear-pam check: every check ok against the IdP; exit 1 with the reason when the issuer is down"
+
+# --- client_secret_file: root-only, one line ------------------------------------
+printf 's3cret\n' > "$T/secret"; chmod 0644 "$T/secret"
+write_config "$T/secret.conf" "client_secret_file = $T/secret"
+expect secret-mode config "client_secret_file $T/secret: mode 0644 lets others read a secret; use 0600" "$T/secret.conf" discovery
+chmod 0600 "$T/secret"
+probe secret-ok "$T/secret.conf" discovery || { cat "$T/secret-ok.err"; fail "a 0600 client secret file"; }
+pass "a 0600 client secret file is accepted"
+
 # --- discovery and its cache ----------------------------------------------
+rm -f "$T/state/private/discovery.json"
 hook POST /counters/reset >/dev/null
 probe disc1 "$T/c.conf" discovery || { cat "$T/disc1.out" "$T/disc1.err"; fail "discovery"; }
 [ "$(field issuer disc1)" = "$ISSUER" ] || fail "discovery issuer"

@@ -2,19 +2,23 @@
  * fixed JWKS (one RSA, one EC P-256 key), then the ID token and access token
  * claim checks on a fixed clock.
  *
- * Mutations cannot forge a signature, so the claim checks also get the
- * unverified payload (the middle part, base64url-decoded) and the input
+ * The input is also read as three raw parts "HEADER\nPAYLOAD\nSIGNATURE"
+ * that are base64url-encoded into a token, so mutations reach the header
+ * checks and the signature conversions without having to keep base64url
+ * intact. Mutations cannot forge a signature, so the claim checks also get
+ * the unverified payload (the middle part, base64url-decoded) and the input
  * itself when it is a JSON object; and the input is parsed as a JWK Set too.
  * Any result that breaks an API promise traps.
  *
- * The seed tokens in corpus/jwt/ (id-*, at-*, ...) were signed once by the
- * private halves of the keys below, which were then thrown away; claims.json
- * and jwks.json seed the JSON paths. Built with clang -fsanitize=fuzzer by
+ * The seed tokens in corpus/jwt/ (id-*, at-*, parts-*, ...) were signed once
+ * by the private halves of the keys below, which were then thrown away;
+ * claims.json and jwks*.json seed the JSON paths. Built with clang -fsanitize=fuzzer by
  * --enable-fuzzing; replay_main.c replays the corpus in make check.
  */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,13 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define NOW 1755770400 /* the seed tokens' iat + 10 s */
 
 static const char jwks_json[] =
-	"{\"keys\":[{\"kty\":\"RSA\",\"n\":\"xMU2OC2nHw0zrW8fVhVahe6dkNr-RUOr4Ny5IoA8TwNPJpkFzSX9"
-	"FqKsv5-WmOvczsJOGjUYiN-ZAkfPt0WgWCV4t3pNce6qWKfKolLOy89vvzabigAzBivZT5y7ZHlNMChNlMnJqKGR"
-	"oTAbhLN5R33pS2D28x2akBpMkpa9Ucp7HnhZvvY__8TP5rusGwbNPY1oxEx-_9GaAhcO4hkeXJXuRqUPCRZVwjrv"
-	"Sq58WSY2NE53iACRXiJ5Qs_OOcq1ooE4Ec-F5n7blWJKxGEoqFH5YO9PCmcxlbu-nRKYLe9OZkHoAeg7HdzRwJs_"
-	"DXmkHmGNknYZL_XeSW1SvqiBQQ\",\"e\":\"AQAB\",\"kid\":\"fuzz-rsa\",\"alg\":\"RS256\",\"use"
-	"\":\"sig\"},{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"dN62Uvxz9H6Oge4t-SzWIdg-ev5J0mlrqA"
-	"oS42GmjGg\",\"y\":\"9_fyhrRQrLrEbFS3s_wQBKtCa2cfLXbYmN7hnLtzy-4\",\"kid\":\"fuzz-ec\",\""
+	"{\"keys\":[{\"kty\":\"RSA\",\"n\":\"jJDE4PLngLOPaWKXwLLJFUabEYosoE3xx-TDmPGZQCGc5_yCoSD_"
+	"QmJqSWOMWG_-hcK0tUGw9c8C7i-YNp_APxNbNI81ylulNtQl6vM8kvRfdG6vy8ozz-T2EdOu4N1ilmD7u3ExLqWX"
+	"OCuwxA7M60ZniVey8lYrS6sibxhiekABquRaCa8pOxwStAb8oy95ZTNeVrpb9rsrzSazNB9GkLxAs6fb2leBAKeD"
+	"8bpdKdj3yZk0OTKV_bfkb3hRMRVD-rDHFMV1t_QMWJz_gZvGtfhK-2PYpDKChdZIfUHV0kA4gmXtl3Akl4YEk1uk"
+	"qyFpTlYZKlDENfz-vbt-6NkpLw\",\"e\":\"AQAB\",\"kid\":\"fuzz-rsa\",\"alg\":\"RS256\",\"use"
+	"\":\"sig\"},{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"WpI-O18mJ80XnyZvTWI9iAMOEvBF3_1hBb"
+	"sQw3cZQZI\",\"y\":\"n-BNRN57LZ405IWk_vkeWEib520PxA6vI2fTzx3GGwg\",\"kid\":\"fuzz-ec\",\""
 	"use\":\"sig\"}]}";
 
 static void discard(void *ctx, int priority, const char *line)
@@ -105,19 +109,11 @@ static void check_unverified_payload(const char *in, size_t size)
 	ag_free_secret_n(body, body_len);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void verify_token(const char *token, size_t len, const struct ag_jwks *jwks)
 {
-	static struct ag_jwks *jwks;
-	const char *in = (const char *)data;
 	struct ag_jws_result res;
-	struct ag_jwks *set = NULL;
-	json_t *obj = NULL;
-	enum ag_err err;
+	enum ag_err err = ag_jws_verify(token, len, jwks, AG_JWS_ALL, &quiet, &res);
 
-	if (!jwks && ag_jwks_parse(jwks_json, sizeof jwks_json - 1, &quiet, &jwks) != AG_OK)
-		abort();
-
-	err = ag_jws_verify(in, size, jwks, AG_JWS_ALL, &quiet, &res);
 	if ((err == AG_OK) != (res.payload != NULL) || strlen(res.typ) > AG_JWS_TYP_MAX)
 		__builtin_trap();
 	if (err == AG_OK) {
@@ -126,7 +122,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_claims(res.payload, res.typ);
 	}
 	json_decref(res.payload);
+}
 
+/* "HEADER\nPAYLOAD\nSIGNATURE" (raw bytes) made into a compact token. */
+static void verify_raw_parts(const char *in, size_t size, const struct ag_jwks *jwks)
+{
+	const char *nl1 = memchr(in, '\n', size), *nl2;
+	char *h = NULL, *p = NULL, *s = NULL, *token = NULL;
+	size_t n;
+
+	if (!nl1)
+		return;
+	nl2 = memchr(nl1 + 1, '\n', size - (size_t)(nl1 + 1 - in));
+	if (!nl2)
+		return;
+	if (ag_b64url_encode((const unsigned char *)in, (size_t)(nl1 - in), &h) != AG_OK ||
+	    ag_b64url_encode((const unsigned char *)nl1 + 1, (size_t)(nl2 - nl1 - 1), &p) != AG_OK ||
+	    ag_b64url_encode((const unsigned char *)nl2 + 1, size - (size_t)(nl2 + 1 - in), &s) != AG_OK)
+		goto out;
+	n = strlen(h) + strlen(p) + strlen(s) + 3;
+	token = malloc(n);
+	if (!token)
+		goto out;
+	snprintf(token, n, "%s.%s.%s", h, p, s);
+	verify_token(token, n - 1, jwks);
+out:
+	free(token);
+	free(h);
+	free(p);
+	free(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct ag_jwks *jwks;
+	const char *in = (const char *)data;
+	struct ag_jwks *set = NULL;
+	json_t *obj = NULL;
+	enum ag_err err;
+
+	if (!jwks && ag_jwks_parse(jwks_json, sizeof jwks_json - 1, &quiet, &jwks) != AG_OK)
+		abort();
+
+	verify_token(in, size, jwks);
+	verify_raw_parts(in, size, jwks);
 	check_unverified_payload(in, size);
 
 	if (ag_json_parse_object(in, size, &quiet, "input", &obj) == AG_OK)

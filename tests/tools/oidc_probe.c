@@ -5,10 +5,12 @@
  *   oidc_probe CONFIG discovery
  *   oidc_probe CONFIG get URL
  *   oidc_probe CONFIG redirect URL      (GET, then check the redirect's Location)
- *   oidc_probe CONFIG exchange CODE VERIFIER NONCE TOKENS_FILE
+ *   oidc_probe CONFIG exchange CODE VERIFIER NONCE TOKENS_FILE  (then verifies the ID token)
  *   oidc_probe CONFIG refresh TOKENS_FILE
  *   oidc_probe CONFIG revoke TOKENS_FILE
  *   oidc_probe CONFIG userinfo TOKENS_FILE
+ *   oidc_probe CONFIG jwks
+ *   oidc_probe CONFIG verify-at TOKENS_FILE     (the access token, when it is a JWT)
  *
  * TOKENS_FILE holds "access_token", "refresh_token", "id_token" as a JSON
  * object (test data; mode 0600). Prints "key=value" lines and, last,
@@ -23,8 +25,10 @@
 
 #include <jansson.h>
 
+#include "claims.h"
 #include "conf.h"
 #include "http.h"
+#include "jwk.h"
 #include "oidc.h"
 #include "token.h"
 
@@ -111,8 +115,17 @@ static enum ag_err cmd_discovery(struct ag_oidc *o)
 	return err;
 }
 
+static void print_claims(const struct ag_claims *c)
+{
+	printf("sub=%s\nanonymous=%s\nroles=%zu\namr=", c->sub, c->is_anonymous ? "yes" : "no", c->n_roles);
+	for (size_t i = 0; i < c->n_amr; i++)
+		printf("%s%s", i ? "," : "", c->amr[i]);
+	printf("\n");
+}
+
 static enum ag_err cmd_exchange(struct ag_oidc *o, char **argv)
 {
+	struct ag_claims claims = { 0 };
 	struct ag_tokens t;
 	enum ag_err err = ag_token_exchange_code(o, argv[0], argv[1], &t);
 
@@ -120,7 +133,38 @@ static enum ag_err cmd_exchange(struct ag_oidc *o, char **argv)
 		printf("refresh_token=%s\n", t.refresh_token ? "present" : "absent");
 		err = save_tokens(argv[3], &t);
 	}
+	if (err == AG_OK)
+		err = ag_oidc_verify_id_token(o, t.id_token, argv[2], -1, &claims);
+	if (err == AG_OK)
+		print_claims(&claims);
+	ag_claims_clear(&claims);
 	ag_tokens_clear(&t);
+	return err;
+}
+
+static enum ag_err cmd_jwks(struct ag_oidc *o)
+{
+	const struct ag_jwks *keys;
+	enum ag_err err = ag_oidc_jwks(o, &keys);
+
+	if (err == AG_OK)
+		printf("keys=%zu\n", ag_jwks_count(keys));
+	return err;
+}
+
+static enum ag_err cmd_verify_at(struct ag_oidc *o, const char *file)
+{
+	char *at = load_token(file, "access_token");
+	struct ag_claims claims = { 0 };
+	enum ag_err err;
+
+	if (!at)
+		return AG_ERR_INVALID_ARG;
+	err = ag_oidc_verify_access_token(o, at, &claims);
+	if (err == AG_OK)
+		print_claims(&claims);
+	ag_claims_clear(&claims);
+	free(at);
 	return err;
 }
 
@@ -134,8 +178,18 @@ static enum ag_err cmd_refresh(struct ag_oidc *o, const char *file)
 		return AG_ERR_INVALID_ARG;
 	err = ag_token_refresh(o, rt, &t);
 	if (err == AG_OK) {
+		struct ag_claims claims = { 0 };
+
 		printf("rotated=%s\n", t.refresh_token ? "yes" : "no");
 		printf("id_token=%s\n", t.id_token ? "present" : "absent");
+		/* Refresh ID tokens carry no nonce: none is expected. */
+		if (t.id_token)
+			err = ag_oidc_verify_id_token(o, t.id_token, NULL, -1, &claims);
+		if (err == AG_OK && t.id_token)
+			print_claims(&claims);
+		ag_claims_clear(&claims);
+	}
+	if (err == AG_OK) {
 		if (!t.refresh_token)
 			t.refresh_token = strdup(rt); /* Authgear without rotation: the old one stays valid */
 		err = save_tokens(file, &t);
@@ -204,6 +258,10 @@ int main(int argc, char **argv)
 		err = cmd_refresh(o, argv[3]);
 	else if (strcmp(cmd, "revoke") == 0 && argc == 4)
 		err = cmd_revoke(o, argv[3]);
+	else if (strcmp(cmd, "jwks") == 0)
+		err = cmd_jwks(o);
+	else if (strcmp(cmd, "verify-at") == 0 && argc == 4)
+		err = cmd_verify_at(o, argv[3]);
 	else if (strcmp(cmd, "userinfo") == 0 && argc == 4)
 		err = cmd_userinfo(o, argv[3]);
 	else {

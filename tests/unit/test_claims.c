@@ -87,16 +87,19 @@ static void expect_id(json_t *p, const struct ag_claims_expect *e, enum ag_err w
 	json_decref(p);
 }
 
-/* An ID token with member key set to value (consumed; NULL deletes). */
-static json_t *id_with(const char *key, json_t *value)
+/* Token p with member key set to value (consumed; NULL deletes). */
+static json_t *with(json_t *p, const char *key, json_t *value)
 {
-	json_t *p = id_token();
-
 	if (value)
 		json_object_set_new(p, key, value);
 	else
 		json_object_del(p, key);
 	return p;
+}
+
+static json_t *id_with(const char *key, json_t *value)
+{
+	return with(id_token(), key, value);
 }
 
 static void test_valid_id_token(void **state)
@@ -455,13 +458,7 @@ static void expect_at(json_t *p, const char *typ, enum ag_err want, const char *
 
 static json_t *at_with(const char *key, json_t *value)
 {
-	json_t *p = access_token();
-
-	if (value)
-		json_object_set_new(p, key, value);
-	else
-		json_object_del(p, key);
-	return p;
+	return with(access_token(), key, value);
 }
 
 static void test_access_token(void **state)

@@ -1,0 +1,92 @@
+#!/bin/bash
+# A real sshd on loopback (keyboard-interactive) with a private PAM service
+# stacking pam_authgear before pam_unix: an allow-listed local account logs
+# in with password + TOTP from the test IdP, and a pam_unix user with a local
+# password still logs in through the same stack. Everything under /etc that
+# the test needs is bind-mounted in a private mount namespace.
+. "$abs_top_srcdir/tests/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (sshd, mount namespace)"
+for t in /usr/sbin/sshd ssh expect unshare; do command -v "$t" >/dev/null || [ -x "$t" ] || skip "$t not installed"; done
+
+if [ -z "${IN_MOUNT_NS:-}" ]; then
+	IN_MOUNT_NS=1 exec unshare --mount --propagation private "$0" "$@"
+fi
+new_tmpdir
+idp_start "$T/idp"
+write_config "$T/c.conf" "users = alice"
+FIXTURE="$IDP_DIR/fixtures/users.json"
+hook() { curl -fsS -X "$1" ${3:+-H 'content-type: application/json' -d "$3"} "$HOOK_URL$2"; }
+totp() { hook GET "/totp/$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))'; }
+password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' "$FIXTURE" "$1"; }
+
+# Private /etc: passwd/shadow/group with two local users, and a pam.d with our service.
+for f in passwd shadow group; do cp "/etc/$f" "$T/$f"; done
+hash=$(openssl passwd -6 local-secret-1)
+echo "alice:x:64001:64001::/nonexistent:/bin/sh" >> "$T/passwd"
+echo "localpw:x:64002:64002::/nonexistent:/bin/sh" >> "$T/passwd"
+echo "alice:!:20000:0:99999:7:::" >> "$T/shadow"
+echo "localpw:$hash:20000:0:99999:7:::" >> "$T/shadow"
+printf 'alice:x:64001:\nlocalpw:x:64002:\n' >> "$T/group"
+for f in passwd shadow group; do mount --bind "$T/$f" "/etc/$f"; done
+cp -a /etc/pam.d "$T/pam.d"
+cat > "$T/pam.d/sshd-ag" <<PAMD
+# pam_authgear for Authgear users; PAM_IGNORE for everyone else, who go on to pam_unix.
+auth     [success=done ignore=ignore default=die]  $MODULE config=$T/c.conf
+auth     required  pam_unix.so
+account  required  pam_unix.so
+session  required  pam_unix.so
+password required  pam_deny.so
+PAMD
+mount --bind "$T/pam.d" /etc/pam.d
+[ -d /run/sshd ] || install -d -m 0755 /run/sshd
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+ln -s /usr/sbin/sshd "$T/sshd-ag"
+PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+cat > "$T/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $T/hostkey
+PidFile $T/sshd.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods keyboard-interactive
+PasswordAuthentication no
+PubkeyAuthentication no
+PermitRootLogin no
+PrintMotd no
+PrintLastLog no
+LogLevel VERBOSE
+CONF
+"$T/sshd-ag" -t -f "$T/sshd_config" || fail "sshd config"
+"$T/sshd-ag" -D -f "$T/sshd_config" -E "$T/sshd.log" &
+SSHD_PID=$!
+stop_sshd() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; true; }
+CLEANUP_HOOKS="$CLEANUP_HOOKS stop_sshd"
+for i in $(seq 50); do ss -ltn | grep -q "127.0.0.1:$PORT " && break; sleep 0.1; done
+
+EXP="$abs_top_srcdir/tests/tools/ssh-login.exp"
+expect -f "$EXP" "$PORT" alice "$(password alice)" "" "$(totp alice)" > "$T/alice.out" 2>&1 \
+	|| { cat "$T/alice.out" "$T/sshd.log"; fail "alice over ssh"; }
+assert_contains "$T/alice.out" "LOGGED-IN-AS-alice" "alice logged in over sshd with password + TOTP"
+assert_contains "$T/alice.out" "Verification code:" "sshd showed the code prompt"
+assert_contains "$T/sshd.log" "Accepted keyboard-interactive/pam for alice from 127.0.0.1" "sshd accepted alice through PAM"
+
+if expect -f "$EXP" "$PORT" alice "wrong-password" > "$T/alice-bad.out" 2>&1; then fail "alice with a wrong password"; fi
+# OpenSSH shows PAM messages only together with a next prompt: the final
+# "Incorrect password or code." never reaches an ssh client (README, Troubleshoot).
+assert_contains "$T/alice-bad.out" "Permission denied" "a wrong password is refused"
+assert_contains "$T/sshd.log" "Failed keyboard-interactive/pam for alice" "sshd logged the failure"
+
+hook POST /counters/reset >/dev/null
+expect -f "$EXP" "$PORT" localpw local-secret-1 > "$T/local.out" 2>&1 \
+	|| { cat "$T/local.out" "$T/sshd.log"; fail "pam_unix user over ssh"; }
+assert_contains "$T/local.out" "LOGGED-IN-AS-localpw" "a pam_unix user still logs in through the same stack"
+n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))')
+[ "$n" = 0 ] || fail "the pam_unix login made $n requests at the IdP"
+pass "the pam_unix login made no request at the IdP"
+
+if expect -f "$EXP" "$PORT" nosuchuser whatever > "$T/nosuch.out" 2>&1; then fail "an unknown user logged in"; fi
+n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))')
+[ "$n" = 0 ] || fail "an unknown name made $n requests at the IdP"
+pass "an unknown name over ssh: refused without a request at the IdP"
