@@ -4,24 +4,27 @@
 # (pamtester on a private service, via pam_wrapper) so you see exactly the
 # prompts an SSH user would. As root on Debian 12.
 #
-#   scripts/demo.sh [--auto] [--no-setup] [--builddir DIR] [--keep]
+#   scripts/demo.sh [--auto] [--device] [--no-setup] [--builddir DIR] [--keep]
 #
-#   --auto       answer the prompts by itself (password, then the current TOTP code)
+#   --auto       answer the prompts by itself (password, then the current TOTP code;
+#                with --device: approve, then press Enter)
+#   --device     the device-code login: URL, code and QR code, approved by one printed command
 #   --no-setup   do not install packages or build (the tree is already built)
 #   --builddir   where the build is (default: the source tree)
 #   --keep       leave the IdP running and its state directory in place
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 builddir=$src
-auto=no setup=yes keep=no
+auto=no setup=yes keep=no device=no
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--auto) auto=yes ;;
+	--device) device=yes ;;
 	--no-setup) setup=no ;;
 	--builddir) builddir=$(cd "$2" && pwd); shift ;;
 	--keep) keep=yes ;;
-	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "demo: unknown option $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -53,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Starting the bundled Authgear-compatible test IdP"
-"$idp/start.sh" --state "$state/idp" >/dev/null
+"$idp/start.sh" --state "$state/idp" $([ $device = yes ] && echo --device) >/dev/null
 . "$state/idp/idp.env"
 echo "issuer:   $ISSUER"
 echo "CA:       $CA_FILE"
@@ -67,6 +70,13 @@ ca_file = $CA_FILE
 state_dir = $state/var
 users = demo
 CONF
+if [ $device = yes ]; then
+	# the IdP's device client, and a fixed user code so the approval command can be printed first
+	sed -i 's/^client_id = .*/client_id = pam_authgear_device/' "$state/pam_authgear.conf"
+	echo "methods = device" >> "$state/pam_authgear.conf"
+	curl -fsS -X POST -H 'content-type: application/json' -d '{"interval":2,"user_code":"WDJB-MJHT"}' \
+		"$HOOK_URL/device/config" >/dev/null
+fi
 chmod 0600 "$state/pam_authgear.conf"
 mkdir -p "$state/pamd"
 cp "$src/tests/pamd/other" "$state/pamd/other"
@@ -78,9 +88,16 @@ password=$(node -e 'const u=require(process.argv[1]).users.find(u=>u.username===
 code=$(curl -fsS "$HOOK_URL/totp/demo" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))')
 say "Demo user"
 echo "user:     demo"
-echo "password: $password"
-echo "TOTP:     $code   (the demo user's authenticator app shows this now; it changes every 30 s:"
-echo "          curl -s $HOOK_URL/totp/demo  prints the current one)"
+if [ $device = yes ]; then
+	approve="curl -fsS -X POST -H 'content-type: application/json' -d '{\"user_code\":\"WDJB-MJHT\",\"username\":\"demo\"}' $HOOK_URL/device/approve"
+	echo "method:   device code (RFC 8628): open the URL or scan the QR code, approve, press Enter"
+	echo "approve:  the phone's part is one command; run it in another terminal when the code is shown:"
+	echo "    $approve"
+else
+	echo "password: $password"
+	echo "TOTP:     $code   (the demo user's authenticator app shows this now; it changes every 30 s:"
+	echo "          curl -s $HOOK_URL/totp/demo  prints the current one)"
+fi
 
 say "Signing in through PAM (pamtester authgear-demo demo authenticate)"
 run() {
@@ -88,19 +105,29 @@ run() {
 		AUTHGEAR_TEST_LOG="$state/module.log" timeout 120 pamtester -v authgear-demo demo authenticate
 }
 set +e
-if [ $auto = yes ]; then
+if [ $auto = yes ] && [ $device = yes ]; then
+	# approve as soon as the code is issued (the phone's part), and press Enter
+	( for _ in $(seq 100); do
+		curl -fsS "$HOOK_URL/device" | grep -q '"user_code"' && break; sleep 0.2
+	  done; sleep 1; eval "$approve" >/dev/null ) &
+	printf '\n' | run 2>&1 | tee "$state/session.out"
+	rc=${PIPESTATUS[1]}
+	wait
+elif [ $auto = yes ]; then
 	printf '%s\n%s\n' "$password" "$code" | run 2>&1 | tee "$state/session.out"
+	rc=${PIPESTATUS[1]}
 else
 	run 2>&1 | tee "$state/session.out"
+	rc=${PIPESTATUS[0]}
 fi
-rc=${PIPESTATUS[1]}
 set -e
 
 say "Module log (what syslog would get)"
 sed 's/^/    /' "$state/module.log" 2>/dev/null || true
 say "Result"
 if [ "$rc" -eq 0 ] && grep -q "audit: user=demo .* result=success" "$state/module.log"; then
-	echo "demo: signed in as demo with password + TOTP through pam_authgear.so"
+	if [ $device = yes ]; then how="the device code"; else how="password + TOTP"; fi
+	echo "demo: signed in as demo with $how through pam_authgear.so"
 	exit 0
 fi
 echo "demo: sign-in failed (pamtester exit $rc)"

@@ -17,6 +17,7 @@
 #include "conv.h"
 #include "log.h"
 #include "login.h"
+#include "qr.h"
 #include "secret.h"
 
 #define EXIT_USAGE 2
@@ -35,14 +36,24 @@ static const char usage_text[] =
 	"        them). Prints one line per check, or a JSON object with --json.\n"
 	"        Exits 0 only when every required check passes, 1 otherwise.\n"
 	"\n"
-	"  login [--config FILE] USER\n"
+	"  login [--config FILE] [--device] USER\n"
 	"        Sign USER in with password and second factor exactly as the PAM\n"
 	"        module does, from this terminal and without PAM, printing each step\n"
 	"        and its duration (never a secret). Exits 0 when the login succeeds.\n"
+	"        --device: the device-code login instead (URL, code and QR code to\n"
+	"        approve on a phone), whatever methods says.\n"
+	"\n"
+	"  qr [--invert] TEXT\n"
+	"        Print TEXT as a QR code the way the device login draws it, to check\n"
+	"        a terminal's rendering and a phone's scan. --invert draws the light\n"
+	"        modules (qr_invert = yes, for light text on a dark background).\n"
+	"        Exits 1 when the code would be wider than 80 columns.\n"
 	"\n"
 	"Options:\n"
 	"  --config FILE   configuration file (default " AG_CONFIG_DEFAULT_PATH ")\n"
 	"  --json          machine-readable output (check)\n"
+	"  --device        device-code login (login)\n"
+	"  --invert        light modules drawn (qr)\n"
 	"  -h, --help      show this help and exit\n"
 	"  -V, --version   show the version and exit\n"
 	"\n"
@@ -176,6 +187,7 @@ static int cmd_login(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "device", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -184,13 +196,15 @@ static int cmd_login(int argc, char **argv)
 	struct ag_conv conv = { .talk = term_talk };
 	struct ag_login l = { 0 };
 	struct ag_config *cfg = NULL;
+	bool device = false;
 	char why[512];
 	enum ag_err err;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
+		case 'd': device = true; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
 		default: return usage_error("invalid option for login");
 		}
@@ -212,7 +226,7 @@ static int cmd_login(int argc, char **argv)
 	l.conv = &conv;
 	l.user = argv[optind];
 	l.on_step = print_step;
-	err = ag_login_password(&l, NULL);
+	err = device ? ag_login_device(&l) : ag_login_password(&l, NULL);
 	if (err == AG_OK)
 		printf("signed in: %s is Authgear user %s; %ld requests on %ld connection%s\n", l.user, l.claims.sub,
 		       l.requests, l.connections, l.connections == 1 ? "" : "s");
@@ -221,6 +235,46 @@ static int cmd_login(int argc, char **argv)
 	ag_login_clear(&l);
 	ag_config_free(cfg);
 	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int cmd_qr(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "invert", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	size_t columns = 0, lines = 0;
+	bool invert = false;
+	char *text = NULL;
+	enum ag_err err;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "ih", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': invert = true; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
+		default: return usage_error("invalid option for qr");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("qr takes one TEXT");
+	err = ag_qr_text(argv[optind], invert, AG_QR_MAX_COLUMNS, &text, &columns, &lines);
+	if (err == AG_ERR_TOO_LARGE) {
+		if (columns)
+			fprintf(stderr, "authgear-pam: the QR code would be %zu columns wide, over %d: left out\n",
+				columns, AG_QR_MAX_COLUMNS);
+		else
+			fprintf(stderr, "authgear-pam: the text is too long for a QR code\n");
+		return EXIT_FAILURE;
+	}
+	if (err != AG_OK) {
+		fprintf(stderr, "authgear-pam: cannot draw a QR code: %s\n", ag_err_reason(err));
+		return EXIT_FAILURE;
+	}
+	puts(text);
+	free(text);
+	return EXIT_SUCCESS;
 }
 
 int main(int argc, char **argv)
@@ -239,6 +293,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(argv[1], "login") == 0)
 		return cmd_login(argc - 1, argv + 1);
+	if (strcmp(argv[1], "qr") == 0)
+		return cmd_qr(argc - 1, argv + 1);
 	fprintf(stderr, "authgear-pam: unknown command '%s'\n", argv[1]);
 	return usage_error("see the list of commands");
 }

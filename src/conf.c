@@ -25,6 +25,7 @@ enum key_type {
 	KEY_LIST,     /* names or patterns, comma or space separated, printable ASCII */
 	KEY_TEMPLATE, /* text where %u is the user name and %% a percent sign */
 	KEY_CHOICE,   /* one of the words in choices */
+	KEY_WORDS,    /* one or more words from choices, comma or space separated, none twice */
 };
 
 struct key_spec {
@@ -70,6 +71,13 @@ static const struct key_spec key_specs[] = {
 	NUM(reveal_unknown_users, KEY_BOOL, 0, 0, 1),
 	NUM(max_attempts_per_minute, KEY_NUMBER, 5, 1, 1000),
 	NUM(debug,           KEY_BOOL, 0, 0, 1),
+	/* device-code login (RFC 8628) */
+	{ "methods", KEY_WORDS, offsetof(struct ag_config, methods), "password", 0, 0, 0, false, "password|device" },
+	STR(device_scopes,   KEY_SCOPES, "openid offline_access", false),
+	NUM(qr,              KEY_BOOL,   1, 0, 1),
+	NUM(qr_invert,       KEY_BOOL,   0, 0, 1),
+	NUM(device_max_wait, KEY_SECONDS, 110, 5, 900),
+	STR(username_claim,  KEY_TOKEN,  "preferred_username", false),
 };
 
 #define N_KEYS (sizeof key_specs / sizeof key_specs[0])
@@ -253,6 +261,33 @@ static bool valid_choice(const char *v, const char *choices)
 	return false;
 }
 
+/* Words from choices separated by commas and/or spaces, at least one, none twice. */
+static bool valid_words(const char *v, const char *choices)
+{
+	char word[64];
+	size_t n_words = 0;
+
+	for (const char *p = v + strspn(v, ", \t"); *p; p += strspn(p, ", \t")) {
+		size_t n = strcspn(p, ", \t");
+
+		if (n >= sizeof word)
+			return false;
+		memcpy(word, p, n);
+		word[n] = '\0';
+		if (!valid_choice(word, choices))
+			return false;
+		for (const char *q = v; q < p; q += strspn(q, ", \t")) {
+			size_t m = strcspn(q, ", \t");
+			if (m == n && strncmp(q, p, n) == 0)
+				return false;
+			q += m;
+		}
+		n_words++;
+		p += n;
+	}
+	return n_words > 0;
+}
+
 static bool parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
@@ -330,6 +365,11 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 	case KEY_CHOICE:
 		if (!valid_choice(v, spec->choices))
 			return fail(p, AG_ERR_CONFIG, line, "%s: must be one of %s", spec->name, spec->choices);
+		break;
+	case KEY_WORDS:
+		if (!valid_words(v, spec->choices))
+			return fail(p, AG_ERR_CONFIG, line, "%s: must be one or more of %s, separated by commas, none twice",
+				    spec->name, spec->choices);
 		break;
 	case KEY_SECONDS:
 	case KEY_NUMBER:
@@ -622,6 +662,22 @@ const struct ag_config_table *ag_config_table(const struct ag_config *cfg, const
 const char *ag_config_key_name(size_t i)
 {
 	return i < N_KEYS ? key_specs[i].name : NULL;
+}
+
+bool ag_config_has_method(const struct ag_config *cfg, const char *method)
+{
+	size_t n = strlen(method);
+
+	for (const char *p = cfg->methods ? cfg->methods : ""; *p;) {
+		size_t w;
+
+		p += strspn(p, ", \t");
+		w = strcspn(p, ", \t");
+		if (w == n && strncmp(p, method, n) == 0)
+			return true;
+		p += w;
+	}
+	return false;
 }
 
 const char *ag_config_table_get(const struct ag_config_table *table, const char *key)

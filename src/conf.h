@@ -63,6 +63,13 @@ struct ag_config {
 	char *require_roles;   /* role keys; NULL: no role required */
 	bool reveal_unknown_users;
 	long max_attempts_per_minute;
+	/* device-code login (RFC 8628) */
+	char *methods;         /* "password", "device" or both, comma separated */
+	char *device_scopes;   /* scopes of the device authorization request */
+	bool qr;               /* draw the QR code of the verification URI */
+	bool qr_invert;        /* characters draw the light modules (dark terminals) */
+	long device_max_wait;  /* seconds, below sshd's LoginGraceTime */
+	char *username_claim;  /* userinfo claim that must equal the Unix name */
 	/* tables, in file order */
 	struct ag_config_table *tables;
 	size_t n_tables;
@@ -95,6 +102,9 @@ void ag_config_free(struct ag_config *cfg);
 const struct ag_config_table *ag_config_table(const struct ag_config *cfg, const char *name);
 /* The value of key in a table, or NULL. */
 const char *ag_config_table_get(const struct ag_config_table *table, const char *key);
+
+/* Whether methods (password, device) lists method. */
+bool ag_config_has_method(const struct ag_config *cfg, const char *method);
 
 /* Name of the i-th global key the parser knows; NULL past the last one. */
 const char *ag_config_key_name(size_t i);

@@ -74,7 +74,7 @@ static enum ag_err ask(struct ag_login *l, enum ag_conv_style style, const char 
 
 static void tell(struct ag_login *l, const char *text)
 {
-	l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, NULL);
+	l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, NULL); /* a line: no answer (conv.h) */
 }
 
 /* The person's line for an Authgear error; lockout says when to come back. */
@@ -353,7 +353,26 @@ static bool has_required_role(const struct ag_login *l)
 	return false;
 }
 
-enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce, bool second_factor_proven)
+/* RFC 8176 §2: "mfa", or a knowledge factor with a possession factor. */
+static bool mfa_proven(const struct ag_login *l, bool second_factor_proven, enum ag_mfa_rule rule)
+{
+	static const char *const possession[] = { "otp", "hwk", "swk", "sms" };
+	bool mfa = has_value(l->claims.amr, l->claims.n_amr, "mfa");
+
+	if (rule == AG_MFA_SEEN_AND_AMR)
+		return second_factor_proven && mfa;
+	if (mfa)
+		return true;
+	if (!has_value(l->claims.amr, l->claims.n_amr, "pwd"))
+		return false;
+	for (size_t i = 0; i < sizeof possession / sizeof possession[0]; i++)
+		if (has_value(l->claims.amr, l->claims.n_amr, possession[i]))
+			return true;
+	return false;
+}
+
+enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce, bool second_factor_proven,
+			    enum ag_mfa_rule rule)
 {
 	enum ag_err err;
 
@@ -370,13 +389,18 @@ enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char
 		return deny(l, AG_ERR_DENIED, NULL);
 	}
 	/* Never let a password-only login satisfy require_mfa: the client must
-	 * have seen a second factor pass AND the server must say so (§8). */
-	if (l->cfg->require_mfa &&
-	    !(second_factor_proven && has_value(l->claims.amr, l->claims.n_amr, "mfa"))) {
+	 * have seen a second factor pass AND the server must say so (§8); or,
+	 * where the factors were proven at the issuer, its amr must say so. */
+	if (l->cfg->require_mfa && !mfa_proven(l, second_factor_proven, rule)) {
 		ag_log(l->log, LOG_NOTICE, "login: %s: second factor required but not proven (client saw %s, amr %s mfa)",
 		       l->user, second_factor_proven ? "one" : "none",
 		       has_value(l->claims.amr, l->claims.n_amr, "mfa") ? "has" : "lacks");
 		return deny(l, AG_ERR_MFA_REQUIRED, NULL);
+	}
+	if (l->before_bind) {
+		err = l->before_bind(l, l->before_bind_ctx);
+		if (err != AG_OK)
+			return deny(l, err, NULL);
 	}
 	err = ag_store_bind(l->store, l->user, l->claims.sub, time(NULL));
 	if (err == AG_ERR_DENIED)
@@ -430,7 +454,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 		err = ag_token_exchange_code(l->o, code, pk.verifier, &tokens);
 	step_done(l, "token");
 	if (err == AG_OK)
-		err = ag_login_finish(l, tokens.id_token, pk.nonce, proven);
+		err = ag_login_finish(l, tokens.id_token, pk.nonce, proven, AG_MFA_SEEN_AND_AMR);
 out:
 	/* The refresh token is dropped until the token cache keeps it (roadmap). */
 	ag_tokens_clear(&tokens);
@@ -458,13 +482,12 @@ static void audit(struct ag_login *l, enum ag_err err)
 	       l->requests);
 }
 
-enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
+enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 {
-	char *password = NULL;
 	long retry_after = 0;
 	enum ag_err err;
 
-	snprintf(l->method, sizeof l->method, "password");
+	snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
 		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute, time(NULL),
@@ -475,6 +498,37 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 			deny(l, err, line);
 		}
 	}
+	/* The network work starts after this (sshd delays a slow first prompt). */
+	l->t_step = now_ms();
+	return err;
+}
+
+void ag_login_end(struct ag_login *l, enum ag_err err, bool count_conv)
+{
+	/* Count failures the person could have caused; not our own refusals. */
+	if (err != AG_OK && err != AG_ERR_RATE_LIMITED && (err != AG_ERR_CONV || count_conv) && l->store &&
+	    ag_store_throttle_failed(l->store, l->user, time(NULL)) != AG_OK)
+		ag_log(l->log, LOG_WARNING, "throttle: cannot record the failed attempt");
+	if (l->o) {
+		l->connections = ag_http_connections(l->o->http);
+		l->requests = ag_http_requests(l->o->http);
+	}
+	audit(l, err);
+	if (err != AG_OK && err != AG_ERR_CONV)
+		deny(l, err, NULL);
+}
+
+enum ag_err ag_login_deny(struct ag_login *l, enum ag_err err, const char *line)
+{
+	return deny(l, err, line);
+}
+
+enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
+{
+	char *password = NULL;
+	enum ag_err err;
+
+	err = ag_login_begin(l, "password");
 	if (err == AG_OK) {
 		if (first_password)
 			password = strdup(first_password);
@@ -491,17 +545,7 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 	if (err == AG_OK)
 		err = password_exchange(l, password);
 	ag_free_secret(password);
-	/* Count failures the person could have caused; not our own refusals. */
-	if (err != AG_OK && err != AG_ERR_RATE_LIMITED && err != AG_ERR_CONV && l->store &&
-	    ag_store_throttle_failed(l->store, l->user, time(NULL)) != AG_OK)
-		ag_log(l->log, LOG_WARNING, "throttle: cannot record the failed attempt");
-	if (l->o) {
-		l->connections = ag_http_connections(l->o->http);
-		l->requests = ag_http_requests(l->o->http);
-	}
-	audit(l, err);
-	if (err != AG_OK && err != AG_ERR_CONV)
-		deny(l, err, NULL);
+	ag_login_end(l, err, false);
 	return err;
 }
 

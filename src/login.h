@@ -39,6 +39,20 @@ struct ag_login {
 	struct ag_oidc *o;
 	struct ag_store *store;
 	double t_step;
+	/* a method's own check, run by ag_login_finish after the policy checks
+	 * and before the name is bound (device: the username claim) */
+	enum ag_err (*before_bind)(struct ag_login *l, void *ctx);
+	void *before_bind_ctx;
+};
+
+/* What proves a second factor for require_mfa. */
+enum ag_mfa_rule {
+	/* the client saw a second factor pass AND amr contains "mfa" (password path) */
+	AG_MFA_SEEN_AND_AMR,
+	/* amr alone: "mfa", or a knowledge factor "pwd" together with a possession
+	 * factor "otp", "hwk", "swk" or "sms" (RFC 8176 §2; device path, where the
+	 * factors were proven at the issuer) */
+	AG_MFA_AMR_FACTORS,
 };
 
 /* Whether user is handled by pam_authgear: a valid name that is allow-listed
@@ -51,11 +65,29 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password);
 
 /* The end of every login method: verify the ID token (nonce when not NULL),
- * refuse anonymous users, require_roles, require_mfa (second_factor_proven
- * says whether the client saw a second factor pass; the token's amr must
- * prove it too), then bind or check the name <-> sub binding. */
+ * refuse anonymous users, require_roles, require_mfa by rule
+ * (second_factor_proven says whether the client saw a second factor pass),
+ * the method's before_bind check, then bind or check the name <-> sub
+ * binding. */
 enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce,
-			    bool second_factor_proven);
+			    bool second_factor_proven, enum ag_mfa_rule rule);
+
+/* For the login methods: open the store and apply the local throttle
+ * (ag_login_begin), then count a failure, log the audit line and set the
+ * person's line (ag_login_end; a lost conversation counts only when
+ * count_conv). ag_login_deny records the person's line; the first one wins. */
+enum ag_err ag_login_begin(struct ag_login *l, const char *method);
+void ag_login_end(struct ag_login *l, enum ag_err err, bool count_conv);
+enum ag_err ag_login_deny(struct ag_login *l, enum ag_err err, const char *line);
+
+/* The device-code login (RFC 8628): URL and user code, then the QR code, as
+ * info messages, "Press Enter" (or "new" for a new code), polling, the
+ * verified tokens, and username_claim from userinfo against the Unix name. */
+enum ag_err ag_login_device(struct ag_login *l);
+
+/* With methods = password, device: ask which one (a short numbered choice).
+ * *device says whether the person chose the device login. */
+enum ag_err ag_login_choose_method(struct ag_login *l, bool *device);
 
 /* Release what l holds (claims, connections). */
 void ag_login_clear(struct ag_login *l);

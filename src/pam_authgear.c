@@ -113,6 +113,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	struct ag_log log;
 	const void *authtok = NULL;
 	const char *user;
+	bool device = false;
 	enum ag_err err;
 	int rc;
 
@@ -136,7 +137,12 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	l.log = &log;
 	l.conv = &conv;
 	l.user = user;
-	err = ag_login_password(&l, authtok);
+	/* methods: an earlier module's password means the password method;
+	 * otherwise the configured one, or the person's choice of both. */
+	if (authtok && ag_config_has_method(cfg, "password"))
+		err = ag_login_password(&l, authtok);
+	else if ((err = ag_login_choose_method(&l, &device)) == AG_OK)
+		err = device ? ag_login_device(&l) : ag_login_password(&l, authtok);
 	if (err != AG_OK && l.line[0])
 		pam_error(pamh, "%s", l.line);
 	rc = ag_err_to_pam_login(err, cfg->reveal_unknown_users);

@@ -117,7 +117,9 @@ enum ag_err ag_oauth_error_parse(const struct ag_http_response *resp, const stru
 		return AG_ERR_PROTOCOL;
 	}
 	desc = ag_json_string(body, "error_description", 1024);
-	ag_log(log, LOG_NOTICE, "%s: %s%s%.200s", what, code, desc ? ": " : "", desc ? desc : "");
+	/* RFC 8628 §3.5: the answers of a pending device login come every few seconds */
+	ag_log(log, strcmp(code, "authorization_pending") == 0 || strcmp(code, "slow_down") == 0 ? LOG_DEBUG : LOG_NOTICE,
+	       "%s: %s%s%.200s", what, code, desc ? ": " : "", desc ? desc : "");
 	if (code_out)
 		snprintf(code_out, AG_OAUTH_ERROR_MAX, "%s", code);
 	err = strcmp(code, "invalid_grant") == 0 ? AG_ERR_INVALID_GRANT : AG_ERR_OAUTH;

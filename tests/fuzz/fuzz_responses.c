@@ -1,5 +1,6 @@
 /* Fuzz target: the parsers of the IdP's JSON answers (discovery document,
- * token response, OAuth error response). The first byte picks the parser. */
+ * token response, OAuth error response, device authorization response). The
+ * first byte picks the parser. */
 #include "config.h"
 
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "http.h"
 #include "json.h"
 #include "oidc.h"
@@ -27,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ag_http_response resp = { .status = 200, .content_type = (char *)"application/json" };
 	struct ag_discovery *d = NULL;
 	struct ag_tokens t = { 0 };
+	struct ag_device_auth a;
 	char code[AG_OAUTH_ERROR_MAX];
 	json_t *doc = NULL;
 
@@ -41,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(resp.body, data + 1, size - 1);
 	resp.body[size - 1] = '\0';
 	resp.body_len = size - 1;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		if (ag_json_parse_object(resp.body, resp.body_len, &fuzz_log, "fuzz", &doc) == AG_OK &&
 		    ag_discovery_from_json(doc, "https://auth.example.com", http, &fuzz_log, &d) == AG_OK) {
@@ -55,6 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ag_tokens_parse(&resp, &fuzz_log, &t) == AG_OK && !t.access_token)
 			__builtin_trap();
 		ag_tokens_clear(&t);
+		break;
+	case 3:
+		if (ag_device_auth_parse(&resp, http, &fuzz_log, &a) == AG_OK &&
+		    (!a.device_code || !a.user_code || !a.verification_uri || a.expires_in <= 0 || a.interval < 1))
+			__builtin_trap();
+		ag_device_auth_clear(&a);
 		break;
 	default:
 		resp.status = 400;
