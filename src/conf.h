@@ -63,6 +63,11 @@ struct ag_config {
 	char *require_roles;   /* role keys; NULL: no role required */
 	bool reveal_unknown_users;
 	long max_attempts_per_minute;
+	/* accounts: the Unix side of Authgear users (identity.c) */
+	char *uid_range;       /* "MIN-MAX" UIDs and GIDs are hashed into */
+	char *home;            /* home directory template, %u = Unix name */
+	char *shell;
+	char *primary_group;   /* shared primary group; NULL: user-private groups */
 	/* tables, in file order */
 	struct ag_config_table *tables;
 	size_t n_tables;
