@@ -439,8 +439,8 @@ static enum ag_err validate_table_entry(struct parser *p, const struct ag_config
 				    "[roles] %.64s: must be 1-%d Unix group names (lower case, at most %d characters, "
 				    "no leading '-')", key, ROLE_GROUPS_MAX, AG_NAME_MAX);
 	} else if (strcmp(t->name, "uids") == 0) {
-		if (!ag_name_valid(key))
-			return fail(p, AG_ERR_CONFIG, line, "[uids] '%.64s' is not a valid Unix user name", key);
+		if (!ag_name_valid(key) || strcmp(key, "root") == 0)
+			return fail(p, AG_ERR_CONFIG, line, "[uids] '%.64s' is not a valid Unix user name (nor root)", key);
 		if (!ag_id_parse(value, &uid))
 			return fail(p, AG_ERR_CONFIG, line, "[uids] %s: must be a UID from %u to %u, not %u", key,
 				    AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
