@@ -243,9 +243,9 @@ static enum ag_err build_users(struct build *b, const struct ag_index_input *in,
 	qsort_r(by_uid, b->n_users, sizeof *by_uid, cmp_out_uid, b->users);
 	for (size_t k = 1; k < b->n_users; k++)
 		if (b->users[by_uid[k]].uid == b->users[by_uid[k - 1]].uid) {
-			free(by_uid);
 			ag_log(log, LOG_ERR, "index: UID %u is given to two users; not writing the index",
 			       b->users[by_uid[k]].uid);
+			free(by_uid);
 			return AG_ERR_INVALID_ARG;
 		}
 	free(by_uid);
@@ -306,9 +306,9 @@ static enum ag_err build_groups(struct build *b, const struct ag_index_input *in
 	qsort_r(by_gid, b->n_groups, sizeof *by_gid, cmp_out_gid, b->groups);
 	for (size_t k = 1; k < b->n_groups; k++)
 		if (b->groups[by_gid[k]].gid == b->groups[by_gid[k - 1]].gid) {
-			free(by_gid);
 			ag_log(log, LOG_ERR, "index: GID %u is given to two groups; not writing the index",
 			       b->groups[by_gid[k]].gid);
+			free(by_gid);
 			return AG_ERR_INVALID_ARG;
 		}
 	free(by_gid);
