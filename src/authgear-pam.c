@@ -318,11 +318,6 @@ static void admin_close(struct admin *a)
 	ag_config_free(a->cfg);
 }
 
-static int cmp_user_name(const void *x, const void *y)
-{
-	return strcmp(((const struct ag_store_user *)x)->name, ((const struct ag_store_user *)y)->name);
-}
-
 static int cmd_users(int argc, char **argv)
 {
 	struct ag_store_db db;
@@ -335,7 +330,6 @@ static int cmd_users(int argc, char **argv)
 		admin_close(&a);
 		return EXIT_FAILURE;
 	}
-	qsort(db.users, db.n_users, sizeof *db.users, cmp_user_name);
 	printf("%-32s %-10s %-32s %s\n", "NAME", "UID", "GROUPS", "LAST LOGIN");
 	for (size_t i = 0; i < db.n_users; i++) {
 		const struct ag_store_user *u = &db.users[i];

@@ -357,12 +357,22 @@ static bool has_group(const struct ag_store_user *u, const char *group)
 	return false;
 }
 
-/* The user index (into p->users) of name, or -1. */
+/* The user index (into p->users, sorted by name like the store) of name, or -1. */
 static long user_pos(const struct index_parts *p, const char *name)
 {
-	for (size_t i = 0; i < p->n_users; i++)
-		if (strcmp(p->users[i].name, name) == 0)
-			return (long)i;
+	size_t lo = 0, hi = p->n_users;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p->users[mid].name, name);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 

@@ -299,15 +299,45 @@ enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_
 	return AG_OK;
 }
 
-struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name)
+/* db->users is kept sorted by name (the listing order, and lookups by
+ * binary search: a store of 10,000 users is read at every login). */
+static int cmp_user(const void *a, const void *b)
 {
-	for (size_t i = 0; i < db->n_users; i++)
-		if (strcmp(db->users[i].name, name) == 0)
-			return &db->users[i];
-	return NULL;
+	return strcmp(((const struct ag_store_user *)a)->name, ((const struct ag_store_user *)b)->name);
 }
 
-enum ag_err ag_store_db_add_user(struct ag_store_db *db, const char *name, struct ag_store_user **out)
+/* The position of name, or where it would go. */
+static size_t user_slot(const struct ag_store_db *db, const char *name, bool *found)
+{
+	size_t lo = 0, hi = db->n_users;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(db->users[mid].name, name);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name)
+{
+	bool found;
+	size_t i = user_slot(db, name, &found);
+
+	return found ? &db->users[i] : NULL;
+}
+
+/* Append without keeping the order (loading; sorted once at the end). */
+static enum ag_err append_user(struct ag_store_db *db, const char *name, struct ag_store_user **out)
 {
 	struct ag_store_user *users;
 
@@ -324,14 +354,37 @@ enum ag_err ag_store_db_add_user(struct ag_store_db *db, const char *name, struc
 	return AG_OK;
 }
 
+enum ag_err ag_store_db_add_user(struct ag_store_db *db, const char *name, struct ag_store_user **out)
+{
+	struct ag_store_user tmp;
+	enum ag_err err;
+	bool found;
+	size_t at;
+
+	*out = NULL;
+	at = user_slot(db, name, &found);
+	if (found)
+		return AG_ERR_INVALID_ARG;
+	err = append_user(db, name, out);
+	if (err != AG_OK)
+		return err;
+	tmp = db->users[db->n_users - 1];
+	memmove(&db->users[at + 1], &db->users[at], (db->n_users - 1 - at) * sizeof *db->users);
+	db->users[at] = tmp;
+	*out = &db->users[at];
+	return AG_OK;
+}
+
 bool ag_store_db_remove_user(struct ag_store_db *db, const char *name)
 {
-	struct ag_store_user *u = ag_store_db_user(db, name);
+	bool found;
+	size_t i = user_slot(db, name, &found);
 
-	if (!u)
+	if (!found)
 		return false;
-	user_clear(u);
-	*u = db->users[--db->n_users];
+	user_clear(&db->users[i]);
+	memmove(&db->users[i], &db->users[i + 1], (db->n_users - i - 1) * sizeof *db->users);
+	db->n_users--;
 	return true;
 }
 
@@ -418,7 +471,7 @@ static enum ag_err db_from_json(struct ag_store *s, json_t *doc, struct ag_store
 		const char *sub = ag_json_string(e, "sub", 255);
 		long long t;
 
-		if (!json_is_object(e) || ag_store_db_add_user(db, name, &u) != AG_OK) {
+		if (!json_is_object(e) || append_user(db, name, &u) != AG_OK) {
 			ag_log(s->log, LOG_ERR, "store %s/" USERS_FILE ": bad entry for user '%.40s'", s->dir, name);
 			return AG_ERR_IO;
 		}
@@ -434,6 +487,8 @@ static enum ag_err db_from_json(struct ag_store *s, json_t *doc, struct ag_store
 			return AG_ERR_IO;
 		}
 	}
+	/* JSON object keys are unique (duplicates are refused when parsing). */
+	qsort(db->users, db->n_users, sizeof *db->users, cmp_user);
 	json_object_foreach((json_t *)groups, name, e) {
 		struct ag_store_group *g;
 		uint32_t gid;

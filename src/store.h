@@ -64,7 +64,7 @@ struct ag_store_group {
 };
 
 struct ag_store_db {
-	struct ag_store_user *users;
+	struct ag_store_user *users; /* sorted by name */
 	size_t n_users;
 	struct ag_store_group *groups;
 	size_t n_groups;
