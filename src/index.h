@@ -10,8 +10,8 @@
  *   user_names  hash table of u32 slots (user index + 1, 0 = empty), a power
  *             of two with at least one empty slot; linear probing on the
  *             32-bit FNV-1a hash of the name
- *   user_uids   u32 user indices sorted by UID (binary search)
- *   groups, group_names, group_gids   the same for groups
+ *   user_uids   the same kind of hash table, on ag_index_id_hash(UID)
+ *   groups, group_names, group_gids   the same for groups (GIDs)
  *   ids       u32 pool: each user's supplementary GIDs, each group's members
  *             (user indices)
  *   pins      struct ag_index_pin[n] sorted by name: UIDs pinned ahead of a
@@ -89,6 +89,16 @@ struct ag_index_group {
 struct ag_index_pin {
 	uint32_t name, uid;
 };
+
+/* The hash of a UID or GID for the user_uids and group_gids tables. */
+static inline uint32_t ag_index_id_hash(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	x *= 0x846ca68bU;
+	return x ^ (x >> 16);
+}
 
 /* --- reader ----------------------------------------------------------- */
 

@@ -51,10 +51,12 @@ bool ag_index_open(const void *base, size_t size, struct ag_index *ix, const cha
 		 !section_ok(ix, &h->ids, 4) || !section_ok(ix, &h->pins, sizeof(struct ag_index_pin)) ||
 		 !section_ok(ix, &h->strings, 1))
 		reason = "a section lies outside the file";
-	else if (h->user_uids.count != h->users.count || h->group_gids.count != h->groups.count ||
-		 !power_of_two_or_zero(h->user_names.count) || !power_of_two_or_zero(h->group_names.count) ||
+	else if (!power_of_two_or_zero(h->user_names.count) || !power_of_two_or_zero(h->group_names.count) ||
+		 !power_of_two_or_zero(h->user_uids.count) || !power_of_two_or_zero(h->group_gids.count) ||
 		 h->user_names.count < (h->users.count ? h->users.count + 1 : 0) ||
-		 h->group_names.count < (h->groups.count ? h->groups.count + 1 : 0))
+		 h->group_names.count < (h->groups.count ? h->groups.count + 1 : 0) ||
+		 h->user_uids.count < (h->users.count ? h->users.count + 1 : 0) ||
+		 h->group_gids.count < (h->groups.count ? h->groups.count + 1 : 0))
 		reason = "inconsistent section sizes";
 	else if (h->strings.count == 0 || ix->base[h->strings.off + h->strings.count - 1] != '\0')
 		reason = "string table not terminated";
@@ -166,35 +168,36 @@ enum ag_index_status ag_index_group_by_name(const struct ag_index *ix, const cha
 	return by_name(ix, &ix->h->group_names, ix->h->groups.count, false, name, idx);
 }
 
-/* Binary search of a sorted index array by the record's ID. */
+/* Hash table lookup by the record's ID. */
 static enum ag_index_status by_id(const struct ag_index *ix, bool users, uint32_t id, uint32_t *idx)
 {
-	const struct ag_index_section *s = users ? &ix->h->user_uids : &ix->h->group_gids;
-	const uint32_t *order = u32s(ix, s);
-	uint32_t lo = 0, hi = s->count;
+	const struct ag_index_section *table = users ? &ix->h->user_uids : &ix->h->group_gids;
+	const uint32_t *slots = u32s(ix, table);
+	uint32_t mask;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2, v = order[mid], rec_id;
+	if (table->count == 0)
+		return AG_INDEX_NOTFOUND;
+	mask = table->count - 1;
+	for (uint32_t i = 0, slot = ag_index_id_hash(id) & mask; i < table->count; i++, slot = (slot + 1) & mask) {
+		uint32_t v = slots[slot], rec_id;
 
+		if (v == 0)
+			return AG_INDEX_NOTFOUND;
 		if (users) {
-			const struct ag_index_user *u = user(ix, v);
+			const struct ag_index_user *u = user(ix, v - 1);
 			if (!u)
 				return AG_INDEX_CORRUPT;
 			rec_id = u->uid;
 		} else {
-			const struct ag_index_group *g = group(ix, v);
+			const struct ag_index_group *g = group(ix, v - 1);
 			if (!g)
 				return AG_INDEX_CORRUPT;
 			rec_id = g->gid;
 		}
 		if (rec_id == id) {
-			*idx = v;
+			*idx = v - 1;
 			return AG_INDEX_OK;
 		}
-		if (rec_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
 	}
 	return AG_INDEX_NOTFOUND;
 }

@@ -384,7 +384,7 @@ enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log 
 	struct ag_index_header h = { 0 };
 	uint64_t pos = sizeof h;
 	unsigned char *file = NULL;
-	uint32_t *slots, *order;
+	uint32_t *slots;
 	enum ag_err err;
 
 	*out = NULL;
@@ -409,11 +409,13 @@ enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log 
 	h.users = (struct ag_index_section){ place(&pos, b.n_users, sizeof *b.users), (uint32_t)b.n_users };
 	h.user_names.count = table_size((uint32_t)b.n_users);
 	h.user_names.off = place(&pos, h.user_names.count, 4);
-	h.user_uids = (struct ag_index_section){ place(&pos, b.n_users, 4), (uint32_t)b.n_users };
+	h.user_uids.count = table_size((uint32_t)b.n_users);
+	h.user_uids.off = place(&pos, h.user_uids.count, 4);
 	h.groups = (struct ag_index_section){ place(&pos, b.n_groups, sizeof *b.groups), (uint32_t)b.n_groups };
 	h.group_names.count = table_size((uint32_t)b.n_groups);
 	h.group_names.off = place(&pos, h.group_names.count, 4);
-	h.group_gids = (struct ag_index_section){ place(&pos, b.n_groups, 4), (uint32_t)b.n_groups };
+	h.group_gids.count = table_size((uint32_t)b.n_groups);
+	h.group_gids.off = place(&pos, h.group_gids.count, 4);
 	h.ids = (struct ag_index_section){ place(&pos, b.n_ids + b.n_members, 4), (uint32_t)(b.n_ids + b.n_members) };
 	h.pins = (struct ag_index_section){ place(&pos, b.n_pins, sizeof *b.pins), (uint32_t)b.n_pins };
 	h.strings = (struct ag_index_section){ place(&pos, b.st.len, 1), (uint32_t)b.st.len };
@@ -443,14 +445,12 @@ enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log 
 	slots = (uint32_t *)(void *)(file + h.group_names.off);
 	for (size_t g = 0; g < b.n_groups; g++)
 		table_insert(slots, h.group_names.count, b.groups[g].hash, (uint32_t)g);
-	order = (uint32_t *)(void *)(file + h.user_uids.off);
+	slots = (uint32_t *)(void *)(file + h.user_uids.off);
 	for (size_t u = 0; u < b.n_users; u++)
-		order[u] = (uint32_t)u;
-	qsort_r(order, b.n_users, 4, cmp_out_uid, b.users);
-	order = (uint32_t *)(void *)(file + h.group_gids.off);
+		table_insert(slots, h.user_uids.count, ag_index_id_hash(b.users[u].uid), (uint32_t)u);
+	slots = (uint32_t *)(void *)(file + h.group_gids.off);
 	for (size_t g = 0; g < b.n_groups; g++)
-		order[g] = (uint32_t)g;
-	qsort_r(order, b.n_groups, 4, cmp_out_gid, b.groups);
+		table_insert(slots, h.group_gids.count, ag_index_id_hash(b.groups[g].gid), (uint32_t)g);
 	memcpy(file, &h, sizeof h);
 	*out = file;
 	*len = (size_t)pos;
