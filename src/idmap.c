@@ -89,43 +89,59 @@ const struct ag_idmap_probe ag_idmap_system_probe = {
 
 /* --- sets of taken IDs ------------------------------------------------------- */
 
-enum ag_err ag_idset_add(struct ag_idset *set, uint32_t id)
+static size_t id_slot(uint32_t id, size_t cap)
 {
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 64;
-		uint32_t *ids = realloc(set->ids, cap * sizeof *ids);
+	uint32_t x = id;
 
-		if (!ids)
-			return AG_ERR_NOMEM;
-		set->ids = ids;
-		set->cap = cap;
-	}
-	set->ids[set->n++] = id;
-	set->sorted = false;
-	return AG_OK;
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	return x & (cap - 1);
 }
 
-static int cmp_u32(const void *a, const void *b)
+enum ag_err ag_idset_add(struct ag_idset *set, uint32_t id)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	size_t j;
 
-	return (x > y) - (x < y);
+	if (id == UINT32_MAX)
+		return AG_OK; /* (uid_t)-1 is reserved anyway */
+	if ((set->n + 1) * 2 > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		uint32_t *slots = calloc(cap, sizeof *slots);
+
+		if (!slots)
+			return AG_ERR_NOMEM;
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slots[i]) {
+				for (j = id_slot(set->slots[i] - 1, cap); slots[j]; j = (j + 1) & (cap - 1))
+					;
+				slots[j] = set->slots[i];
+			}
+		free(set->slots);
+		set->slots = slots;
+		set->cap = cap;
+	}
+	for (j = id_slot(id, set->cap); set->slots[j]; j = (j + 1) & (set->cap - 1))
+		if (set->slots[j] == id + 1)
+			return AG_OK;
+	set->slots[j] = id + 1;
+	set->n++;
+	return AG_OK;
 }
 
 bool ag_idset_has(struct ag_idset *set, uint32_t id)
 {
 	if (!set || set->n == 0)
 		return false;
-	if (!set->sorted) {
-		qsort(set->ids, set->n, sizeof *set->ids, cmp_u32);
-		set->sorted = true;
-	}
-	return bsearch(&id, set->ids, set->n, sizeof *set->ids, cmp_u32) != NULL;
+	for (size_t j = id_slot(id, set->cap); set->slots[j]; j = (j + 1) & (set->cap - 1))
+		if (set->slots[j] == id + 1)
+			return true;
+	return false;
 }
 
 void ag_idset_free(struct ag_idset *set)
 {
-	free(set->ids);
+	free(set->slots);
 	memset(set, 0, sizeof *set);
 }
 
@@ -144,22 +160,22 @@ static enum ag_err pick(enum ag_id_kind kind, const char *name, const struct ag_
 		int r;
 
 		if (ag_id_reserved(c))
-			why = "reserved";
+			why = "is reserved";
 		else if (ag_idset_has(taken, c))
-			why = "given out by this host's store or configuration";
+			why = "is taken by this host's store or configuration";
 		if (!why && kind == AG_ID_USER) {
 			r = probe->uid_owner(probe->ctx, c, owner, sizeof owner);
 			if (r < 0)
 				goto source_failed;
 			if (r > 0 && strcmp(owner, name) != 0)
-				why = "a passwd entry";
+				why = "is taken by passwd entry";
 		}
 		if (!why && (kind == AG_ID_GROUP || upg)) {
 			r = probe->gid_owner(probe->ctx, c, owner, sizeof owner);
 			if (r < 0)
 				goto source_failed;
 			if (r > 0 && (kind == AG_ID_GROUP || strcmp(owner, name) != 0))
-				why = "a group entry";
+				why = "is taken by group entry";
 		}
 		if (!why) {
 			if (k > 0)
@@ -168,7 +184,7 @@ static enum ag_err pick(enum ag_id_kind kind, const char *name, const struct ag_
 			*out = c;
 			return AG_OK;
 		}
-		ag_log(log, LOG_NOTICE, "idmap: %s: candidate %u (%s %u) is taken by %s%s%s", name, k, what, c, why,
+		ag_log(log, LOG_NOTICE, "idmap: %s: candidate %u (%s %u) %s%s%s", name, k, what, c, why,
 		       owner[0] ? " " : "", owner);
 		continue;
 source_failed:

@@ -30,11 +30,10 @@ struct ag_idmap_probe {
  * (ours included). */
 extern const struct ag_idmap_probe ag_idmap_system_probe;
 
-/* A set of taken IDs. */
+/* A set of taken IDs (a hash set: the CLI and the tools add while they ask). */
 struct ag_idset {
-	uint32_t *ids;
-	size_t n, cap;
-	bool sorted;
+	uint32_t *slots;  /* id + 1; 0 = empty (IDs are never 0xffffffff here) */
+	size_t n, cap;    /* cap: a power of two */
 };
 
 enum ag_err ag_idset_add(struct ag_idset *set, uint32_t id);

@@ -310,7 +310,7 @@ static void test_uid_sources(void **state)
 	host.user_ids[0] = bob0;
 	login(s, cfg, "bob", "sub-bob", NULL, 0, AG_OK);
 	assert_non_null(strstr(logs, "idmap: bob: candidate 0"));
-	assert_non_null(strstr(logs, "taken by a passwd entry localbob"));
+	assert_non_null(strstr(logs, "is taken by passwd entry localbob"));
 	/* [uids] pin */
 	login(s, cfg, "carol", "sub-carol", NULL, 0, AG_OK);
 	/* a host entry of the same name keeps its UID */
