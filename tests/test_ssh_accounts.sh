@@ -100,8 +100,9 @@ EOF
 # lines go to syslog only; the assertions use sshd's log and the IdP's counters.)
 "$T/$SVC" -D -f "$T/sshd_config" -E "$T/sshd.log" &
 SSHD_PID=$!
-for i in $(seq 100); do ss -ltn | grep -q "127.0.0.1:$PORT " && break; sleep 0.1; done
-ss -ltn | grep -q "127.0.0.1:$PORT " || { cat "$T/sshd.log"; fail "sshd did not start"; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+for i in $(seq 100); do listening && break; sleep 0.1; done
+listening || { cat "$T/sshd.log"; fail "sshd did not start"; }
 
 # --- before the first login: the provisional entry sshd sees ------------------------------
 UID_ALICE=1697447617 # the hash of "alice" in the default uid_range (golden value, test_accounts.c)
