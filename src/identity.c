@@ -1,14 +1,19 @@
 /* From an Authgear account to a Unix account (see identity.h). */
 #include "config.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "file.h"
 #include "identity.h"
+#include "index.h"
 #include "index_write.h"
 #include "names.h"
 #include "uid.h"
@@ -151,10 +156,48 @@ static const char *uid_holder(const struct ag_store_db *db, uint32_t uid, const 
 	return NULL;
 }
 
+/* The IDs the current index shows for name as a provisional entry (what
+ * sshd saw before PAM ran); false when it shows none. */
+static bool provisional_ids(const char *state_dir, const char *name, uint32_t *uid, uint32_t *gid)
+{
+	char path[PATH_MAX], buf[8192];
+	struct ag_index ix;
+	struct passwd pw;
+	struct stat st;
+	bool shown = false;
+	void *map;
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s/%s", state_dir, AG_INDEX_FILE) >= (int)sizeof path)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct ag_index_header) ||
+	    (unsigned long long)st.st_size > AG_INDEX_SIZE_MAX) {
+		close(fd);
+		return false;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return false;
+	if (ag_index_open(map, (size_t)st.st_size, &ix, NULL) &&
+	    ag_index_provisional(&ix, name, &pw, buf, sizeof buf) == AG_INDEX_OK) {
+		*uid = (uint32_t)pw.pw_uid;
+		*gid = (uint32_t)pw.pw_gid;
+		shown = true;
+	}
+	munmap(map, (size_t)st.st_size);
+	return shown;
+}
+
 struct login_ctx {
 	const struct ag_config *cfg;
 	const struct ag_log *log;
 	const struct ag_idmap_probe *probe;
+	const char *state_dir;
+	bool provisional_differs;         /* out: refuse this first login */
 	const char *user;
 	char *const *roles;
 	size_t n_roles;
@@ -164,8 +207,9 @@ struct login_ctx {
 	struct ag_idset taken;
 };
 
-/* The UID of a first login. */
-static enum ag_err first_uid(struct login_ctx *c, struct ag_store_db *db, struct ag_store_user *u)
+/* The UID of a first login; *host: taken from a host entry of the same
+ * name (which programs saw instead of our provisional entry). */
+static enum ag_err first_uid(struct login_ctx *c, struct ag_store_db *db, struct ag_store_user *u, bool *host)
 {
 	uint32_t pin = config_pin(c->cfg, c->user), host_uid;
 	const char *holder;
@@ -192,6 +236,7 @@ static enum ag_err first_uid(struct login_ctx *c, struct ag_store_db *db, struct
 	if (r > 0 && host_uid != ag_id_first(AG_ID_USER, c->user, &c->range) && !ag_id_reserved(host_uid) &&
 	    !ag_idset_has(&c->taken, host_uid)) {
 		u->uid = host_uid;
+		*host = true;
 		ag_log(c->log, LOG_NOTICE, "account: %s already has UID %u on this host; pinned", c->user, host_uid);
 		return AG_OK;
 	}
@@ -267,9 +312,23 @@ static enum ag_err login_edit(struct ag_store_db *db, void *vctx)
 	if (err != AG_OK)
 		return err;
 	if (!u->uid) {
-		err = first_uid(c, db, u);
+		uint32_t shown_uid, shown_gid;
+		bool shown = provisional_ids(c->state_dir, c->user, &shown_uid, &shown_gid), host = false;
+
+		err = first_uid(c, db, u, &host);
+		if (err == AG_OK && c->cfg->primary_group) {
+			err = ensure_group(c, db, c->cfg->primary_group, &g);
+			if (err == AG_OK && !g)
+				err = AG_ERR_CONFIG;
+		}
 		if (err != AG_OK)
 			return err;
+		if (shown && !host && (shown_uid != u->uid || shown_gid != (c->cfg->primary_group ? g->gid : u->uid))) {
+			ag_log(c->log, LOG_WARNING, "account: before its first login %s was shown UID %u GID %u, now it has "
+						    "UID %u; this login is refused so that the next one starts with the "
+						    "pinned IDs", c->user, shown_uid, shown_gid, u->uid);
+			c->provisional_differs = true;
+		}
 	} else if ((pin = config_pin(c->cfg, c->user)) && pin != u->uid) {
 		ag_log(c->log, LOG_WARNING, "account: [uids] pins %s to %u, but its UID has been %u since its first "
 					    "login; keeping %u (authgear-pam forget resets it)", c->user, pin, u->uid, u->uid);
@@ -312,12 +371,15 @@ enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, c
 			      const struct ag_idmap_probe *probe)
 {
 	struct login_ctx c = { .cfg = cfg, .log = log, .probe = probe ? probe : &ag_idmap_system_probe,
-			       .user = user, .roles = roles, .n_roles = n_roles, .range = config_range(cfg) };
+			       .state_dir = ag_store_state_dir(s), .user = user, .roles = roles, .n_roles = n_roles,
+			       .range = config_range(cfg) };
 	enum ag_err err;
 
 	err = ag_identity_groups_for_roles(cfg, roles, n_roles, &c.groups, &c.n_groups);
 	if (err == AG_OK)
 		err = ag_store_edit(s, cfg, login_edit, &c);
+	if (err == AG_OK && c.provisional_differs)
+		err = AG_ERR_DENIED;
 	ag_identity_strv_free(c.groups, c.n_groups);
 	ag_idset_free(&c.taken);
 	return err;

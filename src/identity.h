@@ -30,7 +30,13 @@ void ag_identity_strv_free(char **v, size_t n);
  * first login ([uids], an admin pin, a host entry of the same name, else the
  * hash sequence checked against probe), record its roles and the groups
  * they grant (a role removed at Authgear drops its group now), give new
- * groups a GID, and rebuild the NSS index. probe NULL: the host's NSS. */
+ * groups a GID, and rebuild the NSS index. probe NULL: the host's NSS.
+ *
+ * AG_ERR_DENIED (after the UID is pinned) when this first login got another
+ * UID or GID than the provisional entry the index showed: a program that
+ * looked the user up before PAM ran (sshd) would start the session with
+ * the provisional IDs, possibly another account's. The next login uses the
+ * pinned ones. */
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			      const char *user, char *const *roles, size_t n_roles,
 			      const struct ag_idmap_probe *probe);

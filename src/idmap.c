@@ -194,7 +194,7 @@ source_failed:
 	}
 	ag_log(log, LOG_ERR, "idmap: %s: all %d %s candidates are taken; widen uid_range or pin one in [uids]", name,
 	       AG_UID_CANDIDATES_MAX, what);
-	return AG_ERR_DENIED;
+	return AG_ERR_CONFIG;
 }
 
 enum ag_err ag_idmap_uid(const char *user, const struct ag_id_range *range, struct ag_idset *taken, bool upg,

@@ -42,8 +42,8 @@ void ag_idset_free(struct ag_idset *set);
 
 /* The UID for user's first login. With upg (user-private groups, GID = UID)
  * a candidate is also taken when a group other than the user's own has it.
- * AG_ERR_IO when a source failed, AG_ERR_DENIED when every candidate is
- * taken. */
+ * AG_ERR_IO when a source failed, AG_ERR_CONFIG when every candidate is
+ * taken (uid_range too small). */
 enum ag_err ag_idmap_uid(const char *user, const struct ag_id_range *range, struct ag_idset *taken, bool upg,
 			 const struct ag_idmap_probe *probe, const struct ag_log *log, uint32_t *out);
 

@@ -387,6 +387,8 @@ enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char
 	/* The Unix side: UID at the first login, roles -> groups, NSS index. */
 	if (err == AG_OK)
 		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.roles, l->claims.n_roles, NULL);
+	if (err == AG_ERR_DENIED)
+		return deny(l, err, "Your Unix account has just been set up; please sign in again.");
 	return err == AG_OK ? AG_OK : deny(l, err, NULL);
 }
 

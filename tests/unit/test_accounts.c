@@ -319,7 +319,7 @@ static void test_idmap_collisions(void **state)
 		struct ag_id_range tiny = { 1000, 1001 };
 		assert_int_equal(ag_idset_add(&taken, 1000), AG_OK);
 		assert_int_equal(ag_idset_add(&taken, 1001), AG_OK);
-		assert_int_equal(ag_idmap_uid("alice", &tiny, &taken, true, &probe, &test_log, &uid), AG_ERR_DENIED);
+		assert_int_equal(ag_idmap_uid("alice", &tiny, &taken, true, &probe, &test_log, &uid), AG_ERR_CONFIG);
 		assert_non_null(strstr(last_log, "all 64 UID candidates are taken"));
 		ag_idset_free(&taken);
 	}

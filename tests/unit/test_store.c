@@ -353,6 +353,39 @@ static void test_uid_sources(void **state)
 	ag_store_close(s);
 }
 
+/* sshd looked the user up before PAM ran and keeps that entry: a first
+ * login whose UID differs from the provisional one is refused once. */
+static void test_provisional_differs(void **state)
+{
+	struct ag_config *cfg = config(NULL);
+	struct ag_store *s = store();
+	uint32_t c0 = ag_id_candidate(AG_ID_USER, "dev-y", 0, &range);
+	uint32_t c1 = ag_id_candidate(AG_ID_USER, "dev-y", 1, &range);
+	struct mapped m;
+
+	assert_int_equal(ag_identity_reindex(s, cfg, &test_log), AG_OK);
+	read_index(&m);
+	{
+		struct passwd pw;
+		char buf[512];
+		assert_int_equal(ag_index_provisional(&m.ix, "dev-y", &pw, buf, sizeof buf), AG_INDEX_OK);
+		assert_int_equal(pw.pw_uid, c0);
+	}
+	free(m.data);
+	host.user_names[0] = "localy";
+	host.user_ids[0] = c0;
+	login(s, cfg, "dev-y", "sub-y", NULL, 0, AG_ERR_DENIED);
+	assert_non_null(strstr(logs, "before its first login dev-y was shown UID"));
+	read_index(&m);
+	assert_int_equal(pw_uid(&m.ix, "dev-y"), c1); /* pinned all the same */
+	free(m.data);
+	logs[0] = '\0';
+	login(s, cfg, "dev-y", "sub-y", NULL, 0, AG_OK);
+	/* no provisional entry shown (no index): nothing to refuse */
+	ag_config_free(cfg);
+	ag_store_close(s);
+}
+
 static void test_group_clashes(void **state)
 {
 	struct ag_config *cfg;
@@ -620,6 +653,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_first_login_roles_and_index, fresh),
 		cmocka_unit_test_setup(test_uid_sources, fresh),
+		cmocka_unit_test_setup(test_provisional_differs, fresh),
 		cmocka_unit_test_setup(test_group_clashes, fresh),
 		cmocka_unit_test_setup(test_round_trip_and_corruption, fresh),
 		cmocka_unit_test_setup(test_forget_pin_import, fresh),
