@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -15,10 +16,13 @@
 #include "check.h"
 #include "conf.h"
 #include "conv.h"
+#include "identity.h"
 #include "log.h"
 #include "login.h"
 #include "qr.h"
 #include "secret.h"
+#include "store.h"
+#include "uid.h"
 
 #define EXIT_USAGE 2
 
@@ -48,6 +52,30 @@ static const char usage_text[] =
 	"        a terminal's rendering and a phone's scan. --invert draws the light\n"
 	"        modules (qr_invert = yes, for light text on a dark background).\n"
 	"        Exits 1 when the code would be wider than 80 columns.\n"
+	"\n"
+	"  users [--config FILE]\n"
+	"        List the Authgear users this host knows: name, UID, Unix groups\n"
+	"        granted by their roles at their last login, last login (UTC). UIDs\n"
+	"        pinned ahead of a first login are listed too.\n"
+	"\n"
+	"  forget [--config FILE] USER\n"
+	"        Remove USER's binding to its Authgear account, its UID and its\n"
+	"        groups. Its next login is a first login again.\n"
+	"\n"
+	"  pin [--config FILE] USER UID\n"
+	"        Pin USER's UID ahead of its first login (e.g. the UID it had in\n"
+	"        /etc/passwd or LDAP, so its files stay its own). A UID, once given,\n"
+	"        never changes: pinning a user that already has another one fails.\n"
+	"\n"
+	"  import [--config FILE] FILE\n"
+	"        Pin many UIDs at once from FILE: 'name:uid' lines (blank lines and\n"
+	"        # comments allowed; 'getent passwd | cut -d: -f1,3' has this form).\n"
+	"        All lines or none are applied.\n"
+	"\n"
+	"  reindex [--config FILE]\n"
+	"        Rebuild the NSS index from the store and the configuration, e.g.\n"
+	"        after changing users, [roles], [uids], home, shell or uid_range.\n"
+	"        users, forget, pin and import rebuild it too.\n"
 	"\n"
 	"Options:\n"
 	"  --config FILE   configuration file (default " AG_CONFIG_DEFAULT_PATH ")\n"
@@ -277,6 +305,186 @@ static int cmd_qr(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* --- accounts ------------------------------------------------------------ */
+
+/* Options of an accounts command: --config FILE, then exactly n_args
+ * arguments. Loads the configuration and opens the store. */
+/* Warnings and errors of the core, for the administrator. */
+static void admin_sink(void *ctx, int priority, const char *line)
+{
+	if ((priority & LOG_PRIMASK) <= LOG_WARNING)
+		fprintf(stderr, "authgear-pam: %s\n", line);
+}
+
+struct admin {
+	struct ag_log log;
+	struct ag_config *cfg;
+	struct ag_store *store;
+	char **args;
+};
+
+static int admin_open(int argc, char **argv, const char *cmd, int n_args, struct admin *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = AG_CONFIG_DEFAULT_PATH;
+	char why[512], msg[128];
+	int c;
+
+	memset(a, 0, sizeof *a);
+	a->log.sink = admin_sink;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
+		default:
+			snprintf(msg, sizeof msg, "invalid option for %s", cmd);
+			return usage_error(msg);
+		}
+	}
+	if (argc - optind != n_args) {
+		snprintf(msg, sizeof msg, "%s takes %s", cmd,
+			 n_args == 0 ? "no arguments" : n_args == 1 ? "one argument" : "two arguments");
+		return usage_error(msg);
+	}
+	a->args = argv + optind;
+	if (geteuid() != 0) {
+		fprintf(stderr, "authgear-pam %s: must run as root (the store is root's)\n", cmd);
+		return EXIT_FAILURE;
+	}
+	if (ag_config_load(config_path, AG_CONFIG_LENIENT, &a->log, &a->cfg, why, sizeof why) != AG_OK)
+		return EXIT_FAILURE;
+	a->log.debug = a->cfg->debug;
+	if (ag_store_open(a->cfg->state_dir, &a->log, &a->store) != AG_OK) {
+		ag_config_free(a->cfg);
+		a->cfg = NULL;
+		return EXIT_FAILURE;
+	}
+	return -1; /* go on */
+}
+
+static void admin_close(struct admin *a)
+{
+	ag_store_close(a->store);
+	ag_config_free(a->cfg);
+}
+
+static int cmd_users(int argc, char **argv)
+{
+	struct ag_store_db db;
+	struct admin a;
+	int rc = admin_open(argc, argv, "users", 0, &a);
+
+	if (rc >= 0)
+		return rc;
+	if (ag_store_read(a.store, &db) != AG_OK) {
+		admin_close(&a);
+		return EXIT_FAILURE;
+	}
+	printf("%-32s %-10s %-32s %s\n", "NAME", "UID", "GROUPS", "LAST LOGIN");
+	for (size_t i = 0; i < db.n_users; i++) {
+		const struct ag_store_user *u = &db.users[i];
+		char groups[1024] = "", uid[16] = "-", when[32] = "-";
+		time_t t = (time_t)u->last_login;
+		struct tm tm;
+
+		for (size_t g = 0; g < u->n_groups; g++) {
+			if (!ag_identity_grantable(a.cfg, u->groups[g]))
+				continue;
+			if (groups[0])
+				strncat(groups, ",", sizeof groups - strlen(groups) - 1);
+			strncat(groups, u->groups[g], sizeof groups - strlen(groups) - 1);
+		}
+		if (u->uid)
+			snprintf(uid, sizeof uid, "%u", u->uid);
+		if (u->last_login && gmtime_r(&t, &tm))
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("%-32s %-10s %-32s %s%s\n", u->name, uid, groups[0] ? groups : "-", when,
+		       u->sub ? "" : " (pinned; no login yet)");
+	}
+	ag_store_db_free(&db);
+	admin_close(&a);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_forget(int argc, char **argv)
+{
+	struct admin a;
+	enum ag_err err;
+	int rc = admin_open(argc, argv, "forget", 1, &a);
+
+	if (rc >= 0)
+		return rc;
+	err = ag_identity_forget(a.store, a.cfg, &a.log, a.args[0]);
+	if (err == AG_OK)
+		printf("forgot %s: binding, UID and groups removed\n", a.args[0]);
+	else if (err == AG_ERR_NOT_OURS || err == AG_ERR_INVALID_ARG)
+		fprintf(stderr, "authgear-pam forget: no user %s in the store\n", a.args[0]);
+	admin_close(&a);
+	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int cmd_pin(int argc, char **argv)
+{
+	struct admin a;
+	enum ag_err err;
+	uint32_t uid;
+	char why[512] = "";
+	int rc = admin_open(argc, argv, "pin", 2, &a);
+
+	if (rc >= 0)
+		return rc;
+	if (!ag_id_parse(a.args[1], &uid)) {
+		fprintf(stderr, "authgear-pam pin: '%s' is not a UID from %u to %u (not %u)\n", a.args[1],
+			AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
+		admin_close(&a);
+		return EXIT_FAILURE;
+	}
+	err = ag_identity_pin(a.store, a.cfg, &a.log, a.args[0], uid, why, sizeof why);
+	if (err == AG_OK)
+		printf("pinned %s to UID %u\n", a.args[0], uid);
+	else
+		fprintf(stderr, "authgear-pam pin: %s\n", why[0] ? why : ag_err_reason(err));
+	admin_close(&a);
+	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	struct admin a;
+	enum ag_err err;
+	char why[512] = "";
+	int rc = admin_open(argc, argv, "import", 1, &a);
+
+	if (rc >= 0)
+		return rc;
+	err = ag_identity_import(a.store, a.cfg, &a.log, a.args[0], why, sizeof why);
+	if (err == AG_OK)
+		printf("imported the UIDs of %s\n", a.args[0]);
+	else
+		fprintf(stderr, "authgear-pam import: %s; nothing imported\n", why[0] ? why : ag_err_reason(err));
+	admin_close(&a);
+	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int cmd_reindex(int argc, char **argv)
+{
+	struct admin a;
+	enum ag_err err;
+	int rc = admin_open(argc, argv, "reindex", 0, &a);
+
+	if (rc >= 0)
+		return rc;
+	err = ag_identity_reindex(a.store, a.cfg, &a.log);
+	if (err == AG_OK)
+		printf("rebuilt %s/nss.index\n", a.cfg->state_dir);
+	admin_close(&a);
+	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -295,6 +503,16 @@ int main(int argc, char **argv)
 		return cmd_login(argc - 1, argv + 1);
 	if (strcmp(argv[1], "qr") == 0)
 		return cmd_qr(argc - 1, argv + 1);
+	if (strcmp(argv[1], "users") == 0)
+		return cmd_users(argc - 1, argv + 1);
+	if (strcmp(argv[1], "forget") == 0)
+		return cmd_forget(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pin") == 0)
+		return cmd_pin(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import") == 0)
+		return cmd_import(argc - 1, argv + 1);
+	if (strcmp(argv[1], "reindex") == 0)
+		return cmd_reindex(argc - 1, argv + 1);
 	fprintf(stderr, "authgear-pam: unknown command '%s'\n", argv[1]);
 	return usage_error("see the list of commands");
 }

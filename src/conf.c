@@ -11,6 +11,8 @@
 
 #include "conf.h"
 #include "file.h"
+#include "names.h"
+#include "uid.h"
 
 enum key_type {
 	KEY_URL,      /* scheme://rest, printable, no spaces */
@@ -26,6 +28,9 @@ enum key_type {
 	KEY_TEMPLATE, /* text where %u is the user name and %% a percent sign */
 	KEY_CHOICE,   /* one of the words in choices */
 	KEY_WORDS,    /* one or more words from choices, comma or space separated, none twice */
+	KEY_RANGE,    /* "MIN-MAX" UIDs (uid.h) */
+	KEY_PASSWD_PATH, /* absolute path for a passwd field: printable, no ':' or spaces, %u and %% */
+	KEY_NAME,     /* a Unix name (names.h) */
 };
 
 struct key_spec {
@@ -78,6 +83,11 @@ static const struct key_spec key_specs[] = {
 	NUM(qr_invert,       KEY_BOOL,   0, 0, 1),
 	NUM(device_max_wait, KEY_SECONDS, 110, 5, 900),
 	STR(username_claim,  KEY_TOKEN,  "preferred_username", false),
+	/* accounts: UIDs, home, shell, primary group ([roles] and [uids] below) */
+	STR(uid_range,    KEY_RANGE,       AG_UID_RANGE_DEFAULT, false),
+	STR(home,         KEY_PASSWD_PATH, "/home/%u", false),
+	STR(shell,        KEY_PASSWD_PATH, "/bin/bash", false),
+	STR(primary_group, KEY_NAME,       NULL, false),
 };
 
 #define N_KEYS (sizeof key_specs / sizeof key_specs[0])
@@ -85,6 +95,8 @@ static const struct key_spec key_specs[] = {
 /* Tables the parser accepts; later parts of the product give their entries
  * meaning ([roles]: Authgear role key = Unix group, [uids]: user = UID). */
 static const char *const known_tables[] = { "roles", "uids", NULL };
+
+#define ROLE_GROUPS_MAX 32 /* Unix groups one role may grant */
 
 #define VALUE_MAX 2048
 #define TABLE_KEY_MAX 128
@@ -371,6 +383,22 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 			return fail(p, AG_ERR_CONFIG, line, "%s: must be one or more of %s, separated by commas, none twice",
 				    spec->name, spec->choices);
 		break;
+	case KEY_RANGE: {
+		struct ag_id_range r;
+		if (!ag_id_range_parse(v, &r))
+			return fail(p, AG_ERR_CONFIG, line, "%s: must be MIN-MAX with %u <= MIN < MAX <= %u", spec->name,
+				    AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED);
+		break;
+	}
+	case KEY_PASSWD_PATH:
+		if (v[0] != '/' || !valid_template(v) || strchr(v, ':') || strlen(v) >= 256)
+			return fail(p, AG_ERR_CONFIG, line,
+				    "%s: must be an absolute path without spaces or ':' (%%u = user name)", spec->name);
+		break;
+	case KEY_NAME:
+		if (!ag_name_valid(v))
+			return fail(p, AG_ERR_CONFIG, line, "%s: not a valid Unix name", spec->name);
+		break;
 	case KEY_SECONDS:
 	case KEY_NUMBER:
 		if (!parse_long(v, spec->min, spec->max, &n))
@@ -437,6 +465,33 @@ static enum ag_err handle_section(struct parser *p, const char *s, size_t n, uns
 	return AG_OK;
 }
 
+/* [roles]: role key = Unix groups; [uids]: Unix name = UID, each UID once.
+ * A wrong entry is an error in both modes: ignoring it would silently give a
+ * user another UID or drop a group. */
+static enum ag_err validate_table_entry(struct parser *p, const struct ag_config_table *t, const char *key,
+					const char *value, unsigned line)
+{
+	uint32_t uid, other;
+
+	if (strcmp(t->name, "roles") == 0) {
+		if (!ag_name_list_valid(value, ROLE_GROUPS_MAX))
+			return fail(p, AG_ERR_CONFIG, line,
+				    "[roles] %.64s: must be 1-%d Unix group names (lower case, at most %d characters, "
+				    "no leading '-')", key, ROLE_GROUPS_MAX, AG_NAME_MAX);
+	} else if (strcmp(t->name, "uids") == 0) {
+		if (!ag_name_valid(key) || strcmp(key, "root") == 0)
+			return fail(p, AG_ERR_CONFIG, line, "[uids] '%.64s' is not a valid Unix user name (nor root)", key);
+		if (!ag_id_parse(value, &uid))
+			return fail(p, AG_ERR_CONFIG, line, "[uids] %s: must be a UID from %u to %u, not %u", key,
+				    AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
+		for (size_t i = 0; i < t->n_entries; i++)
+			if (ag_id_parse(t->entries[i].value, &other) && other == uid)
+				return fail(p, AG_ERR_CONFIG, line, "[uids] %s: UID %u is already pinned to %s (line %u)",
+					    key, uid, t->entries[i].key, t->entries[i].line);
+	}
+	return AG_OK;
+}
+
 static enum ag_err handle_table_entry(struct parser *p, const char *key, const char *value, unsigned line)
 {
 	struct ag_config_table *t = p->table;
@@ -453,6 +508,8 @@ static enum ag_err handle_table_entry(struct parser *p, const char *key, const c
 				    t->name, key, t->entries[i].line);
 	if (t->n_entries >= TABLE_ENTRIES_MAX)
 		return fail(p, AG_ERR_CONFIG, line, "[%s]: more than %d entries", t->name, TABLE_ENTRIES_MAX);
+	if (validate_table_entry(p, t, key, value, line) != AG_OK)
+		return AG_ERR_CONFIG;
 	entries = realloc(t->entries, (t->n_entries + 1) * sizeof *entries);
 	if (!entries)
 		return fail(p, AG_ERR_NOMEM, line, "out of memory");

@@ -70,6 +70,11 @@ struct ag_config {
 	bool qr_invert;        /* characters draw the light modules (dark terminals) */
 	long device_max_wait;  /* seconds, below sshd's LoginGraceTime */
 	char *username_claim;  /* userinfo claim that must equal the Unix name */
+	/* accounts: the Unix side of Authgear users (identity.c) */
+	char *uid_range;       /* "MIN-MAX" UIDs and GIDs are hashed into */
+	char *home;            /* home directory template, %u = Unix name */
+	char *shell;
+	char *primary_group;   /* shared primary group; NULL: user-private groups */
 	/* tables, in file order */
 	struct ag_config_table *tables;
 	size_t n_tables;

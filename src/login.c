@@ -9,6 +9,7 @@
 
 #include "authflow.h"
 #include "http.h"
+#include "identity.h"
 #include "json.h"
 #include "login.h"
 #include "names.h"
@@ -51,8 +52,8 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
 	char *sub = NULL;
 	bool ours;
 
-	if (!ag_name_valid(user))
-		return false;
+	if (!ag_name_valid(user) || ag_identity_reserved(user, NULL))
+		return false; /* root and the host's system accounts are never ours */
 	if (ag_name_allowed(cfg->users, user))
 		return true;
 	/* Bound names stay ours after they leave the allow-list. */
@@ -405,6 +406,11 @@ enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char
 	err = ag_store_bind(l->store, l->user, l->claims.sub, time(NULL));
 	if (err == AG_ERR_DENIED)
 		return deny(l, err, "This user name is linked to another Authgear account.");
+	/* The Unix side: UID at the first login, roles -> groups, NSS index. */
+	if (err == AG_OK)
+		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.roles, l->claims.n_roles, NULL);
+	if (err == AG_ERR_DENIED)
+		return deny(l, err, "Your Unix account has just been set up; please sign in again.");
 	return err == AG_OK ? AG_OK : deny(l, err, NULL);
 }
 

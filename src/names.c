@@ -77,3 +77,86 @@ enum ag_err ag_login_id_from_template(const char *tmpl, const char *name, char *
 	*out = strdup(buf);
 	return *out ? AG_OK : AG_ERR_NOMEM;
 }
+
+bool ag_name_expand(const char *tmpl, const char *name, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (!tmpl || !name || len == 0)
+		return false;
+	for (const char *p = tmpl; *p; p++) {
+		const char *piece = p;
+		size_t k = 1;
+
+		if (*p == '%' && p[1] == 'u') {
+			piece = name;
+			k = strlen(name);
+			p++;
+		} else if (*p == '%' && p[1] == '%') {
+			p++;
+		} else if (*p == '%') {
+			return false;
+		}
+		if (k >= len - n)
+			return false;
+		memcpy(out + n, piece, k);
+		n += k;
+	}
+	out[n] = '\0';
+	return true;
+}
+
+void ag_name_list_each(const char *list, bool (*fn)(const char *name, void *ctx), void *ctx)
+{
+	char name[AG_NAME_MAX + 1];
+
+	for (const char *p = list; p && *p;) {
+		size_t n;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		if (n <= AG_NAME_MAX) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			if (!fn(name, ctx))
+				return;
+		}
+		p += n;
+	}
+}
+
+struct list_check {
+	size_t n;
+	bool ok;
+};
+
+static bool check_one(const char *name, void *ctx)
+{
+	struct list_check *c = ctx;
+
+	c->n++;
+	c->ok = c->ok && ag_name_valid(name);
+	return true;
+}
+
+bool ag_name_list_valid(const char *list, size_t max)
+{
+	struct list_check c = { 0, true };
+
+	if (!list)
+		return false;
+	/* A piece longer than a name is skipped by ag_name_list_each: count it here. */
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n > AG_NAME_MAX)
+			return false;
+		p += n;
+	}
+	ag_name_list_each(list, check_one, &c);
+	return c.ok && c.n > 0 && c.n <= max;
+}

@@ -24,4 +24,17 @@ bool ag_name_allowed(const char *list, const char *name);
  * %% a percent sign ("%u", "%u@corp.example"). Caller frees *out. */
 enum ag_err ag_login_id_from_template(const char *tmpl, const char *name, char **out);
 
+/* The same expansion into out (len bytes, NUL included): home directories
+ * ("/home/%u"). False when it does not fit or a '%' is not followed by 'u' or
+ * '%'. libc only: the NSS module uses it for provisional entries. */
+bool ag_name_expand(const char *tmpl, const char *name, char *out, size_t len);
+
+/* A list of Unix group names separated by commas and/or spaces ([roles]
+ * values): at least one, each valid by ag_name_valid, at most max. */
+bool ag_name_list_valid(const char *list, size_t max);
+
+/* Call fn on each name of such a list (names longer than AG_NAME_MAX are
+ * skipped); stops early when fn returns false. */
+void ag_name_list_each(const char *list, bool (*fn)(const char *name, void *ctx), void *ctx);
+
 #endif

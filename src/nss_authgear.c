@@ -1,17 +1,41 @@
-/* libnss_authgear.so.2: the NSS entry points. It links only libc and never
- * touches the network: it will serve users and groups from the local index
- * under state_dir (accounts issue). Until that index exists it knows nobody,
- * so every lookup answers NOTFOUND and enumeration is empty. */
+/* libnss_authgear.so.2: the NSS entry points. It links only libc, never
+ * touches the network and never takes a lock another process could hold: it
+ * maps the public index the store writes (index.h) and answers from it.
+ *
+ * The mapping is shared by all threads and replaced when the writer marks it
+ * superseded (checked at every call, a memory load) or when the path names
+ * another file (stat at most once a second). Lookups run outside the mutex
+ * on a reference-counted mapping, so a replacement never pulls the pages
+ * from under a reader: a lookup sees the old index or the new one.
+ *
+ * Index path: AG_INDEX_DEFAULT_PATH, or for tests AUTHGEAR_NSS_INDEX read
+ * with secure_getenv (ignored in setuid and setgid programs).
+ */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <nss.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "index.h"
 
 #define NSS_FN(name) _nss_authgear_##name
+#define TEST_LOG_ENV "AUTHGEAR_TEST_LOG"
 
 enum nss_status NSS_FN(getpwnam_r)(const char *, struct passwd *, char *, size_t, int *);
 enum nss_status NSS_FN(getpwuid_r)(uid_t, struct passwd *, char *, size_t, int *);
@@ -26,64 +50,469 @@ enum nss_status NSS_FN(endgrent)(void);
 enum nss_status NSS_FN(initgroups_dyn)(const char *, gid_t, long int *, long int *, gid_t **,
 				       long int, int *);
 
-static enum nss_status not_found(int *errnop)
+struct mapping {
+	void *addr;
+	size_t size;
+	struct ag_index ix;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	unsigned refs;        /* under map_lock */
+	int logged;           /* a corruption found in a lookup was logged */
+};
+
+static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mapping *current;   /* holds one reference */
+static time_t checked_at;         /* CLOCK_MONOTONIC_COARSE second of the last stat */
+/* The last file that failed to map, so it is logged once, not per lookup. */
+static struct { dev_t dev; ino_t ino; struct timespec mtime; off_t size; int set; } last_bad;
+
+/* Enumeration state (glibc serializes set/get/end per database). */
+static pthread_mutex_t ent_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mapping *pw_ent, *gr_ent;
+static uint32_t pw_next, gr_next;
+
+/* A child of fork() may have inherited a held mutex from a thread that does
+ * not exist there: start with fresh ones. The mappings stay valid. */
+static void reinit_after_fork(void)
 {
+	pthread_mutex_init(&map_lock, NULL);
+	pthread_mutex_init(&ent_lock, NULL);
+}
+
+__attribute__((constructor)) static void nss_authgear_init(void)
+{
+	pthread_atfork(NULL, NULL, reinit_after_fork);
+}
+
+static void nss_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void nss_log(const char *fmt, ...)
+{
+	char line[512];
+	const char *test_log = secure_getenv(TEST_LOG_ENV);
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	syslog(LOG_AUTHPRIV | LOG_ERR, "nss_authgear: %s", line);
+	if (test_log && *test_log) {
+		int fd = open(test_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0) {
+			char buf[600];
+			int n = snprintf(buf, sizeof buf, "err nss_authgear: %s\n", line);
+			if (n > 0 && write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0) {
+				/* best effort */
+			}
+			close(fd);
+		}
+	}
+	errno = saved;
+}
+
+static const char *index_path(void)
+{
+	const char *p = secure_getenv(AG_INDEX_ENV);
+
+	return p && p[0] == '/' ? p : AG_INDEX_DEFAULT_PATH;
+}
+
+static void unref(struct mapping *m)
+{
+	if (m && --m->refs == 0) {
+		munmap(m->addr, m->size);
+		free(m);
+	}
+}
+
+static bool same_file(const struct mapping *m, const struct stat *st)
+{
+	return m->dev == st->st_dev && m->ino == st->st_ino && m->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       m->mtime.tv_nsec == st->st_mtim.tv_nsec && (off_t)m->size == st->st_size;
+}
+
+static void log_bad_once(const char *path, const struct stat *st, const char *why)
+{
+	if (st && last_bad.set && last_bad.dev == st->st_dev && last_bad.ino == st->st_ino &&
+	    last_bad.mtime.tv_sec == st->st_mtim.tv_sec && last_bad.mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	    last_bad.size == st->st_size)
+		return;
+	if (st) {
+		last_bad.dev = st->st_dev;
+		last_bad.ino = st->st_ino;
+		last_bad.mtime = st->st_mtim;
+		last_bad.size = st->st_size;
+		last_bad.set = 1;
+	}
+	nss_log("%s: %s; answering UNAVAIL", path, why);
+}
+
+/* Map path; NSS_STATUS_NOTFOUND when there is no index (nobody is known). */
+static enum nss_status map_file(const char *path, struct mapping **out)
+{
+	struct mapping *m;
+	const char *why = NULL;
+	struct stat st;
+	void *addr;
+	int fd;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return NSS_STATUS_NOTFOUND;
+		if (!last_bad.set) {
+			nss_log("%s: cannot open: %s; answering UNAVAIL", path, strerror(errno));
+			last_bad.set = 1;
+		}
+		return NSS_STATUS_UNAVAIL;
+	}
+	if (fstat(fd, &st) != 0)
+		why = "cannot stat";
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		why = "not owned by root or writable by others";
+	else if (st.st_size < (off_t)sizeof(struct ag_index_header))
+		why = "truncated: shorter than its header";
+	else if ((unsigned long long)st.st_size > AG_INDEX_SIZE_MAX)
+		why = "larger than the limit";
+	if (why) {
+		close(fd);
+		log_bad_once(path, &st, why);
+		return NSS_STATUS_UNAVAIL;
+	}
+	addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (addr == MAP_FAILED) {
+		log_bad_once(path, &st, "cannot map");
+		return NSS_STATUS_UNAVAIL;
+	}
+	m = calloc(1, sizeof *m);
+	if (!m) {
+		munmap(addr, (size_t)st.st_size);
+		return NSS_STATUS_TRYAGAIN;
+	}
+	m->addr = addr;
+	m->size = (size_t)st.st_size;
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
+	m->mtime = st.st_mtim;
+	if (!ag_index_open(addr, m->size, &m->ix, &why)) {
+		log_bad_once(path, &st, why);
+		munmap(addr, m->size);
+		free(m);
+		return NSS_STATUS_UNAVAIL;
+	}
+	m->refs = 1;
+	*out = m;
+	return NSS_STATUS_SUCCESS;
+}
+
+/* A reference to the current index (release it with put_index). */
+static enum nss_status get_index(struct mapping **out)
+{
+	enum nss_status st = NSS_STATUS_SUCCESS;
+	struct timespec now;
+	struct stat sb;
+	const char *path;
+
+	*out = NULL;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	pthread_mutex_lock(&map_lock);
+	if (current && !ag_index_superseded(&current->ix) && now.tv_sec == checked_at)
+		goto done;
+	path = index_path();
+	checked_at = now.tv_sec;
+	if (current && stat(path, &sb) == 0 && same_file(current, &sb))
+		goto done; /* superseded but not yet replaced, or unchanged */
+	{
+		struct mapping *m;
+
+		st = map_file(path, &m);
+		if (st == NSS_STATUS_SUCCESS || st == NSS_STATUS_NOTFOUND || st == NSS_STATUS_UNAVAIL) {
+			unref(current);
+			current = m;
+		}
+	}
+done:
+	if (current) {
+		current->refs++;
+		*out = current;
+		st = NSS_STATUS_SUCCESS;
+	}
+	pthread_mutex_unlock(&map_lock);
+	return st;
+}
+
+static void put_index(struct mapping *m)
+{
+	pthread_mutex_lock(&map_lock);
+	unref(m);
+	pthread_mutex_unlock(&map_lock);
+}
+
+static enum nss_status status_of(struct mapping *m, enum ag_index_status st, int *errnop)
+{
+	switch (st) {
+	case AG_INDEX_OK:
+		return NSS_STATUS_SUCCESS;
+	case AG_INDEX_ERANGE:
+		*errnop = ERANGE;
+		return NSS_STATUS_TRYAGAIN;
+	case AG_INDEX_NOTFOUND:
+		*errnop = ENOENT;
+		return NSS_STATUS_NOTFOUND;
+	case AG_INDEX_CORRUPT:
+	default:
+		if (m && !__atomic_exchange_n(&m->logged, 1, __ATOMIC_RELAXED))
+			nss_log("%s: corrupt record; answering UNAVAIL", index_path());
+		*errnop = ENOENT;
+		return NSS_STATUS_UNAVAIL;
+	}
+}
+
+/* No index, or an unusable one, as a lookup's answer. */
+static enum nss_status no_index(enum nss_status st, int *errnop)
+{
+	if (st == NSS_STATUS_TRYAGAIN) {
+		*errnop = ENOMEM;
+		return st;
+	}
 	*errnop = ENOENT;
-	return NSS_STATUS_NOTFOUND;
+	return st == NSS_STATUS_SUCCESS ? NSS_STATUS_NOTFOUND : st;
 }
 
 enum nss_status NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	return not_found(errnop);
+	enum ag_index_status r;
+	struct mapping *m;
+	enum nss_status st = get_index(&m);
+	uint32_t idx;
+
+	if (!m)
+		return no_index(st, errnop);
+	r = ag_index_user_by_name(&m->ix, name, &idx);
+	if (r == AG_INDEX_OK)
+		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
+	else if (r == AG_INDEX_NOTFOUND)
+		r = ag_index_provisional(&m->ix, name, pw, buf, len);
+	st = status_of(m, r, errnop);
+	put_index(m);
+	return st;
 }
 
 enum nss_status NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	return not_found(errnop);
+	enum ag_index_status r;
+	struct mapping *m;
+	enum nss_status st = get_index(&m);
+	uint32_t idx;
+
+	if (!m)
+		return no_index(st, errnop);
+	r = ag_index_user_by_uid(&m->ix, (uint32_t)uid, &idx);
+	if (r == AG_INDEX_OK)
+		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
+	st = status_of(m, r, errnop);
+	put_index(m);
+	return st;
+}
+
+enum nss_status NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t len, int *errnop)
+{
+	enum ag_index_status r;
+	struct mapping *m;
+	enum nss_status st = get_index(&m);
+	uint32_t idx;
+
+	if (!m)
+		return no_index(st, errnop);
+	r = ag_index_group_by_name(&m->ix, name, &idx);
+	if (r == AG_INDEX_OK)
+		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
+	st = status_of(m, r, errnop);
+	put_index(m);
+	return st;
+}
+
+enum nss_status NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t len, int *errnop)
+{
+	enum ag_index_status r;
+	struct mapping *m;
+	enum nss_status st = get_index(&m);
+	uint32_t idx;
+
+	if (!m)
+		return no_index(st, errnop);
+	r = ag_index_group_by_gid(&m->ix, (uint32_t)gid, &idx);
+	if (r == AG_INDEX_OK)
+		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
+	st = status_of(m, r, errnop);
+	put_index(m);
+	return st;
+}
+
+/* --- enumeration: bound users and our own groups, never provisional
+ * entries or host-local groups (those are the host's to list) ---------- */
+
+static enum nss_status ent_start(struct mapping **slot, uint32_t *next)
+{
+	struct mapping *m;
+	enum nss_status st;
+
+	if (*slot)
+		put_index(*slot);
+	*slot = NULL;
+	*next = 0;
+	st = get_index(&m);
+	*slot = m;
+	return m || st == NSS_STATUS_NOTFOUND ? NSS_STATUS_SUCCESS : st;
+}
+
+static void ent_end(struct mapping **slot, uint32_t *next)
+{
+	if (*slot)
+		put_index(*slot);
+	*slot = NULL;
+	*next = 0;
 }
 
 enum nss_status NSS_FN(setpwent)(int stayopen)
 {
+	enum nss_status st;
+
+	pthread_mutex_lock(&ent_lock);
+	st = ent_start(&pw_ent, &pw_next);
+	pthread_mutex_unlock(&ent_lock);
+	return st;
+}
+
+enum nss_status NSS_FN(endpwent)(void)
+{
+	pthread_mutex_lock(&ent_lock);
+	ent_end(&pw_ent, &pw_next);
+	pthread_mutex_unlock(&ent_lock);
 	return NSS_STATUS_SUCCESS;
 }
 
 enum nss_status NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	return not_found(errnop);
-}
+	enum nss_status st;
 
-enum nss_status NSS_FN(endpwent)(void)
-{
-	return NSS_STATUS_SUCCESS;
-}
-
-enum nss_status NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t len, int *errnop)
-{
-	return not_found(errnop);
-}
-
-enum nss_status NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t len, int *errnop)
-{
-	return not_found(errnop);
+	pthread_mutex_lock(&ent_lock);
+	if (!pw_ent && pw_next == 0)
+		ent_start(&pw_ent, &pw_next);
+	if (!pw_ent || pw_next >= ag_index_n_users(&pw_ent->ix)) {
+		*errnop = ENOENT;
+		st = NSS_STATUS_NOTFOUND;
+	} else {
+		st = status_of(pw_ent, ag_index_fill_passwd(&pw_ent->ix, pw_next, pw, buf, len), errnop);
+		if (st == NSS_STATUS_SUCCESS || st == NSS_STATUS_UNAVAIL)
+			pw_next++; /* ERANGE: the same entry again with a bigger buffer */
+	}
+	pthread_mutex_unlock(&ent_lock);
+	return st;
 }
 
 enum nss_status NSS_FN(setgrent)(int stayopen)
 {
+	enum nss_status st;
+
+	pthread_mutex_lock(&ent_lock);
+	st = ent_start(&gr_ent, &gr_next);
+	pthread_mutex_unlock(&ent_lock);
+	return st;
+}
+
+enum nss_status NSS_FN(endgrent)(void)
+{
+	pthread_mutex_lock(&ent_lock);
+	ent_end(&gr_ent, &gr_next);
+	pthread_mutex_unlock(&ent_lock);
 	return NSS_STATUS_SUCCESS;
 }
 
 enum nss_status NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t len, int *errnop)
 {
-	return not_found(errnop);
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+
+	pthread_mutex_lock(&ent_lock);
+	if (!gr_ent && gr_next == 0)
+		ent_start(&gr_ent, &gr_next);
+	*errnop = ENOENT;
+	while (gr_ent && gr_next < ag_index_n_groups(&gr_ent->ix)) {
+		bool local = false;
+		enum ag_index_status r = ag_index_group_local(&gr_ent->ix, gr_next, &local);
+
+		if (r == AG_INDEX_OK && local) {
+			gr_next++;
+			continue;
+		}
+		if (r == AG_INDEX_OK)
+			r = ag_index_fill_group(&gr_ent->ix, gr_next, gr, buf, len);
+		st = status_of(gr_ent, r, errnop);
+		if (st == NSS_STATUS_SUCCESS || st == NSS_STATUS_UNAVAIL)
+			gr_next++;
+		break;
+	}
+	pthread_mutex_unlock(&ent_lock);
+	return st;
 }
 
-enum nss_status NSS_FN(endgrent)(void)
+/* glibc's getgrouplist/initgroups: append user's GIDs (except skip and
+ * those already there) to *groupsp, growing it up to limit (<= 0: none). */
+enum nss_status NSS_FN(initgroups_dyn)(const char *user, gid_t skip, long int *start, long int *size,
+				       gid_t **groupsp, long int limit, int *errnop)
 {
+	const uint32_t *gids = NULL;
+	enum ag_index_status r;
+	struct mapping *m;
+	enum nss_status st = get_index(&m);
+	uint32_t idx, n = 0;
+
+	if (!m)
+		return no_index(st, errnop);
+	r = ag_index_user_by_name(&m->ix, user, &idx);
+	if (r == AG_INDEX_OK)
+		r = ag_index_user_gids(&m->ix, idx, &gids, &n);
+	if (r != AG_INDEX_OK) {
+		st = status_of(m, r, errnop);
+		put_index(m);
+		return st;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		gid_t gid = (gid_t)gids[i];
+		bool have = gid == skip;
+
+		for (long int j = 0; !have && j < *start; j++)
+			have = (*groupsp)[j] == gid;
+		if (have)
+			continue;
+		if (*start == *size) {
+			long int grow = *size ? *size * 2 : 16;
+			gid_t *bigger;
+
+			if (limit > 0 && *size >= limit)
+				break; /* full: glibc reports what fits */
+			if (limit > 0 && grow > limit)
+				grow = limit;
+			bigger = realloc(*groupsp, (size_t)grow * sizeof *bigger);
+			if (!bigger) {
+				put_index(m);
+				*errnop = ENOMEM;
+				return NSS_STATUS_TRYAGAIN;
+			}
+			*groupsp = bigger;
+			*size = grow;
+		}
+		(*groupsp)[(*start)++] = gid;
+	}
+	put_index(m);
 	return NSS_STATUS_SUCCESS;
-}
-
-enum nss_status NSS_FN(initgroups_dyn)(const char *user, gid_t group, long int *start, long int *size,
-				       gid_t **groups, long int limit, int *errnop)
-{
-	return not_found(errnop);
 }

@@ -6,12 +6,16 @@
 #define AG_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "error.h"
 #include "log.h"
+#include "names.h"
 
 struct ag_store;
+struct ag_config;
 
 /* Open the store (creating state_dir and its private part when missing). */
 enum ag_err ag_store_open(const char *state_dir, const struct ag_log *log, struct ag_store **out);
@@ -31,5 +35,61 @@ enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub,
 enum ag_err ag_store_throttle_check(struct ag_store *s, const char *name, long max_per_minute, time_t now,
 				    long *retry_after);
 enum ag_err ag_store_throttle_failed(struct ag_store *s, const char *name, time_t now);
+
+/* --- accounts: UIDs, groups and roles per user; the NSS index ----------
+ *
+ * users.json also holds, per user, the UID pinned at the first login (or by
+ * an admin ahead of it: an entry without sub), the roles and Unix groups of
+ * the last login, and the GIDs of the groups handed out ("groups"). Fields
+ * this version does not know are kept when it writes. Every change goes
+ * through ag_store_edit: lock, read, change, atomic write, and then (with a
+ * configuration) the NSS index is rebuilt under the same lock, so the index
+ * never lags behind the store. */
+
+struct ag_store_user {
+	char name[AG_NAME_MAX + 1];
+	char *sub;                 /* NULL: a UID pinned ahead of the first login */
+	long long bound_at, last_login; /* 0: never */
+	uint32_t uid;              /* 0: none yet */
+	char **groups;             /* Unix groups granted at the last login */
+	size_t n_groups;
+	char **roles;              /* Authgear role keys of the last login */
+	size_t n_roles;
+};
+
+struct ag_store_group {
+	char name[AG_NAME_MAX + 1];
+	uint32_t gid;              /* pinned forever, like UIDs */
+	bool local;                /* a host group: its GID is the host's; we add members */
+};
+
+struct ag_store_db {
+	struct ag_store_user *users; /* sorted by name */
+	size_t n_users;
+	struct ag_store_group *groups;
+	size_t n_groups;
+	void *doc;                 /* the file as read (json_t) */
+};
+
+/* Read users.json without the lock (a snapshot). Free with ag_store_db_free. */
+enum ag_err ag_store_read(struct ag_store *s, struct ag_store_db *db);
+void ag_store_db_free(struct ag_store_db *db);
+
+/* Change the users file: under the lock, read it, call fn, write it when fn
+ * returns AG_OK, and when cfg is not NULL rebuild the NSS index. */
+typedef enum ag_err (*ag_store_edit_fn)(struct ag_store_db *db, void *ctx);
+enum ag_err ag_store_edit(struct ag_store *s, const struct ag_config *cfg, ag_store_edit_fn fn, void *ctx);
+
+/* state_dir, where the NSS index lives. */
+const char *ag_store_state_dir(const struct ag_store *s);
+
+struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name);
+enum ag_err ag_store_db_add_user(struct ag_store_db *db, const char *name, struct ag_store_user **out);
+bool ag_store_db_remove_user(struct ag_store_db *db, const char *name);
+struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const char *name);
+enum ag_err ag_store_db_add_group(struct ag_store_db *db, const char *name, uint32_t gid, bool local,
+				  struct ag_store_group **out);
+/* Replace a string list (groups, roles) with a copy of items. */
+enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_t n_items);
 
 #endif

@@ -94,7 +94,7 @@ static void test_all_keys_tables_comments_crlf(void **state)
 		"https://authgear.com/role:x = docker\n"
 		"[uids]\n"
 		"alice = 200123\n"
-		"name = caf\xc3\xa9"; /* no final newline; UTF-8 in a value */
+		"bob = 200124"; /* no final newline */
 	struct ag_config *cfg;
 	const struct ag_config_table *roles, *uids;
 
@@ -117,7 +117,7 @@ static void test_all_keys_tables_comments_crlf(void **state)
 	assert_string_equal(ag_config_table_get(roles, "https://authgear.com/role:x"), "docker");
 	assert_null(ag_config_table_get(roles, "alice"));
 	assert_string_equal(ag_config_table_get(uids, "alice"), "200123");
-	assert_string_equal(ag_config_table_get(uids, "name"), "caf\xc3\xa9");
+	assert_string_equal(ag_config_table_get(uids, "bob"), "200124");
 	assert_int_equal(uids->entries[1].line, 18);
 	assert_null(ag_config_table(cfg, "absent"));
 	ag_config_free(cfg);

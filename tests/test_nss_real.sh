@@ -1,0 +1,154 @@
+#!/bin/bash
+# The NSS module through the real glibc: libnss_authgear.so.2 copied into the
+# system library directory and "authgear" added to nsswitch.conf (passwd:
+# files authgear; group: files [SUCCESS=merge] authgear), both restored by a
+# trap on any exit (testing-pam.md §4.4). The index comes from the store
+# through `authgear-pam reindex`, found through AUTHGEAR_NSS_INDEX.
+#
+# getent passwd/group/initgroups and id for 1, 100 and 10,000 users; glibc's
+# group merge with a host group; ERANGE at every short buffer size; threads
+# looking users up while the index is rewritten; an unprivileged process
+# resolves users and cannot read the root-only part; a setuid program
+# ignores AUTHGEAR_NSS_INDEX; a corrupt index answers UNAVAIL and logs.
+. "$abs_top_srcdir/tests/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (installs the module, edits nsswitch.conf)"
+command -v getent >/dev/null && command -v setpriv >/dev/null && command -v flock >/dev/null \
+	|| skip "getent, setpriv or flock missing"
+! pgrep -x nscd >/dev/null || skip "nscd is running: it would cache the answers"
+LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
+[ -d "$LIBDIR" ] || skip "cannot find the system library directory"
+new_tmpdir
+LOOKUP="$abs_top_builddir/tests/tools/nss_lookup"
+S="$T/state"
+
+# --- install; restore on any exit, one test at a time ----------------------------------
+mkdir -p /run/lock
+exec 9>/run/lock/pam_authgear-nss-real-test.lock
+flock -w 600 9 || fail "another NSS test holds the lock"
+[ ! -e "$LIBDIR/libnss_authgear.so.2" ] || skip "$LIBDIR/libnss_authgear.so.2 exists (installed package?): not replacing it"
+cp -a /etc/nsswitch.conf "$T/nsswitch.conf.orig"
+SUM=$(md5sum < /etc/nsswitch.conf)
+restore_nss() {
+	cp -a "$T/nsswitch.conf.orig" /etc/nsswitch.conf
+	rm -f "$LIBDIR/libnss_authgear.so.2"
+	[ "$(md5sum < /etc/nsswitch.conf)" = "$SUM" ] || echo "WARNING: nsswitch.conf not restored"
+}
+CLEANUP_HOOKS="restore_nss $CLEANUP_HOOKS"
+trap 'exit 130' INT TERM
+install -m 0644 -o root -g root "$NSS_MODULE" "$LIBDIR/libnss_authgear.so.2"
+sed -i -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
+	/etc/nsswitch.conf
+grep -E '^(passwd|group):' /etc/nsswitch.conf
+export AUTHGEAR_NSS_INDEX="$S/nss.index" AUTHGEAR_TEST_LOG="$T/nss.log"
+
+# A store as N logins leave it: users agtNNNNN (UID 300000 + N), each in the
+# role group agt-team; the first three also in the host group "users".
+USERS_GID=$(getent group users | cut -d: -f3)
+[ -n "$USERS_GID" ] || skip "no host group 'users'"
+make_store() {
+	n=$1 shell=$2
+	write_config "$T/c.conf" "users = agt*" "shell = $shell" "[roles]" "member = agt-team" "$3"
+	mkdir -p "$S/private"; chmod 0755 "$S"; chmod 0700 "$S/private"
+	node -e '
+const [n, usersGid] = [Number(process.argv[1]), Number(process.argv[2])];
+const j = { users: {}, groups: { "agt-team": { gid: 310000000, local: false }, users: { gid: usersGid, local: true } } };
+for (let i = 0; i < n; i++) {
+  const name = "agt" + String(i).padStart(5, "0");
+  j.users[name] = { sub: "sub-" + i, bound_at: 1700000000, last_login: 1700000000, uid: 300000 + i,
+                    groups: i < 3 ? ["agt-team", "users"] : ["agt-team"], roles: ["member"] };
+}
+process.stdout.write(JSON.stringify(j));' "$n" "$USERS_GID" > "$S/private/users.json"
+	chmod 0600 "$S/private/users.json"
+	"$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex of $n users"
+}
+
+for n in 1 100 10000; do
+	make_store $n /bin/bash "grantee = users"
+	last=$(printf 'agt%05d' $((n - 1)))
+	lastuid=$((300000 + n - 1))
+	[ "$(getent passwd | grep -c '^agt')" = "$n" ] || fail "$n users: getent passwd lists $(getent passwd | grep -c '^agt')"
+	getent passwd "$last" > "$T/pw"
+	[ "$(cat "$T/pw")" = "$last:*:$lastuid:$lastuid::/home/$last:/bin/bash" ] || { cat "$T/pw"; fail "$n users: getent passwd $last"; }
+	[ "$(getent passwd $lastuid | cut -d: -f1)" = "$last" ] || fail "$n users: getent passwd by UID"
+	[ "$(getent group agt-team | cut -d: -f4 | tr , '\n' | wc -l)" = "$n" ] || fail "$n users: agt-team members"
+	[ "$(getent group "$last")" = "$last:*:$lastuid:" ] || fail "$n users: user-private group"
+	[ "$(getent group $lastuid | cut -d: -f1)" = "$last" ] || fail "$n users: group by GID"
+	getent initgroups "$last" > "$T/ig"
+	grep -qw 310000000 "$T/ig" || { cat "$T/ig"; fail "$n users: initgroups lacks agt-team"; }
+	if [ $n -gt 3 ]; then
+		id "$last" > "$T/id"
+		[ "$(cat "$T/id")" = "uid=$lastuid($last) gid=$lastuid($last) groups=$lastuid($last),310000000(agt-team)" ] \
+			|| { cat "$T/id"; fail "$n users: id $last"; }
+	fi
+	id agt00000 > "$T/id0"
+	assert_contains "$T/id0" "uid=300000(agt00000) gid=300000(agt00000) groups=300000(agt00000),310000000(agt-team),$USERS_GID(users)" \
+		"$n users: id with a role group and a host group"
+	pass "$n users: getent passwd/group/initgroups and id"
+done
+
+# --- glibc's merge: the host group shows our members --------------------------------------
+getent group users > "$T/users"
+grep -qE "^users:x:$USERS_GID:(.*,)?agt00000,agt00001,agt00002$" "$T/users" || { cat "$T/users"; fail "group merge"; }
+getent group "$USERS_GID" | grep -q "agt00001" || fail "group merge by GID"
+if getent group | grep -c '^users:' | grep -qv '^1$'; then fail "getgrent lists the host group twice"; fi
+pass "group: files [SUCCESS=merge] authgear adds our members to the host group 'users' (by name and GID)"
+
+# --- ERANGE at every short buffer size, through glibc --------------------------------------
+make_store 100 /bin/bash "grantee = users"
+"$LOOKUP" erange agt00042 agt-team > "$T/erange" 2>&1 || { cat "$T/erange"; fail "ERANGE"; }
+cat "$T/erange"
+pass "every buffer shorter than the entry gives ERANGE, the right size the exact entry"
+
+# --- threads while the index is rewritten -------------------------------------------------
+# Two configurations: shell /bin/sh or /bin/bash, and the host group "users"
+# granted or not. Readers must see one or the other, whole, never garbage.
+make_store 1000 /bin/sh "grantee = users"
+cp "$T/c.conf" "$T/a.conf"
+write_config "$T/b.conf" "users = agt*" "shell = /bin/bash" "[roles]" "member = agt-team"
+( end=$((SECONDS + 6)); n=0
+  while [ $SECONDS -lt $end ]; do
+	"$CLI" reindex --config "$T/a.conf" > /dev/null && "$CLI" reindex --config "$T/b.conf" > /dev/null || exit 1
+	n=$((n + 2))
+  done; echo "$n" > "$T/rewrites" ) &
+WRITER=$!
+"$LOOKUP" threads 4 5 users agt00000 agt00001 agt00002 agt00500 agt00999 > "$T/threads" 2>&1; rc=$?
+wait $WRITER || fail "the writer failed"
+cat "$T/threads"; echo "rewrites: $(cat "$T/rewrites")"
+[ $rc = 0 ] || fail "a lookup saw garbage or nothing while the index was rewritten"
+grep -Eq 'shell_sh=[1-9][0-9]* shell_bash=[1-9]' "$T/threads" || fail "readers did not see both versions"
+grep -Eq 'in_team=[1-9][0-9]* not_in_team=[1-9]' "$T/threads" || fail "readers did not see both group lists"
+[ "$(cat "$T/rewrites")" -ge 10 ] || fail "too few rewrites to prove anything"
+pass "4 threads during $(cat "$T/rewrites") rewrites: old or new, never garbage, never missing"
+
+# --- an unprivileged process -------------------------------------------------------------
+make_store 10 /bin/bash "grantee = users"
+mkdir -p "$T/owned"; touch "$T/owned/file"; chown 300004:310000000 "$T/owned/file"
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+$NOBODY getent passwd agt00004 > "$T/np" || fail "nobody cannot resolve a user"
+assert_contains "$T/np" "agt00004:*:300004:" "an unprivileged process resolves users"
+$NOBODY ls -l "$T/owned/file" > "$T/ls"
+assert_contains "$T/ls" "agt00004 agt-team" "ls as nobody shows the user and group names"
+$NOBODY id agt00001 > "$T/nid"
+assert_contains "$T/nid" "$USERS_GID(users)" "id as nobody: initgroups works unprivileged"
+if $NOBODY cat "$S/private/users.json" > /dev/null 2>&1; then fail "nobody can read the root-only part"; fi
+if $NOBODY ls "$S/private" > /dev/null 2>&1; then fail "nobody can list the root-only part"; fi
+pass "nobody cannot read or list the root-only part"
+
+# --- secure_getenv: a setuid program ignores AUTHGEAR_NSS_INDEX -----------------------------
+cp "$(command -v getent)" "$T/getent-suid"; chmod 4755 "$T/getent-suid"
+$NOBODY "$T/getent-suid" passwd agt00004 > "$T/suid" 2>&1 && fail "a setuid program honoured AUTHGEAR_NSS_INDEX"
+$NOBODY "$(command -v getent)" passwd agt00004 > /dev/null || fail "the same program without setuid resolves"
+pass "a setuid program does not take the index path from the environment"
+
+# --- a corrupt index: UNAVAIL and a log line, the host's users unaffected ------------------
+cp "$S/nss.index" "$T/good"
+head -c 500 "$T/good" > "$T/bad"; install -m 0644 "$T/bad" "$S/nss.index"
+: > "$T/nss.log"
+set +e
+getent passwd agt00001 > /dev/null; rc=$?
+set -e
+[ $rc = 2 ] || fail "truncated index: getent rc $rc"
+assert_contains "$T/nss.log" "truncated: size differs from its header; answering UNAVAIL" "corrupt index logged"
+getent passwd root > /dev/null || fail "root must still resolve"
+id root > /dev/null || fail "id root with a corrupt index"
+pass "a truncated index: UNAVAIL with a log line, files users unaffected"

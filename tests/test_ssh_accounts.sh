@@ -1,0 +1,167 @@
+#!/bin/bash
+# First SSH login of an Authgear user who exists in no local file: a real
+# sshd on loopback with a private PAM service (sshd-lab: the shipped example
+# stack pam.d/authgear-local-fallback, whose account stack is pam_unix, plus
+# pam_mkhomedir for the session), the NSS module
+# answering glibc in sshd and in the user's session, password + TOTP over
+# keyboard-interactive (testing-pam.md §5).
+#
+# Everything runs in a private mount namespace, so nothing changes outside
+# it: overlays put libnss_authgear.so.2 into the system library directory,
+# the sshd-lab service into /etc/pam.d and state_dir at /var/lib/authgear
+# (where the NSS module looks without any environment variable, as in the
+# user's session); a bind mount gives a private nsswitch.conf.
+#
+# Checks: the provisional entry sshd sees before PAM runs; the deterministic
+# UID (the golden value of the hash) and the groups of the user's roles from
+# `id` inside the session; an unlisted unknown name refused with no request
+# to the IdP; a role removed at the IdP drops its group at the next login.
+. "$abs_top_srcdir/tests/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (sshd, mounts)"
+[ -x /usr/sbin/sshd ] || skip "sshd not installed"
+command -v ssh >/dev/null && command -v expect >/dev/null && command -v unshare >/dev/null \
+	|| skip "ssh, expect or unshare missing"
+if [ -z "${AG_IN_MOUNT_NS:-}" ]; then
+	unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
+	exec unshare --mount --propagation private env AG_IN_MOUNT_NS=1 bash "$0" "$@"
+fi
+LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
+new_tmpdir
+FIXTURE="$IDP_DIR/fixtures/users.json"
+EXPECT="$abs_top_srcdir/tests/tools/ssh_login.exp"
+SVC=sshd-lab
+
+idp_start "$T/idp"
+hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2"; }
+requests() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))'; }
+totp() { hook GET "/totp/$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))'; }
+password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' "$FIXTURE" "$1"; }
+
+# --- the private world --------------------------------------------------------------
+SSHD_PID= ; MADE_RUN_SSHD=
+stop_sshd() {
+	[ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
+	[ -z "$MADE_RUN_SSHD" ] || rmdir /run/sshd 2>/dev/null
+	return 0
+}
+unmount_all() { umount -l /etc/nsswitch.conf /etc/pam.d /var/lib "$LIBDIR" 2>/dev/null; return 0; }
+CLEANUP_HOOKS="stop_sshd $CLEANUP_HOOKS unmount_all"
+overlay() { # overlay DIR UPPER: DIR shows UPPER's files over its own
+	mkdir -p "$2" "$2.work"
+	mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$2.work" "$1" || fail "overlay on $1"
+}
+mkdir -p "$T/ov/lib" "$T/ov/pamd" "$T/ov/varlib" "$T/home"
+cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
+write_config "$T/c.conf" "users = alice, dev-*" "timeout = 10" "home = $T/home/%u" "shell = /bin/bash" \
+	"[roles]" "unix-admin = authgear-admins" "unix-user = authgear-users, users"
+sed -i "s|^state_dir = .*|state_dir = /var/lib/authgear|" "$T/c.conf"
+# The shipped example stack (pam_authgear sufficient, pam_unix after it),
+# plus the README's pam_mkhomedir line.
+sed "s|pam_authgear.so|$MODULE config=$T/c.conf debug|" "$abs_top_srcdir/pam.d/authgear-local-fallback" \
+	| sed '/^session/i session  optional    pam_mkhomedir.so umask=0077' > "$T/ov/pamd/$SVC"
+grep -q "^auth     sufficient  $MODULE" "$T/ov/pamd/$SVC" && grep -q '^account  required    pam_unix.so' "$T/ov/pamd/$SVC" \
+	&& grep -q '^session  optional    pam_mkhomedir.so' "$T/ov/pamd/$SVC" || { cat "$T/ov/pamd/$SVC"; fail "PAM stack"; }
+sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
+	/etc/nsswitch.conf > "$T/nsswitch.conf"
+overlay "$LIBDIR" "$T/ov/lib"
+overlay /etc/pam.d "$T/ov/pamd"
+overlay /var/lib "$T/ov/varlib"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+[ -e "$LIBDIR/libnss_authgear.so.2" ] && [ -e /etc/pam.d/$SVC ] || fail "overlays"
+unset AUTHGEAR_NSS_INDEX
+
+# The admin's first step after configuring: the index, so sshd can see
+# allow-listed names before their first login.
+"$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex"
+[ "$(stat -c %a /var/lib/authgear/nss.index)" = 644 ] || fail "index mode"
+
+# --- sshd on loopback ------------------------------------------------------------------
+[ -d /run/sshd ] || { install -d -m 0755 /run/sshd; MADE_RUN_SSHD=1; }
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+ln -s /usr/sbin/sshd "$T/$SVC"
+PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+cat > "$T/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $T/hostkey
+PidFile $T/sshd.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods keyboard-interactive
+PasswordAuthentication no
+PubkeyAuthentication no
+PermitRootLogin no
+PrintMotd no
+PrintLastLog no
+LogLevel VERBOSE
+EOF
+"$T/$SVC" -t -f "$T/sshd_config" || fail "sshd -t"
+# (sshd runs PAM authentication with an empty environment, so the module's
+# lines go to syslog only; the assertions use sshd's log and the IdP's counters.)
+"$T/$SVC" -D -f "$T/sshd_config" -E "$T/sshd.log" &
+SSHD_PID=$!
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+for i in $(seq 100); do listening && break; sleep 0.1; done
+listening || { cat "$T/sshd.log"; fail "sshd did not start"; }
+
+# --- before the first login: the provisional entry sshd sees ------------------------------
+UID_ALICE=1697447617 # the hash of "alice" in the default uid_range (golden value, test_accounts.c)
+getent passwd alice > "$T/prov"
+[ "$(cat "$T/prov")" = "alice:*:$UID_ALICE:$UID_ALICE::$T/home/alice:/bin/bash" ] || { cat "$T/prov"; fail "provisional entry"; }
+if getent passwd | grep -q '^alice:'; then fail "getpwent lists a provisional entry"; fi
+pass "before the first login alice resolves to a provisional entry (first candidate UID), not enumerated"
+
+# --- an unlisted unknown name: refused, no request to the IdP -------------------------------
+hook POST /counters/reset > /dev/null
+set +e
+expect -f "$EXPECT" "$PORT" mallory "whatever" 000000 "echo LOGGED-IN; id" > "$T/mallory.out" 2>&1; rc=$?
+set -e
+[ $rc = 1 ] || { cat "$T/mallory.out"; fail "mallory: want denied (1), got $rc"; }
+# (the Password: prompt mallory sees is pam_unix's, the local fallback)
+if grep -q "Verification code" "$T/mallory.out"; then fail "mallory reached pam_authgear's prompts"; fi
+[ "$(requests)" = 0 ] || { hook GET /counters; fail "an unknown name reached the IdP"; }
+assert_contains "$T/sshd.log" "Failed keyboard-interactive/pam for invalid user mallory" "sshd refused mallory"
+pass "an unlisted unknown name is refused with zero requests to the IdP"
+
+# --- first login: password + TOTP, then id inside the session --------------------------------
+PW=$(password alice)
+login_alice() {
+	set +e
+	expect -f "$EXPECT" "$PORT" alice "$PW" "$(totp alice)" "echo LOGGED-IN; id; pwd" > "$T/$1.out" 2>&1
+	rc=$?
+	[ $rc = 0 ] || { cat "$T/$1.out"; tail -20 "$T/sshd.log"; fail "$1: ssh login failed ($rc)"; }
+	set -e
+	tr -d '\r' < "$T/$1.out" > "$T/$1.txt"
+	grep -q '^LOGGED-IN$' "$T/$1.txt" || { cat "$T/$1.txt"; fail "$1: no session"; }
+}
+login_alice first
+G_ADMINS=$(getent group authgear-admins | cut -d: -f3)
+G_USERS=$(getent group authgear-users | cut -d: -f3)
+USERS_GID=$(getent group users | cut -d: -f3)
+[ -n "$G_ADMINS" ] && [ -n "$G_USERS" ] && [ -n "$USERS_GID" ] || fail "groups after the first login"
+# id: the primary group, then the others as the kernel keeps them (by number).
+groups_of() { printf '%s\n' "$@" | sort -n | paste -sd, -; }
+WANT="uid=$UID_ALICE(alice) gid=$UID_ALICE(alice) groups=$UID_ALICE(alice),$(groups_of "$G_ADMINS(authgear-admins)" \
+	"$G_USERS(authgear-users)" "$USERS_GID(users)")"
+grep -qxF "$WANT" "$T/first.txt" || { cat "$T/first.txt"; fail "id in the session: want $WANT"; }
+pass "first SSH login: id in the session shows the deterministic UID and the groups of alice's roles"
+grep -qxF "$T/home/alice" "$T/first.txt" || { cat "$T/first.txt"; fail "home"; }
+[ "$(stat -c %u "$T/home/alice")" = "$UID_ALICE" ] || fail "home not owned by alice"
+pass "pam_mkhomedir made the home from the template, owned by alice"
+assert_contains "$T/sshd.log" "Accepted keyboard-interactive/pam for alice" "sshd accepted alice (pam_unix account with '*')"
+getent passwd | grep -q "^alice:\*:$UID_ALICE:" || fail "alice not enumerated after her first login"
+getent group users | grep -q "alice" || fail "glibc merge: the host group users lacks alice"
+pass "after the login: alice enumerated, and in the host group users through the merge"
+
+# --- a role removed at the IdP: the group goes at the next login --------------------------------
+hook POST /users/alice/roles '{"roles":["unix-user"]}' > /dev/null
+login_alice second
+WANT2="uid=$UID_ALICE(alice) gid=$UID_ALICE(alice) groups=$UID_ALICE(alice),$(groups_of "$G_USERS(authgear-users)" \
+	"$USERS_GID(users)")"
+grep -qxF "$WANT2" "$T/second.txt" || { cat "$T/second.txt"; fail "after the role removal: want $WANT2"; }
+if getent group authgear-admins | grep -q alice; then fail "alice still listed in authgear-admins"; fi
+[ "$(getent group authgear-admins | cut -d: -f3)" = "$G_ADMINS" ] || fail "the group's GID changed"
+pass "the role removed at Authgear: authgear-admins dropped at the next login, its GID kept"
+"$CLI" users --config "$T/c.conf" > "$T/users"
+grep -qE "^alice +$UID_ALICE +authgear-users,users " "$T/users" || { cat "$T/users"; fail "authgear-pam users"; }
+pass "authgear-pam users shows alice's UID and current groups"
