@@ -151,9 +151,21 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	return rc;
 }
 
+/* Nothing to establish yet (role groups come with sessions, roadmap): success
+ * for our users, so a stack whose auth is pam_authgear alone passes setcred. */
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	return PAM_IGNORE;
+	struct module_args args;
+	struct ag_config *cfg;
+	struct ag_log log;
+	int rc = PAM_IGNORE;
+
+	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
+		return PAM_IGNORE;
+	if (our_user(pamh, cfg, &log))
+		rc = PAM_SUCCESS;
+	ag_config_free(cfg);
+	return rc;
 }
 
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)

@@ -1,8 +1,8 @@
 #!/bin/bash
 # First SSH login of an Authgear user who exists in no local file: a real
 # sshd on loopback with a private PAM service (sshd-lab: the shipped example
-# stack pam.d/authgear-local-fallback, whose account stack is pam_unix, plus
-# pam_mkhomedir for the session), the NSS module
+# stack of pam.d/sshd with pam_unix's account stack, plus pam_mkhomedir for
+# the session), the NSS module
 # answering glibc in sshd and in the user's session, password + TOTP over
 # keyboard-interactive (testing-pam.md §5).
 #
@@ -55,12 +55,18 @@ cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
 write_config "$T/c.conf" "users = alice, dev-*" "timeout = 10" "home = $T/home/%u" "shell = /bin/bash" \
 	"[roles]" "unix-admin = authgear-admins" "unix-user = authgear-users, users"
 sed -i "s|^state_dir = .*|state_dir = /var/lib/authgear|" "$T/c.conf"
-# The shipped example stack (pam_authgear sufficient, pam_unix after it),
-# plus the README's pam_mkhomedir line.
-sed "s|pam_authgear.so|$MODULE config=$T/c.conf debug|" "$abs_top_srcdir/pam.d/authgear-local-fallback" \
-	| sed '/^session/i session  optional    pam_mkhomedir.so umask=0077' > "$T/ov/pamd/$SVC"
-grep -q "^auth     sufficient  $MODULE" "$T/ov/pamd/$SVC" && grep -q '^account  required    pam_unix.so' "$T/ov/pamd/$SVC" \
-	&& grep -q '^session  optional    pam_mkhomedir.so' "$T/ov/pamd/$SVC" || { cat "$T/ov/pamd/$SVC"; fail "PAM stack"; }
+# The auth line of the shipped pam.d/sshd with pam_unix after it (what its
+# common-auth holds), pam_unix's account stack, and the README's
+# pam_mkhomedir line.
+auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") || fail "pam.d/sshd has no pam_authgear line"
+{
+	echo "${auth_line/pam_authgear.so/$MODULE config=$T/c.conf debug}"
+	echo "auth     required    pam_unix.so"
+	echo "account  required    pam_unix.so"
+	echo "session  optional    pam_mkhomedir.so umask=0077"
+	echo "session  required    pam_unix.so"
+	echo "password required    pam_deny.so"
+} > "$T/ov/pamd/$SVC"
 sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
 	/etc/nsswitch.conf > "$T/nsswitch.conf"
 overlay "$LIBDIR" "$T/ov/lib"
