@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 	--no-setup) setup=no ;;
 	--builddir) builddir=$(cd "$2" && pwd); shift ;;
 	--keep) keep=yes ;;
-	-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "demo: unknown option $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
