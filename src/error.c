@@ -1,6 +1,9 @@
 /* String table of the core error type (see error.h). */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "error.h"
 
 struct ag_err_entry {
@@ -35,4 +38,16 @@ const char *ag_err_reason(enum ag_err err)
 const char *ag_err_user_line(enum ag_err err)
 {
 	return entry(err)->line;
+}
+
+enum ag_err ag_why(char *why, size_t why_len, enum ag_err err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
 }

@@ -6,6 +6,8 @@
 #ifndef AG_ERROR_H
 #define AG_ERROR_H
 
+#include <stddef.h>
+
 #define AG_ERR_LIST(X) \
 	X(AG_OK,              "ok",              "success",                                   "") \
 	X(AG_ERR_NOMEM,       "nomem",           "out of memory",                             "Sign-in failed: the system is out of memory.") \
@@ -56,5 +58,10 @@ int ag_err_to_pam(enum ag_err err);
 /* The same for a login's result: AG_ERR_USER_UNKNOWN becomes PAM_USER_UNKNOWN
  * only when the admin chose to reveal unknown users. */
 int ag_err_to_pam_login(enum ag_err err, _Bool reveal_unknown_users);
+
+/* Write a reason into why (when not NULL) and return err: for functions
+ * that report their reason to the caller instead of the log. */
+enum ag_err ag_why(char *why, size_t why_len, enum ag_err err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

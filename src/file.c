@@ -16,29 +16,14 @@
 
 #include "file.h"
 
-static enum ag_err why_fail(char *why, size_t why_len, enum ag_err err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static enum ag_err why_fail(char *why, size_t why_len, enum ag_err err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 /* Root-owned and not writable by group or others. */
 static enum ag_err check_owner_mode(const struct stat *st, char *why, size_t why_len)
 {
 	if (st->st_uid != 0)
-		return why_fail(why, why_len, AG_ERR_CONFIG_PERM, "owned by uid %u; must be owned by root",
+		return ag_why(why, why_len, AG_ERR_CONFIG_PERM, "owned by uid %u; must be owned by root",
 				(unsigned)st->st_uid);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return why_fail(why, why_len, AG_ERR_CONFIG_PERM,
+		return ag_why(why, why_len, AG_ERR_CONFIG_PERM,
 				"mode %04o is writable by group or others; use 0644 or 0600",
 				(unsigned)(st->st_mode & 07777));
 	return AG_OK;
@@ -59,30 +44,30 @@ static enum ag_err read_root(const char *path, size_t max, bool secret, char **b
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return why_fail(why, why_len, AG_ERR_NOT_CONFIGURED, "file not found");
-		return why_fail(why, why_len, AG_ERR_IO, "cannot open: %s", strerror(errno));
+			return ag_why(why, why_len, AG_ERR_NOT_CONFIGURED, "file not found");
+		return ag_why(why, why_len, AG_ERR_IO, "cannot open: %s", strerror(errno));
 	}
 	if (fstat(fd, &st) != 0) {
-		err = why_fail(why, why_len, AG_ERR_IO, "cannot stat: %s", strerror(errno));
+		err = ag_why(why, why_len, AG_ERR_IO, "cannot stat: %s", strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		err = why_fail(why, why_len, AG_ERR_CONFIG_PERM, "not a regular file");
+		err = ag_why(why, why_len, AG_ERR_CONFIG_PERM, "not a regular file");
 		goto out;
 	}
 	err = check_owner_mode(&st, why, why_len);
 	if (err == AG_OK && secret && (st.st_mode & 077))
-		err = why_fail(why, why_len, AG_ERR_CONFIG_PERM, "mode %04o lets others read a secret; use 0600",
+		err = ag_why(why, why_len, AG_ERR_CONFIG_PERM, "mode %04o lets others read a secret; use 0600",
 			       (unsigned)(st.st_mode & 07777));
 	if (err != AG_OK)
 		goto out;
 	if ((unsigned long long)st.st_size > max) {
-		err = why_fail(why, why_len, AG_ERR_TOO_LARGE, "file larger than %zu bytes", max);
+		err = ag_why(why, why_len, AG_ERR_TOO_LARGE, "file larger than %zu bytes", max);
 		goto out;
 	}
 	*buf = malloc((size_t)st.st_size + 2);
 	if (!*buf) {
-		err = why_fail(why, why_len, AG_ERR_NOMEM, "out of memory");
+		err = ag_why(why, why_len, AG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	/* Read one byte more than fstat promised to notice a file that grew. */
@@ -91,7 +76,7 @@ static enum ag_err read_root(const char *path, size_t max, bool secret, char **b
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			err = why_fail(why, why_len, AG_ERR_IO, "cannot read: %s", strerror(errno));
+			err = ag_why(why, why_len, AG_ERR_IO, "cannot read: %s", strerror(errno));
 			goto out;
 		}
 		if (got == 0)
@@ -99,7 +84,7 @@ static enum ag_err read_root(const char *path, size_t max, bool secret, char **b
 		total += (size_t)got;
 	}
 	if (total > (size_t)st.st_size) {
-		err = why_fail(why, why_len, AG_ERR_IO, "file changed while being read");
+		err = ag_why(why, why_len, AG_ERR_IO, "file changed while being read");
 		goto out;
 	}
 	(*buf)[total] = '\0';

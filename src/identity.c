@@ -542,21 +542,6 @@ out:
 
 /* --- administration ------------------------------------------------------- */
 
-static enum ag_err set_why(char *why, size_t why_len, enum ag_err err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static enum ag_err set_why(char *why, size_t why_len, enum ag_err err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 static enum ag_err forget_edit(struct ag_store_db *db, void *ctx)
 {
 	return ag_store_db_remove_user(db, ctx) ? AG_OK : AG_ERR_NOT_OURS;
@@ -592,19 +577,19 @@ static enum ag_err pin_apply(struct ag_store_db *db, const struct pin_one *p, co
 	uint32_t id;
 
 	if (holder)
-		return set_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u already belongs to %s", where, p->uid,
+		return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u already belongs to %s", where, p->uid,
 			       holder);
 	for (size_t i = 0; uids && i < uids->n_entries; i++)
 		if (strcmp(uids->entries[i].key, p->user) != 0 && ag_id_parse(uids->entries[i].value, &id) &&
 		    id == p->uid)
-			return set_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u is pinned to %s in [uids]", where,
+			return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u is pinned to %s in [uids]", where,
 				       p->uid, uids->entries[i].key);
 	for (size_t i = 0; i < db->n_groups; i++)
 		if (db->groups[i].gid == p->uid && !db->groups[i].local)
-			return set_why(p->why, p->why_len, AG_ERR_DENIED, "%s%u is the GID of group %s", where, p->uid,
+			return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%s%u is the GID of group %s", where, p->uid,
 				       db->groups[i].name);
 	if (u && u->uid && u->uid != p->uid)
-		return set_why(p->why, p->why_len, AG_ERR_DENIED,
+		return ag_why(p->why, p->why_len, AG_ERR_DENIED,
 			       "%s%s already has UID %u (UIDs never change; authgear-pam forget %s first)", where,
 			       p->user, u->uid, p->user);
 	if (!u) {
@@ -633,9 +618,9 @@ enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, con
 	enum ag_err err;
 
 	if (!name_ok_for_pin(user))
-		return set_why(why, why_len, AG_ERR_INVALID_ARG, "'%.40s' is not a valid user name", user);
+		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "'%.40s' is not a valid user name", user);
 	if (ag_id_reserved(uid))
-		return set_why(why, why_len, AG_ERR_INVALID_ARG, "UID %u is reserved", uid);
+		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "UID %u is reserved", uid);
 	err = ag_store_edit(s, cfg, pin_edit, &p);
 	if (err == AG_OK)
 		ag_log(log, LOG_NOTICE, "account: %s pinned to UID %u", user, uid);
@@ -687,26 +672,26 @@ static enum ag_err import_parse(struct import_ctx *c, char *buf, size_t len)
 		if (n && s[n - 1] == '\r')
 			s[--n] = '\0';
 		if (memchr(s, '\0', n))
-			return set_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: NUL byte", c->path, line);
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: NUL byte", c->path, line);
 		s += strspn(s, " \t");
 		if (!*s || *s == '#')
 			continue;
 		colon = strchr(s, ':');
 		if (!colon)
-			return set_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: expected name:uid", c->path, line);
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: expected name:uid", c->path, line);
 		*colon = '\0';
 		if (!name_ok_for_pin(s))
-			return set_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: '%.40s' is not a valid user name",
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: '%.40s' is not a valid user name",
 				       c->path, line, s);
 		if (!ag_id_parse(colon + 1, &uid))
-			return set_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s: not a UID from %u to %u (not %u)",
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s: not a UID from %u to %u (not %u)",
 				       c->path, line, s, AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
 		for (size_t i = 0; i < c->n; i++) {
 			if (strcmp(c->names[i], s) == 0)
-				return set_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s is listed again (line %u)",
+				return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s is listed again (line %u)",
 					       c->path, line, s, c->lines[i]);
 			if (c->uids[i] == uid)
-				return set_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: UID %u is listed again (line %u)",
+				return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: UID %u is listed again (line %u)",
 					       c->path, line, uid, c->lines[i]);
 		}
 		{
@@ -743,17 +728,17 @@ enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, 
 
 	f = fopen(path, "re");
 	if (!f)
-		return set_why(why, why_len, AG_ERR_IO, "%s: cannot open", path);
+		return ag_why(why, why_len, AG_ERR_IO, "%s: cannot open", path);
 	buf = malloc(IMPORT_MAX + 1);
 	if (!buf) {
 		fclose(f);
 		return AG_ERR_NOMEM;
 	}
 	len = fread(buf, 1, IMPORT_MAX + 1, f);
-	err = ferror(f) ? set_why(why, why_len, AG_ERR_IO, "%s: cannot read", path) : AG_OK;
+	err = ferror(f) ? ag_why(why, why_len, AG_ERR_IO, "%s: cannot read", path) : AG_OK;
 	fclose(f);
 	if (err == AG_OK && len > IMPORT_MAX)
-		err = set_why(why, why_len, AG_ERR_TOO_LARGE, "%s: larger than %d bytes", path, IMPORT_MAX);
+		err = ag_why(why, why_len, AG_ERR_TOO_LARGE, "%s: larger than %d bytes", path, IMPORT_MAX);
 	if (err == AG_OK)
 		err = import_parse(&c, buf, len);
 	if (err == AG_OK)

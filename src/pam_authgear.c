@@ -104,6 +104,15 @@ static const char *our_user(pam_handle_t *pamh, const struct ag_config *cfg, con
 	return user;
 }
 
+/* For the entry points that only need to know whether the user is ours. */
+static bool is_ours(pam_handle_t *pamh, int argc, const char **argv, struct ag_config **cfg)
+{
+	struct module_args args;
+	struct ag_log log;
+
+	return setup(pamh, argc, argv, &log, &args, cfg) == AG_OK && our_user(pamh, *cfg, &log);
+}
+
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct ag_conv conv = { .talk = pam_talk, .ctx = pamh };
@@ -155,15 +164,9 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
  * for our users, so a stack whose auth is pam_authgear alone passes setcred. */
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct module_args args;
-	struct ag_config *cfg;
-	struct ag_log log;
-	int rc = PAM_IGNORE;
+	struct ag_config *cfg = NULL;
+	int rc = is_ours(pamh, argc, argv, &cfg) ? PAM_SUCCESS : PAM_IGNORE;
 
-	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
-		return PAM_IGNORE;
-	if (our_user(pamh, cfg, &log))
-		rc = PAM_SUCCESS;
 	ag_config_free(cfg);
 	return rc;
 }
@@ -187,14 +190,10 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
  * does not report a change that did not happen. Other users: not ours. */
 PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct module_args args;
-	struct ag_config *cfg;
-	struct ag_log log;
+	struct ag_config *cfg = NULL;
 	int rc = PAM_IGNORE;
 
-	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
-		return PAM_IGNORE;
-	if (our_user(pamh, cfg, &log)) {
+	if (is_ours(pamh, argc, argv, &cfg)) {
 		if (flags & PAM_PRELIM_CHECK)
 			pam_error(pamh, "Your password is managed by Authgear; change it at %s/settings", cfg->issuer);
 		rc = PAM_AUTHTOK_ERR;

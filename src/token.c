@@ -232,21 +232,32 @@ enum ag_err ag_token_refresh(struct ag_oidc *o, const char *refresh_token, struc
 	return ag_token_request(o, fields, out, NULL);
 }
 
+/* The URL of an endpoint discovery may leave out (userinfo, revocation). */
+static enum ag_err optional_endpoint(struct ag_oidc *o, const char *what, bool revocation, const char **url)
+{
+	const struct ag_discovery *d;
+	enum ag_err err = ag_oidc_discovery(o, &d);
+
+	if (err != AG_OK)
+		return err;
+	*url = revocation ? d->revocation_endpoint : d->userinfo_endpoint;
+	if (!*url) {
+		ag_log(o->log, LOG_ERR, "%s: the issuer advertises no %s_endpoint", what, what);
+		return AG_ERR_UNSUPPORTED;
+	}
+	return AG_OK;
+}
+
 enum ag_err ag_token_revoke(struct ag_oidc *o, const char *token, const char *hint)
 {
 	const char *fields[] = { "token", token, "token_type_hint", hint, NULL };
-	const struct ag_discovery *d;
 	struct ag_http_response resp;
+	const char *url;
 	enum ag_err err;
 
-	err = ag_oidc_discovery(o, &d);
-	if (err != AG_OK)
-		return err;
-	if (!d->revocation_endpoint) {
-		ag_log(o->log, LOG_ERR, "revoke: the issuer advertises no revocation_endpoint");
-		return AG_ERR_UNSUPPORTED;
-	}
-	err = ag_oidc_post_form(o, d->revocation_endpoint, fields, &resp);
+	err = optional_endpoint(o, "revocation", true, &url);
+	if (err == AG_OK)
+		err = ag_oidc_post_form(o, url, fields, &resp);
 	if (err != AG_OK)
 		return err;
 	/* RFC 7009 §2.2: 200 whether or not the token was valid. */
@@ -258,19 +269,14 @@ enum ag_err ag_token_revoke(struct ag_oidc *o, const char *token, const char *hi
 
 enum ag_err ag_userinfo(struct ag_oidc *o, const char *access_token, json_t **out)
 {
-	const struct ag_discovery *d;
 	struct ag_http_response resp;
+	const char *url;
 	enum ag_err err;
 
 	*out = NULL;
-	err = ag_oidc_discovery(o, &d);
-	if (err != AG_OK)
-		return err;
-	if (!d->userinfo_endpoint) {
-		ag_log(o->log, LOG_ERR, "userinfo: the issuer advertises no userinfo_endpoint");
-		return AG_ERR_UNSUPPORTED;
-	}
-	err = ag_http_get(o->http, d->userinfo_endpoint, access_token, &resp);
+	err = optional_endpoint(o, "userinfo", false, &url);
+	if (err == AG_OK)
+		err = ag_http_get(o->http, url, access_token, &resp);
 	if (err != AG_OK)
 		return err;
 	if (resp.status == 401) {

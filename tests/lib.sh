@@ -84,3 +84,27 @@ idp_start() {
 	CLEANUP_HOOKS="$CLEANUP_HOOKS idp_stop_current"
 }
 idp_stop_current() { [ -z "${IDP_STATE:-}" ] || "$IDP_DIR/stop.sh" "$IDP_STATE" >/dev/null 2>&1; }
+
+# An unused TCP port on 127.0.0.1.
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+# sshd_lab_config DIR PORT [PIDFILE]: a host key and an sshd_config in DIR for
+# a keyboard-interactive-only sshd on 127.0.0.1:PORT (testing-pam.md §5).
+sshd_lab_config() {
+	ssh-keygen -q -t ed25519 -N '' -f "$1/hostkey"
+	cat > "$1/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $2
+HostKey $1/hostkey
+PidFile ${3:-$1/sshd.pid}
+UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods keyboard-interactive
+PasswordAuthentication no
+PubkeyAuthentication no
+PermitRootLogin no
+PrintMotd no
+PrintLastLog no
+LogLevel VERBOSE
+EOF
+}

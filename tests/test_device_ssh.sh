@@ -21,7 +21,6 @@ new_tmpdir
 TOOLS="$abs_top_srcdir/tests/tools"
 FIXTURE_SCREEN="$abs_top_srcdir/tests/fixtures/device-console.screen"
 hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2"; }
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 decode() { # decode QRFILE: the QR code's text
 	node "$TOOLS/qr_to_pgm.mjs" "$1.pgm" < "$1" > /dev/null || fail "$1 is not a well-formed half-block drawing"
 	zbarimg --raw -q "$1.pgm" 2>/dev/null
@@ -50,23 +49,8 @@ account  required  pam_permit.so
 session  required  pam_permit.so
 password required  pam_deny.so
 EOF
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/hostkey"
 ln -s "$SSHD" "$T/ssh/sshd-lab"   # sshd takes its PAM service name from argv[0]
-cat > "$T/ssh/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $T/ssh/hostkey
-PidFile none
-UsePAM yes
-KbdInteractiveAuthentication yes
-AuthenticationMethods keyboard-interactive
-PasswordAuthentication no
-PubkeyAuthentication no
-PermitRootLogin no
-PrintMotd no
-PrintLastLog no
-LogLevel VERBOSE
-EOF
+sshd_lab_config "$T/ssh" "$PORT" none
 # Inside the namespace: /run and /var/log are private tmpfs (privsep dir,
 # utmp/wtmp/btmp), passwd/group and pam.d are the copies above.
 unshare --mount --propagation private sh -c '

@@ -83,24 +83,9 @@ unset AUTHGEAR_NSS_INDEX
 
 # --- sshd on loopback ------------------------------------------------------------------
 [ -d /run/sshd ] || { install -d -m 0755 /run/sshd; MADE_RUN_SSHD=1; }
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
 ln -s /usr/sbin/sshd "$T/$SVC"
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-cat > "$T/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $T/hostkey
-PidFile $T/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-AuthenticationMethods keyboard-interactive
-PasswordAuthentication no
-PubkeyAuthentication no
-PermitRootLogin no
-PrintMotd no
-PrintLastLog no
-LogLevel VERBOSE
-EOF
+PORT=$(free_port)
+sshd_lab_config "$T" "$PORT"
 "$T/$SVC" -t -f "$T/sshd_config" || fail "sshd -t"
 # (sshd runs PAM authentication with an empty environment, so the module's
 # lines go to syslog only; the assertions use sshd's log and the IdP's counters.)

@@ -40,24 +40,9 @@ PAMD
 mount --bind "$T/pam.d" /etc/pam.d
 [ -d /run/sshd ] || install -d -m 0755 /run/sshd
 
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
 ln -s /usr/sbin/sshd "$T/sshd-ag"
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-cat > "$T/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $T/hostkey
-PidFile $T/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-AuthenticationMethods keyboard-interactive
-PasswordAuthentication no
-PubkeyAuthentication no
-PermitRootLogin no
-PrintMotd no
-PrintLastLog no
-LogLevel VERBOSE
-CONF
+PORT=$(free_port)
+sshd_lab_config "$T" "$PORT"
 "$T/sshd-ag" -t -f "$T/sshd_config" || fail "sshd config"
 "$T/sshd-ag" -D -f "$T/sshd_config" -E "$T/sshd.log" &
 SSHD_PID=$!
