@@ -50,28 +50,29 @@ stop_sshd() { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; true; 
 CLEANUP_HOOKS="$CLEANUP_HOOKS stop_sshd"
 for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
-EXP="$abs_top_srcdir/tests/tools/ssh-login.exp"
-expect -f "$EXP" "$PORT" alice "$(password alice)" "" "$(totp alice)" > "$T/alice.out" 2>&1 \
+EXP="$abs_top_srcdir/tests/tools/ssh_login.exp"
+WHO='echo LOGGED-IN-AS-$(id -un)'
+expect -f "$EXP" "$PORT" alice "$(password alice)" "$(totp alice)" "$WHO" > "$T/alice.out" 2>&1 \
 	|| { cat "$T/alice.out" "$T/sshd.log"; fail "alice over ssh"; }
 assert_contains "$T/alice.out" "LOGGED-IN-AS-alice" "alice logged in over sshd with password + TOTP"
 assert_contains "$T/alice.out" "Verification code:" "sshd showed the code prompt"
 assert_contains "$T/sshd.log" "Accepted keyboard-interactive/pam for alice from 127.0.0.1" "sshd accepted alice through PAM"
 
-if expect -f "$EXP" "$PORT" alice "wrong-password" > "$T/alice-bad.out" 2>&1; then fail "alice with a wrong password"; fi
+if expect -f "$EXP" "$PORT" alice "wrong-password" 000000 "$WHO" > "$T/alice-bad.out" 2>&1; then fail "alice with a wrong password"; fi
 # OpenSSH shows PAM messages only together with a next prompt: the final
 # "Incorrect password or code." never reaches an ssh client (README, Troubleshoot).
 assert_contains "$T/alice-bad.out" "Permission denied" "a wrong password is refused"
 assert_contains "$T/sshd.log" "Failed keyboard-interactive/pam for alice" "sshd logged the failure"
 
 hook POST /counters/reset >/dev/null
-expect -f "$EXP" "$PORT" localpw local-secret-1 > "$T/local.out" 2>&1 \
+expect -f "$EXP" "$PORT" localpw local-secret-1 - "$WHO" > "$T/local.out" 2>&1 \
 	|| { cat "$T/local.out" "$T/sshd.log"; fail "pam_unix user over ssh"; }
 assert_contains "$T/local.out" "LOGGED-IN-AS-localpw" "a pam_unix user still logs in through the same stack"
 n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))')
 [ "$n" = 0 ] || fail "the pam_unix login made $n requests at the IdP"
 pass "the pam_unix login made no request at the IdP"
 
-if expect -f "$EXP" "$PORT" nosuchuser whatever > "$T/nosuch.out" 2>&1; then fail "an unknown user logged in"; fi
+if expect -f "$EXP" "$PORT" nosuchuser whatever - "$WHO" > "$T/nosuch.out" 2>&1; then fail "an unknown user logged in"; fi
 n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))')
 [ "$n" = 0 ] || fail "an unknown name made $n requests at the IdP"
 pass "an unknown name over ssh: refused without a request at the IdP"
