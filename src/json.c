@@ -19,6 +19,11 @@ enum ag_err ag_json_parse_object(const char *buf, size_t len, const struct ag_lo
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
+		/* jansson quotes the input "near" the error: never log it, it
+		 * may be part of a token. */
+		char *near = strstr(jerr.text, " near ");
+		if (near)
+			*near = '\0';
 		ag_log(log, LOG_ERR, "%s: invalid JSON at line %d column %d: %s", what, jerr.line, jerr.column,
 		       jerr.text);
 		return AG_ERR_PARSE;

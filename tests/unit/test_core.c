@@ -14,6 +14,7 @@
 #include <security/_pam_types.h>
 
 #include "error.h"
+#include "json.h"
 #include "log.h"
 #include "secret.h"
 
@@ -144,6 +145,28 @@ static void test_wipe(void **state)
 	ag_free_secret_n(s, 32);
 }
 
+static void test_json_errors_never_quote_input(void **state)
+{
+	static const char *const bad[] = {
+		"{\"access_token\":\"SECRETTOKEN",
+		"{\"access_token\": SECRETTOKEN}",
+		"SECRETTOKEN",
+		"{\"a\":1,\"a\":\"SECRETTOKEN\"}",
+	};
+	struct captured c = { 0 };
+	struct ag_log log = { .sink = capture_sink, .sink_ctx = &c };
+	json_t *out;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c.n = 0;
+		assert_int_equal(ag_json_parse_object(bad[i], strlen(bad[i]), &log, "token", &out), AG_ERR_PARSE);
+		assert_null(out);
+		assert_int_equal(c.n, 1);
+		assert_non_null(strstr(c.line, "token: invalid JSON at line 1"));
+		assert_null(strstr(c.line, "SECRET"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_log_truncates_long_lines),
 		cmocka_unit_test(test_log_test_file),
 		cmocka_unit_test(test_wipe),
+		cmocka_unit_test(test_json_errors_never_quote_input),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
