@@ -1027,6 +1027,16 @@ static enum ag_err meta_set(struct ag_store *s, const char *key, long long v)
 	return run(s, st, "write");
 }
 
+enum ag_err ag_store_generation(struct ag_store *s, uint64_t *gen)
+{
+	long long v = 0;
+	bool found;
+	enum ag_err err = meta_get(s, "generation", &v, &found);
+
+	*gen = (uint64_t)v;
+	return err;
+}
+
 #ifdef AG_TEST_HOOKS
 /* Tests: AUTHGEAR_TEST_STORE_PAUSE=before-commit|after-commit makes a writer
  * that is about to replace the index create AUTHGEAR_TEST_STORE_PAUSE_FILE

@@ -45,6 +45,9 @@ const char *ag_store_state_dir(const struct ag_store *s);
  * *sub NULL when the name is not bound. */
 enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub);
 
+/* The generation of the NSS index the database last committed (0: none). */
+enum ag_err ag_store_generation(struct ag_store *s, uint64_t *gen);
+
 /* PRAGMA quick_check (authgear-pam check): AG_OK, or AG_ERR_IO with the
  * first problem in why. */
 enum ag_err ag_store_check(struct ag_store *s, char *why, size_t why_len);
