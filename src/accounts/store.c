@@ -132,6 +132,8 @@ static enum ag_err fail(struct ag_store *s, int rc, const char *what)
 {
 	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
 
+	if ((rc & 0xff) == SQLITE_IOERR && s->db && sqlite3_system_errno(s->db) == ENOSPC)
+		rc = SQLITE_FULL; /* a full disk seen through the WAL index or a read */
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
 		return AG_ERR_NOMEM;
