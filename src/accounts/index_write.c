@@ -532,8 +532,8 @@ enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, cons
 		left -= (size_t)n;
 	}
 	if (left || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-		ag_log(log, LOG_ERR, "index: cannot write %s: %s", path, left ? strerror(errno ? errno : ENOSPC)
-									     : strerror(errno));
+		int e = errno ? errno : ENOSPC;
+		ag_log(log, LOG_ERR, "index: cannot write %s: %s%s", path, strerror(e), e == ENOSPC ? " (disk full)" : "");
 		close(fd);
 		unlink(path);
 		return AG_ERR_IO;
