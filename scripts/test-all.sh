@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
 ./autogen.sh >/dev/null
-./configure --enable-werror >/dev/null
+./configure --enable-werror --enable-test-hooks >/dev/null
 make -j2 >/dev/null
 
 summary() {
