@@ -11,21 +11,6 @@
 
 #include "base/log.h"
 
-
-static const char *priority_name(int priority)
-{
-	switch (priority & LOG_PRIMASK) {
-	case LOG_EMERG: return "emerg";
-	case LOG_ALERT: return "alert";
-	case LOG_CRIT: return "crit";
-	case LOG_ERR: return "err";
-	case LOG_WARNING: return "warning";
-	case LOG_NOTICE: return "notice";
-	case LOG_INFO: return "info";
-	default: return "debug";
-	}
-}
-
 /* Replace bytes below 0x20 and DEL so a line stays one line. */
 static void sanitize(char *line)
 {
@@ -40,6 +25,20 @@ static void sanitize(char *line)
  * module inside sshd or pamtester logged. A default build has no such
  * environment hook: a root process that inherits a caller's environment
  * (login -p under a network daemon) must not create a file it chooses. */
+static const char *priority_name(int priority)
+{
+	switch (priority & LOG_PRIMASK) {
+	case LOG_EMERG: return "emerg";
+	case LOG_ALERT: return "alert";
+	case LOG_CRIT: return "crit";
+	case LOG_ERR: return "err";
+	case LOG_WARNING: return "warning";
+	case LOG_NOTICE: return "notice";
+	case LOG_INFO: return "info";
+	default: return "debug";
+	}
+}
+
 static void write_test_log(int priority, const char *line)
 {
 	const char *path = secure_getenv("AUTHGEAR_TEST_LOG");
