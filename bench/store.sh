@@ -46,14 +46,16 @@ EOF
 }
 conf
 
-# run FILE CMD...: CPU ms and peak RSS KiB of one command into FILE
+# run FILE CMD...: CPU ms and peak RSS KiB of one command (stdin: $tmp/in) into FILE
 run() {
 	local out=$1; shift
-	/usr/bin/time -f '%U %S %M' -o "$tmp/t" "$@" > "$tmp/out" 2>&1 || { cat "$tmp/out" >&2; exit 1; }
+	/usr/bin/time -f '%U %S %M' -o "$tmp/t" "$@" < "$tmp/in" > "$tmp/out" 2>&1 || { cat "$tmp/out" >&2; exit 1; }
 	awk '{ printf "%.1f %d\n", ($1 + $2) * 1000, $3 }' "$tmp/t" >> "$out"
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-login() { printf '%s\n' "$1-password" | "$cli" login --config "$tmp/c.conf" "$1"; }
+# login NAME: the command line of one login of NAME (its password into $tmp/in)
+login() { printf '%s\n' "$1-password" > "$tmp/in"; echo "$cli" login --config "$tmp/c.conf" "$1"; }
+: > "$tmp/in"
 
 # fill N: a store with N bound users (UIDs, one group each), built with sqlite3
 fill() {
@@ -76,11 +78,13 @@ for n in 0 10000 100000; do
 	fill "$n"
 	: > "$tmp/reindex"
 	for _ in $(seq "$RUNS"); do run "$tmp/reindex" "$cli" reindex --config "$tmp/c.conf"; done
-	login bench > /dev/null # first login of bench, warms discovery and JWKS caches
+	: > "$tmp/warm"
+	run "$tmp/warm" $(login bench) # bench's first login; warms the discovery and JWKS caches
 	: > "$tmp/first"
-	for _ in $(seq "$RUNS"); do run "$tmp/first" login "first$first"; first=$((first + 1)); done
+	for _ in $(seq "$RUNS"); do run "$tmp/first" $(login "first$first"); first=$((first + 1)); done
 	: > "$tmp/repeat"
-	for _ in $(seq "$RUNS"); do run "$tmp/repeat" login bench; done
+	for _ in $(seq "$RUNS"); do run "$tmp/repeat" $(login bench); done
+	: > "$tmp/in"
 	REP_CPU[$n]=$(cut -d' ' -f1 "$tmp/repeat" | median)
 	REP_RSS[$n]=$(cut -d' ' -f2 "$tmp/repeat" | median)
 	FIRST_CPU[$n]=$(cut -d' ' -f1 "$tmp/first" | median)

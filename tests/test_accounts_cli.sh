@@ -146,3 +146,19 @@ $NW getent passwd alice > /dev/null; rc=$?
 set -e
 [ $rc = 2 ] || fail "no index: want not found"
 pass "no index: nobody is known, no log line needed"
+
+# --- authgear-pam check: the database opens and passes PRAGMA quick_check -------------------
+set +e
+cli check > "$T/check.out" 2>&1 # no IdP here: the issuer check fails after the store's
+set -e
+grep -q "^ok .*store .*accounts.db: schema 2, quick_check ok" "$T/check.out" || { cat "$T/check.out"; fail "check: store line"; }
+pass "check: the store passes quick_check"
+sqlite3 "$S/private/accounts.db" "PRAGMA wal_checkpoint(TRUNCATE)" > /dev/null
+# damage a page of the users table (not the header): only a check of the pages sees it
+page=$(sqlite3 -readonly "$S/private/accounts.db" "SELECT rootpage FROM sqlite_schema WHERE name = 'users'")
+dd if=/dev/urandom of="$S/private/accounts.db" bs=4096 seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
+set +e
+cli check > "$T/check.out" 2>&1
+set -e
+grep -q "^FAIL .*store" "$T/check.out" || { cat "$T/check.out"; fail "check: a damaged page passed"; }
+pass "check: a damaged page of the database fails the store check ($(grep -m1 'store' "$T/check.out" | cut -c1-90))"

@@ -10,13 +10,15 @@
 #   - kill -9 at random points of 100 concurrent logins, then one login: the
 #     checker finds database and index consistent;
 #   - the throttle race: 20 concurrent wrong-password attempts at one name
-#     reach the IdP's password step at most max_attempts_per_minute times;
+#     through pamtester (pam_wrapper) reach the IdP's password step at most
+#     max_attempts_per_minute times;
 #   - a full disk (state_dir on a 1 MiB tmpfs in a private mount namespace):
 #     the login fails with AUTHINFO_UNAVAIL and a logged reason, the database
 #     and the index are unchanged (checksums).
 # Needs the test hooks (./configure --enable-test-hooks) and root.
 . "$abs_top_srcdir/tests/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (the store is root-only; tmpfs mounts)"
+ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1 || fail "pam_wrapper not installed"
 if [ -z "${AG_IN_MOUNT_NS:-}" ]; then
 	unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
 	exec unshare --mount --propagation private env AG_IN_MOUNT_NS=1 bash "$0" "$@"
@@ -135,10 +137,14 @@ pass "kill -9 at random points of 100 concurrent logins: $(cat "$T/check.out")"
 
 # --- the throttle race: 20 concurrent attempts, limit 5 -----------------------------
 write_config "$T/t.conf" "users = ag*" "require_mfa = no" "connect_timeout = 60" "timeout = 120" "max_attempts_per_minute = 5"
+[ -n "${PAMTESTER:-}" ] || PAMTESTER=$(command -v pamtester || true)
+[ -n "$PAMTESTER" ] || fail "pamtester not installed"
+pam_service race "auth required $MODULE config=$T/t.conf"
 hook POST /counters/reset > /dev/null
 pids=""
 for i in $(seq 20); do
-	( printf 'wrong\n' | timeout 120 "$CLI" login --config "$T/t.conf" ag40 > "$T/race.$i.out" 2>&1 ) &
+	( printf 'wrong\n' | timeout 120 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+		"$PAMTESTER" -v race ag40 authenticate > "$T/race.$i.out" 2>&1 ) &
 	pids="$pids $!"
 done
 wait $pids 2>/dev/null || true
