@@ -173,8 +173,8 @@ cp -a "$D/state" "$T/state-backup"
 # transaction, or in the login's own (the index file or the WAL), or it
 # succeeds; a failure must leave everything as it was.
 mid=0
-for free_kb in 0 8 16 24 32 40 48 56 64 72 80 96 112 128 160 200; do
-	rm -rf "$D/state" "$D/fill"; cp -a "$T/state-backup" "$D/state"
+for free_kb in 0 8 16 24 32 36 40 44 48 52 56 64 72 80 96 128 200; do
+	rm -rf "$D/state" "$D/fill" "$T/full.log"; cp -a "$T/state-backup" "$D/state"
 	before=$(dsum)
 	avail=$(df --output=avail -k "$D" | tail -1)
 	[ "$avail" -gt "$free_kb" ] && dd if=/dev/zero of="$D/fill" bs=1k count=$((avail - free_kb)) 2>/dev/null || true
