@@ -848,7 +848,7 @@ enum ag_err ag_store_tx_put_user(struct ag_store_tx *tx, const struct ag_store_u
 	found = id != 0;
 	if (err == AG_OK && found)
 		err = load_list(s, S_USER_GROUPS, id, &old.groups, &old.n_groups);
-	if (err == AG_OK && found && u->n_roles)
+	if (err == AG_OK && found)
 		err = load_list(s, S_USER_ROLES, id, &old.roles, &old.n_roles);
 	if (err != AG_OK)
 		goto out;

@@ -542,6 +542,12 @@ static void test_migrate_json(void **state)
 	free(m.data);
 	/* a different sub for the imported binding: refused */
 	login(s, cfg, "bob", "sub-other", NULL, 0, AG_ERR_DENIED);
+	/* every role gone at Authgear: no roles, no groups left */
+	login(s, cfg, "alice", "sub-alice", NULL, 0, AG_OK);
+	assert_int_equal(ag_store_read(s, &db), AG_OK);
+	assert_int_equal(ag_store_db_user(&db, "alice")->n_roles, 0);
+	assert_int_equal(ag_store_db_user(&db, "alice")->n_groups, 0);
+	ag_store_db_free(&db);
 	ag_store_close(s);
 	ag_config_free(cfg);
 	free(users);
