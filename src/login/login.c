@@ -15,6 +15,7 @@
 #include "common/names.h"
 #include "login/login.h"
 #include "oidc/authflow.h"
+#include "oidc/authorize.h"
 #include "oidc/oidc.h"
 #include "oidc/pkce.h"
 #include "oidc/token.h"
@@ -93,88 +94,6 @@ static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct
 		return deny(l, err, line);
 	}
 	return deny(l, err, NULL);
-}
-
-/* authorize → 302 whose Location carries x_ref (§2.5): returns its query. */
-static enum ag_err authorize(struct ag_login *l, const struct ag_pkce *pk, char **url_query)
-{
-	const struct ag_discovery *d;
-	struct ag_http_response resp = { 0 };
-	char *url = NULL, *x_ref = NULL, *error = NULL, max_age[24] = "";
-	const char *params[] = {
-		"client_id", l->cfg->client_id,
-		"redirect_uri", l->cfg->redirect_uri,
-		"response_type", "code",
-		"scope", l->cfg->scopes,
-		"code_challenge", pk->challenge,
-		"code_challenge_method", "S256",
-		"state", pk->state,
-		"nonce", pk->nonce,
-		"x_sso_enabled", "false",
-		l->cfg->max_age >= 0 ? "max_age" : NULL, max_age,
-		NULL,
-	};
-	size_t len;
-	enum ag_err err;
-
-	*url_query = NULL;
-	snprintf(max_age, sizeof max_age, "%ld", l->cfg->max_age);
-	err = ag_oidc_discovery(l->o, &d);
-	if (err != AG_OK)
-		return err;
-	len = strlen(d->authorization_endpoint) + 2;
-	for (size_t i = 0; params[i]; i += 2)
-		len += strlen(params[i]) + 3 * strlen(params[i + 1]) + 2;
-	url = malloc(len);
-	if (!url)
-		return AG_ERR_NOMEM;
-	strcpy(url, d->authorization_endpoint);
-	for (size_t i = 0; params[i]; i += 2) {
-		char *v = ag_http_escape(l->o->http, params[i + 1]);
-		if (!v) {
-			err = AG_ERR_NOMEM;
-			goto out;
-		}
-		strcat(url, i == 0 ? (strchr(url, '?') ? "&" : "?") : "&");
-		strcat(url, params[i]);
-		strcat(url, "=");
-		strcat(url, v);
-		free(v);
-	}
-	err = ag_http_get(l->o->http, url, NULL, &resp);
-	if (err != AG_OK)
-		goto out;
-	if (resp.status != 302 && resp.status != 303) {
-		ag_log(l->log, LOG_ERR, "authorize: status %ld, expected a redirect", resp.status);
-		err = resp.status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
-		goto out;
-	}
-	if (!resp.location || ag_http_query_param(resp.location, "error", &error) != AG_OK) {
-		ag_log(l->log, LOG_ERR, "authorize: redirect without a usable Location");
-		err = AG_ERR_PROTOCOL;
-		goto out;
-	}
-	if (error) {
-		ag_log(l->log, LOG_ERR, "authorize: refused with %.64s (check client_id, redirect_uri and scopes)", error);
-		err = AG_ERR_OAUTH;
-		goto out;
-	}
-	/* The sign-in page is never fetched, but a downgrade to http is a sign of trouble. */
-	err = ag_http_check_url(l->o->http, resp.location);
-	if (err == AG_OK)
-		err = ag_http_query_param(resp.location, "x_ref", &x_ref);
-	if (err == AG_OK && !x_ref) {
-		ag_log(l->log, LOG_ERR, "authorize: Location has no x_ref");
-		err = AG_ERR_PROTOCOL;
-	}
-	if (err == AG_OK && !(*url_query = ag_http_query(resp.location)))
-		err = AG_ERR_NOMEM;
-out:
-	free(url);
-	free(x_ref);
-	free(error);
-	ag_http_response_clear(&resp);
-	return err;
 }
 
 /* Pick the second factor: the authenticator app, or a recovery code; a short
@@ -277,53 +196,6 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 	return AG_ERR_PROTOCOL;
 }
 
-/* GET finish_redirect_uri without following: 303 to redirect_uri?code&state. */
-static enum ag_err consent(struct ag_login *l, const char *finish_uri, const char *state, char **code)
-{
-	struct ag_http_response resp = { 0 };
-	size_t rlen = strlen(l->cfg->redirect_uri);
-	char *got_state = NULL, *error = NULL;
-	enum ag_err err;
-
-	*code = NULL;
-	err = ag_http_get(l->o->http, finish_uri, NULL, &resp);
-	if (err != AG_OK)
-		return err;
-	if ((resp.status != 302 && resp.status != 303) || !resp.location ||
-	    strncmp(resp.location, l->cfg->redirect_uri, rlen) != 0 ||
-	    (resp.location[rlen] != '?' && resp.location[rlen] != '\0')) {
-		ag_log(l->log, LOG_ERR, "consent: status %ld without a redirect to redirect_uri", resp.status);
-		err = resp.status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
-		goto out;
-	}
-	err = ag_http_query_param(resp.location, "error", &error);
-	if (err == AG_OK && error) {
-		ag_log(l->log, LOG_ERR, "consent: refused with %.64s", error);
-		err = AG_ERR_OAUTH;
-	}
-	if (err == AG_OK)
-		err = ag_http_query_param(resp.location, "state", &got_state);
-	if (err == AG_OK && (!got_state || strcmp(got_state, state) != 0)) {
-		ag_log(l->log, LOG_ERR, "consent: state mismatch in the redirect; denying");
-		err = AG_ERR_PROTOCOL;
-	}
-	if (err == AG_OK)
-		err = ag_http_query_param(resp.location, "code", code);
-	if (err == AG_OK && (!*code || !**code)) {
-		ag_log(l->log, LOG_ERR, "consent: redirect without a code");
-		err = AG_ERR_PROTOCOL;
-	}
-	if (err != AG_OK) {
-		ag_free_secret(*code);
-		*code = NULL;
-	}
-out:
-	free(got_state);
-	free(error);
-	ag_http_response_clear(&resp);
-	return err;
-}
-
 static bool has_value(char **values, size_t n, const char *v)
 {
 	for (size_t i = 0; i < n; i++)
@@ -418,6 +290,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char
 /* The whole exchange once the password is known (§12 steps 2-9). */
 static enum ag_err password_exchange(struct ag_login *l, const char *password)
 {
+	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
 	struct ag_pkce pk = { 0 };
 	struct ag_flow *f = NULL;
 	struct ag_flow_error ferr = { 0 };
@@ -431,7 +304,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 
 	err = ag_pkce_new(&pk);
 	if (err == AG_OK)
-		err = authorize(l, &pk, &url_query);
+		err = ag_authorize(l->o, &opts, &pk, &url_query);
 	step_done(l, "authorize");
 	/* The template was validated at load: failing here means too long. */
 	if (err == AG_OK && !ag_name_expand(l->cfg->login_id, l->user, login_id, sizeof login_id))
@@ -445,7 +318,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 		err = AG_ERR_NOMEM;
 		goto out;
 	}
-	err = ag_flow_create(l->o, "login", l->cfg->flow_name, url_query, batch, &f, &ferr);
+	err = ag_flow_create(l->o, ag_flow_type_name(opts.flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
 	ag_json_wipe(batch);
 	step_done(l, "identify + password");
 	if (err != AG_OK) {
@@ -457,7 +330,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", f->tracking_id);
 	err = drive_flow(l, f, &proven, &finish_uri);
 	if (err == AG_OK)
-		err = consent(l, finish_uri, pk.state, &code);
+		err = ag_authorize_consent(l->o, finish_uri, pk.state, &code);
 	step_done(l, "consent");
 	if (err == AG_OK)
 		err = ag_token_exchange_code(l->o, code, pk.verifier, &tokens);
