@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "accounts/identity.h"
 #include "accounts/store.h"
@@ -22,23 +21,6 @@
 
 #define LOGIN_ID_MAX 320 /* bytes of an expanded login_id template */
 #define MAX_FLOW_STEPS 8 /* actions handled in one login before giving up */
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-static void step_done(struct ag_login *l, const char *step)
-{
-	double t = now_ms();
-
-	if (l->on_step)
-		l->on_step(l->step_ctx, step, t - l->t_step);
-	l->t_step = t;
-}
 
 /* Record the line for the person; the first one set wins. */
 static enum ag_err deny(struct ag_login *l, enum ag_err err, const char *line)
@@ -66,20 +48,6 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
 	return ours;
 }
 
-static enum ag_err ask(struct ag_login *l, enum ag_conv_style style, const char *prompt, char **answer)
-{
-	enum ag_err err = l->conv->talk(l->conv->ctx, style, prompt, answer);
-
-	if (err == AG_OK && !*answer)
-		err = AG_ERR_CONV;
-	return err;
-}
-
-static void tell(struct ag_login *l, const char *text)
-{
-	l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, NULL); /* a line: no answer (conv.h) */
-}
-
 /* The person's line for an Authgear error; lockout says when to come back. */
 static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct ag_flow_error *ferr)
 {
@@ -88,7 +56,7 @@ static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct
 	if (ferr->tracking_id[0])
 		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", ferr->tracking_id);
 	if ((err == AG_ERR_LOCKED || err == AG_ERR_RATE_LIMITED) && ferr->until) {
-		long minutes = (long)((ferr->until - time(NULL) + 59) / 60);
+		long minutes = (long)((ferr->until - ag_clock_wall(l->clock) + 59) / 60);
 		snprintf(line, sizeof line, "Too many attempts; try again in %ld minute%s.", minutes < 1 ? 1 : minutes,
 			 minutes > 1 ? "s" : "");
 		return deny(l, err, line);
@@ -103,7 +71,7 @@ static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, struct a
 	bool totp = ag_flow_offers(f, "authentication", "secondary_totp");
 	bool recovery = ag_flow_offers(f, "authentication", "recovery_code");
 	const char *kind = "secondary_totp";
-	char *answer = NULL, *choice = NULL;
+	char *answer = NULL;
 	json_t *input;
 	enum ag_err err;
 
@@ -114,22 +82,18 @@ static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, struct a
 						    "add an authenticator app to your Authgear account.");
 	}
 	if (totp && recovery) {
-		tell(l, "Second factor: 1) Authenticator app code  2) Recovery code");
-		err = ask(l, AG_CONV_VISIBLE, "Choose 1 or 2 [1]: ", &choice);
+		int choice;
+
+		err = ag_login_choose(l, "Second factor: 1) Authenticator app code  2) Recovery code", 2, &choice);
 		if (err != AG_OK)
 			return err;
-		if (strcmp(choice, "2") == 0)
+		if (choice == 2)
 			kind = "recovery_code";
-		else if (choice[0] && strcmp(choice, "1") != 0)
-			err = deny(l, AG_ERR_CREDENTIALS, "Please answer 1 or 2.");
-		free(choice);
-		if (err != AG_OK)
-			return err;
 	} else if (!totp) {
 		kind = "recovery_code";
 	}
-	err = ask(l, AG_CONV_SECRET, strcmp(kind, "recovery_code") == 0 ? "Recovery code: " : "Verification code: ",
-		  &answer);
+	err = ag_login_ask(l, AG_CONV_SECRET,
+			   strcmp(kind, "recovery_code") == 0 ? "Recovery code: " : "Verification code: ", &answer);
 	if (err != AG_OK)
 		return err;
 	input = json_pack("{s:s, s:s}", "authentication", kind,
@@ -169,7 +133,7 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 			if (err != AG_OK)
 				return ferr.reason[0] ? flow_denied(l, err, &ferr) : err;
 			*second_factor_proven = true;
-			step_done(l, "second factor");
+			ag_login_step(l, "second factor");
 			continue;
 		}
 		if (strcmp(action, "change_password") == 0) {
@@ -251,7 +215,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char
 	enum ag_err err;
 
 	err = ag_oidc_verify_id_token(l->o, id_token, nonce, l->cfg->max_age, &l->claims);
-	step_done(l, "verify");
+	ag_login_step(l, "verify");
 	if (err != AG_OK)
 		return deny(l, err, NULL);
 	if (l->claims.is_anonymous) {
@@ -276,7 +240,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char
 		if (err != AG_OK)
 			return deny(l, err, NULL);
 	}
-	err = ag_store_bind(l->store, l->user, l->claims.sub, time(NULL));
+	err = ag_store_bind(l->store, l->user, l->claims.sub, ag_clock_wall(l->clock));
 	if (err == AG_ERR_DENIED)
 		return deny(l, err, "This user name is linked to another Authgear account.");
 	/* The Unix side: UID at the first login, roles -> groups, NSS index. */
@@ -305,7 +269,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 	err = ag_pkce_new(&pk);
 	if (err == AG_OK)
 		err = ag_authorize(l->o, &opts, &pk, &url_query);
-	step_done(l, "authorize");
+	ag_login_step(l, "authorize");
 	/* The template was validated at load: failing here means too long. */
 	if (err == AG_OK && !ag_name_expand(l->cfg->login_id, l->user, login_id, sizeof login_id))
 		err = AG_ERR_INVALID_ARG;
@@ -320,7 +284,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 	}
 	err = ag_flow_create(l->o, ag_flow_type_name(opts.flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
 	ag_json_wipe(batch);
-	step_done(l, "identify + password");
+	ag_login_step(l, "identify + password");
 	if (err != AG_OK) {
 		if (ferr.reason[0])
 			err = flow_denied(l, err, &ferr);
@@ -331,10 +295,10 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 	err = drive_flow(l, f, &proven, &finish_uri);
 	if (err == AG_OK)
 		err = ag_authorize_consent(l->o, finish_uri, pk.state, &code);
-	step_done(l, "consent");
+	ag_login_step(l, "consent");
 	if (err == AG_OK)
 		err = ag_token_exchange_code(l->o, code, pk.verifier, &tokens);
-	step_done(l, "token");
+	ag_login_step(l, "token");
 	if (err == AG_OK)
 		err = ag_login_finish(l, tokens.id_token, pk.nonce, proven, AG_MFA_SEEN_AND_AMR);
 out:
@@ -371,7 +335,7 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
-		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute, time(NULL),
+		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute, ag_clock_wall(l->clock),
 					      &retry_after);
 		if (err == AG_ERR_RATE_LIMITED) {
 			char line[AG_LOGIN_LINE_MAX];
@@ -380,7 +344,7 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 		}
 	}
 	/* The network work starts after this (sshd delays a slow first prompt). */
-	l->t_step = now_ms();
+	l->t_step = ag_clock_ms(l->clock);
 	return err;
 }
 
@@ -388,7 +352,7 @@ void ag_login_end(struct ag_login *l, enum ag_err err, bool count_conv)
 {
 	/* Count failures the person could have caused; not our own refusals. */
 	if (err != AG_OK && err != AG_ERR_RATE_LIMITED && (err != AG_ERR_CONV || count_conv) && l->store &&
-	    ag_store_throttle_failed(l->store, l->user, time(NULL)) != AG_OK)
+	    ag_store_throttle_failed(l->store, l->user, ag_clock_wall(l->clock)) != AG_OK)
 		ag_log(l->log, LOG_WARNING, "throttle: cannot record the failed attempt");
 	if (l->o) {
 		l->connections = ag_http_connections(l->o->http);
@@ -414,19 +378,28 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 		if (first_password)
 			password = strdup(first_password);
 		else
-			err = ask(l, AG_CONV_SECRET, "Password: ", &password);
+			err = ag_login_ask(l, AG_CONV_SECRET, "Password: ", &password);
 		if (err == AG_OK && !password)
 			err = AG_ERR_NOMEM;
 	}
 	/* The network work starts only after the first answer (sshd delays the
 	 * prompt otherwise). */
-	l->t_step = now_ms(); /* the steps below are the module's own time */
+	l->t_step = ag_clock_ms(l->clock); /* the steps below are the module's own time */
 	if (err == AG_OK)
-		err = ag_oidc_open(l->cfg, l->log, &l->o);
+		err = ag_login_oidc(l);
 	if (err == AG_OK)
 		err = password_exchange(l, password);
 	ag_free_secret(password);
 	ag_login_end(l, err, false);
+	return err;
+}
+
+enum ag_err ag_login_oidc(struct ag_login *l)
+{
+	enum ag_err err = ag_oidc_open(l->cfg, l->log, &l->o);
+
+	if (err == AG_OK && l->clock)
+		l->o->clock = l->clock;
 	return err;
 }
 

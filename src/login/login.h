@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "jose/claims.h"
 #include "login/conv.h"
+#include "oidc/clock.h"
 
 #define AG_LOGIN_LINE_MAX 256
 
@@ -26,6 +27,8 @@ struct ag_login {
 	/* optional: called after each step with its name and duration (CLI) */
 	void (*on_step)(void *ctx, const char *step, double ms);
 	void *step_ctx;
+	/* optional: the clock (NULL: ag_clock_system); tests set their own */
+	const struct ag_clock *clock;
 
 	/* the outcome */
 	char line[AG_LOGIN_LINE_MAX];      /* one plain line for the person when it failed */
@@ -88,6 +91,20 @@ enum ag_err ag_login_device(struct ag_login *l);
 /* With methods = password, device: ask which one (a short numbered choice).
  * *device says whether the person chose the device login. */
 enum ag_err ag_login_choose_method(struct ag_login *l, bool *device);
+
+/* The conversation of the login methods (prompt.c). ag_login_ask: a prompt;
+ * an answer that did not come is AG_ERR_CONV. ag_login_tell: a line.
+ * ag_login_choose: menu as a line, then "Choose 1 or 2 [1]: " (n = 2) or
+ * "Choose 1 to n [1]: "; *choice is 1..n, an empty answer 1; anything else is
+ * denied with a line saying what to answer. ag_login_step: the step called
+ * name ended (on_step gets its duration). */
+enum ag_err ag_login_ask(struct ag_login *l, enum ag_conv_style style, const char *prompt, char **answer);
+enum ag_err ag_login_tell(struct ag_login *l, const char *text);
+enum ag_err ag_login_choose(struct ag_login *l, const char *menu, int n, int *choice);
+void ag_login_step(struct ag_login *l, const char *name);
+
+/* Open l->o on l's configuration and clock. */
+enum ag_err ag_login_oidc(struct ag_login *l);
 
 /* Release what l holds (claims, connections). */
 void ag_login_clear(struct ag_login *l);

@@ -1,37 +1,13 @@
 /* RFC 8628 device authorization grant (see device.h). */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/json.h"
 #include "base/secret.h"
 #include "oidc/device.h"
-
-double ag_device_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-/* Sleep until the monotonic clock reaches until_ms, through signals. */
-static void sleep_until(double until_ms)
-{
-	struct timespec ts;
-	double ms = until_ms;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)((ms - ts.tv_sec * 1000.0) * 1e6);
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_nsec = 999999999L;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
 
 void ag_device_auth_clear(struct ag_device_auth *a)
 {
@@ -202,7 +178,7 @@ enum ag_err ag_device_poll(struct ag_oidc *o, const struct ag_device_auth *a, do
 	for (;;) {
 		double next;
 
-		if (ag_device_now_ms() >= deadline_ms)
+		if (ag_clock_ms(o->clock) >= deadline_ms)
 			break;
 		err = ag_token_request(o, fields, out, code);
 		(*polls)++;
@@ -234,10 +210,10 @@ enum ag_err ag_device_poll(struct ag_oidc *o, const struct ag_device_auth *a, do
 			return err;
 		}
 		/* Counted from the answer, so the issuer never sees two polls closer than the interval. */
-		next = ag_device_now_ms() + (double)interval * 1000.0;
+		next = ag_clock_ms(o->clock) + (double)interval * 1000.0;
 		if (next >= deadline_ms)
 			break;
-		sleep_until(next);
+		ag_clock_sleep_until(o->clock, next);
 	}
 	if (last == AG_ERR_TIMEOUT)
 		return AG_ERR_TIMEOUT; /* the issuer stopped answering: unavailable, not a refusal */
