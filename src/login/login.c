@@ -160,81 +160,19 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 	return AG_ERR_PROTOCOL;
 }
 
-static bool has_value(char **values, size_t n, const char *v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(values[i], v) == 0)
-			return true;
-	return false;
-}
-
-/* require_roles: any one of the listed role keys suffices. */
-static bool has_required_role(const struct ag_login *l)
-{
-	char role[256];
-
-	if (!l->cfg->require_roles)
-		return true;
-	for (const char *p = l->cfg->require_roles; *p;) {
-		size_t n;
-
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n && n < sizeof role) {
-			memcpy(role, p, n);
-			role[n] = '\0';
-			if (has_value(l->claims.roles, l->claims.n_roles, role))
-				return true;
-		}
-		p += n;
-	}
-	return false;
-}
-
-/* RFC 8176 §2: "mfa", or a knowledge factor with a possession factor. */
-static bool mfa_proven(const struct ag_login *l, bool second_factor_proven, enum ag_mfa_rule rule)
-{
-	static const char *const possession[] = { "otp", "hwk", "swk", "sms" };
-	bool mfa = has_value(l->claims.amr, l->claims.n_amr, "mfa");
-
-	if (rule == AG_MFA_SEEN_AND_AMR)
-		return second_factor_proven && mfa;
-	if (mfa)
-		return true;
-	if (!has_value(l->claims.amr, l->claims.n_amr, "pwd"))
-		return false;
-	for (size_t i = 0; i < sizeof possession / sizeof possession[0]; i++)
-		if (has_value(l->claims.amr, l->claims.n_amr, possession[i]))
-			return true;
-	return false;
-}
-
 enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce, bool second_factor_proven,
 			    enum ag_mfa_rule rule)
 {
+	const char *line;
 	enum ag_err err;
 
 	err = ag_oidc_verify_id_token(l->o, id_token, nonce, l->cfg->max_age, &l->claims);
 	ag_login_step(l, "verify");
 	if (err != AG_OK)
 		return deny(l, err, NULL);
-	if (l->claims.is_anonymous) {
-		ag_log(l->log, LOG_NOTICE, "login: %s: anonymous Authgear user refused", l->user);
-		return deny(l, AG_ERR_DENIED, "Anonymous Authgear accounts cannot sign in here.");
-	}
-	if (!has_required_role(l)) {
-		ag_log(l->log, LOG_NOTICE, "login: %s: none of the required roles (%s)", l->user, l->cfg->require_roles);
-		return deny(l, AG_ERR_DENIED, NULL);
-	}
-	/* Never let a password-only login satisfy require_mfa: the client must
-	 * have seen a second factor pass AND the server must say so (§8); or,
-	 * where the factors were proven at the issuer, its amr must say so. */
-	if (l->cfg->require_mfa && !mfa_proven(l, second_factor_proven, rule)) {
-		ag_log(l->log, LOG_NOTICE, "login: %s: second factor required but not proven (client saw %s, amr %s mfa)",
-		       l->user, second_factor_proven ? "one" : "none",
-		       has_value(l->claims.amr, l->claims.n_amr, "mfa") ? "has" : "lacks");
-		return deny(l, AG_ERR_MFA_REQUIRED, NULL);
-	}
+	err = ag_policy_check(l->cfg, l->log, l->user, &l->claims, second_factor_proven, rule, &line);
+	if (err != AG_OK)
+		return deny(l, err, line);
 	if (l->before_bind) {
 		err = l->before_bind(l, l->before_bind_ctx);
 		if (err != AG_OK)

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "jose/claims.h"
 #include "login/conv.h"
+#include "login/policy.h"
 #include "oidc/clock.h"
 
 #define AG_LOGIN_LINE_MAX 256
@@ -48,16 +49,6 @@ struct ag_login {
 	void *before_bind_ctx;
 };
 
-/* What proves a second factor for require_mfa. */
-enum ag_mfa_rule {
-	/* the client saw a second factor pass AND amr contains "mfa" (password path) */
-	AG_MFA_SEEN_AND_AMR,
-	/* amr alone: "mfa", or a knowledge factor "pwd" together with a possession
-	 * factor "otp", "hwk", "swk" or "sms" (RFC 8176 §2; device path, where the
-	 * factors were proven at the issuer) */
-	AG_MFA_AMR_FACTORS,
-};
-
 /* Whether user is handled by pam_authgear: a valid name that is allow-listed
  * (users = ...) or already bound in the store. No network, no prompt. */
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user);
@@ -68,8 +59,8 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password);
 
 /* The end of every login method: verify the ID token (nonce when not NULL),
- * refuse anonymous users, require_roles, require_mfa by rule
- * (second_factor_proven says whether the client saw a second factor pass),
+ * the policy (policy.h: anonymous users, require_roles, require_mfa by rule;
+ * second_factor_proven says whether the client saw a second factor pass),
  * the method's before_bind check, then bind or check the name <-> sub
  * binding. */
 enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce,
