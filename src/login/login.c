@@ -160,24 +160,25 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 	return AG_ERR_PROTOCOL;
 }
 
-enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce, bool second_factor_proven,
-			    enum ag_mfa_rule rule)
+enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, const struct ag_login_proof *proof)
 {
 	const char *line;
 	enum ag_err err;
 
-	err = ag_oidc_verify_id_token(l->o, id_token, nonce, l->cfg->max_age, &l->claims);
+	err = ag_oidc_verify_id_token(l->o, tokens->id_token, proof->nonce, l->cfg->max_age, &l->claims);
 	ag_login_step(l, "verify");
 	if (err != AG_OK)
 		return deny(l, err, NULL);
-	err = ag_policy_check(l->cfg, l->log, l->user, &l->claims, second_factor_proven, rule, &line);
+	err = ag_policy_check(l->cfg, l->log, l->user, &l->claims, proof->second_factor_proven, proof->rule, &line);
 	if (err != AG_OK)
 		return deny(l, err, line);
-	if (l->before_bind) {
-		err = l->before_bind(l, l->before_bind_ctx);
+	if (proof->name_from_userinfo) {
+		err = ag_login_userinfo_name(l, tokens);
 		if (err != AG_OK)
 			return deny(l, err, NULL);
 	}
+	/* Here, once verified and allowed, is where the token cache will keep
+	 * tokens->refresh_token (roadmap). */
 	err = ag_store_bind(l->store, l->user, l->claims.sub, ag_clock_wall(l->clock));
 	if (err == AG_ERR_DENIED)
 		return deny(l, err, "This user name is linked to another Authgear account.");
@@ -237,8 +238,12 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 	if (err == AG_OK)
 		err = ag_token_exchange_code(l->o, code, pk.verifier, &tokens);
 	ag_login_step(l, "token");
-	if (err == AG_OK)
-		err = ag_login_finish(l, tokens.id_token, pk.nonce, proven, AG_MFA_SEEN_AND_AMR);
+	if (err == AG_OK) {
+		const struct ag_login_proof proof = {
+			.nonce = pk.nonce, .second_factor_proven = proven, .rule = AG_MFA_SEEN_AND_AMR,
+		};
+		err = ag_login_finish(l, &tokens, &proof);
+	}
 out:
 	/* The refresh token is dropped until the token cache keeps it (roadmap). */
 	ag_tokens_clear(&tokens);

@@ -13,6 +13,7 @@
 #include "login/conv.h"
 #include "login/policy.h"
 #include "oidc/clock.h"
+#include "oidc/token.h"
 
 #define AG_LOGIN_LINE_MAX 256
 
@@ -43,10 +44,16 @@ struct ag_login {
 	struct ag_oidc *o;
 	struct ag_store *store;
 	double t_step;
-	/* a method's own check, run by ag_login_finish after the policy checks
-	 * and before the name is bound (device: the username claim) */
-	enum ag_err (*before_bind)(struct ag_login *l, void *ctx);
-	void *before_bind_ctx;
+};
+
+/* How a login method proved who signed in, for ag_login_finish. */
+struct ag_login_proof {
+	const char *nonce;          /* the authorization request's; NULL when it had none */
+	bool second_factor_proven;  /* the client saw a second factor pass */
+	enum ag_mfa_rule rule;
+	/* No login ID was typed (device): the account that approved must be the
+	 * Unix name's, username_claim at userinfo with the ID token's sub. */
+	bool name_from_userinfo;
 };
 
 /* Whether user is handled by pam_authgear: a valid name that is allow-listed
@@ -58,13 +65,15 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
  * person is asked. On failure l->line says why in one line. */
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password);
 
-/* The end of every login method: verify the ID token (nonce when not NULL),
- * the policy (policy.h: anonymous users, require_roles, require_mfa by rule;
- * second_factor_proven says whether the client saw a second factor pass),
- * the method's before_bind check, then bind or check the name <-> sub
- * binding. */
-enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce,
-			    bool second_factor_proven, enum ag_mfa_rule rule);
+/* The end of every login method, given the tokens it obtained: verify the
+ * ID token (proof->nonce when not NULL), the policy (policy.h), the name at
+ * userinfo when proof->name_from_userinfo, then bind or check the name <->
+ * sub binding. The one place a login holds all its tokens. */
+enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, const struct ag_login_proof *proof);
+
+/* For ag_login_finish (login_device.c): username_claim at userinfo for the
+ * access token must name l->user, with the ID token's sub. */
+enum ag_err ag_login_userinfo_name(struct ag_login *l, const struct ag_tokens *tokens);
 
 /* For the login methods: open the store and apply the local throttle
  * (ag_login_begin), then count a failure, log the audit line and set the

@@ -132,11 +132,10 @@ static char *claimed_name(const json_t *info, const char *claim)
 	return local;
 }
 
-/* before_bind: no login ID was typed, so the account that approved must be
- * the Unix name's (username_claim at userinfo, same sub as the ID token). */
-static enum ag_err check_username(struct ag_login *l, void *ctx)
+/* No login ID was typed, so the account that approved must be the Unix
+ * name's (username_claim at userinfo, same sub as the ID token). */
+enum ag_err ag_login_userinfo_name(struct ag_login *l, const struct ag_tokens *tokens)
 {
-	const struct ag_tokens *tokens = ctx;
 	const char *claim = l->cfg->username_claim;
 	char line[AG_LOGIN_LINE_MAX];
 	json_t *info = NULL;
@@ -170,6 +169,8 @@ out:
 
 static enum ag_err device_exchange(struct ag_login *l)
 {
+	/* the factors were proven at the issuer; no login ID was typed */
+	const struct ag_login_proof proof = { .rule = AG_MFA_AMR_FACTORS, .name_from_userinfo = true };
 	struct ag_device_auth a = { 0 };
 	struct ag_tokens tokens = { 0 };
 	enum ag_device_outcome outcome = AG_DEVICE_FAILED;
@@ -223,11 +224,7 @@ static enum ag_err device_exchange(struct ag_login *l)
 	}
 	if (err != AG_OK)
 		goto out;
-	l->before_bind = check_username;
-	l->before_bind_ctx = &tokens;
-	err = ag_login_finish(l, tokens.id_token, NULL, false, AG_MFA_AMR_FACTORS);
-	l->before_bind = NULL;
-	l->before_bind_ctx = NULL;
+	err = ag_login_finish(l, &tokens, &proof);
 out:
 	/* The refresh token is dropped until the token cache keeps it (roadmap). */
 	ag_tokens_clear(&tokens);
