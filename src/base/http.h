@@ -71,6 +71,10 @@ enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_lo
  * client's URL rules (https only). Points into resp. */
 enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
 				    const char *client_uri, const char **url);
+/* The error for a response a step did not expect: AG_ERR_SERVER for a 5xx
+ * (the issuer's trouble), else AG_ERR_PROTOCOL. */
+enum ag_err ag_http_unexpected(long status);
+
 /* Whether url is client_uri itself or client_uri?query. */
 bool ag_http_url_is_client(const char *url, const char *client_uri);
 

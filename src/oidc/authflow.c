@@ -143,7 +143,7 @@ static enum ag_err call(struct ag_flow *f, const char *path, json_t *body, struc
 	}
 	if (!json_is_object(error) || !ag_json_string(error, "reason", 63)) {
 		ag_log(o->log, LOG_ERR, "authflow: status %ld without Authgear's error envelope", resp.status);
-		err = resp.status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
+		err = ag_http_unexpected(resp.status);
 		goto out;
 	}
 	parse_error(error, ferr);
