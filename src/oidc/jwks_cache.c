@@ -67,7 +67,7 @@ enum ag_err ag_oidc_jwks(struct ag_oidc *o, const struct ag_jwks **out)
 		if (err == AG_OK && fetched_at <= now + o->cfg->leeway && now - fetched_at < o->cfg->cache_ttl)
 			err = parse_document(o, doc, fetched_at);
 		else if (err == AG_OK)
-			err = AG_ERR_INVALID_GRANT; /* expired: fetch below */
+			err = AG_ERR_STALE; /* fetch below */
 		json_decref(doc);
 		if (err == AG_ERR_NOMEM)
 			return err;
