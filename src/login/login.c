@@ -278,8 +278,8 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
-		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute, ag_clock_wall(l->clock),
-					      &retry_after);
+		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute,
+					      ag_clock_wall(l->clock), &retry_after);
 		if (err == AG_ERR_RATE_LIMITED) {
 			char line[AG_LOGIN_LINE_MAX];
 			snprintf(line, sizeof line, "Too many attempts; try again in %ld seconds.", retry_after);

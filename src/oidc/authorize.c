@@ -97,12 +97,14 @@ enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts
 	 * never fetched, must still be https: a downgrade is a sign of trouble. */
 	err = ag_http_redirect_target(o->http, &resp, o->cfg->redirect_uri, &target);
 	if (err != AG_OK) {
-		ag_log(o->log, LOG_ERR, "authorize: status %ld, expected a redirect with a usable Location", resp.status);
+		ag_log(o->log, LOG_ERR, "authorize: status %ld, expected a redirect with a usable Location",
+		       resp.status);
 		goto out;
 	}
 	err = ag_http_query_param(target, "error", &error);
 	if (err == AG_OK && error) {
-		ag_log(o->log, LOG_ERR, "authorize: refused with %.64s (check client_id, redirect_uri and scopes)", error);
+		ag_log(o->log, LOG_ERR, "authorize: refused with %.64s (check client_id, redirect_uri and scopes)",
+		       error);
 		err = AG_ERR_OAUTH;
 	}
 	if (err == AG_OK)
