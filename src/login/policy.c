@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "common/names.h"
 #include "login/policy.h"
 
 static bool has_value(char *const *values, size_t n, const char *v)
@@ -17,21 +18,17 @@ static bool has_value(char *const *values, size_t n, const char *v)
 static bool has_required_role(const struct ag_config *cfg, const struct ag_claims *claims)
 {
 	char role[256];
+	size_t n;
 
 	if (!cfg->require_roles)
 		return true;
-	for (const char *p = cfg->require_roles; *p;) {
-		size_t n;
-
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n && n < sizeof role) {
+	for (const char *cur = cfg->require_roles, *p; (p = ag_list_next(&cur, &n));) {
+		if (n < sizeof role) {
 			memcpy(role, p, n);
 			role[n] = '\0';
 			if (has_value(claims->roles, claims->n_roles, role))
 				return true;
 		}
-		p += n;
 	}
 	return false;
 }
