@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "index.h"
+#include "common/index.h"
 
 #define NSS_FN(name) _nss_authgear_##name
 #define TEST_LOG_ENV "AUTHGEAR_TEST_LOG"

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
+#include "base/conf.h"
 
 static char tmpdir[4096];
 static char last_log[2048];

@@ -13,10 +13,10 @@
 #include <cmocka.h>
 #include <security/_pam_types.h>
 
-#include "error.h"
-#include "json.h"
-#include "log.h"
-#include "secret.h"
+#include "base/error.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/secret.h"
 
 static void test_error_table_complete(void **state)
 {
