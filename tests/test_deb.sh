@@ -88,16 +88,21 @@ if [ -z "${AG_DEB_INNER:-}" ]; then
 		cp "$T"/build/${p}_*.deb "$T/debs/" || fail "no $p .deb"
 		printf '%s %s\n' "$(stat -c %s "$T"/build/${p}_*.deb)" "$p"
 	done
-	lintian --fail-on none "$changes" > "$T/lintian.out" 2>&1 || true
-	grep -v '^running with root privileges' "$T/lintian.out" | sed 's/^/lintian: /'
-	grep -qE '^[A-Z]: ' "$T/lintian.out" || echo "lintian: (no tags)"
-	if grep -qE '^[EW]: ' "$T/lintian.out"; then fail "lintian: errors or warnings on the .changes"; fi
-	pass "lintian on the .changes: no errors, no warnings"
+	if [ -z "${AG_DEBS:-}" ]; then
+		lintian --fail-on none "$changes" > "$T/lintian.out" 2>&1 || true
+		grep -v '^running with root privileges' "$T/lintian.out" | sed 's/^/lintian: /'
+		grep -qE '^[A-Z]: ' "$T/lintian.out" || echo "lintian: (no tags)"
+		if grep -qE '^[EW]: ' "$T/lintian.out"; then fail "lintian: errors or warnings on the .changes"; fi
+		pass "lintian on the .changes: no errors, no warnings"
+	else
+		echo "(AG_DEBS: packages of an earlier run, not built or linted here)"
+	fi
 
 	# --- the rest in an overlay of / ------------------------------------------------------------
 	R="$T/ovl"
 	mkdir -p "$R"
-	export AG_DEB_INNER=1 T R
+	HOST_PID1=$(cat /proc/1/comm 2>/dev/null || echo '?')
+	export AG_DEB_INNER=1 T R HOST_PID1
 	unshare --mount --pid --fork --propagation private bash -c '
 		set -e
 		mount -t tmpfs -o mode=0755 tmpfs "$R"
@@ -231,12 +236,11 @@ path_unit_fires() { # what systemd does when PathChanged= fires: the service, as
 	(cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin $exec_start < /dev/null) > "$T/reindex.out" 2>&1 \
 		|| { cat "$T/reindex.out"; fail "the reindex unit's ExecStart failed"; }
 }
-PID1=$(ps -p 1 -o comm= 2>/dev/null || echo '?')
-echo "(PID 1 of this namespace: $PID1; the host's: $(cat /proc/1/comm 2>/dev/null); the path unit's ExecStart is run as systemd would)"
+echo "(the host's PID 1 is $HOST_PID1; in the chroot the path unit's ExecStart is run as systemd would)"
 write_conf "alice"
 path_unit_fires
 UID_ALICE=1697447617 # the hash of "alice" in the default uid_range (golden value, test_accounts.c)
-[ "$(getent passwd alice | cut -d: -f3)" = "$UID_ALICE" ] || { getent passwd alice; fail "alice does not resolve after the reindex"; }
+[ "$(getent passwd alice | cut -d: -f3)" = "$UID_ALICE" ] || { getent passwd alice || true; fail "alice does not resolve after the reindex"; }
 pass "config written, reindex unit run: alice resolves (provisional UID $UID_ALICE) through the installed NSS module"
 
 # --- pam-auth-update, sshd drop-in ----------------------------------------------------------------
@@ -245,7 +249,7 @@ grep -nE '^auth\s' /etc/pam.d/common-auth > "$T/common-auth"
 ag_line=$(grep -m1 -n 'pam_authgear.so' "$T/common-auth" | cut -d: -f1)
 unix_line=$(grep -m1 -n 'pam_unix.so' "$T/common-auth" | cut -d: -f1)
 [ -n "$ag_line" ] && [ -n "$unix_line" ] && [ "$ag_line" -lt "$unix_line" ] || { cat "$T/common-auth"; fail "common-auth: pam_authgear not before pam_unix"; }
-grep -qE '^auth\s+\[success=2 ignore=ignore default=die\]\s+pam_authgear.so$' /etc/pam.d/common-auth \
+grep -qE '^auth\s+\[success=2 ignore=ignore default=die\]\s+pam_authgear.so\s*$' /etc/pam.d/common-auth \
 	|| { cat /etc/pam.d/common-auth; fail "common-auth: pam_authgear's jump does not reach pam_permit"; }
 grep -qE '^account\s+required\s+pam_authgear.so' /etc/pam.d/common-account || fail "common-account"
 grep -qE '^session\s+optional\s+pam_authgear.so' /etc/pam.d/common-session || fail "common-session"
