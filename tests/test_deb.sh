@@ -351,9 +351,21 @@ if grep -q '^LOGGED-IN$' "$T/down-alice.txt"; then fail "alice got a session wit
 assert_contains "$T/sshd.log" "Failed keyboard-interactive/pam for alice" "IdP down: alice is refused (fail closed)"
 kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
 
-# --- purge: everything back as it was -----------------------------------------------------------------
+# --- remove, install again, purge ----------------------------------------------------------------------
 pam-auth-update --disable mkhomedir > /dev/null 2>&1 || fail "pam-auth-update --disable mkhomedir"
 rm -f /etc/ssh/sshd_config.d/authgear.conf  # the admin's own copy, as README's removal steps say
+apt-get remove -y $PKGS > "$T/remove.log" 2>&1 || { cat "$T/remove.log"; fail "apt-get remove"; }
+diff -ru "$T/saved/pam.d" /etc/pam.d || fail "/etc/pam.d differs after apt-get remove"
+diff -u "$T/saved/nsswitch.conf" /etc/nsswitch.conf || fail "/etc/nsswitch.conf differs after apt-get remove"
+[ -f "$CONF" ] && [ -f /var/lib/authgear/private/users.json ] || fail "remove deleted the config or the store"
+pass "apt-get remove: PAM stacks and nsswitch.conf as before; the config and the store kept"
+(cd "$T/debs" && apt-get install -y ./*.deb) > "$T/install2.log" 2>&1 || { cat "$T/install2.log"; fail "install after remove"; }
+diff -u "$T/nsswitch.want" /etc/nsswitch.conf || fail "nsswitch.conf after installing again"
+diff -r "$T/saved/pam.d" /etc/pam.d > /dev/null || fail "installing again changed /etc/pam.d (the profile was removed)"
+rm -f /var/lib/authgear/nss.index
+(cd "$T/debs" && apt-get install -y --reinstall ./authgear-pam_*.deb) > "$T/install3.log" 2>&1 || { cat "$T/install3.log"; fail "reinstall authgear-pam"; }
+[ "$(getent passwd alice | cut -d: -f3)" = "$UID_ALICE" ] || fail "postinst did not rebuild the index from the kept store and config"
+pass "installed again: the nsswitch entries back, PAM untouched until enabled, postinst reindexes the kept store"
 apt-get purge -y $PKGS > "$T/purge.log" 2>&1 || { cat "$T/purge.log"; fail "apt-get purge"; }
 for p in $PKGS; do
 	if dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^[ic]'; then fail "$p still installed or not purged"; fi
