@@ -1,7 +1,8 @@
 #!/bin/bash
 # The man pages stay true to the code:
 #  - pam_authgear.conf(5) has a table row for every key of the parser's
-#    key_specs table (read from the source of conf.c, never a kept list),
+#    key_specs table (read from the source of conf.c for the ranges, and
+#    checked against tests/tools/conf_keys, the parser's own list),
 #    with that key's default (yes/no for booleans, "(required)" for required
 #    keys) and, for numbers, its range "MIN to MAX"; and every table of
 #    known_tables;
@@ -50,6 +51,13 @@ done < "$T/specs"
 n_keys=$(wc -l < "$T/keys")
 [ "$n_keys" -ge 30 ] || { cat "$T/keys"; fail "only $n_keys keys parsed from $CONF_C"; }
 pass "$n_keys keys read from $(basename "$CONF_C")'s key_specs"
+# The same keys and defaults as the parser itself gives (tests/tools/conf_keys).
+KEYS_TOOL="$abs_top_builddir/tests/tools/conf_keys"
+[ -x "$KEYS_TOOL" ] || fail "missing $KEYS_TOOL"
+"$KEYS_TOOL" | sort > "$T/keys.tool"
+sed 's/|(required)|/||/' "$T/keys" | cut -d'|' -f1,2 | tr '|' '\t' | sort > "$T/keys.src"
+diff -u "$T/keys.tool" "$T/keys.src" || fail "conf.c read as source and the parser (conf_keys) disagree"
+pass "the keys and defaults read from the source are exactly the parser's (tests/tools/conf_keys)"
 
 # --- pam_authgear.conf(5): one row per key ---------------------------------------------
 # Rows are "\fBkey\fR<TAB>default<TAB>T{ values T}", a long default in its
