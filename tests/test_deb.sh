@@ -182,6 +182,10 @@ export DEBIAN_FRONTEND=noninteractive
 	|| { cat "$T/install.log"; fail "apt-get install ./*.deb"; }
 for p in $PKGS; do dpkg-query -W -f='${db:Status-Abbrev}' "$p" | grep -q '^ii' || fail "$p not installed"; done
 pass "apt-get install ./*.deb: $PKGS"
+for f in "/usr/lib/$MA/security/pam_authgear.so" "/usr/lib/$MA/libnss_authgear.so.2" /usr/bin/authgear-pam; do
+	if grep -qa 'AUTHGEAR_' "$f"; then fail "$f is a test-hooks build (names an AUTHGEAR_ variable)"; fi
+done
+pass "the packaged binaries are default builds: no test hook"
 [ -f /lib/security/pam_authgear.so ] && fail "the module landed outside the multiarch directory"
 [ -f "/usr/lib/$MA/security/pam_authgear.so" ] && [ -e "/usr/lib/$MA/libnss_authgear.so.2" ] || fail "module paths"
 sed -E 's/^(passwd:\s+files)(\s|$)/\1 authgear\2/; s/^(group:\s+files)(\s|$)/\1 [SUCCESS=merge] authgear\2/' \
