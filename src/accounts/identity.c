@@ -216,6 +216,7 @@ struct login_ctx {
 	struct ag_id_range range;
 	struct ag_idset taken;
 	bool taken_loaded;
+	const struct ag_token_cache *tokens; /* NULL: none to cache */
 };
 
 /* The IDs given out, read only when one must be chosen (a first login, a
@@ -443,17 +444,21 @@ static enum ag_err login_tx(struct ag_store_tx *tx, void *vctx)
 		err = ag_store_tx_put_user(tx, &u);
 	if (err == AG_OK)
 		err = ag_store_tx_throttle_clear(tx);
+	if (err == AG_OK && c->tokens)
+		err = ag_tokens_tx_put(tx, c->user, c->tokens);
 	ag_store_user_clear(&u);
 	return err;
 }
 
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			      const char *user, const char *sub, char *const *roles, size_t n_roles,
-			      const struct ag_idmap_probe *probe, bool *sign_in_again)
+			      const struct ag_idmap_probe *probe, const struct ag_token_cache *tokens,
+			      bool *sign_in_again)
 {
 	struct login_ctx c = { .cfg = cfg, .log = log, .probe = probe ? probe : &ag_idmap_system_probe,
 			       .state_dir = ag_store_state_dir(s), .user = user, .sub = sub, .now = time(NULL),
-			       .roles = roles, .n_roles = n_roles, .range = config_range(cfg) };
+			       .roles = roles, .n_roles = n_roles, .range = config_range(cfg),
+			       .tokens = tokens };
 	enum ag_err err;
 
 	if (sign_in_again)

@@ -12,6 +12,7 @@
 
 #include "accounts/idmap.h"
 #include "accounts/store.h"
+#include "accounts/tokens.h"
 #include "base/conf.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -43,7 +44,8 @@ void ag_identity_strv_free(char **v, size_t n);
  * another sub. */
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			      const char *user, const char *sub, char *const *roles, size_t n_roles,
-			      const struct ag_idmap_probe *probe, bool *sign_in_again);
+			      const struct ag_idmap_probe *probe, const struct ag_token_cache *tokens,
+			      bool *sign_in_again);
 
 /* Administration (authgear-pam). Each is one store transaction (a new index
  * when it changed what the index shows; reindex: always). forget: AG_ERR_NOT_OURS when user is unknown. pin: refused

@@ -11,6 +11,7 @@
  *   memberships(user_id, group_id, pos)   the groups of the last login
  *   roles(user_id, pos, role)             the roles of the last login
  *   throttle(id, name, rhost, at)         attempts within the last minute
+ *   tokens(user_id, ...)                  the token cache (tokens.h)
  * Rows that belong to a user reference users(id) ON DELETE CASCADE, so a
  * per-user table (the token cache) is one more table, not a redesign.
  */
@@ -98,9 +99,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX throttle_key ON throttle (name, rhost, at);"
 	"CREATE INDEX throttle_at ON throttle (at);"
 	"CREATE VIEW pins AS SELECT name, uid FROM users WHERE sub IS NULL AND uid IS NOT NULL;",
+	/* 3: the token cache, one row per user (tokens.c) */
+	"CREATE TABLE tokens (user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,"
+	" refresh_token BLOB, access_token BLOB, access_expires INTEGER NOT NULL DEFAULT 0, id_token BLOB,"
+	" sub TEXT NOT NULL, auth_time INTEGER NOT NULL DEFAULT 0, amr TEXT NOT NULL DEFAULT '',"
+	" roles TEXT NOT NULL DEFAULT '', login_at INTEGER NOT NULL DEFAULT 0,"
+	" checked_at INTEGER NOT NULL DEFAULT 0, check_ok_at INTEGER NOT NULL DEFAULT 0,"
+	" check_result TEXT NOT NULL DEFAULT '');",
 };
 
-static const char *const tables[] = { "meta", "users", "groups", "memberships", "roles", "throttle" };
+static const char *const tables[] = { "meta", "users", "groups", "memberships", "roles", "throttle", "tokens" };
 
 struct ag_store {
 	char *dir;        /* state_dir/private */
@@ -281,6 +289,8 @@ static enum ag_err connect_db(struct ag_store *s, const char *path, sqlite3 **ou
 	 * would cost a rewrite and an fsync of the database per login; the
 	 * writers' automatic checkpoint (every 1000 pages) keeps it short. */
 	sqlite3_db_config(*out, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	/* Replaced and dropped tokens are zeroed in the file, not left in free pages. */
+	sqlite3_exec(*out, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
 	return AG_OK;
 }
 
@@ -795,6 +805,26 @@ const struct ag_log *ag_store_tx_log(const struct ag_store_tx *tx)
 const char *ag_store_tx_state_dir(const struct ag_store_tx *tx)
 {
 	return tx->s->state_dir;
+}
+
+sqlite3 *ag_store_sqlite(struct ag_store *s)
+{
+	return s->db;
+}
+
+sqlite3 *ag_store_tx_sqlite(struct ag_store_tx *tx)
+{
+	return tx->s->db;
+}
+
+enum ag_err ag_store_fail(struct ag_store *s, int rc, const char *what)
+{
+	return fail(s, rc, what);
+}
+
+enum ag_err ag_store_tx_fail(struct ag_store_tx *tx, int rc, const char *what)
+{
+	return fail(tx->s, rc, what);
 }
 
 void ag_store_tx_reindex(struct ag_store_tx *tx)

@@ -24,7 +24,7 @@
 #include "common/names.h"
 
 #define AG_STORE_FILE "accounts.db"
-#define AG_STORE_SCHEMA_VERSION 2
+#define AG_STORE_SCHEMA_VERSION 3
 #define AG_STORE_APPLICATION_ID 0x41475043 /* "AGPC" */
 
 struct ag_store;
@@ -149,6 +149,14 @@ void ag_store_tx_reindex(struct ag_store_tx *tx);
 
 /* Bind alone in its own transaction (tests). */
 enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now);
+
+/* For the store's other tables (tokens.c): the connection, and a SQLite
+ * failure logged and mapped like the store's own. */
+struct sqlite3;
+struct sqlite3 *ag_store_sqlite(struct ag_store *s);
+struct sqlite3 *ag_store_tx_sqlite(struct ag_store_tx *tx);
+enum ag_err ag_store_fail(struct ag_store *s, int rc, const char *what);
+enum ag_err ag_store_tx_fail(struct ag_store_tx *tx, int rc, const char *what);
 
 /* Tests: the SQL that creates schema version v from v - 1 (v >= 1), or NULL. */
 const char *ag_store_migration(int v);

@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/secret.h"
 #include "common/names.h"
+#include "login/account.h"
 #include "login/login.h"
 #include "oidc/authflow.h"
 #include "oidc/authorize.h"
@@ -163,6 +164,7 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 
 enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, const struct ag_login_proof *proof)
 {
+	struct ag_token_cache cache = { 0 };
 	const char *line;
 	bool again = false;
 	enum ag_err err;
@@ -180,11 +182,12 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 			return deny(l, err, NULL);
 	}
 	/* One store transaction: the binding, the Unix side (UID at the first
-	 * login, roles -> groups), the throttle, the NSS index. Here, once
-	 * verified and allowed, is where the token cache will keep
-	 * tokens->refresh_token (roadmap), in the same transaction. */
-	err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles, l->claims.n_roles,
-				NULL, &again);
+	 * login, roles -> groups), the throttle, the token cache, the NSS index. */
+	err = ag_account_cache_from(&cache, tokens, &l->claims, ag_clock_wall(l->clock), true);
+	if (err == AG_OK)
+		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles,
+					l->claims.n_roles, NULL, &cache, &again);
+	ag_account_cache_release(&cache);
 	if (err == AG_ERR_DENIED)
 		return deny(l, err, again ? "Your Unix account has just been set up; please sign in again."
 					  : "This user name is linked to another Authgear account.");
@@ -246,7 +249,6 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 		err = ag_login_finish(l, &tokens, &proof);
 	}
 out:
-	/* The refresh token is dropped until the token cache keeps it (roadmap). */
 	ag_tokens_clear(&tokens);
 	ag_free_secret(code);
 	free(url_query);

@@ -172,7 +172,7 @@ static void read_index(struct mapped *m)
 static void login(struct ag_store *s, struct ag_config *cfg, const char *user, const char *sub, char **roles,
 		  size_t n_roles, enum ag_err want)
 {
-	enum ag_err err = ag_identity_login(s, cfg, &test_log, user, sub, roles, n_roles, &probe, NULL);
+	enum ag_err err = ag_identity_login(s, cfg, &test_log, user, sub, roles, n_roles, &probe, NULL, NULL);
 
 	if (err != want)
 		print_error("login %s: %s\n", user, logs);
@@ -642,7 +642,7 @@ static void test_schema_version(void **state)
 	logs[0] = '\0';
 	s = NULL;
 	assert_int_equal(ag_store_open(state_dir, &test_log, &s), AG_ERR_IO);
-	assert_non_null(strstr(logs, "schema version 99; this pam_authgear knows 1 to 2"));
+	assert_non_null(strstr(logs, "schema version 99; this pam_authgear knows 1 to 3"));
 	after = slurp(private_path("accounts.db"), &n2);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(before, after, n1);
