@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
@@ -18,6 +19,7 @@
 #include "base/conf.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "login/account.h"
 #include "login/conv.h"
 #include "login/login.h"
 
@@ -175,9 +177,35 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 	return rc;
 }
 
+/* Does Authgear still stand behind the user (login/account.c)? The only
+ * gate of logins that skip auth (sshd public keys). */
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	return PAM_IGNORE;
+	struct module_args args;
+	struct ag_config *cfg;
+	struct ag_log log;
+	char line[AG_LOGIN_LINE_MAX];
+	const char *user;
+	long requests;
+	enum ag_err err;
+
+	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
+		return PAM_IGNORE;
+	user = our_user(pamh, cfg, &log);
+	if (!user) {
+		ag_config_free(cfg);
+		return PAM_IGNORE;
+	}
+	err = ag_account_check(cfg, &log, user, time(NULL), line, sizeof line, &requests);
+	ag_log(&log, LOG_NOTICE, "audit: user=%s account_check result=%s requests=%ld", user,
+	       err == AG_OK ? "success" : ag_err_name(err), requests);
+	if (err != AG_OK && line[0])
+		pam_error(pamh, "%s", line);
+	ag_config_free(cfg);
+	return err == AG_OK ? PAM_SUCCESS
+	       : err == AG_ERR_NETWORK || err == AG_ERR_TIMEOUT || err == AG_ERR_SERVER || err == AG_ERR_TLS
+		       ? PAM_AUTHINFO_UNAVAIL
+		       : PAM_PERM_DENIED;
 }
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)

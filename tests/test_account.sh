@@ -76,3 +76,47 @@ RTB=$(col refresh_token bob); TOKENS="$TOKENS $RTB $(col access_token bob) $(col
 pass "a login with second factor caches its tokens (rotating client)"
 
 no_token_leaks
+
+# --- step 2: pam_sm_acct_mgmt, refresh mode ------------------------------------------
+tokcount() { curl -fsS "$HOOK_URL/counters" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)["/oauth2/token"]||0))'; }
+hook POST /counters/reset >/dev/null
+run acct_in ag carol acct_mgmt
+expect_rc acct_in 0
+[ "$(tokcount)" = 0 ] || fail "a check within account_check_cache made $(tokcount) token requests"
+pass "acct_mgmt within account_check_cache: success, zero requests"
+
+write_config "$T/nocache.conf" "users = carol, bob" "require_mfa = no" "account_check_cache = 0"
+pam_service nocache "account required $MODULE config=$T/nocache.conf debug"
+hook POST /counters/reset >/dev/null
+run acct_out nocache carol acct_mgmt
+expect_rc acct_out 0
+[ "$(tokcount)" = 1 ] || fail "a check outside the cache window made $(tokcount) token requests, want 1"
+assert_contains "$T/acct_out.log" "account: carol: checked at Authgear (refresh)" "the check refreshed"
+[ "$(col refresh_token carol)" = "$RT2" ] || fail "rotation off: the cached refresh token changed"
+refresh "$RT2" pam_authgear
+[ "$(cat "$T/refresh.status")" = 200 ] || fail "rotation off: the same token stopped working"
+pass "acct_mgmt outside the window: one refresh request; rotation off keeps the same, working token"
+TOKENS="$TOKENS $(col access_token carol)"
+
+# A user with no cached token (pubkey logins skip auth).
+write_config "$T/dave.conf" "users = carol, bob, frank" "require_mfa = no"
+pam_service dave "account required $MODULE config=$T/dave.conf debug"
+run notoken dave frank acct_mgmt
+grep -q "^rc=6 \|^rc=[0-9]* Permission denied" "$T/notoken.out" || { cat "$T/notoken.out"; fail "no token: not denied"; }
+assert_contains "$T/notoken.out" "Sign in once with your password and code." "no token: the plain line"
+pass "no cached token: denied with 'Sign in once...'"
+
+# Disable the user at the IdP: the next check denies and the cache's tokens are gone.
+hook POST /users/carol/disable '{}' >/dev/null
+run acct_disabled nocache carol acct_mgmt
+grep -q "Permission denied" "$T/acct_disabled.out" || { cat "$T/acct_disabled.out" "$T/acct_disabled.log"; fail "disabled user passed"; }
+assert_contains "$T/acct_disabled.out" "Your Authgear session has ended; sign in again with your password and code." "disabled: the line"
+[ -z "$(col refresh_token carol)" ] && [ -z "$(col access_token carol)" ] || fail "the cache kept tokens after a revocation"
+assert_contains "$T/acct_disabled.log" "session ended (invalid_grant)" "disabled: logged"
+pass "disabled at the IdP: next check denies, cached tokens dropped, logged"
+hook POST /users/carol/enable >/dev/null
+run acct_after nocache carol acct_mgmt
+grep -q "Permission denied" "$T/acct_after.out" || fail "a revoked user passed a later check"
+pass "after a revocation the user stays denied until a new login"
+
+no_token_leaks

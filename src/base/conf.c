@@ -77,6 +77,11 @@ static const struct key_spec key_specs[] = {
 	NUM(reveal_unknown_users, KEY_BOOL, 0, 0, 1),
 	NUM(max_attempts_per_minute, KEY_NUMBER, 5, 1, 1000),
 	NUM(debug,           KEY_BOOL, 0, 0, 1),
+	/* the account check (pam_sm_acct_mgmt, login/account.c) */
+	CHOICE(account_check, "refresh", "refresh"),
+	NUM(account_check_cache, KEY_SECONDS, 60, 0, 86400),
+	NUM(offline_grace,   KEY_NUMBER, 0, 0, 720),
+	CHOICE(account_check_without_token, "deny", "deny|allow"),
 	/* device-code login (RFC 8628) */
 	{ "methods", KEY_WORDS, offsetof(struct ag_config, methods), "password", 0, 0, 0, false, "password|device" },
 	STR(device_scopes,   KEY_SCOPES, "openid offline_access", false),

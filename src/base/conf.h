@@ -63,6 +63,11 @@ struct ag_config {
 	char *require_roles;   /* role keys; NULL: no role required */
 	bool reveal_unknown_users;
 	long max_attempts_per_minute;
+	/* the account check (login/account.c) */
+	char *account_check;   /* "refresh" */
+	long account_check_cache; /* seconds a successful check is reused */
+	long offline_grace;    /* hours; 0: an unreachable Authgear denies */
+	char *account_check_without_token; /* "deny" or "allow" */
 	/* device-code login (RFC 8628) */
 	char *methods;         /* "password", "device" or both, comma separated */
 	char *device_scopes;   /* scopes of the device authorization request */
