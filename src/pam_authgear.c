@@ -15,10 +15,12 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "accounts/identity.h"
 #include "base/conf.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "login/conv.h"
+#include "common/index.h"
 #include "login/login.h"
 
 struct module_args {
@@ -104,6 +106,28 @@ static const char *our_user(pam_handle_t *pamh, const struct ag_config *cfg, con
 	return user;
 }
 
+/* The configuration file exists but cannot be used (unsafe, invalid): names
+ * the NSS index names by themselves (bound, pinned, listed by exact name)
+ * are Authgear users whose login must not fall through to a local password
+ * (an account being migrated may still have one: its MFA would be gone);
+ * everyone else goes on to the next module. No file at all: nobody is ours.
+ * The index is the default one (a state_dir elsewhere is reached through
+ * the /var/lib/authgear symlink README asks for); AUTHGEAR_NSS_INDEX (tests,
+ * never in setuid programs) names another. */
+static int config_fault(pam_handle_t *pamh, const struct ag_log *log, enum ag_err err)
+{
+	const char *user = NULL, *index = secure_getenv(AG_INDEX_ENV);
+
+	if (err == AG_ERR_NOT_CONFIGURED || pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user)
+		return PAM_IGNORE;
+	if (!ag_identity_index_names(index && index[0] == '/' ? index : AG_INDEX_DEFAULT_PATH, user))
+		return PAM_IGNORE;
+	ag_log(log, LOG_ERR, "%.64s is an Authgear user here, but the configuration cannot be used (see above); "
+			     "refusing instead of passing to the next module", user);
+	pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
 /* For the entry points that only need to know whether the user is ours. */
 static bool is_ours(pam_handle_t *pamh, int argc, const char **argv, struct ag_config **cfg)
 {
@@ -126,14 +150,22 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	enum ag_err err;
 	int rc;
 
-	/* Without a configuration nobody's login is ours: local accounts go on
-	 * to the next module; Authgear users have no local password and fail. */
-	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
-		return PAM_IGNORE;
+	err = setup(pamh, argc, argv, &log, &args, &cfg);
+	if (err != AG_OK)
+		return config_fault(pamh, &log, err);
 	user = our_user(pamh, cfg, &log);
 	if (!user) {
 		ag_config_free(cfg);
 		return PAM_IGNORE; /* root, pam_unix users, unknown names: no prompt, no network */
+	}
+	if (cfg->n_ignored) {
+		/* a mistyped key (require_role = ...) would silently drop a rule */
+		ag_log(&log, LOG_ERR, "%s: %u unknown key%s or section%s (see above); Authgear users cannot sign in "
+				      "until it is fixed (authgear-pam check)", cfg->path, cfg->n_ignored,
+		       cfg->n_ignored > 1 ? "s" : "", cfg->n_ignored > 1 ? "s" : "");
+		pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
+		ag_config_free(cfg);
+		return PAM_AUTHINFO_UNAVAIL;
 	}
 	if (args.use_first_pass || args.try_first_pass)
 		pam_get_item(pamh, PAM_AUTHTOK, &authtok);

@@ -584,6 +584,43 @@ static enum ag_err handle_line(struct parser *p, const char *s, size_t n, unsign
 	return handle_global(p, key, value, line);
 }
 
+struct user_group_check {
+	struct parser *p;
+	const char *what;
+	unsigned line;
+	enum ag_err err;
+};
+
+static bool user_not_group(const char *name, void *vctx)
+{
+	struct user_group_check *c = vctx;
+
+	if (!ag_config_group_name(c->p->cfg, name))
+		return true;
+	c->err = fail(c->p, AG_ERR_CONFIG, c->line,
+		      "%s %s: also the name of a group of [roles] or primary_group; a user may not take a group's name",
+		      c->what, name);
+	return false;
+}
+
+/* Names given to users (users by exact name, [uids]) are never group names. */
+static enum ag_err check_user_names(struct parser *p)
+{
+	const struct ag_config_table *uids = ag_config_table(p->cfg, "uids");
+	struct user_group_check c = { p, "users:", 0, AG_OK };
+
+	for (size_t k = 0; k < N_KEYS; k++)
+		if (strcmp(key_specs[k].name, "users") == 0)
+			c.line = p->seen_line[k];
+	ag_name_list_each(p->cfg->users, user_not_group, &c);
+	c.what = "[uids]";
+	for (size_t i = 0; uids && i < uids->n_entries && c.err == AG_OK; i++) {
+		c.line = uids->entries[i].line;
+		user_not_group(uids->entries[i].key, &c);
+	}
+	return c.err;
+}
+
 static enum ag_err apply_defaults(struct parser *p)
 {
 	for (size_t k = 0; k < N_KEYS; k++) {
@@ -647,6 +684,8 @@ enum ag_err ag_config_parse(const char *name, const char *buf, size_t len,
 	}
 	if (err == AG_OK)
 		err = apply_defaults(&p);
+	if (err == AG_OK)
+		err = check_user_names(&p);
 	if (err == AG_OK && name) {
 		p.cfg->path = strdup(name);
 		if (!p.cfg->path)
@@ -714,6 +753,34 @@ const struct ag_config_table *ag_config_table(const struct ag_config *cfg, const
 		if (strcmp(cfg->tables[i].name, name) == 0)
 			return &cfg->tables[i];
 	return NULL;
+}
+
+struct grants_check {
+	const char *group;
+	bool found;
+};
+
+static bool grants_one(const char *name, void *ctx)
+{
+	struct grants_check *c = ctx;
+
+	c->found = strcmp(name, c->group) == 0;
+	return !c->found;
+}
+
+bool ag_config_grants(const struct ag_config *cfg, const char *group)
+{
+	const struct ag_config_table *t = ag_config_table(cfg, "roles");
+	struct grants_check c = { group, false };
+
+	for (size_t i = 0; t && i < t->n_entries && !c.found; i++)
+		ag_name_list_each(t->entries[i].value, grants_one, &c);
+	return c.found;
+}
+
+bool ag_config_group_name(const struct ag_config *cfg, const char *name)
+{
+	return ag_config_grants(cfg, name) || (cfg->primary_group && strcmp(cfg->primary_group, name) == 0);
 }
 
 const char *ag_config_key_name(size_t i)

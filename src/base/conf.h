@@ -111,6 +111,14 @@ const char *ag_config_table_get(const struct ag_config_table *table, const char 
 /* Whether methods (password, device) lists method. */
 bool ag_config_has_method(const struct ag_config *cfg, const char *method);
 
+/* Whether [roles] can grant group. */
+bool ag_config_grants(const struct ag_config *cfg, const char *group);
+
+/* Whether name is a group of [roles] or primary_group: never a user's name
+ * (a user named like a group would give its private group the group's
+ * name, which sudo's %group rules and sshd's AllowGroups match). */
+bool ag_config_group_name(const struct ag_config *cfg, const char *name);
+
 /* Name of the i-th global key the parser knows; NULL past the last one. */
 const char *ag_config_key_name(size_t i);
 

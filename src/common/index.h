@@ -148,4 +148,16 @@ enum ag_index_status ag_index_user_gids(const struct ag_index *ix, uint32_t idx,
 enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
 					  char *buf, size_t len);
 
+/* The same, where a name only a pattern of the allow-list matches counts
+ * only when by_pattern is true; a name listed by itself or pinned always
+ * does. The NSS module answers pattern matches only to sshd (its lookup
+ * before PAM runs), so useradd and `getent passwd x || useradd x` see
+ * that such a name does not exist yet. */
+enum ag_index_status ag_index_provisional_for(const struct ag_index *ix, const char *name, bool by_pattern,
+					      struct passwd *pw, char *buf, size_t len);
+
+/* Whether the index names name by itself: a bound user, a pin, or an entry
+ * of the allow-list equal to it (not a pattern match). */
+bool ag_index_names(const struct ag_index *ix, const char *name);
+
 #endif

@@ -358,6 +358,23 @@ static enum ag_index_status pinned_uid(const struct ag_index *ix, const char *na
 enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
 					  char *buf, size_t len)
 {
+	return ag_index_provisional_for(ix, name, true, pw, buf, len);
+}
+
+bool ag_index_names(const struct ag_index *ix, const char *name)
+{
+	const char *allow = ix->h->allow == AG_INDEX_NONE ? NULL : str(ix, ix->h->allow);
+	uint32_t idx, uid;
+
+	if (!ag_name_valid(name))
+		return false;
+	return ag_index_user_by_name(ix, name, &idx) == AG_INDEX_OK || pinned_uid(ix, name, &uid) == AG_INDEX_OK ||
+	       (allow && ag_name_listed(allow, name));
+}
+
+enum ag_index_status ag_index_provisional_for(const struct ag_index *ix, const char *name, bool by_pattern,
+					      struct passwd *pw, char *buf, size_t len)
+{
 	const struct ag_index_header *h = ix->h;
 	struct ag_id_range range = { h->uid_min, h->uid_max };
 	const char *allow, *tmpl, *shell;
@@ -377,6 +394,8 @@ enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char 
 	st = pinned_uid(ix, name, &uid);
 	if (st == AG_INDEX_CORRUPT)
 		return st;
+	if (!by_pattern && st == AG_INDEX_NOTFOUND && !ag_name_listed(allow, name))
+		return AG_INDEX_NOTFOUND;
 	if (st == AG_INDEX_NOTFOUND)
 		uid = ag_id_first(AG_ID_USER, name, &range);
 	if (!ag_name_expand(tmpl, name, home, sizeof home))

@@ -49,20 +49,7 @@ static enum ag_err deny(struct ag_login *l, enum ag_err err, const char *line)
 
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
-	struct ag_store *store = NULL;
-	char *sub = NULL;
-	bool ours;
-
-	if (!ag_name_valid(user) || ag_identity_reserved(user, NULL))
-		return false; /* root and the host's system accounts are never ours */
-	if (ag_name_allowed(cfg->users, user))
-		return true;
-	/* Bound names stay ours after they leave the allow-list. */
-	ours = ag_store_open(cfg->state_dir, log, &store) == AG_OK && ag_store_bound_sub(store, user, &sub) == AG_OK &&
-	       sub != NULL;
-	free(sub);
-	ag_store_close(store);
-	return ours;
+	return ag_identity_is_ours(cfg, log, user, NULL);
 }
 
 static enum ag_err ask(struct ag_login *l, enum ag_conv_style style, const char *prompt, char **answer)
