@@ -89,7 +89,7 @@ EOF
 diff -u "$T/pw.want" "$T/pw" || fail "passwd entries"
 pass "bound users, a provisional entry (dev-new) and a pinned provisional entry (dev-a)"
 uid=$($NW getent passwd dev-new | cut -d: -f3)
-[ "$uid" -ge 200000 ] && [ "$uid" -le 2000200000 ] || fail "provisional UID $uid outside uid_range"
+[ "$uid" -ge 2001000000 ] && [ "$uid" -le 2147000000 ] || fail "provisional UID $uid outside uid_range"
 pass "the provisional UID is in uid_range"
 set +e
 for u in carol mallory root2 ..; do

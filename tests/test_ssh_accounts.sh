@@ -96,7 +96,7 @@ for i in $(seq 100); do listening && break; sleep 0.1; done
 listening || { cat "$T/sshd.log"; fail "sshd did not start"; }
 
 # --- before the first login: the provisional entry sshd sees ------------------------------
-UID_ALICE=1697447617 # the hash of "alice" in the default uid_range (golden value, test_accounts.c)
+UID_ALICE=2102120105 # the hash of "alice" in the default uid_range 2001000000-2147000000 (golden value)
 getent passwd alice > "$T/prov"
 [ "$(cat "$T/prov")" = "alice:*:$UID_ALICE:$UID_ALICE::$T/home/alice:/bin/bash" ] || { cat "$T/prov"; fail "provisional entry"; }
 if getent passwd | grep -q '^alice:'; then fail "getpwent lists a provisional entry"; fi

@@ -362,7 +362,7 @@ static void test_config_accounts_keys(void **state)
 
 	assert_int_equal(ag_config_parse("t.conf", MINIMAL, sizeof MINIMAL - 1, AG_CONFIG_STRICT, &test_log, &cfg,
 					 NULL, 0), AG_OK);
-	assert_string_equal(cfg->uid_range, "200000-2000200000");
+	assert_string_equal(cfg->uid_range, "2001000000-2147000000");
 	assert_string_equal(cfg->home, "/home/%u");
 	assert_string_equal(cfg->shell, "/bin/bash");
 	assert_null(cfg->primary_group);
