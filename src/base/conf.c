@@ -788,6 +788,21 @@ const char *ag_config_key_name(size_t i)
 	return i < N_KEYS ? key_specs[i].name : NULL;
 }
 
+const char *ag_config_key_default(size_t i, char *buf, size_t len)
+{
+	const struct key_spec *k = i < N_KEYS ? &key_specs[i] : NULL;
+
+	if (!k || len == 0)
+		return NULL;
+	if (k->type == KEY_BOOL)
+		snprintf(buf, len, "%s", k->default_num ? "yes" : "no");
+	else if (k->type == KEY_SECONDS || k->type == KEY_NUMBER)
+		snprintf(buf, len, "%ld", k->default_num);
+	else
+		snprintf(buf, len, "%s", k->default_str ? k->default_str : "");
+	return buf;
+}
+
 bool ag_config_has_method(const struct ag_config *cfg, const char *method)
 {
 	size_t n = strlen(method);

@@ -118,10 +118,15 @@ static void test_log_test_file(void **state)
 	ag_log(&log, LOG_ERR, "not in the file");
 	f = fopen(path, "r");
 	assert_non_null(f);
+#ifdef AG_TEST_HOOKS
 	assert_int_equal(fread(buf, 1, sizeof buf - 1, f), strlen("warning first line\nerr second?line\n"));
+	assert_string_equal(buf, "warning first line\nerr second?line\n");
+#else
+	/* A default build has no environment hook: the file stays empty. */
+	assert_int_equal(fread(buf, 1, sizeof buf - 1, f), 0);
+#endif
 	fclose(f);
 	unlink(path);
-	assert_string_equal(buf, "warning first line\nerr second?line\n");
 	assert_int_equal(c.n, 3);
 }
 
