@@ -106,21 +106,32 @@ static const char *our_user(pam_handle_t *pamh, const struct ag_config *cfg, con
 	return user;
 }
 
+/* The index the NSS module reads; test builds (--enable-test-hooks) take
+ * AUTHGEAR_NSS_INDEX like the NSS module does. A state_dir elsewhere is
+ * reached through the /var/lib/authgear symlink README asks for. */
+static const char *index_path(void)
+{
+#ifdef AG_TEST_HOOKS
+	const char *p = secure_getenv("AUTHGEAR_NSS_INDEX");
+
+	if (p && p[0] == '/')
+		return p;
+#endif
+	return AG_INDEX_DEFAULT_PATH;
+}
+
 /* The configuration file exists but cannot be used (unsafe, invalid): names
  * the NSS index names by themselves (bound, pinned, listed by exact name)
  * are Authgear users whose login must not fall through to a local password
  * (an account being migrated may still have one: its MFA would be gone);
- * everyone else goes on to the next module. No file at all: nobody is ours.
- * The index is the default one (a state_dir elsewhere is reached through
- * the /var/lib/authgear symlink README asks for); AUTHGEAR_NSS_INDEX (tests,
- * never in setuid programs) names another. */
+ * everyone else goes on to the next module. No file at all: nobody is ours. */
 static int config_fault(pam_handle_t *pamh, const struct ag_log *log, enum ag_err err)
 {
-	const char *user = NULL, *index = secure_getenv(AG_INDEX_ENV);
+	const char *user = NULL;
 
 	if (err == AG_ERR_NOT_CONFIGURED || pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user)
 		return PAM_IGNORE;
-	if (!ag_identity_index_names(index && index[0] == '/' ? index : AG_INDEX_DEFAULT_PATH, user))
+	if (!ag_identity_index_names(index_path(), user))
 		return PAM_IGNORE;
 	ag_log(log, LOG_ERR, "%.64s is an Authgear user here, but the configuration cannot be used (see above); "
 			     "refusing instead of passing to the next module", user);

@@ -36,7 +36,7 @@ static void capture_sink(void *ctx, int priority, const char *line)
 }
 
 static const struct ag_log test_log = { .sink = capture_sink };
-static const struct ag_id_range range = { 200000, 2000200000 };
+static const struct ag_id_range range = { 2001000000, 2147000000 }; /* the default uid_range */
 
 /* A fake host: a few passwd and group entries. */
 struct host {
