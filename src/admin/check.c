@@ -1,11 +1,15 @@
 /* Checks behind `authgear-pam check` (see check.h). */
 #include "config.h"
 
+#include <errno.h>
+#include <shadow.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "accounts/store.h"
 #include "admin/check.h"
 #include "base/conf.h"
 #include "jose/jwk.h"
@@ -130,6 +134,70 @@ static void check_keys(struct ag_check_report *r, struct ag_oidc *o, struct last
 	add(r, "algs", true, true, "accepted ID token algs (allowed_algs and the issuer's): %s", algs);
 }
 
+/* libcurl appends the TLS session keys of every connection to the file
+ * SSLKEYLOGFILE names: anyone who reads it decrypts the passwords, codes and
+ * tokens of this command's requests (and of any program started with this
+ * environment). Only reported: environ is scanned rather than asked with
+ * getenv, because no setting of the product comes from the environment. */
+static void check_environment(struct ag_check_report *r)
+{
+	extern char **environ;
+	static const char name[] = "SSLKEYLOGFILE=";
+
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, name, sizeof name - 1) == 0) {
+			add(r, "environment", false, false,
+			    "SSLKEYLOGFILE is set: libcurl writes the TLS session keys of every request to that file; "
+			    "unset it for authgear-pam and for anything that starts sshd or login");
+			return;
+		}
+}
+
+/* A shadow password that pam_unix can still accept: empty (with nullok) or a
+ * crypt(3) hash; '!' and '*' (and anything else) lock it. */
+static bool password_usable(const char *hash)
+{
+	return !hash[0] || hash[0] == '$' ||
+	       (strlen(hash) == 13 && strspn(hash, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 13);
+}
+
+/* Bound users whose local password still works: with a broken module line
+ * or stack the next module (pam_unix) would sign them in without Authgear's
+ * second factor. A migration locks it (passwd -l USER). */
+static void check_local_passwords(struct ag_check_report *r, const struct ag_config *cfg, const struct ag_log *log)
+{
+	struct ag_store *s = NULL;
+	struct ag_store_db db = { 0 };
+	char names[AG_CHECK_DETAIL_MAX - 160] = "", buf[4096];
+	size_t n = 0, listed = 0;
+
+	if (ag_store_open(cfg->state_dir, log, &s) != AG_OK || ag_store_read(s, &db) != AG_OK) {
+		ag_store_close(s);
+		return; /* state_dir's own check reports it */
+	}
+	for (size_t i = 0; i < db.n_users; i++) {
+		struct spwd sp, *spr = NULL;
+
+		if (!db.users[i].sub || getspnam_r(db.users[i].name, &sp, buf, sizeof buf, &spr) != 0 || !spr ||
+		    !password_usable(spr->sp_pwdp))
+			continue;
+		n++;
+		if (strlen(names) + strlen(db.users[i].name) + 2 < sizeof names) {
+			snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+				 db.users[i].name);
+			listed++;
+		}
+	}
+	explicit_bzero(buf, sizeof buf);
+	if (n)
+		add(r, "passwords", false, false,
+		    "%zu Authgear user%s still ha%s a usable local password (%s%s): pam_unix signs %s in without "
+		    "Authgear's second factor when pam_authgear is skipped; lock it (passwd -l USER)",
+		    n, n > 1 ? "s" : "", n > 1 ? "ve" : "s", names, listed < n ? ", ..." : "", n > 1 ? "them" : "it");
+	ag_store_db_free(&db);
+	ag_store_close(s);
+}
+
 bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_check_report *report)
 {
 	struct last_line last = { .next = log };
@@ -141,6 +209,7 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	bool all_ok = true;
 
 	memset(report, 0, sizeof *report);
+	check_environment(report);
 	err = ag_config_load(config_path, AG_CONFIG_STRICT, &check_log, &cfg, why, sizeof why);
 	if (err != AG_OK) {
 		add(report, "config", true, false, "%s", why);
@@ -155,6 +224,7 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 		goto out;
 	}
 	add(report, "state_dir", true, true, "%s is usable (private part %s)", cfg->state_dir, o->private_dir);
+	check_local_passwords(report, cfg, &check_log);
 
 	if (!check_issuer(report, o, &last))
 		goto out;
