@@ -134,3 +134,19 @@ SSLKEYLOGFILE="$T/keys.log" "$CLI" check --config "$T/c.conf" > "$T/check-keylog
 assert_contains "$T/check-keylog.out" "SSLKEYLOGFILE is set" "check warns when SSLKEYLOGFILE is set"
 env -u SSLKEYLOGFILE "$CLI" check --config "$T/c.conf" > "$T/check-nokeylog.out" 2>&1
 assert_not_contains "$T/check-nokeylog.out" "SSLKEYLOGFILE" "and not when it is unset"
+
+# --- Low: login_timeout bounds the whole call; each request gets the time left ------------------
+write_config "$T/slow.conf" "users = carol" "require_mfa = no" "max_attempts_per_minute = 1000" "timeout = 30" \
+	"login_timeout = 6"
+pam_service slow "auth required $MODULE config=$T/slow.conf debug"
+hook POST /faults '{"path":"*","type":"delay","seconds":5}' > /dev/null
+t0=$(date +%s%N)
+run slow slow carol carol-password-1
+t1=$(date +%s%N)
+hook POST /faults/clear '{}' > /dev/null
+ms=$(( (t1 - t0) / 1000000 ))
+if grep -q '^rc=0 ' "$T/slow.out"; then cat "$T/slow.out"; fail "a login of 5 s requests outlived login_timeout = 6"; fi
+# (every request takes 5 s: without the deadline the login takes 20 s or more)
+[ "$ms" -lt 15000 ] || { cat "$T/slow.log"; fail "login_timeout = 6: the call took $ms ms"; }
+assert_contains "$T/slow.log" "login_timeout (6 s)" "the deadline is logged"
+pass "login_timeout = 6 with 5 s per request: the call ended after $ms ms, the request in flight cut to the time left"

@@ -64,6 +64,7 @@ static const struct key_spec key_specs[] = {
 	STR(client_secret_file, KEY_PATH, NULL, false),
 	NUM(connect_timeout, KEY_SECONDS, 5, 1, 60),
 	NUM(timeout,         KEY_SECONDS, 15, 1, 300),
+	NUM(login_timeout,   KEY_SECONDS, 115, 5, 900),
 	NUM(leeway,          KEY_SECONDS, 60, 0, 300),
 	NUM(cache_ttl,       KEY_SECONDS, 3600, 60, 86400),
 	NUM(insecure_loopback_for_tests, KEY_BOOL, 0, 0, 1),

@@ -49,6 +49,7 @@ struct ag_config {
 	char *client_secret_file;
 	long connect_timeout;  /* seconds */
 	long timeout;          /* seconds, whole request */
+	long login_timeout;    /* seconds, all requests of one PAM call together */
 	long leeway;           /* seconds of clock skew allowed in token times */
 	long cache_ttl;        /* seconds discovery and JWKS stay cached */
 	bool insecure_loopback_for_tests;
