@@ -57,11 +57,13 @@ echo | run_pamtester ag alice authenticate
 set -e
 assert_contains "$T/module.log" "unknown module argument 'frobnicate' ignored" "unknown argument logged"
 
-# 6. An unknown key is logged and ignored by the module (a fleet upgrades unevenly).
+# 6. An unknown key is logged and fails Authgear users (a typo must not drop a
+# rule, issue 11; tests/test_security.sh has the rest).
 write_config "$T/future.conf" "future_key = 1" "users = alice" "connect_timeout = 1"
 pam_service ag "auth required $MODULE config=$T/future.conf"
 set +e
 echo secret | run_pamtester ag alice authenticate
 set -e
 assert_contains "$T/module.log" "$T/future.conf:6: unknown key 'future_key' ignored" "unknown key logged and ignored"
-assert_contains "$T/out" "Password: " "module proceeds past an unknown key"
+assert_not_contains "$T/out" "Password: " "no prompt with an unknown key"
+assert_contains "$T/out" "Authentication service cannot retrieve authentication info" "an unknown key fails an Authgear user"
