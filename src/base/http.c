@@ -28,6 +28,7 @@ struct ag_http {
 	long requests;
 	char errbuf[CURL_ERROR_SIZE];
 	/* the response being received */
+	struct ag_http_transport transport; /* request NULL: libcurl */
 	struct ag_http_response *resp;
 	struct ag_buf body; /* its body, handed to resp at the end */
 	size_t header_bytes;
@@ -213,6 +214,14 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 	return AG_OK;
 }
 
+void ag_http_set_transport(struct ag_http *http, const struct ag_http_transport *t)
+{
+	if (t)
+		http->transport = *t;
+	else
+		memset(&http->transport, 0, sizeof http->transport);
+}
+
 void ag_http_free(struct ag_http *http)
 {
 	if (!http)
@@ -320,6 +329,15 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 		ag_log(http->log, LOG_ERR, "http: %s %s: login_timeout (%ld s) reached; no request made", method, shown,
 		       http->login_timeout);
 		return AG_ERR_TIMEOUT;
+	}
+	if (http->transport.request) {
+		http->requests++;
+		err = http->transport.request(http->transport.ctx, method, url, content_type, body, bearer, resp);
+		if (err == AG_OK && !resp->body)
+			err = AG_ERR_NOMEM;
+		if (err != AG_OK)
+			ag_http_response_clear(resp);
+		return err;
 	}
 	if (curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, min_ms(http->connect_timeout_ms, left)) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, min_ms(http->timeout_ms, left)) != CURLE_OK)

@@ -46,6 +46,19 @@ struct ag_http;
 enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *log, struct ag_http **out);
 void ag_http_free(struct ag_http *http);
 
+/* The transport seam: with one set, every request that passes the URL rules
+ * goes to request() instead of libcurl (counted the same way). request
+ * fills resp (status, body from malloc, NUL-terminated; location and
+ * content_type from malloc or NULL) and returns AG_OK, or the transport
+ * error it simulates. For unit tests of protocol code without a server; the
+ * real-server tests stay. NULL restores libcurl. */
+struct ag_http_transport {
+	enum ag_err (*request)(void *ctx, const char *method, const char *url, const char *content_type,
+			       const char *body, const char *bearer, struct ag_http_response *resp);
+	void *ctx;
+};
+void ag_http_set_transport(struct ag_http *http, const struct ag_http_transport *t);
+
 /* The URL is refused unless it is https:// (or http:// to loopback when
  * allowed). AG_OK means a complete response of any status arrived. */
 enum ag_err ag_http_get(struct ag_http *http, const char *url, const char *bearer,

@@ -117,6 +117,7 @@ enum ag_err ag_tokens_parse(const struct ag_http_response *resp, const struct ag
 		ag_log(log, LOG_ERR, "token: expires_in malformed");
 		err = AG_ERR_PROTOCOL;
 	}
+	ag_json_wipe(body); /* jansson's copies of the tokens */
 	json_decref(body);
 	if (err != AG_OK)
 		ag_tokens_clear(out);
