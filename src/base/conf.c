@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr.h"
 #include "base/conf.h"
 #include "base/file.h"
 #include "base/idset.h"
@@ -32,6 +33,7 @@ enum key_type {
 	KEY_RANGE,    /* "MIN-MAX" UIDs (uid.h) */
 	KEY_PASSWD_PATH, /* absolute path for a passwd field: printable, no ':' or spaces, %u and %% */
 	KEY_NAME,     /* a Unix name (names.h) */
+	KEY_FROM,     /* console and/or address ranges (addr.h) */
 };
 
 struct key_spec {
@@ -76,6 +78,7 @@ static const struct key_spec key_specs[] = {
 	NUM(require_mfa,  KEY_BOOL,     1, 0, 1),
 	STR(require_roles, KEY_LIST,    NULL, false),
 	NUM(reveal_unknown_users, KEY_BOOL, 0, 0, 1),
+	NUM(terminate_other_sessions, KEY_BOOL, 0, 0, 1),
 	NUM(max_attempts_per_minute, KEY_NUMBER, 5, 1, 1000),
 	NUM(debug,           KEY_BOOL, 0, 0, 1),
 	/* device-code login (RFC 8628) */
@@ -85,6 +88,7 @@ static const struct key_spec key_specs[] = {
 	NUM(qr_invert,       KEY_BOOL,   0, 0, 1),
 	NUM(device_max_wait, KEY_SECONDS, 110, 5, 900),
 	STR(username_claim,  KEY_TOKEN,  "preferred_username", false),
+	STR(device_from,     KEY_FROM,   NULL, false),
 	/* accounts: UIDs, home, shell, primary group ([roles] and [uids] below) */
 	STR(uid_range,    KEY_RANGE,       AG_UID_RANGE_DEFAULT, false),
 	STR(home,         KEY_PASSWD_PATH, "/home/%u", false),
@@ -399,6 +403,11 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 		if (v[0] != '/' || !valid_template(v) || strchr(v, ':') || strlen(v) >= 256)
 			return fail(p, AG_ERR_CONFIG, line,
 				    "%s: must be an absolute path without spaces or ':' (%%u = user name)", spec->name);
+		break;
+	case KEY_FROM:
+		if (!ag_addr_list_valid(v))
+			return fail(p, AG_ERR_CONFIG, line,
+				    "%s: must be console and/or addresses or ranges (192.0.2.0/24, 2001:db8::/32)", spec->name);
 		break;
 	case KEY_NAME:
 		if (!ag_name_valid(v))

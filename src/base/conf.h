@@ -63,6 +63,7 @@ struct ag_config {
 	bool require_mfa;
 	char *require_roles;   /* role keys; NULL: no role required */
 	bool reveal_unknown_users;
+	bool terminate_other_sessions; /* confirm Authgear's terminate_other_sessions step */
 	long max_attempts_per_minute;
 	/* device-code login (RFC 8628) */
 	char *methods;         /* "password", "device" or both, comma separated */
@@ -70,7 +71,8 @@ struct ag_config {
 	bool qr;               /* draw the QR code of the verification URI */
 	bool qr_invert;        /* characters draw the light modules (dark terminals) */
 	long device_max_wait;  /* seconds, below sshd's LoginGraceTime */
-	char *username_claim;  /* userinfo claim that must equal the Unix name */
+	char *username_claim;  /* userinfo claim that must name the Unix account */
+	char *device_from;     /* console and/or address ranges of PAM_RHOST; NULL: anywhere */
 	/* accounts: the Unix side of Authgear users (identity.c) */
 	char *uid_range;       /* "MIN-MAX" UIDs and GIDs are hashed into */
 	char *home;            /* home directory template, %u = Unix name */
