@@ -496,20 +496,33 @@ enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_lo
 	return ag_json_parse_object(resp->body, resp->body_len, log, what, out);
 }
 
+enum ag_err ag_http_unexpected(long status)
+{
+	return status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
+}
+
+bool ag_http_url_is_client(const char *url, const char *client_uri)
+{
+	size_t n = client_uri ? strlen(client_uri) : 0;
+
+	return n && strncmp(url, client_uri, n) == 0 && (url[n] == '?' || url[n] == '\0');
+}
+
 enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
-				    const char **url)
+				    const char *client_uri, const char **url)
 {
 	*url = NULL;
 	if (resp->status != 301 && resp->status != 302 && resp->status != 303 && resp->status != 307 &&
 	    resp->status != 308) {
 		ag_log(http->log, LOG_ERR, "http: expected a redirect, got status %ld", resp->status);
-		return resp->status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
+		return ag_http_unexpected(resp->status);
 	}
 	if (!resp->location || !*resp->location) {
 		ag_log(http->log, LOG_ERR, "http: redirect without a Location");
 		return AG_ERR_PROTOCOL;
 	}
-	if (ag_http_check_url(http, resp->location) != AG_OK)
+	/* The client's own URI is never fetched (it may be a custom scheme). */
+	if (!ag_http_url_is_client(resp->location, client_uri) && ag_http_check_url(http, resp->location) != AG_OK)
 		return AG_ERR_PROTOCOL;
 	*url = resp->location;
 	return AG_OK;

@@ -80,9 +80,17 @@ enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_lo
 			 json_t **out);
 
 /* The target of a redirect response: status 301/302/303/307/308 with a
- * Location that passes the client's URL rules (https only). Points into resp. */
+ * Location that is client_uri (the client's redirect_uri, itself or with a
+ * query: never fetched, so any scheme; may be NULL) or else passes the
+ * client's URL rules (https only). Points into resp. */
 enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
-				    const char **url);
+				    const char *client_uri, const char **url);
+/* The error for a response a step did not expect: AG_ERR_SERVER for a 5xx
+ * (the issuer's trouble), else AG_ERR_PROTOCOL. */
+enum ag_err ag_http_unexpected(long status);
+
+/* Whether url is client_uri itself or client_uri?query. */
+bool ag_http_url_is_client(const char *url, const char *client_uri);
 
 /* The query string of url (without '?'), or NULL; caller frees. */
 char *ag_http_query(const char *url);

@@ -88,7 +88,7 @@ static int setup(void **state)
 	memset(&oidc, 0, sizeof oidc);
 	oidc.cfg = cfg;
 	oidc.log = &test_log;
-	oidc.now = time;
+	oidc.clock = &ag_clock_system;
 	assert_int_equal(ag_http_new(&opts, &test_log, &oidc.http), AG_OK);
 	ag_http_set_transport(oidc.http, &t);
 	/* discovery as if cached: the seam drives only the calls under test */
@@ -221,7 +221,7 @@ static void test_device_grant(void **state)
 	assert_string_equal(a.user_code, "WDJB-MJHT");
 	assert_int_equal(a.interval, 1);
 	assert_non_null(strstr(script.sent, "scope=openid"));
-	assert_int_equal(ag_device_poll(&oidc, &a, ag_device_now_ms() + 30000, &t, &outcome, &polls), AG_OK);
+	assert_int_equal(ag_device_poll(&oidc, &a, ag_clock_ms(oidc.clock) + 30000, &t, &outcome, &polls), AG_OK);
 	assert_int_equal(outcome, AG_DEVICE_APPROVED);
 	assert_int_equal(polls, 2);
 	assert_non_null(strstr(script.sent, "device_code=DEVCODE-SECRET"));
@@ -250,11 +250,11 @@ static void test_device_poll_endings(void **state)
 	long polls = 0;
 
 	run(denied, 1);
-	assert_int_equal(ag_device_poll(&oidc, &a, ag_device_now_ms() + 30000, &t, &outcome, &polls),
+	assert_int_equal(ag_device_poll(&oidc, &a, ag_clock_ms(oidc.clock) + 30000, &t, &outcome, &polls),
 			 AG_ERR_DENIED);
 	assert_int_equal(outcome, AG_DEVICE_DENIED);
 	run(unavailable, 1);
-	assert_int_equal(ag_device_poll(&oidc, &a, ag_device_now_ms() + 30000, &t, &outcome, &polls),
+	assert_int_equal(ag_device_poll(&oidc, &a, ag_clock_ms(oidc.clock) + 30000, &t, &outcome, &polls),
 			 AG_ERR_SERVER);
 	assert_int_equal(outcome, AG_DEVICE_FAILED);
 	assert_null(t.access_token);
