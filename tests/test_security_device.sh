@@ -117,7 +117,7 @@ run single-first single carol carol-password-1
 want_rc single-first 0 "the first login (no other session yet)"
 reset
 run single-second single carol carol-password-1
-want_rc single-second 7 "a second login must not sign carol out of her other session by default"
+want_rc single-second 6 "a second login must not sign carol out of her other session by default"
 grep -qxF "error: You are signed in elsewhere; sign out there first, then try again." "$T/single-second.out" \
 	|| { cat "$T/single-second.out"; fail "terminate_other_sessions: the person's line"; }
 assert_contains "$T/single-second.log" "terminate_other_sessions" "the refusal is logged"

@@ -128,9 +128,16 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 			ag_log(l->log, LOG_NOTICE, "login: %s must change the password at Authgear", l->user);
 			return deny(l, AG_ERR_PASSWORD_EXPIRED, NULL);
 		}
-		if (strcmp(action, "terminate_other_sessions") == 0)
+		if (strcmp(action, "terminate_other_sessions") == 0) {
+			/* Confirming signs the person out of their other Authgear
+			 * sessions without asking them: only when the admin chose it. */
+			if (!l->cfg->terminate_other_sessions) {
+				ag_log(l->log, LOG_NOTICE, "login: %s is signed in elsewhere and the client allows one session; "
+							   "terminate_other_sessions = no: refusing", l->user);
+				return deny(l, AG_ERR_DENIED, "You are signed in elsewhere; sign out there first, then try again.");
+			}
 			input = json_pack("{s:b}", "confirm_terminate_other_sessions", 1);
-		else if (strcmp(action, "prompt_create_passkey") == 0)
+		} else if (strcmp(action, "prompt_create_passkey") == 0)
 			input = json_pack("{s:b}", "skip", 1);
 		else {
 			ag_log(l->log, LOG_ERR, "authflow: unknown action '%.64s'; denying", action);
