@@ -44,7 +44,8 @@ want_rc() { grep -q "^rc=$2 " "$T/$1.out" || { cat "$T/$1.out" "$T/$1.log"; fail
 hook POST /device/config '{"interval":1,"user_code":"WDJB-MJHT","verification_uri":"https://example.com/device"}' >/dev/null
 dconf() { # dconf NAME LINES...: a device configuration and its service
 	n=$1; shift
-	write_config "$T/$n.conf" "users = alice, bob, carol" "methods = device" "timeout = 5" "require_mfa = no" \
+	case "$*" in *"methods ="*) m= ;; *) m="methods = device" ;; esac
+	write_config "$T/$n.conf" "users = alice, bob, carol" ${m:+"$m"} "timeout = 5" "require_mfa = no" \
 		"max_attempts_per_minute = 1000" "$@"
 	sed -i "s/^client_id = .*/client_id = pam_authgear_device/" "$T/$n.conf"
 	pam_service "$n" "auth required $MODULE config=$T/$n.conf debug"
@@ -93,9 +94,11 @@ for rhost in 198.51.100.7 2001:db9::1 attacker.example; do
 	assert_contains "$T/from-$rhost.log" "device_from" "device_from: $rhost logged"
 done
 for rhost in "" 192.0.2.9 2001:db8::5 ::ffff:192.0.2.10; do
-	reset
+	approve_after_poll alice
 	pt "from-ok-$rhost" "$rhost"
+	[ -z "${BG:-}" ] || { wait "$BG" || true; BG=; }
 	assert_contains "$T/from-ok-$rhost.out" "To sign in to $HOST as alice, open" "device_from: '${rhost:-console}' gets a code"
+	assert_contains "$T/from-ok-$rhost.out" "successfully authenticated" "device_from: '${rhost:-console}' signs in"
 	[ "$(count /oauth2/device_authorization)" = 1 ] || fail "device_from: '${rhost:-console}' got no device code"
 done
 dconf both "methods = password, device" "device_from = console"
