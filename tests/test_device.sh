@@ -57,7 +57,7 @@ decode() {
 	zbarimg --raw -q "$T/$1.d/qr.$2.pgm" 2>/dev/null
 }
 PROMPT="prompt-echo-on: Press Enter once you have approved the sign-in (or type 'new' for a new code): "
-CODE_TEXT="info: To sign in, open https://example.com/device
+CODE_TEXT="info: To sign in to $(hostname) as alice, open https://example.com/device
 and enter the code:
 
     W D J B - M J H T"
@@ -215,7 +215,7 @@ hook POST /device/config '{"user_code":"WDJB-MJHT","verification_uri":"https://e
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'
 run mismatch dev bob ""
 expect_transcript mismatch <<EOF
-$CODE_TEXT
+${CODE_TEXT/as alice,/as bob,}
 info: <QR 1: 41x21>
 $PROMPT
 error: The account that approved the sign-in is not bob's.
@@ -225,17 +225,17 @@ expect_log mismatch "device: bob: approved by sub 2f91682e-7cf4-4bd7-b86f-d91a20
 node -e 'const j=require(process.argv[1]); if (j.users.bob) process.exit(1)' "$T/state/private/users.json" \
 	|| fail "mismatch: bob was bound to alice's sub"
 pass "mismatch: bob not bound"
-dconf email "username_claim = email" "require_mfa = no"
+dconf email "username_claim = email" "login_id = %u@example.com" "require_mfa = no"
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}'
 run email-ok email carol ""
 grep -q '^rc=0 ' "$T/email-ok.txt" || { cat "$T/email-ok.txt" "$T/email-ok.log"; fail "email: carol@example.com is carol"; }
-pass "username_claim = email: the verified address's local part names the account"
+pass "username_claim = email: the verified address equals login_id (%u@example.com)"
 hook POST /users/carol/set '{"verified":false}' >/dev/null
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}'
 run email-unverified email carol ""
 grep -q "^error: The account that approved the sign-in is not carol's.$" "$T/email-unverified.txt" \
 	|| { cat "$T/email-unverified.txt"; fail "email-unverified"; }
-expect_log email-unverified "whose email (verified, local part) is absent; denying"
+expect_log email-unverified "whose email (verified) is absent, not 'carol@example.com' (login_id); denying"
 hook POST /users/carol/set '{"verified":true}' >/dev/null
 
 # --- require_mfa: amr must prove a second factor (RFC 8176) -----------------------------------
