@@ -242,7 +242,7 @@ hook POST /users/carol/set '{"verified":true}' >/dev/null
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}'
 run nomfa dev carol ""
 expect_transcript nomfa <<EOF
-$CODE_TEXT
+${CODE_TEXT/as alice,/as carol,}
 info: <QR 1: 41x21>
 $PROMPT
 error: This account needs a second factor (authenticator app) to sign in here.
