@@ -149,7 +149,7 @@ static enum ag_err fail(struct ag_store *s, int rc, const char *what)
 	case SQLITE_NOTADB:
 		ag_log(s->log, LOG_ERR, "store %s: %s: the database is corrupt (%s); Authgear logins are refused "
 					"until it is restored (authgear-pam check)", s->path, what, why);
-		break;
+		return AG_ERR_CORRUPT;
 	default:
 		ag_log(s->log, LOG_ERR, "store %s: %s: %s", s->path, what, why);
 	}
@@ -373,7 +373,7 @@ static enum ag_err check_schema(struct ag_store *s)
 	if (app != AG_STORE_APPLICATION_ID) {
 		ag_log(s->log, LOG_ERR, "store %s: not a pam_authgear database (application_id %#llx); refused, "
 					"left untouched", s->path, (unsigned long long)app);
-		return AG_ERR_IO;
+		return AG_ERR_CORRUPT;
 	}
 	if (version > AG_STORE_SCHEMA_VERSION || version < 1) {
 		ag_log(s->log, LOG_ERR, "store %s: schema version %lld; this pam_authgear knows 1 to %d; refused",
@@ -401,7 +401,7 @@ static enum ag_err check_schema(struct ag_store *s)
 		if (n != 1) {
 			ag_log(s->log, LOG_ERR, "store %s: table %s is missing; refused, left untouched", s->path,
 			       tables[i]);
-			return AG_ERR_IO;
+			return AG_ERR_CORRUPT;
 		}
 		/* Touch each table's root page: a truncated file fails here. */
 		snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1)", tables[i]);
@@ -442,7 +442,7 @@ enum ag_err ag_store_open(const char *state_dir, const struct ag_log *log, struc
 		/* never made that way (create_db): damage */
 		ag_log(s->log, LOG_ERR, "store %s: the database is empty (truncated?); Authgear logins are refused until "
 					"it is restored; left untouched", s->path);
-		err = AG_ERR_IO;
+		err = AG_ERR_CORRUPT;
 	}
 	if (err == AG_OK)
 		err = connect_db(s, s->path, &s->db);

@@ -668,6 +668,7 @@ static void test_corrupt_database(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct ag_store *s;
 		char *before, *after;
+		enum ag_err err;
 		size_t n1, n2;
 		int fd;
 
@@ -703,8 +704,10 @@ static void test_corrupt_database(void **state)
 		before = slurp(private_path("accounts.db"), &n1);
 		logs[0] = '\0';
 		s = NULL;
-		if (ag_store_open(state_dir, &test_log, &s) != AG_ERR_IO)
-			print_error("%s: accepted\n", cases[i].what);
+		err = ag_store_open(state_dir, &test_log, &s);
+		if (err != AG_ERR_CORRUPT)
+			print_error("%s: not refused as corrupt\n", cases[i].what);
+		assert_int_equal(err, AG_ERR_CORRUPT);
 		assert_null(s);
 		if (!strstr(logs, cases[i].log))
 			print_error("%s: logs <%s>\n", cases[i].what, logs);
