@@ -189,6 +189,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	l.log = &log;
 	l.conv = &conv;
 	l.user = user;
+	/* The throttle's key with the name, and device_from (pam_get_item: sshd
+	 * sets the client's address; NULL or "" for a local login). */
 	if (pam_get_item(pamh, PAM_RHOST, &rhost) == PAM_SUCCESS)
 		l.rhost = rhost;
 	/* methods: an earlier module's password means the password method;
