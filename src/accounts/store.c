@@ -1347,7 +1347,6 @@ enum ag_err ag_store_throttle_forgive(struct ag_store *s)
 static enum ag_err json_load(struct ag_store *s, const char *name, json_t **out)
 {
 	char path[PATH_MAX], why[256];
-	json_error_t jerr;
 	enum ag_err err;
 	size_t len;
 	char *buf;
@@ -1355,19 +1354,17 @@ static enum ag_err json_load(struct ag_store *s, const char *name, json_t **out)
 	*out = NULL;
 	snprintf(path, sizeof path, "%s/%s", s->dir, name);
 	err = ag_file_read_root(path, JSON_MAX, &buf, &len, why, sizeof why);
-	if (err == AG_ERR_NOT_CONFIGURED)
-		return AG_OK;
+	if (err == AG_ERR_NOT_FOUND)
+		return AG_OK; /* nothing to import */
 	if (err != AG_OK) {
 		ag_log(s->log, LOG_ERR, "store %s: %s; not imported", path, why);
 		return err;
 	}
-	*out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	err = ag_json_parse_object_max(buf, len, JSON_MAX, s->log, path, out);
 	free(buf);
-	if (!*out || !json_is_object(*out)) {
-		ag_log(s->log, LOG_ERR, "store %s: not a JSON object (line %d); not imported", path, jerr.line);
-		json_decref(*out);
-		*out = NULL;
-		return AG_ERR_IO;
+	if (err != AG_OK) {
+		ag_log(s->log, LOG_ERR, "store %s: not imported", path);
+		return err == AG_ERR_NOMEM ? err : AG_ERR_CORRUPT;
 	}
 	return AG_OK;
 }
