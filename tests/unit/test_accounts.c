@@ -152,6 +152,7 @@ static void test_uid_golden_values(void **state)
 {
 	assert_int_equal(ag_id_candidate(AG_ID_USER, "alice", 0, &default_range), 1697447617u);
 	assert_int_equal(ag_id_candidate(AG_ID_USER, "dev-x", 0, &default_range), 231073034u);
+	assert_int_equal(ag_id_first(AG_ID_USER, "bob", &default_range), 1036068508u); /* test_accounts_cli.sh */
 	assert_int_equal(ag_id_first(AG_ID_USER, "alice", &default_range), 1697447617u);
 	/* Users and groups of the same name get different numbers. */
 	assert_int_not_equal(ag_id_candidate(AG_ID_GROUP, "alice", 0, &default_range),
