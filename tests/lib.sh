@@ -117,3 +117,7 @@ private_run_sshd() {
 	[ -d /run/sshd ] || install -d -m 0755 /run/sshd
 	mount -t tmpfs -o mode=0755 tmpfs /run/sshd || fail "tmpfs over /run/sshd"
 }
+
+# Milliseconds since the epoch (GNU date): for elapsed-time bounds, where
+# whole seconds would blur a bound by up to a second.
+now_ms() { date +%s%3N; }

@@ -140,11 +140,11 @@ expect http500 server "discovery: server error 500" "$T/c.conf" discovery
 fault '{"path":"'$DISC'","type":"reset"}'
 expect reset network "Connection reset by peer" "$T/c.conf" discovery
 fault '{"path":"'$DISC'","type":"hang"}'
-start=$(date +%s)
+start=$(now_ms)
 expect hang timeout "Timeout was reached" "$T/c.conf" discovery
-elapsed=$(( $(date +%s) - start ))
-[ $elapsed -le 5 ] || fail "timeout = 3 took ${elapsed}s"
-pass "a server that accepts and never answers: timeout after ${elapsed}s (timeout = 3)"
+elapsed=$(( $(now_ms) - start ))
+[ $elapsed -ge 2800 ] && [ $elapsed -le 5500 ] || fail "timeout = 3 took ${elapsed} ms"
+pass "a server that accepts and never answers: timeout after ${elapsed} ms (timeout = 3)"
 fault '{"path":"/oauth2/token","type":"http500"}'
 get_code alice
 expect token500 server "token: server error 500" "$T/c.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/x.json"

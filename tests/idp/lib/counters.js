@@ -19,7 +19,7 @@ export class Counters {
     this.paths[path] = (this.paths[path] || 0) + 1;
     const rec = { path, method: req.method, t_ms: nowMs() };
     if (this.requests.length < MAX_LOG) this.requests.push(rec);
-    res.on('finish', () => { rec.status = res.statusCode; });
+    res.on('finish', () => { rec.status = res.statusCode; rec.done_ms = nowMs(); });
     return rec;
   }
 }

@@ -27,6 +27,7 @@ test('counters, request log and reset', async () => {
   assert.equal(reqs[0].method, 'POST');
   assert.equal(reqs[0].status, 200);
   assert.ok(reqs[1].t_ms >= reqs[0].t_ms && reqs[0].t_ms > 1.7e12);
+  assert.ok(reqs[0].done_ms >= reqs[0].t_ms && reqs[1].t_ms >= reqs[0].done_ms, 'done_ms: when the answer was sent');
   await idp.hook('POST', '/counters/reset');
   assert.deepEqual(await idp.hook('GET', '/counters'), {});
   assert.deepEqual(await idp.hook('GET', '/requests'), []);
