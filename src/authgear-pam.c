@@ -13,16 +13,16 @@
 
 #include <jansson.h>
 
-#include "check.h"
-#include "conf.h"
-#include "conv.h"
-#include "identity.h"
-#include "log.h"
-#include "login.h"
-#include "qr.h"
-#include "secret.h"
-#include "store.h"
-#include "uid.h"
+#include "accounts/identity.h"
+#include "accounts/store.h"
+#include "admin/check.h"
+#include "base/conf.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "common/uid.h"
+#include "login/conv.h"
+#include "login/login.h"
+#include "login/qr.h"
 
 #define EXIT_USAGE 2
 

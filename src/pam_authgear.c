@@ -15,11 +15,11 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "conf.h"
-#include "conv.h"
-#include "error.h"
-#include "log.h"
-#include "login.h"
+#include "base/conf.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "login/conv.h"
+#include "login/login.h"
 
 struct module_args {
 	const char *config_path;

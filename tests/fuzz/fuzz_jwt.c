@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
-#include "claims.h"
-#include "json.h"
-#include "jwk.h"
-#include "jws.h"
-#include "secret.h"
+#include "base/json.h"
+#include "base/secret.h"
+#include "jose/b64url.h"
+#include "jose/claims.h"
+#include "jose/jwk.h"
+#include "jose/jws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
-#include "http.h"
-#include "json.h"
-#include "oidc.h"
-#include "token.h"
+#include "base/http.h"
+#include "base/json.h"
+#include "oidc/device.h"
+#include "oidc/oidc.h"
+#include "oidc/token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "idmap.h"
-#include "index_write.h"
-#include "log.h"
-#include "names.h"
-#include "uid.h"
+#include "accounts/idmap.h"
+#include "accounts/index_write.h"
+#include "base/log.h"
+#include "common/names.h"
+#include "common/uid.h"
 
 static void stderr_sink(void *ctx, int priority, const char *line)
 {

@@ -25,12 +25,12 @@
 
 #include <jansson.h>
 
-#include "claims.h"
-#include "conf.h"
-#include "http.h"
-#include "jwk.h"
-#include "oidc.h"
-#include "token.h"
+#include "base/conf.h"
+#include "base/http.h"
+#include "jose/claims.h"
+#include "jose/jwk.h"
+#include "oidc/oidc.h"
+#include "oidc/token.h"
 
 static void stderr_sink(void *ctx, int priority, const char *line)
 {

@@ -1,5 +1,5 @@
 // qr_to_pgm.mjs [--invert] [--scale N] OUT.pgm < TEXT
-// Turn a QR code drawn with half blocks (src/qr.c) back into pixels, one
+// Turn a QR code drawn with half blocks (src/login/qr.c) back into pixels, one
 // pixel per module, and write it as a binary PGM for zbarimg, each module
 // scaled to --scale pixels a side (default 4: zbar misses codes with
 // alignment patterns at 1 pixel per module).

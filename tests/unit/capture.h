@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "log.h"
+#include "base/log.h"
 
 extern const struct ag_log capture_log;
 

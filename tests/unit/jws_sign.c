@@ -11,7 +11,7 @@
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 
-#include "b64url.h"
+#include "jose/b64url.h"
 #include "jws_sign.h"
 
 static void die(const char *what)

@@ -16,12 +16,12 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
-#include "idmap.h"
-#include "index.h"
-#include "index_write.h"
-#include "names.h"
-#include "uid.h"
+#include "accounts/idmap.h"
+#include "accounts/index_write.h"
+#include "base/conf.h"
+#include "common/index.h"
+#include "common/names.h"
+#include "common/uid.h"
 
 static char last_log[2048];
 static int n_logs;

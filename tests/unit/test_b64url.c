@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "b64url.h"
-#include "secret.h"
+#include "base/secret.h"
+#include "jose/b64url.h"
 
 struct vector {
 	const char *bytes;

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "capture.h"
-#include "claims.h"
+#include "jose/claims.h"
 
 #define NOW 1755770400LL
 #define ISS "https://auth.example.com"

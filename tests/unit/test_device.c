@@ -15,10 +15,10 @@
 #include <cmocka.h>
 
 #include "capture.h"
-#include "conf.h"
-#include "device.h"
-#include "http.h"
-#include "qr.h"
+#include "base/conf.h"
+#include "base/http.h"
+#include "login/qr.h"
+#include "oidc/device.h"
 
 #define MINIMAL "issuer = https://auth.example.com\nclient_id = pam\nredirect_uri = http://127.0.0.1/cb\n"
 

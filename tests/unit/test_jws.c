@@ -15,10 +15,10 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-#include "b64url.h"
+#include "jose/b64url.h"
 #include "capture.h"
-#include "jwk.h"
-#include "jws.h"
+#include "jose/jwk.h"
+#include "jose/jws.h"
 #include "jws_sign.h"
 
 static EVP_PKEY *rsa, *rsa_small, *p256, *p384, *ed;

@@ -19,11 +19,11 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
-#include "identity.h"
-#include "index.h"
-#include "store.h"
-#include "uid.h"
+#include "accounts/identity.h"
+#include "accounts/store.h"
+#include "base/conf.h"
+#include "common/index.h"
+#include "common/uid.h"
 
 static char tmpdir[512], state_dir[600];
 static char logs[16384];

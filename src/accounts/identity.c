@@ -1,0 +1,775 @@
+/* From an Authgear account to a Unix account (see identity.h). */
+#include "config.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "accounts/identity.h"
+#include "accounts/index_write.h"
+#include "base/file.h"
+#include "common/index.h"
+#include "common/names.h"
+#include "common/uid.h"
+
+#define IMPORT_MAX (16 * 1024 * 1024)
+#define HOME_MAX 4096
+
+static struct ag_id_range config_range(const struct ag_config *cfg)
+{
+	struct ag_id_range r;
+
+	if (!cfg->uid_range || !ag_id_range_parse(cfg->uid_range, &r))
+		ag_id_range_parse(AG_UID_RANGE_DEFAULT, &r);
+	return r;
+}
+
+/* The UID [uids] pins for name, or 0. */
+static uint32_t config_pin(const struct ag_config *cfg, const char *name)
+{
+	uint32_t uid;
+	const char *v = ag_config_table_get(ag_config_table(cfg, "uids"), name);
+
+	return v && ag_id_parse(v, &uid) ? uid : 0;
+}
+
+bool ag_identity_reserved(const char *name, const struct ag_idmap_probe *probe)
+{
+	uint32_t uid;
+
+	if (!probe)
+		probe = &ag_idmap_system_probe;
+	if (strcmp(name, "root") == 0)
+		return true;
+	return probe->user_uid(probe->ctx, name, &uid) > 0 && (uid < AG_UID_MIN_ALLOWED || uid == AG_UID_NOBODY);
+}
+
+void ag_identity_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct strv {
+	char **v;
+	size_t n;
+	bool failed;
+};
+
+static bool strv_add_unique(const char *name, void *ctx)
+{
+	struct strv *s = ctx;
+	char **v;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], name) == 0)
+			return true;
+	v = realloc(s->v, (s->n + 1) * sizeof *v);
+	if (!v || !(v[s->n] = strdup(name))) {
+		if (v)
+			s->v = v;
+		s->failed = true;
+		return false;
+	}
+	s->v = v;
+	s->n++;
+	return true;
+}
+
+enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *const *roles, size_t n_roles,
+					 char ***groups, size_t *n_groups)
+{
+	const struct ag_config_table *t = ag_config_table(cfg, "roles");
+	struct strv out = { 0 };
+
+	for (size_t i = 0; t && i < t->n_entries && !out.failed; i++)
+		for (size_t r = 0; r < n_roles; r++)
+			if (strcmp(t->entries[i].key, roles[r]) == 0) {
+				ag_name_list_each(t->entries[i].value, strv_add_unique, &out);
+				break;
+			}
+	if (out.failed) {
+		ag_identity_strv_free(out.v, out.n);
+		return AG_ERR_NOMEM;
+	}
+	*groups = out.v;
+	*n_groups = out.n;
+	return AG_OK;
+}
+
+struct grantable_check {
+	const char *group;
+	bool found;
+};
+
+static bool match_group(const char *name, void *ctx)
+{
+	struct grantable_check *c = ctx;
+
+	if (strcmp(name, c->group) == 0)
+		c->found = true;
+	return !c->found;
+}
+
+bool ag_identity_grantable(const struct ag_config *cfg, const char *group)
+{
+	const struct ag_config_table *t = ag_config_table(cfg, "roles");
+	struct grantable_check c = { group, false };
+
+	for (size_t i = 0; t && i < t->n_entries && !c.found; i++)
+		ag_name_list_each(t->entries[i].value, match_group, &c);
+	return c.found;
+}
+
+/* IDs the store and the configuration give out, except user's own. */
+static enum ag_err taken_ids(const struct ag_store_db *db, const struct ag_config *cfg, const char *user,
+			     struct ag_idset *taken)
+{
+	const struct ag_config_table *uids = ag_config_table(cfg, "uids");
+	enum ag_err err = AG_OK;
+	uint32_t id;
+
+	for (size_t i = 0; i < db->n_users && err == AG_OK; i++)
+		if (db->users[i].uid && (!user || strcmp(db->users[i].name, user) != 0))
+			err = ag_idset_add(taken, db->users[i].uid);
+	for (size_t i = 0; i < db->n_groups && err == AG_OK; i++)
+		err = ag_idset_add(taken, db->groups[i].gid);
+	for (size_t i = 0; uids && i < uids->n_entries && err == AG_OK; i++)
+		if ((!user || strcmp(uids->entries[i].key, user) != 0) && ag_id_parse(uids->entries[i].value, &id))
+			err = ag_idset_add(taken, id);
+	return err;
+}
+
+/* The user named owner of uid in the store, other than except; NULL if none. */
+static const char *uid_holder(const struct ag_store_db *db, uint32_t uid, const char *except)
+{
+	for (size_t i = 0; i < db->n_users; i++)
+		if (db->users[i].uid == uid && strcmp(db->users[i].name, except) != 0)
+			return db->users[i].name;
+	return NULL;
+}
+
+/* The IDs the current index shows for name as a provisional entry (what
+ * sshd saw before PAM ran); false when it shows none. */
+static bool provisional_ids(const char *state_dir, const char *name, uint32_t *uid, uint32_t *gid)
+{
+	char path[PATH_MAX], buf[8192];
+	struct ag_index ix;
+	struct passwd pw;
+	struct stat st;
+	bool shown = false;
+	void *map;
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s/%s", state_dir, AG_INDEX_FILE) >= (int)sizeof path)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct ag_index_header) ||
+	    (unsigned long long)st.st_size > AG_INDEX_SIZE_MAX) {
+		close(fd);
+		return false;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return false;
+	if (ag_index_open(map, (size_t)st.st_size, &ix, NULL) &&
+	    ag_index_provisional(&ix, name, &pw, buf, sizeof buf) == AG_INDEX_OK) {
+		*uid = (uint32_t)pw.pw_uid;
+		*gid = (uint32_t)pw.pw_gid;
+		shown = true;
+	}
+	munmap(map, (size_t)st.st_size);
+	return shown;
+}
+
+struct login_ctx {
+	const struct ag_config *cfg;
+	const struct ag_log *log;
+	const struct ag_idmap_probe *probe;
+	const char *state_dir;
+	bool provisional_differs;         /* out: refuse this first login */
+	const char *user;
+	char *const *roles;
+	size_t n_roles;
+	char **groups;
+	size_t n_groups;
+	struct ag_id_range range;
+	struct ag_idset taken;
+};
+
+/* The UID of a first login; *host: taken from a host entry of the same
+ * name (which programs saw instead of our provisional entry). */
+static enum ag_err first_uid(struct login_ctx *c, struct ag_store_db *db, struct ag_store_user *u, bool *host)
+{
+	uint32_t pin = config_pin(c->cfg, c->user), host_uid;
+	const char *holder;
+	enum ag_err err;
+	int r;
+
+	if (pin) {
+		if ((holder = uid_holder(db, pin, c->user))) {
+			ag_log(c->log, LOG_ERR, "account: [uids] pins %s to UID %u, which %s already has; refusing",
+			       c->user, pin, holder);
+			return AG_ERR_CONFIG;
+		}
+		u->uid = pin;
+		ag_log(c->log, LOG_NOTICE, "account: %s gets UID %u from [uids]", c->user, pin);
+		return AG_OK;
+	}
+	/* A host entry of the same name (files, LDAP) that is not our
+	 * provisional one: keep its UID, so its files stay its own. */
+	r = c->probe->user_uid(c->probe->ctx, c->user, &host_uid);
+	if (r < 0) {
+		ag_log(c->log, LOG_ERR, "account: cannot look %s up in the other user databases", c->user);
+		return AG_ERR_IO;
+	}
+	if (r > 0 && host_uid != ag_id_first(AG_ID_USER, c->user, &c->range) && !ag_id_reserved(host_uid) &&
+	    !ag_idset_has(&c->taken, host_uid)) {
+		u->uid = host_uid;
+		*host = true;
+		ag_log(c->log, LOG_NOTICE, "account: %s already has UID %u on this host; pinned", c->user, host_uid);
+		return AG_OK;
+	}
+	err = ag_idmap_uid(c->user, &c->range, &c->taken, !c->cfg->primary_group, c->probe, c->log, &u->uid);
+	if (err == AG_OK)
+		ag_log(c->log, LOG_NOTICE, "account: %s gets UID %u", c->user, u->uid);
+	return err;
+}
+
+/* The store's record of group name, created on first use: a host group keeps
+ * its GID; another gets one from the hash sequence. *out NULL: not grantable
+ * (logged). */
+static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_db *db, const char *name,
+				struct ag_store_group **out)
+{
+	struct ag_store_group *g = ag_store_db_group(db, name);
+	uint32_t host_gid = 0, gid;
+	enum ag_err err;
+	int r;
+
+	*out = NULL;
+	r = c->probe->group_gid(c->probe->ctx, name, &host_gid);
+	if (r < 0) {
+		ag_log(c->log, LOG_ERR, "account: cannot look group %s up in the other group databases", name);
+		return AG_ERR_IO;
+	}
+	if (r > 0 && host_gid == 0) {
+		ag_log(c->log, LOG_ERR, "account: group %s has GID 0 on this host; never granted", name);
+		return AG_OK;
+	}
+	if (g) {
+		if (r > 0 && host_gid != g->gid) {
+			ag_log(c->log, LOG_NOTICE, "account: group %s exists on this host with GID %u (was %u); using it",
+			       name, host_gid, g->gid);
+			g->gid = host_gid;
+			g->local = true;
+		}
+		*out = g;
+		return AG_OK;
+	}
+	if (r > 0) {
+		err = ag_store_db_add_group(db, name, host_gid, true, out);
+		if (err == AG_OK)
+			ag_log(c->log, LOG_NOTICE, "account: group %s is a host group (GID %u); adding members", name,
+			       host_gid);
+		return err;
+	}
+	err = ag_idmap_gid(name, &c->range, &c->taken, c->probe, c->log, &gid);
+	if (err == AG_OK)
+		err = ag_idset_add(&c->taken, gid);
+	if (err == AG_OK)
+		err = ag_store_db_add_group(db, name, gid, false, out);
+	if (err == AG_OK)
+		ag_log(c->log, LOG_NOTICE, "account: group %s gets GID %u", name, gid);
+	return err;
+}
+
+/* Every change to the store rebuilds the NSS index under the store's lock. */
+static enum ag_err write_index(const char *state_dir, const struct ag_log *log, const struct ag_store_db *db,
+			       void *cfg)
+{
+	return ag_identity_write_index(state_dir, db, cfg, log);
+}
+
+static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, ag_store_edit_fn fn, void *ctx)
+{
+	return ag_store_edit(s, fn, ctx, write_index, (void *)cfg);
+}
+
+static enum ag_err login_edit(struct ag_store_db *db, void *vctx)
+{
+	struct login_ctx *c = vctx;
+	struct ag_store_user *u = ag_store_db_user(db, c->user);
+	struct ag_store_group *g;
+	struct strv granted = { 0 };
+	char list[512] = "";
+	enum ag_err err;
+	uint32_t pin;
+
+	if (!u || !u->sub) {
+		ag_log(c->log, LOG_ERR, "account: %s is not bound; no UID given", c->user);
+		return AG_ERR_INVALID_ARG;
+	}
+	err = taken_ids(db, c->cfg, c->user, &c->taken);
+	if (err != AG_OK)
+		return err;
+	if (!u->uid) {
+		uint32_t shown_uid, shown_gid;
+		bool shown = provisional_ids(c->state_dir, c->user, &shown_uid, &shown_gid), host = false;
+
+		err = first_uid(c, db, u, &host);
+		if (err == AG_OK && c->cfg->primary_group) {
+			err = ensure_group(c, db, c->cfg->primary_group, &g);
+			if (err == AG_OK && !g)
+				err = AG_ERR_CONFIG;
+		}
+		if (err != AG_OK)
+			return err;
+		if (shown && !host && (shown_uid != u->uid || shown_gid != (c->cfg->primary_group ? g->gid : u->uid))) {
+			ag_log(c->log, LOG_WARNING, "account: before its first login %s was shown UID %u GID %u, now it has "
+						    "UID %u; this login is refused so that the next one starts with the "
+						    "pinned IDs", c->user, shown_uid, shown_gid, u->uid);
+			c->provisional_differs = true;
+		}
+	} else if ((pin = config_pin(c->cfg, c->user)) && pin != u->uid) {
+		ag_log(c->log, LOG_WARNING, "account: [uids] pins %s to %u, but its UID has been %u since its first "
+					    "login; keeping %u (authgear-pam forget resets it)", c->user, pin, u->uid, u->uid);
+	}
+	err = ag_idset_add(&c->taken, u->uid);
+	if (err == AG_OK && c->cfg->primary_group) {
+		err = ensure_group(c, db, c->cfg->primary_group, &g);
+		if (err == AG_OK && !g)
+			err = AG_ERR_CONFIG; /* a primary group we may not use */
+	}
+	for (size_t i = 0; i < c->n_groups && err == AG_OK; i++) {
+		const char *name = c->groups[i];
+		const struct ag_store_user *other = ag_store_db_user(db, name);
+
+		if (!c->cfg->primary_group && other && other->sub) {
+			ag_log(c->log, LOG_ERR, "account: group %s is also the private group of user %s; not granted",
+			       name, name);
+			continue;
+		}
+		err = ensure_group(c, db, name, &g);
+		if (err == AG_OK && g && !strv_add_unique(name, &granted))
+			err = AG_ERR_NOMEM;
+		if (g) {
+			strncat(list, list[0] ? "," : "", sizeof list - strlen(list) - 1);
+			strncat(list, name, sizeof list - strlen(list) - 1);
+		}
+	}
+	if (err == AG_OK)
+		err = ag_store_strv_set(&u->groups, &u->n_groups, granted.v, granted.n);
+	if (err == AG_OK)
+		err = ag_store_strv_set(&u->roles, &u->n_roles, c->roles, c->n_roles);
+	if (err == AG_OK)
+		ag_log(c->log, LOG_INFO, "account: %s uid=%u groups=%s", c->user, u->uid, list[0] ? list : "-");
+	ag_identity_strv_free(granted.v, granted.n);
+	return err;
+}
+
+enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			      const char *user, char *const *roles, size_t n_roles,
+			      const struct ag_idmap_probe *probe)
+{
+	struct login_ctx c = { .cfg = cfg, .log = log, .probe = probe ? probe : &ag_idmap_system_probe,
+			       .state_dir = ag_store_state_dir(s), .user = user, .roles = roles, .n_roles = n_roles,
+			       .range = config_range(cfg) };
+	enum ag_err err;
+
+	err = ag_identity_groups_for_roles(cfg, roles, n_roles, &c.groups, &c.n_groups);
+	if (err == AG_OK)
+		err = edit(s, cfg, login_edit, &c);
+	if (err == AG_OK && c.provisional_differs)
+		err = AG_ERR_DENIED;
+	ag_identity_strv_free(c.groups, c.n_groups);
+	ag_idset_free(&c.taken);
+	return err;
+}
+
+/* --- the NSS index from the store -------------------------------------------- */
+
+struct index_parts {
+	struct ag_index_in_user *users;
+	char **homes;
+	size_t n_users;
+	struct ag_index_in_group *groups;
+	uint32_t **members;
+	size_t n_groups;
+	struct ag_index_in_pin *pins;
+	size_t n_pins;
+};
+
+static void parts_free(struct index_parts *p)
+{
+	for (size_t i = 0; i < p->n_users; i++)
+		free(p->homes[i]);
+	for (size_t i = 0; i < p->n_groups; i++)
+		free(p->members[i]);
+	free(p->homes);
+	free(p->users);
+	free(p->members);
+	free(p->groups);
+	free(p->pins);
+}
+
+static bool has_group(const struct ag_store_user *u, const char *group)
+{
+	for (size_t i = 0; i < u->n_groups; i++)
+		if (strcmp(u->groups[i], group) == 0)
+			return true;
+	return false;
+}
+
+/* The user index (into p->users, sorted by name like the store) of name, or -1. */
+static long user_pos(const struct index_parts *p, const char *name)
+{
+	size_t lo = 0, hi = p->n_users;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p->users[mid].name, name);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+enum ag_err ag_identity_write_index(const char *state_dir, const struct ag_store_db *db, const struct ag_config *cfg,
+				    const struct ag_log *log)
+{
+	const struct ag_config_table *uids = ag_config_table(cfg, "uids");
+	const struct ag_store_group *primary = cfg->primary_group ? ag_store_db_group(db, cfg->primary_group) : NULL;
+	bool upg = !cfg->primary_group;
+	struct index_parts p = { 0 };
+	struct ag_index_input in = { 0 };
+	size_t max_groups = db->n_groups + db->n_users, max_pins = db->n_users + (uids ? uids->n_entries : 0);
+	enum ag_err err = AG_ERR_NOMEM;
+	void *data = NULL;
+	size_t len;
+
+	p.users = calloc(db->n_users + 1, sizeof *p.users);
+	p.homes = calloc(db->n_users + 1, sizeof *p.homes);
+	p.groups = calloc(max_groups + 1, sizeof *p.groups);
+	p.members = calloc(max_groups + 1, sizeof *p.members);
+	p.pins = calloc(max_pins + 1, sizeof *p.pins);
+	if (!p.users || !p.homes || !p.groups || !p.members || !p.pins)
+		goto out;
+	/* Users: bound, with a UID. */
+	for (size_t i = 0; i < db->n_users; i++) {
+		const struct ag_store_user *u = &db->users[i];
+		struct ag_index_in_user *o = &p.users[p.n_users];
+		char home[HOME_MAX];
+
+		if (!u->sub || !u->uid || strcmp(u->name, "root") == 0)
+			continue;
+		if (!ag_name_expand(cfg->home, u->name, home, sizeof home)) {
+			ag_log(log, LOG_ERR, "index: home template does not fit for %s", u->name);
+			err = AG_ERR_CONFIG;
+			goto out;
+		}
+		if (!(p.homes[p.n_users] = strdup(home)))
+			goto out;
+		o->name = u->name;
+		o->uid = u->uid;
+		o->gid = upg ? u->uid : (primary ? primary->gid : u->uid);
+		o->home = p.homes[p.n_users];
+		o->shell = cfg->shell;
+		p.n_users++;
+	}
+	/* Groups: each user's private group, then the groups [roles] can grant
+	 * (and the shared primary group) with their members. */
+	for (size_t i = 0; upg && i < p.n_users; i++)
+		p.groups[p.n_groups++] = (struct ag_index_in_group){ p.users[i].name, p.users[i].uid, false, NULL, 0 };
+	for (size_t i = 0; i < db->n_groups; i++) {
+		const struct ag_store_group *g = &db->groups[i];
+		struct ag_index_in_group *o = &p.groups[p.n_groups];
+		bool is_primary = primary && g == primary, grantable = ag_identity_grantable(cfg, g->name);
+
+		if (!grantable && !is_primary)
+			continue; /* no longer in [roles]: its GID stays pinned, the group is not served */
+		if (upg && user_pos(&p, g->name) >= 0) {
+			ag_log(log, LOG_WARNING, "index: group %s has the name of a user's private group; left out",
+			       g->name);
+			continue;
+		}
+		p.members[p.n_groups] = malloc((p.n_users + 1) * sizeof **p.members);
+		if (!p.members[p.n_groups])
+			goto out;
+		o->name = g->name;
+		o->gid = g->gid;
+		o->local = g->local;
+		o->members = p.members[p.n_groups];
+		for (size_t u = 0; grantable && u < db->n_users; u++) {
+			long pos;
+
+			if (has_group(&db->users[u], g->name) && (pos = user_pos(&p, db->users[u].name)) >= 0)
+				p.members[p.n_groups][o->n_members++] = (uint32_t)pos;
+		}
+		p.n_groups++;
+	}
+	/* Pins for provisional entries: [uids] first (it wins at login). */
+	for (size_t i = 0; uids && i < uids->n_entries; i++) {
+		uint32_t uid;
+		if (ag_id_parse(uids->entries[i].value, &uid))
+			p.pins[p.n_pins++] = (struct ag_index_in_pin){ uids->entries[i].key, uid };
+	}
+	for (size_t i = 0; i < db->n_users; i++)
+		if (!db->users[i].sub && db->users[i].uid)
+			p.pins[p.n_pins++] = (struct ag_index_in_pin){ db->users[i].name, db->users[i].uid };
+	in.users = p.users;
+	in.n_users = p.n_users;
+	in.groups = p.groups;
+	in.n_groups = p.n_groups;
+	in.pins = p.pins;
+	in.n_pins = p.n_pins;
+	in.allow = cfg->users;
+	in.range = config_range(cfg);
+	in.primary_gid = upg ? 0 : (primary ? primary->gid : 0);
+	in.home_template = cfg->home;
+	in.shell = cfg->shell;
+	err = ag_index_build(&in, log, &data, &len);
+	if (err == AG_OK)
+		err = ag_index_install(state_dir, data, len, log);
+out:
+	free(data);
+	parts_free(&p);
+	return err;
+}
+
+/* --- administration ------------------------------------------------------- */
+
+static enum ag_err forget_edit(struct ag_store_db *db, void *ctx)
+{
+	return ag_store_db_remove_user(db, ctx) ? AG_OK : AG_ERR_NOT_OURS;
+}
+
+enum ag_err ag_identity_forget(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			       const char *user)
+{
+	enum ag_err err;
+
+	if (!ag_name_valid(user))
+		return AG_ERR_INVALID_ARG;
+	err = edit(s, cfg, forget_edit, (void *)user);
+	if (err == AG_OK)
+		ag_log(log, LOG_NOTICE, "account: %s forgotten (binding, UID and groups removed)", user);
+	return err;
+}
+
+struct pin_one {
+	const char *user;
+	uint32_t uid;
+	const struct ag_config *cfg;
+	char *why;
+	size_t why_len;
+};
+
+/* Pin one UID inside a transaction. */
+static enum ag_err pin_apply(struct ag_store_db *db, const struct pin_one *p, const char *where)
+{
+	const struct ag_config_table *uids = ag_config_table(p->cfg, "uids");
+	struct ag_store_user *u = ag_store_db_user(db, p->user);
+	const char *holder = uid_holder(db, p->uid, p->user);
+	uint32_t id;
+
+	if (holder)
+		return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u already belongs to %s", where, p->uid,
+			       holder);
+	for (size_t i = 0; uids && i < uids->n_entries; i++)
+		if (strcmp(uids->entries[i].key, p->user) != 0 && ag_id_parse(uids->entries[i].value, &id) &&
+		    id == p->uid)
+			return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u is pinned to %s in [uids]", where,
+				       p->uid, uids->entries[i].key);
+	for (size_t i = 0; i < db->n_groups; i++)
+		if (db->groups[i].gid == p->uid && !db->groups[i].local)
+			return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%s%u is the GID of group %s", where, p->uid,
+				       db->groups[i].name);
+	if (u && u->uid && u->uid != p->uid)
+		return ag_why(p->why, p->why_len, AG_ERR_DENIED,
+			       "%s%s already has UID %u (UIDs never change; authgear-pam forget %s first)", where,
+			       p->user, u->uid, p->user);
+	if (!u) {
+		enum ag_err err = ag_store_db_add_user(db, p->user, &u);
+		if (err != AG_OK)
+			return err;
+	}
+	u->uid = p->uid;
+	return AG_OK;
+}
+
+static enum ag_err pin_edit(struct ag_store_db *db, void *ctx)
+{
+	return pin_apply(db, ctx, "");
+}
+
+static bool name_ok_for_pin(const char *user)
+{
+	return ag_name_valid(user) && strcmp(user, "root") != 0;
+}
+
+enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			    const char *user, uint32_t uid, char *why, size_t why_len)
+{
+	struct pin_one p = { user, uid, cfg, why, why_len };
+	enum ag_err err;
+
+	if (!name_ok_for_pin(user))
+		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "'%.40s' is not a valid user name", user);
+	if (ag_id_reserved(uid))
+		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "UID %u is reserved", uid);
+	err = edit(s, cfg, pin_edit, &p);
+	if (err == AG_OK)
+		ag_log(log, LOG_NOTICE, "account: %s pinned to UID %u", user, uid);
+	return err;
+}
+
+struct import_ctx {
+	const struct ag_config *cfg;
+	const char *path;
+	char **names;
+	uint32_t *uids;
+	unsigned *lines;
+	size_t n;
+	char *why;
+	size_t why_len;
+};
+
+static enum ag_err import_edit(struct ag_store_db *db, void *vctx)
+{
+	struct import_ctx *c = vctx;
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct pin_one p = { c->names[i], c->uids[i], c->cfg, c->why, c->why_len };
+		char where[PATH_MAX + 32];
+		enum ag_err err;
+
+		snprintf(where, sizeof where, "%s:%u: ", c->path, c->lines[i]);
+		err = pin_apply(db, &p, where);
+		if (err != AG_OK)
+			return err; /* nothing is written */
+	}
+	return AG_OK;
+}
+
+/* Parse "name:uid" lines; duplicates within the file are errors. */
+static enum ag_err import_parse(struct import_ctx *c, char *buf, size_t len)
+{
+	unsigned line = 0;
+	char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *colon, *s = p;
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		uint32_t uid;
+
+		line++;
+		p += n + (nl ? 1 : 0);
+		s[n] = '\0';
+		if (n && s[n - 1] == '\r')
+			s[--n] = '\0';
+		if (memchr(s, '\0', n))
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: NUL byte", c->path, line);
+		s += strspn(s, " \t");
+		if (!*s || *s == '#')
+			continue;
+		colon = strchr(s, ':');
+		if (!colon)
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: expected name:uid", c->path, line);
+		*colon = '\0';
+		if (!name_ok_for_pin(s))
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: '%.40s' is not a valid user name",
+				       c->path, line, s);
+		if (!ag_id_parse(colon + 1, &uid))
+			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s: not a UID from %u to %u (not %u)",
+				       c->path, line, s, AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
+		for (size_t i = 0; i < c->n; i++) {
+			if (strcmp(c->names[i], s) == 0)
+				return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s is listed again (line %u)",
+					       c->path, line, s, c->lines[i]);
+			if (c->uids[i] == uid)
+				return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: UID %u is listed again (line %u)",
+					       c->path, line, uid, c->lines[i]);
+		}
+		{
+			char **names = realloc(c->names, (c->n + 1) * sizeof *names);
+			uint32_t *uids;
+			unsigned *lines;
+
+			if (names)
+				c->names = names;
+			uids = names ? realloc(c->uids, (c->n + 1) * sizeof *uids) : NULL;
+			if (uids)
+				c->uids = uids;
+			lines = uids ? realloc(c->lines, (c->n + 1) * sizeof *lines) : NULL;
+			if (!lines)
+				return AG_ERR_NOMEM;
+			c->lines = lines;
+			c->names[c->n] = s;
+			c->uids[c->n] = uid;
+			c->lines[c->n] = line;
+			c->n++;
+		}
+	}
+	return AG_OK;
+}
+
+enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			       const char *path, char *why, size_t why_len)
+{
+	struct import_ctx c = { .cfg = cfg, .path = path, .why = why, .why_len = why_len };
+	char *buf = NULL;
+	size_t len = 0;
+	enum ag_err err;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return ag_why(why, why_len, AG_ERR_IO, "%s: cannot open", path);
+	buf = malloc(IMPORT_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return AG_ERR_NOMEM;
+	}
+	len = fread(buf, 1, IMPORT_MAX + 1, f);
+	err = ferror(f) ? ag_why(why, why_len, AG_ERR_IO, "%s: cannot read", path) : AG_OK;
+	fclose(f);
+	if (err == AG_OK && len > IMPORT_MAX)
+		err = ag_why(why, why_len, AG_ERR_TOO_LARGE, "%s: larger than %d bytes", path, IMPORT_MAX);
+	if (err == AG_OK)
+		err = import_parse(&c, buf, len);
+	if (err == AG_OK)
+		err = edit(s, cfg, import_edit, &c);
+	if (err == AG_OK)
+		ag_log(log, LOG_NOTICE, "account: %zu UIDs pinned from %s", c.n, path);
+	free(c.names);
+	free(c.uids);
+	free(c.lines);
+	free(buf);
+	return err;
+}
+
+static enum ag_err no_change(struct ag_store_db *db, void *ctx)
+{
+	return AG_OK;
+}
+
+enum ag_err ag_identity_reindex(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log)
+{
+	return edit(s, cfg, no_change, NULL);
+}

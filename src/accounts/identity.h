@@ -1,0 +1,64 @@
+/* From an Authgear account to a Unix account: the UID pinned at the first
+ * login, the primary group (user-private, GID = UID, or primary_group), home
+ * and shell from their templates, and the Unix groups the admin's [roles]
+ * table grants for the roles of the last login. Writes the NSS index from
+ * the store and the configuration. */
+#ifndef AG_IDENTITY_H
+#define AG_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accounts/idmap.h"
+#include "accounts/store.h"
+#include "base/conf.h"
+#include "base/error.h"
+#include "base/log.h"
+
+/* Names pam_authgear never takes over: root, and names the host already
+ * resolves to a system account (UID below 1000, or nobody). */
+bool ag_identity_reserved(const char *name, const struct ag_idmap_probe *probe);
+
+/* The Unix groups [roles] grants for these roles, in table order, each once.
+ * Caller frees with ag_identity_strv_free. */
+enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *const *roles, size_t n_roles,
+					 char ***groups, size_t *n_groups);
+void ag_identity_strv_free(char **v, size_t n);
+
+/* The end of a successful login of user (already bound): pin its UID at the
+ * first login ([uids], an admin pin, a host entry of the same name, else the
+ * hash sequence checked against probe), record its roles and the groups
+ * they grant (a role removed at Authgear drops its group now), give new
+ * groups a GID, and rebuild the NSS index. probe NULL: the host's NSS.
+ *
+ * AG_ERR_DENIED (after the UID is pinned) when this first login got another
+ * UID or GID than the provisional entry the index showed: a program that
+ * looked the user up before PAM ran (sshd) would start the session with
+ * the provisional IDs, possibly another account's. The next login uses the
+ * pinned ones. */
+enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			      const char *user, char *const *roles, size_t n_roles,
+			      const struct ag_idmap_probe *probe);
+
+/* Write state_dir/nss.index from db and cfg (called by ag_store_edit). */
+enum ag_err ag_identity_write_index(const char *state_dir, const struct ag_store_db *db, const struct ag_config *cfg,
+				    const struct ag_log *log);
+
+/* Administration (authgear-pam). Each is one store transaction that ends with
+ * a new index. forget: AG_ERR_NOT_OURS when user is unknown. pin: refused
+ * (AG_ERR_DENIED) when another user has uid or user already has another UID.
+ * import: lines "name:uid" (blank lines and # comments allowed); all or
+ * nothing; why gets FILE:LINE: reason. */
+enum ag_err ag_identity_forget(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			       const char *user);
+enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			    const char *user, uint32_t uid, char *why, size_t why_len);
+enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
+			       const char *path, char *why, size_t why_len);
+enum ag_err ag_identity_reindex(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log);
+
+/* Whether [roles] can grant group (the groups a user is shown in). */
+bool ag_identity_grantable(const struct ag_config *cfg, const char *group);
+
+#endif

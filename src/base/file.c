@@ -1,0 +1,250 @@
+/* Root-only files (see file.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/file.h"
+
+/* Root-owned and not writable by group or others. */
+static enum ag_err check_owner_mode(const struct stat *st, char *why, size_t why_len)
+{
+	if (st->st_uid != 0)
+		return ag_why(why, why_len, AG_ERR_CONFIG_PERM, "owned by uid %u; must be owned by root",
+				(unsigned)st->st_uid);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return ag_why(why, why_len, AG_ERR_CONFIG_PERM,
+				"mode %04o is writable by group or others; use 0644 or 0600",
+				(unsigned)(st->st_mode & 07777));
+	return AG_OK;
+}
+
+static enum ag_err read_root(const char *path, size_t max, bool secret, char **buf, size_t *len,
+			     char *why, size_t why_len)
+{
+	enum ag_err err = AG_OK;
+	struct stat st;
+	size_t total = 0;
+	ssize_t got;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	/* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return ag_why(why, why_len, AG_ERR_NOT_CONFIGURED, "file not found");
+		return ag_why(why, why_len, AG_ERR_IO, "cannot open: %s", strerror(errno));
+	}
+	if (fstat(fd, &st) != 0) {
+		err = ag_why(why, why_len, AG_ERR_IO, "cannot stat: %s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = ag_why(why, why_len, AG_ERR_CONFIG_PERM, "not a regular file");
+		goto out;
+	}
+	err = check_owner_mode(&st, why, why_len);
+	if (err == AG_OK && secret && (st.st_mode & 077))
+		err = ag_why(why, why_len, AG_ERR_CONFIG_PERM, "mode %04o lets others read a secret; use 0600",
+			       (unsigned)(st.st_mode & 07777));
+	if (err != AG_OK)
+		goto out;
+	if ((unsigned long long)st.st_size > max) {
+		err = ag_why(why, why_len, AG_ERR_TOO_LARGE, "file larger than %zu bytes", max);
+		goto out;
+	}
+	*buf = malloc((size_t)st.st_size + 2);
+	if (!*buf) {
+		err = ag_why(why, why_len, AG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* Read one byte more than fstat promised to notice a file that grew. */
+	while (total <= (size_t)st.st_size) {
+		got = read(fd, *buf + total, (size_t)st.st_size + 1 - total);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = ag_why(why, why_len, AG_ERR_IO, "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		total += (size_t)got;
+	}
+	if (total > (size_t)st.st_size) {
+		err = ag_why(why, why_len, AG_ERR_IO, "file changed while being read");
+		goto out;
+	}
+	(*buf)[total] = '\0';
+	*len = total;
+out:
+	if (err != AG_OK) {
+		free(*buf);
+		*buf = NULL;
+	}
+	close(fd);
+	return err;
+}
+
+enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *len,
+			      char *why, size_t why_len)
+{
+	return read_root(path, max, false, buf, len, why, why_len);
+}
+
+enum ag_err ag_file_read_secret(const char *path, size_t max, char **buf, size_t *len,
+				char *why, size_t why_len)
+{
+	return read_root(path, max, true, buf, len, why, why_len);
+}
+
+enum ag_err ag_dir_ensure(const char *dir, mode_t mode, const struct ag_log *log)
+{
+	char why[256];
+	struct stat st;
+	enum ag_err err;
+
+	if (mkdir(dir, mode) == 0) {
+		/* mkdir applies the umask; set the exact mode. */
+		if (chmod(dir, mode) != 0) {
+			ag_log(log, LOG_ERR, "%s: cannot set mode: %s", dir, strerror(errno));
+			return AG_ERR_IO;
+		}
+		return AG_OK;
+	}
+	if (errno != EEXIST) {
+		ag_log(log, LOG_ERR, "%s: cannot create directory: %s", dir, strerror(errno));
+		return AG_ERR_IO;
+	}
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		ag_log(log, LOG_ERR, "%s: not a directory", dir);
+		return AG_ERR_CONFIG_PERM;
+	}
+	err = check_owner_mode(&st, why, sizeof why);
+	if (err == AG_OK && (st.st_mode & 07777 & ~mode)) {
+		snprintf(why, sizeof why, "mode %04o is looser than %04o", (unsigned)(st.st_mode & 07777),
+			 (unsigned)mode);
+		err = AG_ERR_CONFIG_PERM;
+	}
+	if (err != AG_OK)
+		ag_log(log, LOG_ERR, "%s: %s", dir, why);
+	return err;
+}
+
+enum ag_err ag_state_private_dir(const char *state_dir, const struct ag_log *log, char *out, size_t out_len)
+{
+	enum ag_err err;
+
+	if (snprintf(out, out_len, "%s/private", state_dir) >= (int)out_len)
+		return AG_ERR_CONFIG;
+	err = ag_dir_ensure(state_dir, 0755, log);
+	if (err == AG_OK)
+		err = ag_dir_ensure(out, 0700, log);
+	return err;
+}
+
+static enum ag_err write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return AG_ERR_IO;
+		data += n;
+		len -= (size_t)n;
+	}
+	return AG_OK;
+}
+
+enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+				 mode_t mode, const struct ag_log *log)
+{
+	char tmp[PATH_MAX], final[PATH_MAX];
+	enum ag_err err = AG_ERR_IO;
+	int fd = -1, dfd = -1;
+
+	if (snprintf(final, sizeof final, "%s/%s", dir, name) >= (int)sizeof final ||
+	    snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name) >= (int)sizeof tmp) {
+		ag_log(log, LOG_ERR, "%s/%s: path too long", dir, name);
+		return AG_ERR_INVALID_ARG;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		ag_log(log, LOG_ERR, "%s: cannot create temporary file: %s", dir, strerror(errno));
+		return AG_ERR_IO;
+	}
+	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != AG_OK || fsync(fd) != 0) {
+		ag_log(log, LOG_ERR, "%s: cannot write: %s", final, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		ag_log(log, LOG_ERR, "%s: cannot write: %s", final, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, final) != 0) {
+		ag_log(log, LOG_ERR, "%s: cannot replace: %s", final, strerror(errno));
+		goto out;
+	}
+	tmp[0] = '\0';
+	/* Make the rename itself durable. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	err = AG_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	if (tmp[0])
+		unlink(tmp);
+	return err;
+}
+
+enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, const struct ag_log *log, int *fd)
+{
+	char path[PATH_MAX];
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	int tries = timeout_s * 50;
+
+	*fd = -1;
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+		return AG_ERR_INVALID_ARG;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0) {
+		ag_log(log, LOG_ERR, "%s: cannot open lock: %s", path, strerror(errno));
+		return AG_ERR_IO;
+	}
+	while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || tries-- <= 0) {
+			ag_log(log, LOG_ERR, "%s: cannot lock: %s", path,
+			       errno == EWOULDBLOCK ? "held by another process" : strerror(errno));
+			close(*fd);
+			*fd = -1;
+			return AG_ERR_IO;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return AG_OK;
+}
+
+void ag_lock_release(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing drops the flock */
+}

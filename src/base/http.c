@@ -1,0 +1,502 @@
+/* HTTPS client on libcurl (see http.h). */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "base/buf.h"
+#include "base/http.h"
+#include "base/json.h"
+#include "base/secret.h"
+
+#define USER_AGENT "pam_authgear/" PACKAGE_VERSION
+
+struct ag_http {
+	CURL *curl;
+	const struct ag_log *log;
+	bool insecure_loopback;
+	long connections;
+	long requests;
+	char errbuf[CURL_ERROR_SIZE];
+	/* the response being received */
+	struct ag_http_response *resp;
+	struct ag_buf body; /* its body, handed to resp at the end */
+	size_t header_bytes;
+	bool body_over;
+	bool headers_over;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void ag_http_url_for_log(const char *url, char *out, size_t out_len)
+{
+	size_t n = strcspn(url, "?#");
+
+	if (!out_len)
+		return;
+	if (n >= out_len)
+		n = out_len - 1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+}
+
+static bool is_loopback_host(const char *host)
+{
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return true;
+	return strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host);
+}
+
+enum ag_err ag_http_check_url(const struct ag_http *http, const char *url)
+{
+	char *scheme = NULL, *host = NULL, shown[256];
+	enum ag_err err = AG_ERR_PROTOCOL;
+	CURLU *u = curl_url();
+
+	ag_http_url_for_log(url, shown, sizeof shown);
+	if (!u)
+		return AG_ERR_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		ag_log(http->log, LOG_ERR, "http: %s: not a valid URL", shown);
+		goto out;
+	}
+	if (strcmp(scheme, "https") == 0) {
+		err = AG_OK;
+	} else if (strcmp(scheme, "http") == 0 && http->insecure_loopback && is_loopback_host(host)) {
+		err = AG_OK;
+	} else {
+		ag_log(http->log, LOG_ERR, "http: %s: refused, only https is allowed%s", shown,
+		       strcmp(scheme, "http") == 0 ? " (plain http only to loopback with insecure_loopback_for_tests)"
+						   : "");
+	}
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return err;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct ag_http *http = userp;
+	size_t n = size * nmemb;
+
+	if (ag_buf_append(&http->body, data, n))
+		return n;
+	http->body_over = n > AG_HTTP_BODY_MAX || http->body.len > AG_HTTP_BODY_MAX - n;
+	return 0; /* curl stops the transfer */
+}
+
+/* The value of "Name: value\r\n" when line starts with name, else NULL. */
+static char *header_value(const char *line, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *v, *end = line + len;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+		return NULL;
+	v = line + nlen + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	return strndup(v, (size_t)(end - v));
+}
+
+static void replace(char **slot, char *value)
+{
+	if (!value)
+		return;
+	free(*slot);
+	*slot = value;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct ag_http *http = userp;
+	struct ag_http_response *r = http->resp;
+	size_t n = size * nmemb;
+	char *date;
+
+	http->header_bytes += n;
+	if (http->header_bytes > AG_HTTP_HEADERS_MAX) {
+		http->headers_over = true;
+		return 0;
+	}
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* a new response (after 1xx): forget the previous one's headers */
+		free(r->location);
+		free(r->content_type);
+		r->location = r->content_type = NULL;
+		r->date = 0;
+		return n;
+	}
+	replace(&r->location, header_value(data, n, "Location"));
+	replace(&r->content_type, header_value(data, n, "Content-Type"));
+	date = header_value(data, n, "Date");
+	if (date) {
+		time_t t = curl_getdate(date, NULL);
+		r->date = t > 0 ? t : 0;
+		free(date);
+	}
+	return n;
+}
+
+enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *log, struct ag_http **out)
+{
+	struct ag_http *http;
+	CURL *c;
+	bool ok = true;
+
+	*out = NULL;
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK) {
+		ag_log(log, LOG_ERR, "http: curl_global_init failed: %s", curl_easy_strerror(global_rc));
+		return AG_ERR_NETWORK;
+	}
+	http = calloc(1, sizeof *http);
+	if (!http)
+		return AG_ERR_NOMEM;
+	http->log = log;
+	http->insecure_loopback = opts->insecure_loopback;
+	c = http->curl = curl_easy_init();
+	if (!c) {
+		free(http);
+		return AG_ERR_NOMEM;
+	}
+	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, opts->insecure_loopback ? "https,http" : "https") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	if (opts->ca_file)
+		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file) == CURLE_OK;
+	/* "" disables proxies, including the environment's https_proxy. */
+	ok &= curl_easy_setopt(c, CURLOPT_PROXY, opts->proxy ? opts->proxy : "") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opts->connect_timeout) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, opts->timeout) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)AG_HTTP_BODY_MAX) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, http->errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, http) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HEADERDATA, http) == CURLE_OK;
+	if (!ok) {
+		ag_log(log, LOG_ERR, "http: libcurl lacks a required option (needs >= 7.85 with OpenSSL)");
+		ag_http_free(http);
+		return AG_ERR_UNSUPPORTED;
+	}
+	*out = http;
+	return AG_OK;
+}
+
+void ag_http_free(struct ag_http *http)
+{
+	if (!http)
+		return;
+	curl_easy_cleanup(http->curl);
+	free(http);
+}
+
+void ag_http_response_clear(struct ag_http_response *resp)
+{
+	if (!resp)
+		return;
+	if (resp->body)
+		ag_free_secret_n(resp->body, resp->body_len + 1);
+	free(resp->location);
+	free(resp->content_type);
+	memset(resp, 0, sizeof *resp);
+}
+
+static enum ag_err map_curl_error(CURLcode rc, const struct ag_http *http)
+{
+	if (http->body_over || http->headers_over || rc == CURLE_FILESIZE_EXCEEDED)
+		return AG_ERR_TOO_LARGE;
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return AG_ERR_TIMEOUT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+		return AG_ERR_TLS;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return AG_ERR_PROTOCOL;
+	case CURLE_OUT_OF_MEMORY:
+		return AG_ERR_NOMEM;
+	default:
+		return AG_ERR_NETWORK;
+	}
+}
+
+/* Free a header list after wiping it (it may hold a bearer token). */
+static void free_headers(struct curl_slist *h)
+{
+	for (struct curl_slist *p = h; p; p = p->next)
+		ag_wipe(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
+static bool add_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *h = curl_slist_append(*list, line);
+
+	if (!h)
+		return false;
+	*list = h;
+	return true;
+}
+
+static enum ag_err perform(struct ag_http *http, const char *method, const char *url,
+			   const char *content_type, const char *body, const char *bearer,
+			   struct ag_http_response *resp)
+{
+	struct curl_slist *headers = NULL;
+	char shown[512], line[4096];
+	bool ok;
+	enum ag_err err;
+	CURLcode rc;
+	long n_conn = 0;
+	CURL *c = http->curl;
+
+	memset(resp, 0, sizeof *resp);
+	ag_http_url_for_log(url, shown, sizeof shown);
+	err = ag_http_check_url(http, url);
+	if (err != AG_OK)
+		return err;
+
+	ok = add_header(&headers, "Accept: application/json") && add_header(&headers, "Expect:");
+	if (ok && content_type) {
+		snprintf(line, sizeof line, "Content-Type: %s", content_type);
+		ok = add_header(&headers, line);
+	}
+	if (ok && bearer) {
+		if ((size_t)snprintf(line, sizeof line, "Authorization: Bearer %s", bearer) >= sizeof line) {
+			ag_wipe(line, sizeof line);
+			free_headers(headers);
+			ag_log(http->log, LOG_ERR, "http: %s: bearer token too long", shown);
+			return AG_ERR_TOO_LARGE;
+		}
+		ok = add_header(&headers, line);
+		ag_wipe(line, sizeof line);
+	}
+	if (!ok) {
+		free_headers(headers);
+		return AG_ERR_NOMEM;
+	}
+
+	http->resp = resp;
+	http->body = (struct ag_buf)AG_BUF_INIT(AG_HTTP_BODY_MAX);
+	http->header_bytes = 0;
+	http->body_over = http->headers_over = false;
+	http->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	http->requests++;
+	rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+	free_headers(headers);
+	http->resp = NULL;
+	resp->body = rc == CURLE_OK ? ag_buf_steal(&http->body, &resp->body_len) : NULL;
+	ag_buf_free(&http->body);
+	if (curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n_conn) == CURLE_OK)
+		http->connections += n_conn;
+
+	if (rc != CURLE_OK) {
+		err = map_curl_error(rc, http);
+		if (err == AG_ERR_TOO_LARGE)
+			ag_log(http->log, LOG_ERR, "http: %s %s: response over the %s limit", method, shown,
+			       http->headers_over ? "header" : "body");
+		else
+			ag_log(http->log, LOG_ERR, "http: %s %s: %s%s%s", method, shown, curl_easy_strerror(rc),
+			       http->errbuf[0] ? ": " : "", http->errbuf);
+		ag_http_response_clear(resp);
+		return err;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (!resp->body) {
+		ag_http_response_clear(resp);
+		return AG_ERR_NOMEM;
+	}
+	ag_log(http->log, LOG_DEBUG, "http: %s %s: %ld, %zu bytes", method, shown, resp->status, resp->body_len);
+	return AG_OK;
+}
+
+enum ag_err ag_http_get(struct ag_http *http, const char *url, const char *bearer,
+			struct ag_http_response *resp)
+{
+	return perform(http, "GET", url, NULL, NULL, bearer, resp);
+}
+
+enum ag_err ag_http_post_form(struct ag_http *http, const char *url, const char *body,
+			      struct ag_http_response *resp)
+{
+	return perform(http, "POST", url, "application/x-www-form-urlencoded", body, NULL, resp);
+}
+
+enum ag_err ag_http_post_json(struct ag_http *http, const char *url, const char *body,
+			      struct ag_http_response *resp)
+{
+	return perform(http, "POST", url, "application/json", body, NULL, resp);
+}
+
+char *ag_http_escape(struct ag_http *http, const char *s)
+{
+	char *e = curl_easy_escape(http->curl, s, 0);
+	char *copy;
+
+	if (!e)
+		return NULL;
+	copy = strdup(e);
+	ag_wipe(e, strlen(e));
+	curl_free(e);
+	return copy;
+}
+
+long ag_http_connections(const struct ag_http *http)
+{
+	return http->connections;
+}
+
+long ag_http_requests(const struct ag_http *http)
+{
+	return http->requests;
+}
+
+static bool is_json_type(const char *ct)
+{
+	size_t n;
+
+	if (!ct)
+		return false;
+	n = strcspn(ct, "; ");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0;
+}
+
+enum ag_err ag_http_status_error(const struct ag_http_response *resp, const struct ag_log *log, const char *what)
+{
+	if (resp->status >= 500) {
+		ag_log(log, LOG_ERR, "%s: server error %ld", what, resp->status);
+		return AG_ERR_SERVER;
+	}
+	if (resp->status == 429) {
+		ag_log(log, LOG_ERR, "%s: rate limited (429)", what);
+		return AG_ERR_RATE_LIMITED;
+	}
+	return AG_OK;
+}
+
+enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
+			 json_t **out)
+{
+	enum ag_err err = ag_http_status_error(resp, log, what);
+
+	*out = NULL;
+	if (err != AG_OK)
+		return err;
+	if (resp->status != 200) {
+		ag_log(log, LOG_ERR, "%s: unexpected status %ld", what, resp->status);
+		return AG_ERR_PROTOCOL;
+	}
+	if (!is_json_type(resp->content_type)) {
+		ag_log(log, LOG_ERR, "%s: content type '%.64s' is not JSON", what,
+		       resp->content_type ? resp->content_type : "(none)");
+		return AG_ERR_PROTOCOL;
+	}
+	return ag_json_parse_object(resp->body, resp->body_len, log, what, out);
+}
+
+enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
+				    const char **url)
+{
+	*url = NULL;
+	if (resp->status != 301 && resp->status != 302 && resp->status != 303 && resp->status != 307 &&
+	    resp->status != 308) {
+		ag_log(http->log, LOG_ERR, "http: expected a redirect, got status %ld", resp->status);
+		return resp->status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
+	}
+	if (!resp->location || !*resp->location) {
+		ag_log(http->log, LOG_ERR, "http: redirect without a Location");
+		return AG_ERR_PROTOCOL;
+	}
+	if (ag_http_check_url(http, resp->location) != AG_OK)
+		return AG_ERR_PROTOCOL;
+	*url = resp->location;
+	return AG_OK;
+}
+
+char *ag_http_query(const char *url)
+{
+	CURLU *u = curl_url();
+	char *q = NULL, *copy = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
+		copy = strdup(q);
+	curl_free(q);
+	curl_url_cleanup(u);
+	return copy;
+}
+
+enum ag_err ag_http_query_param(const char *url, const char *name, char **value)
+{
+	size_t nlen = strlen(name);
+	char *q = ag_http_query(url);
+	enum ag_err err = AG_OK;
+
+	*value = NULL;
+	if (!q)
+		return AG_OK;
+	for (char *p = q; *p;) {
+		size_t n = strcspn(p, "&");
+		if (n > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			int outlen = 0;
+			char *v = curl_easy_unescape(NULL, p + nlen + 1, (int)(n - nlen - 1), &outlen);
+			if (!v || (size_t)outlen != strlen(v)) {
+				err = v ? AG_ERR_PROTOCOL : AG_ERR_NOMEM; /* NUL inside: refuse */
+			} else if (!(*value = strdup(v))) {
+				err = AG_ERR_NOMEM;
+			}
+			if (v) {
+				ag_wipe(v, (size_t)outlen);
+				curl_free(v);
+			}
+			break;
+		}
+		p += n + (p[n] ? 1 : 0);
+	}
+	ag_free_secret(q);
+	return err;
+}

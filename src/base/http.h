@@ -1,0 +1,95 @@
+/* HTTPS client on libcurl.
+ *
+ * One ag_http per PAM transaction: its easy handle is reused, so every request
+ * of a login shares one TLS connection when the server keeps it alive.
+ * HTTPS only (plain http only for a loopback URL and only when the caller
+ * allows it for tests), TLS >= 1.2, peer and host verified, connect and total
+ * timeouts, an explicit proxy (the environment's is never used), a cap on the
+ * body and on the headers, and no automatic redirects: a step that needs a
+ * Location reads it from the response.
+ */
+#ifndef AG_HTTP_H
+#define AG_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "base/log.h"
+
+#define AG_HTTP_BODY_MAX (1024 * 1024)  /* bytes of one response body */
+#define AG_HTTP_HEADERS_MAX (64 * 1024) /* bytes of all response headers */
+
+struct ag_http_opts {
+	const char *ca_file;           /* NULL: the system's CAs */
+	const char *proxy;             /* NULL: no proxy */
+	long connect_timeout;          /* seconds */
+	long timeout;                  /* seconds, whole request */
+	bool insecure_loopback;        /* allow http:// to 127.0.0.0/8, [::1], localhost */
+};
+
+struct ag_http_response {
+	long status;
+	char *body;                    /* NUL-terminated; may hold tokens: cleared with wiping */
+	size_t body_len;
+	char *location;                /* Location header, or NULL */
+	char *content_type;            /* Content-Type header, or NULL */
+	time_t date;                   /* Date header, or 0 */
+};
+
+struct ag_http;
+
+enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *log, struct ag_http **out);
+void ag_http_free(struct ag_http *http);
+
+/* The URL is refused unless it is https:// (or http:// to loopback when
+ * allowed). AG_OK means a complete response of any status arrived. */
+enum ag_err ag_http_get(struct ag_http *http, const char *url, const char *bearer,
+			struct ag_http_response *resp);
+/* POST with Content-Type application/x-www-form-urlencoded or application/json. */
+enum ag_err ag_http_post_form(struct ag_http *http, const char *url, const char *body,
+			      struct ag_http_response *resp);
+enum ag_err ag_http_post_json(struct ag_http *http, const char *url, const char *body,
+			      struct ag_http_response *resp);
+
+/* AG_ERR_SERVER for a 5xx, AG_ERR_RATE_LIMITED for 429 (logged), else AG_OK. */
+enum ag_err ag_http_status_error(const struct ag_http_response *resp, const struct ag_log *log, const char *what);
+
+/* The response as a JSON object: status 200, a JSON content type
+ * (application/json or any +json type), and a body that parses. A 5xx is
+ * AG_ERR_SERVER, 429 AG_ERR_RATE_LIMITED, anything else AG_ERR_PROTOCOL.
+ * what names the document in the log. */
+enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_log *log, const char *what,
+			 json_t **out);
+
+/* The target of a redirect response: status 301/302/303/307/308 with a
+ * Location that passes the client's URL rules (https only). Points into resp. */
+enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
+				    const char **url);
+
+/* The query string of url (without '?'), or NULL; caller frees. */
+char *ag_http_query(const char *url);
+/* The decoded value of the first name=value in url's query; AG_OK with *value
+ * NULL when absent. Caller frees (wipes: it may be a code). */
+enum ag_err ag_http_query_param(const char *url, const char *name, char **value);
+
+/* Wipe and free the response's contents. */
+void ag_http_response_clear(struct ag_http_response *resp);
+
+/* The URL without query and fragment, for log lines (queries may hold codes). */
+void ag_http_url_for_log(const char *url, char *out, size_t out_len);
+
+/* Check a URL against the client's scheme rules without sending anything. */
+enum ag_err ag_http_check_url(const struct ag_http *http, const char *url);
+
+/* Percent-encode s for a query string or form body; NULL on failure. */
+char *ag_http_escape(struct ag_http *http, const char *s);
+
+/* How many connections the handle opened, and requests it sent, so far. */
+long ag_http_connections(const struct ag_http *http);
+long ag_http_requests(const struct ag_http *http);
+
+#endif

@@ -1,0 +1,40 @@
+/* JSON helpers over jansson: bounded parsing of untrusted documents and
+ * bounded accessors. Duplicate keys are an error (a parser differential
+ * between us and a signer or a proxy is an attack surface). */
+#ifndef AG_JSON_H
+#define AG_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "base/log.h"
+
+#define AG_JSON_MAX (1024 * 1024) /* bytes of one document */
+
+/* Parse buf (not NUL-terminated, len bytes) as a JSON object. what names the
+ * document in the log ("discovery document"). On failure *out is NULL. */
+enum ag_err ag_json_parse_object(const char *buf, size_t len, const struct ag_log *log,
+				 const char *what, json_t **out);
+
+/* The string member key of obj when it is a string of 1..max_len bytes without
+ * NUL; else NULL. */
+const char *ag_json_string(const json_t *obj, const char *key, size_t max_len);
+
+/* The same test for a value (an array element); NULL when v is NULL. */
+const char *ag_json_string_value(const json_t *v, size_t max_len);
+
+/* The integer member key of obj (JSON integer only); false when absent or
+ * another type. */
+bool ag_json_integer(const json_t *obj, const char *key, long long *out);
+
+/* The boolean member key; false when absent or not a boolean. */
+bool ag_json_bool(const json_t *obj, const char *key, bool *out);
+
+/* Overwrite every string inside v (recursively) with zeros: for JSON that
+ * carried a password or a code, before it is released. */
+void ag_json_wipe(json_t *v);
+
+#endif

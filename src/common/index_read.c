@@ -1,0 +1,385 @@
+/* The NSS index reader (see index.h). libc only: it is compiled into
+ * libnss_authgear.so.2. Every access is bounds-checked against the
+ * file, so a corrupt index is AG_INDEX_CORRUPT and never a crash. */
+#include "config.h"
+
+#include <stdalign.h>
+#include <string.h>
+
+#include "common/index.h"
+#include "common/names.h"
+#include "common/uid.h"
+
+static bool section_ok(const struct ag_index *ix, const struct ag_index_section *s, size_t elem)
+{
+	uint64_t end = (uint64_t)s->off + (uint64_t)s->count * elem;
+
+	if (s->count == 0)
+		return true;
+	return s->off % 4 == 0 && s->off >= sizeof(struct ag_index_header) && end <= ix->size;
+}
+
+static bool power_of_two_or_zero(uint32_t n)
+{
+	return (n & (n - 1)) == 0;
+}
+
+bool ag_index_open(const void *base, size_t size, struct ag_index *ix, const char **why)
+{
+	const struct ag_index_header *h = base;
+	const char *reason = NULL;
+
+	memset(ix, 0, sizeof *ix);
+	ix->base = base;
+	ix->size = size;
+	if (!base || ((uintptr_t)base % 8) != 0)
+		reason = "misaligned";
+	else if (size < sizeof *h)
+		reason = "truncated: shorter than its header";
+	else if (memcmp(h->magic, AG_INDEX_MAGIC, sizeof h->magic) != 0)
+		reason = "bad magic: not an NSS index";
+	else if (h->byte_order != AG_INDEX_BYTE_ORDER)
+		reason = "written with another byte order";
+	else if (h->version != AG_INDEX_VERSION || h->header_size != sizeof *h)
+		reason = "unsupported version";
+	else if (h->file_size != size || size > AG_INDEX_SIZE_MAX)
+		reason = "truncated: size differs from its header";
+	else if (!section_ok(ix, &h->users, sizeof(struct ag_index_user)) ||
+		 !section_ok(ix, &h->user_names, 4) || !section_ok(ix, &h->user_uids, 4) ||
+		 !section_ok(ix, &h->groups, sizeof(struct ag_index_group)) ||
+		 !section_ok(ix, &h->group_names, 4) || !section_ok(ix, &h->group_gids, 4) ||
+		 !section_ok(ix, &h->ids, 4) || !section_ok(ix, &h->pins, sizeof(struct ag_index_pin)) ||
+		 !section_ok(ix, &h->strings, 1))
+		reason = "a section lies outside the file";
+	else if (!power_of_two_or_zero(h->user_names.count) || !power_of_two_or_zero(h->group_names.count) ||
+		 !power_of_two_or_zero(h->user_uids.count) || !power_of_two_or_zero(h->group_gids.count) ||
+		 h->user_names.count < (h->users.count ? h->users.count + 1 : 0) ||
+		 h->group_names.count < (h->groups.count ? h->groups.count + 1 : 0) ||
+		 h->user_uids.count < (h->users.count ? h->users.count + 1 : 0) ||
+		 h->group_gids.count < (h->groups.count ? h->groups.count + 1 : 0))
+		reason = "inconsistent section sizes";
+	else if (h->strings.count == 0 || ix->base[h->strings.off + h->strings.count - 1] != '\0')
+		reason = "string table not terminated";
+	else if ((h->allow != AG_INDEX_NONE && h->allow >= h->strings.count) ||
+		 (h->home != AG_INDEX_NONE && h->home >= h->strings.count) ||
+		 (h->shell != AG_INDEX_NONE && h->shell >= h->strings.count))
+		reason = "bad string offset in the header";
+	if (reason) {
+		if (why)
+			*why = reason;
+		memset(ix, 0, sizeof *ix);
+		return false;
+	}
+	ix->h = h;
+	return true;
+}
+
+bool ag_index_superseded(const struct ag_index *ix)
+{
+	/* Written in place by another process: read it as an atomic. */
+	return ix->h && __atomic_load_n(&ix->h->superseded, __ATOMIC_ACQUIRE) != 0;
+}
+
+uint32_t ag_index_n_users(const struct ag_index *ix)
+{
+	return ix->h ? ix->h->users.count : 0;
+}
+
+uint32_t ag_index_n_groups(const struct ag_index *ix)
+{
+	return ix->h ? ix->h->groups.count : 0;
+}
+
+/* A string of the table (always NUL-terminated: the last byte is NUL). */
+static const char *str(const struct ag_index *ix, uint32_t off)
+{
+	if (off >= ix->h->strings.count)
+		return NULL;
+	return (const char *)ix->base + ix->h->strings.off + off;
+}
+
+static const uint32_t *u32s(const struct ag_index *ix, const struct ag_index_section *s)
+{
+	return (const uint32_t *)(const void *)(ix->base + s->off);
+}
+
+static const struct ag_index_user *user(const struct ag_index *ix, uint32_t idx)
+{
+	if (idx >= ix->h->users.count)
+		return NULL;
+	return (const struct ag_index_user *)(const void *)(ix->base + ix->h->users.off) + idx;
+}
+
+static const struct ag_index_group *group(const struct ag_index *ix, uint32_t idx)
+{
+	if (idx >= ix->h->groups.count)
+		return NULL;
+	return (const struct ag_index_group *)(const void *)(ix->base + ix->h->groups.off) + idx;
+}
+
+/* Hash table lookup; get_name returns the name and hash of record i. */
+static enum ag_index_status by_name(const struct ag_index *ix, const struct ag_index_section *table, uint32_t n,
+				    bool users, const char *name, uint32_t *idx)
+{
+	size_t len = strlen(name);
+	uint32_t hash = (uint32_t)ag_fnv1a64(name, len), mask;
+	const uint32_t *slots = u32s(ix, table);
+
+	if (table->count == 0)
+		return AG_INDEX_NOTFOUND;
+	mask = table->count - 1;
+	for (uint32_t i = 0, slot = hash & mask; i < table->count; i++, slot = (slot + 1) & mask) {
+		uint32_t v = slots[slot], rh, rn;
+		const char *s;
+
+		if (v == 0)
+			return AG_INDEX_NOTFOUND;
+		if (v - 1 >= n)
+			return AG_INDEX_CORRUPT;
+		if (users) {
+			const struct ag_index_user *u = user(ix, v - 1);
+			rh = u->hash;
+			rn = u->name;
+		} else {
+			const struct ag_index_group *g = group(ix, v - 1);
+			rh = g->hash;
+			rn = g->name;
+		}
+		if (rh != hash)
+			continue;
+		s = str(ix, rn);
+		if (!s)
+			return AG_INDEX_CORRUPT;
+		if (strcmp(s, name) == 0) {
+			*idx = v - 1;
+			return AG_INDEX_OK;
+		}
+	}
+	return AG_INDEX_NOTFOUND;
+}
+
+enum ag_index_status ag_index_user_by_name(const struct ag_index *ix, const char *name, uint32_t *idx)
+{
+	return by_name(ix, &ix->h->user_names, ix->h->users.count, true, name, idx);
+}
+
+enum ag_index_status ag_index_group_by_name(const struct ag_index *ix, const char *name, uint32_t *idx)
+{
+	return by_name(ix, &ix->h->group_names, ix->h->groups.count, false, name, idx);
+}
+
+/* Hash table lookup by the record's ID. */
+static enum ag_index_status by_id(const struct ag_index *ix, bool users, uint32_t id, uint32_t *idx)
+{
+	const struct ag_index_section *table = users ? &ix->h->user_uids : &ix->h->group_gids;
+	const uint32_t *slots = u32s(ix, table);
+	uint32_t mask;
+
+	if (table->count == 0)
+		return AG_INDEX_NOTFOUND;
+	mask = table->count - 1;
+	for (uint32_t i = 0, slot = ag_index_id_hash(id) & mask; i < table->count; i++, slot = (slot + 1) & mask) {
+		uint32_t v = slots[slot], rec_id;
+
+		if (v == 0)
+			return AG_INDEX_NOTFOUND;
+		if (users) {
+			const struct ag_index_user *u = user(ix, v - 1);
+			if (!u)
+				return AG_INDEX_CORRUPT;
+			rec_id = u->uid;
+		} else {
+			const struct ag_index_group *g = group(ix, v - 1);
+			if (!g)
+				return AG_INDEX_CORRUPT;
+			rec_id = g->gid;
+		}
+		if (rec_id == id) {
+			*idx = v - 1;
+			return AG_INDEX_OK;
+		}
+	}
+	return AG_INDEX_NOTFOUND;
+}
+
+enum ag_index_status ag_index_user_by_uid(const struct ag_index *ix, uint32_t uid, uint32_t *idx)
+{
+	return by_id(ix, true, uid, idx);
+}
+
+enum ag_index_status ag_index_group_by_gid(const struct ag_index *ix, uint32_t gid, uint32_t *idx)
+{
+	return by_id(ix, false, gid, idx);
+}
+
+/* Copies strings into the caller's buffer. */
+struct arena {
+	char *buf;
+	size_t len, used;
+};
+
+static char *put(struct arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (n > a->len - a->used)
+		return NULL;
+	p = a->buf + a->used;
+	memcpy(p, s, n);
+	a->used += n;
+	return p;
+}
+
+static enum ag_index_status fill_pw(struct passwd *pw, char *buf, size_t len, const char *name, uint32_t uid,
+				    uint32_t gid, const char *home, const char *shell)
+{
+	struct arena a = { buf, len, 0 };
+
+	/* Never serve root's IDs, whatever the file says. */
+	if (uid == 0 || gid == 0)
+		return AG_INDEX_CORRUPT;
+	pw->pw_uid = uid;
+	pw->pw_gid = gid;
+	/* "*": no password here, and no shadow entry to look for, so pam_unix's
+	 * account stack accepts the user (peers.md). */
+	if (!(pw->pw_name = put(&a, name)) || !(pw->pw_passwd = put(&a, "*")) || !(pw->pw_gecos = put(&a, "")) ||
+	    !(pw->pw_dir = put(&a, home)) || !(pw->pw_shell = put(&a, shell)))
+		return AG_INDEX_ERANGE;
+	return AG_INDEX_OK;
+}
+
+enum ag_index_status ag_index_fill_passwd(const struct ag_index *ix, uint32_t idx, struct passwd *pw, char *buf,
+					  size_t len)
+{
+	const struct ag_index_user *u = user(ix, idx);
+	const char *name, *home, *shell;
+
+	if (!u || !(name = str(ix, u->name)) || !(home = str(ix, u->home)) || !(shell = str(ix, u->shell)))
+		return AG_INDEX_CORRUPT;
+	return fill_pw(pw, buf, len, name, u->uid, u->gid, home, shell);
+}
+
+/* ids[first .. first + count) inside the pool. */
+static const uint32_t *id_range(const struct ag_index *ix, uint32_t first, uint32_t count)
+{
+	if ((uint64_t)first + count > ix->h->ids.count)
+		return NULL;
+	return u32s(ix, &ix->h->ids) + first;
+}
+
+enum ag_index_status ag_index_fill_group(const struct ag_index *ix, uint32_t idx, struct group *gr, char *buf,
+					 size_t len)
+{
+	const struct ag_index_group *g = group(ix, idx);
+	const uint32_t *members;
+	struct arena a = { buf, len, 0 };
+	uintptr_t mis;
+	const char *name;
+	char **mem;
+
+	if (!g || g->gid == 0 || !(name = str(ix, g->name)) ||
+	    !(members = id_range(ix, g->members_first, g->members_count)))
+		return AG_INDEX_CORRUPT;
+	/* The gr_mem pointer array first, aligned, then the strings. */
+	mis = (uintptr_t)buf % alignof(char *);
+	a.used = mis ? alignof(char *) - mis : 0;
+	if (a.used > len || ((uint64_t)g->members_count + 1) * sizeof(char *) > len - a.used)
+		return AG_INDEX_ERANGE;
+	mem = (char **)(void *)(buf + a.used);
+	a.used += ((size_t)g->members_count + 1) * sizeof(char *);
+	gr->gr_gid = g->gid;
+	if (!(gr->gr_name = put(&a, name)) || !(gr->gr_passwd = put(&a, "*")))
+		return AG_INDEX_ERANGE;
+	for (uint32_t i = 0; i < g->members_count; i++) {
+		const struct ag_index_user *u = user(ix, members[i]);
+		const char *m;
+
+		if (!u || !(m = str(ix, u->name)))
+			return AG_INDEX_CORRUPT;
+		if (!(mem[i] = put(&a, m)))
+			return AG_INDEX_ERANGE;
+	}
+	mem[g->members_count] = NULL;
+	gr->gr_mem = mem;
+	return AG_INDEX_OK;
+}
+
+enum ag_index_status ag_index_group_local(const struct ag_index *ix, uint32_t idx, bool *local)
+{
+	const struct ag_index_group *g = group(ix, idx);
+
+	if (!g)
+		return AG_INDEX_CORRUPT;
+	*local = (g->flags & AG_INDEX_GROUP_LOCAL) != 0;
+	return AG_INDEX_OK;
+}
+
+enum ag_index_status ag_index_user_gids(const struct ag_index *ix, uint32_t idx, const uint32_t **gids, uint32_t *n)
+{
+	const struct ag_index_user *u = user(ix, idx);
+	const uint32_t *g;
+
+	if (!u || !(g = id_range(ix, u->gids_first, u->gids_count)))
+		return AG_INDEX_CORRUPT;
+	for (uint32_t i = 0; i < u->gids_count; i++)
+		if (g[i] == 0)
+			return AG_INDEX_CORRUPT;
+	*gids = g;
+	*n = u->gids_count;
+	return AG_INDEX_OK;
+}
+
+static enum ag_index_status pinned_uid(const struct ag_index *ix, const char *name, uint32_t *uid)
+{
+	const struct ag_index_pin *pins = (const struct ag_index_pin *)(const void *)(ix->base + ix->h->pins.off);
+	uint32_t lo = 0, hi = ix->h->pins.count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const char *s = str(ix, pins[mid].name);
+		int c;
+
+		if (!s)
+			return AG_INDEX_CORRUPT;
+		c = strcmp(s, name);
+		if (c == 0) {
+			*uid = pins[mid].uid;
+			return AG_INDEX_OK;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return AG_INDEX_NOTFOUND;
+}
+
+enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
+					  char *buf, size_t len)
+{
+	const struct ag_index_header *h = ix->h;
+	struct ag_id_range range = { h->uid_min, h->uid_max };
+	const char *allow, *tmpl, *shell;
+	char home[4096];
+	enum ag_index_status st;
+	uint32_t uid;
+
+	if (h->allow == AG_INDEX_NONE || h->home == AG_INDEX_NONE || h->shell == AG_INDEX_NONE)
+		return AG_INDEX_NOTFOUND;
+	allow = str(ix, h->allow);
+	tmpl = str(ix, h->home);
+	shell = str(ix, h->shell);
+	if (!allow || !tmpl || !shell || range.min < AG_UID_MIN_ALLOWED || range.min >= range.max)
+		return AG_INDEX_CORRUPT;
+	if (!ag_name_valid(name) || strcmp(name, "root") == 0 || !ag_name_allowed(allow, name))
+		return AG_INDEX_NOTFOUND;
+	st = pinned_uid(ix, name, &uid);
+	if (st == AG_INDEX_CORRUPT)
+		return st;
+	if (st == AG_INDEX_NOTFOUND)
+		uid = ag_id_first(AG_ID_USER, name, &range);
+	if (!ag_name_expand(tmpl, name, home, sizeof home))
+		return AG_INDEX_CORRUPT;
+	return fill_pw(pw, buf, len, name, uid, h->primary_gid ? h->primary_gid : uid, home, shell);
+}

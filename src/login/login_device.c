@@ -1,0 +1,281 @@
+/* The device-code login (RFC 8628) as the person sees it, and the choice
+ * between the login methods. The protocol is in device.c, the drawing of the
+ * QR code in qr.c, the checks every login ends with in login.c. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/json.h"
+#include "base/secret.h"
+#include "login/login.h"
+#include "login/qr.h"
+#include "oidc/device.h"
+#include "oidc/oidc.h"
+#include "oidc/token.h"
+
+#define DEVICE_NEW_CODES_MAX 3 /* "new" answers honoured in one attempt */
+#define PRESS_ENTER "Press Enter once you have approved the sign-in (or type 'new' for a new code): "
+
+static enum ag_err ask(struct ag_login *l, enum ag_conv_style style, const char *prompt, char **answer)
+{
+	enum ag_err err = l->conv->talk(l->conv->ctx, style, prompt, answer);
+
+	if (err == AG_OK && !*answer)
+		err = AG_ERR_CONV;
+	return err;
+}
+
+static enum ag_err tell(struct ag_login *l, const char *text)
+{
+	return l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, NULL); /* a line: no answer (conv.h) */
+}
+
+static void step(struct ag_login *l, const char *name)
+{
+	double t = ag_device_now_ms();
+
+	if (l->on_step)
+		l->on_step(l->step_ctx, name, t - l->t_step);
+	l->t_step = t;
+}
+
+enum ag_err ag_login_choose_method(struct ag_login *l, bool *device)
+{
+	char *choice = NULL;
+	enum ag_err err;
+
+	*device = ag_config_has_method(l->cfg, "device");
+	if (!*device || !ag_config_has_method(l->cfg, "password"))
+		return AG_OK;
+	err = tell(l, "Sign in: 1) Approve on your phone (QR)  2) Password and code");
+	if (err == AG_OK)
+		err = ask(l, AG_CONV_VISIBLE, "Choose 1 or 2 [1]: ", &choice);
+	if (err != AG_OK)
+		return err;
+	if (strcmp(choice, "2") == 0)
+		*device = false;
+	else if (choice[0] && strcmp(choice, "1") != 0)
+		err = ag_login_deny(l, AG_ERR_CREDENTIALS, "Please answer 1 or 2.");
+	free(choice);
+	return err;
+}
+
+/* The first message: where to go and the code to type, spaced out so that
+ * it reads at a glance; its own message, short enough for any conversation. */
+static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
+{
+	char spaced[2 * AG_DEVICE_USER_CODE_MAX + 1], *text;
+	size_t n = 0, len;
+	enum ag_err err;
+
+	for (const char *c = a->user_code; *c; c++) {
+		if (n)
+			spaced[n++] = ' ';
+		spaced[n++] = *c;
+	}
+	spaced[n] = '\0';
+	len = strlen(a->verification_uri) + n + 128;
+	text = malloc(len);
+	if (!text) {
+		ag_wipe(spaced, sizeof spaced);
+		return AG_ERR_NOMEM;
+	}
+	snprintf(text, len, "To sign in, open %s\nand enter the code:\n\n    %s", a->verification_uri, spaced);
+	err = tell(l, text);
+	ag_free_secret_n(text, len);
+	ag_wipe(spaced, sizeof spaced);
+	return err;
+}
+
+/* The second message: the QR code of the complete URI (the code filled in),
+ * else of the URI; left out when off or wider than a terminal. */
+static enum ag_err show_qr(struct ag_login *l, const struct ag_device_auth *a)
+{
+	const char *target = a->verification_uri_complete ? a->verification_uri_complete : a->verification_uri;
+	size_t columns = 0;
+	char *qr = NULL;
+	enum ag_err err;
+
+	if (!l->cfg->qr)
+		return AG_OK;
+	err = ag_qr_text(target, l->cfg->qr_invert, AG_QR_MAX_COLUMNS, &qr, &columns, NULL);
+	if (err == AG_ERR_TOO_LARGE || err == AG_ERR_INVALID_ARG) {
+		ag_log(l->log, LOG_INFO, "device: QR code left out (%zu columns, over %d)", columns, AG_QR_MAX_COLUMNS);
+		return AG_OK;
+	}
+	if (err != AG_OK)
+		return err;
+	err = tell(l, qr);
+	ag_free_secret(qr); /* it carries the user code */
+	return err;
+}
+
+/* A device authorization, shown; "new" asks for another. *answer_new says
+ * the person asked for a new code. */
+static enum ag_err offer_code(struct ag_login *l, struct ag_device_auth *a, double *issued_ms, bool *answer_new)
+{
+	char *answer = NULL;
+	enum ag_err err;
+
+	*answer_new = false;
+	err = ag_device_authorize(l->o, l->cfg->device_scopes, a);
+	*issued_ms = ag_device_now_ms();
+	step(l, "device authorization");
+	if (err == AG_OK)
+		err = show_code(l, a);
+	if (err == AG_OK)
+		err = show_qr(l, a);
+	/* sshd shows info text only with the next prompt (OpenSSH bug 2876). */
+	if (err == AG_OK)
+		err = ask(l, AG_CONV_VISIBLE, PRESS_ENTER, &answer);
+	if (err == AG_OK) {
+		const char *s = answer + strspn(answer, " \t");
+		*answer_new = strncasecmp(s, "new", 3) == 0 && s[3 + strspn(s + 3, " \t")] == '\0';
+	}
+	free(answer);
+	step(l, "approval");
+	return err;
+}
+
+/* The claim that names the Unix account, from a userinfo document; for
+ * "email", the local part of a verified address. NULL when absent. */
+static char *claimed_name(const json_t *info, const char *claim)
+{
+	const char *v = ag_json_string(info, claim, 255);
+	bool verified = false;
+	const char *at;
+	char *local;
+
+	if (!v)
+		return NULL;
+	if (strcmp(claim, "email") != 0)
+		return strdup(v);
+	if (!ag_json_bool(info, "email_verified", &verified) || !verified || !(at = strrchr(v, '@')) || at == v)
+		return NULL;
+	local = strndup(v, (size_t)(at - v));
+	for (char *p = local; p && *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return local;
+}
+
+/* before_bind: no login ID was typed, so the account that approved must be
+ * the Unix name's (username_claim at userinfo, same sub as the ID token). */
+static enum ag_err check_username(struct ag_login *l, void *ctx)
+{
+	const struct ag_tokens *tokens = ctx;
+	const char *claim = l->cfg->username_claim;
+	char line[AG_LOGIN_LINE_MAX];
+	json_t *info = NULL;
+	char *name = NULL;
+	const char *sub;
+	enum ag_err err;
+
+	err = ag_userinfo(l->o, tokens->access_token, &info);
+	step(l, "userinfo");
+	if (err != AG_OK)
+		return err;
+	sub = ag_json_string(info, "sub", 255);
+	if (!sub || strcmp(sub, l->claims.sub) != 0) {
+		ag_log(l->log, LOG_ERR, "device: userinfo sub differs from the ID token's; denying");
+		err = AG_ERR_PROTOCOL;
+		goto out;
+	}
+	name = claimed_name(info, claim);
+	if (!name || strcmp(name, l->user) != 0) {
+		ag_log(l->log, LOG_NOTICE, "device: %s: approved by sub %s whose %s%s is %s%.64s%s; denying", l->user,
+		       l->claims.sub, claim, strcmp(claim, "email") == 0 ? " (verified, local part)" : "",
+		       name ? "'" : "", name ? name : "absent", name ? "'" : "");
+		snprintf(line, sizeof line, "The account that approved the sign-in is not %s's.", l->user);
+		err = ag_login_deny(l, AG_ERR_DENIED, line);
+	}
+out:
+	free(name);
+	json_decref(info);
+	return err;
+}
+
+static enum ag_err device_exchange(struct ag_login *l)
+{
+	struct ag_device_auth a = { 0 };
+	struct ag_tokens tokens = { 0 };
+	enum ag_device_outcome outcome = AG_DEVICE_FAILED;
+	double start = ag_device_now_ms(), issued, deadline;
+	/* device_max_wait bounds the whole attempt: sshd's LoginGraceTime does. */
+	double wait_deadline = start + (double)l->cfg->device_max_wait * 1000.0;
+	bool again = false;
+	long polls = 0;
+	enum ag_err err;
+
+	for (int codes = 0;; codes++) {
+		err = offer_code(l, &a, &issued, &again);
+		if (err != AG_OK || !again)
+			break;
+		ag_device_auth_clear(&a);
+		if (codes + 1 > DEVICE_NEW_CODES_MAX) {
+			err = ag_login_deny(l, AG_ERR_RATE_LIMITED, "Too many new codes; sign in again.");
+			break;
+		}
+		if (ag_device_now_ms() >= wait_deadline) {
+			err = ag_login_deny(l, AG_ERR_INVALID_GRANT, "The sign-in was not approved in time; sign in again "
+								     "for a new code.");
+			break;
+		}
+		ag_log(l->log, LOG_INFO, "device: %s asked for a new code", l->user);
+	}
+	if (err == AG_ERR_UNSUPPORTED)
+		err = ag_login_deny(l, err, "Approving the sign-in on your phone is not available with this "
+					    "sign-in service; use your password and code.");
+	if (err != AG_OK)
+		goto out;
+	deadline = issued + (double)a.expires_in * 1000.0;
+	if (deadline > wait_deadline)
+		deadline = wait_deadline;
+	err = ag_device_poll(l->o, &a, deadline, &tokens, &outcome, &polls);
+	ag_device_auth_clear(&a); /* done with the codes, whatever happened */
+	step(l, "poll");
+	ag_log(l->log, LOG_INFO, "device: %s: %ld poll%s", l->user, polls, polls == 1 ? "" : "s");
+	switch (outcome) {
+	case AG_DEVICE_DENIED:
+		err = ag_login_deny(l, err, "The sign-in was denied.");
+		break;
+	case AG_DEVICE_EXPIRED:
+		err = ag_login_deny(l, err, "The code has expired; sign in again for a new one.");
+		break;
+	case AG_DEVICE_TIMED_OUT:
+		err = ag_login_deny(l, err, "The sign-in was not approved in time; sign in again for a new code.");
+		break;
+	default:
+		break;
+	}
+	if (err != AG_OK)
+		goto out;
+	l->before_bind = check_username;
+	l->before_bind_ctx = &tokens;
+	err = ag_login_finish(l, tokens.id_token, NULL, false, AG_MFA_AMR_FACTORS);
+	l->before_bind = NULL;
+	l->before_bind_ctx = NULL;
+out:
+	/* The refresh token is dropped until the token cache keeps it (roadmap). */
+	ag_tokens_clear(&tokens);
+	ag_device_auth_clear(&a);
+	return err;
+}
+
+enum ag_err ag_login_device(struct ag_login *l)
+{
+	enum ag_err err;
+
+	err = ag_login_begin(l, "device");
+	if (err == AG_OK)
+		err = ag_oidc_open(l->cfg, l->log, &l->o);
+	if (err == AG_OK)
+		err = device_exchange(l);
+	/* Every attempt made the issuer issue a code: a conversation dropped at
+	 * the prompt (a scanner, sshd's junk answers) counts too. */
+	ag_login_end(l, err, l->o != NULL);
+	return err;
+}
