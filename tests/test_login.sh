@@ -234,6 +234,35 @@ run other-sub ag bob "$(password bob)" "$(totp bob)"
 grep -q '^error: This user name is linked to another Authgear account.$' "$T/other-sub.out" || { cat "$T/other-sub.out"; fail "other sub"; }
 expect_log other-sub "store: bob is bound to sub 00000000-0000-0000-0000-000000000000; refusing sub b86045d1-930e-4fa2-b821-2058c936c7b7"
 
+# --- login_id templates and login_id_type, against the project's login-ID keys ---------------
+# An email-only project (Authgear offers only its configured keys): the
+# template turns the Unix name into the email login ID.
+hook POST /login-id-keys '{"keys":["email"]}' >/dev/null || fail "login-id-keys hook"
+write_config "$T/email.conf" "$USERS" "timeout = 3" "max_attempts_per_minute = 1000" \
+	"login_id = %u@example.com" "login_id_type = email"
+pam_service email "auth required $MODULE config=$T/email.conf debug"
+run email-id email alice "$PW_ALICE" 1 "$(totp alice)"
+grep -q '^rc=0 ' "$T/email-id.out" || { cat "$T/email-id.out" "$T/email-id.log"; fail "email login ID: alice@example.com"; }
+expect_log email-id "audit: user=alice sub=2f91682e-7cf4-4bd7-b86f-d91a20e3de70 method=password"
+pass "login_id = %u@example.com, login_id_type = email: alice signs in on an email-only project"
+# login_id_type = username where the project has no username key: Authgear's
+# ValidationFailed, a denial with the reason logged, no second prompt.
+run type-mismatch ag alice "$PW_ALICE"
+grep -q '^rc=0 ' "$T/type-mismatch.out" && fail "login_id_type = username accepted by an email-only project"
+grep -c 'prompt-' "$T/type-mismatch.out" | grep -qx 1 || { cat "$T/type-mismatch.out"; fail "type-mismatch: want the password prompt only"; }
+expect_log type-mismatch "authflow: Invalid/ValidationFailed (400)"
+assert_contains "$T/type-mismatch.out" "error: The sign-in service answered unexpectedly; ask your administrator." "type-mismatch: the person is told to ask the administrator"
+# ... and login_id_type = phone with a phone-less project
+hook POST /login-id-keys '{"keys":["email","username"]}' >/dev/null
+write_config "$T/phone.conf" "$USERS" "timeout = 3" "max_attempts_per_minute = 1000" \
+	"login_id = +1415555010%u" "login_id_type = phone"
+pam_service phone "auth required $MODULE config=$T/phone.conf debug"
+run phone-mismatch phone alice "$PW_ALICE"
+grep -q '^rc=0 ' "$T/phone-mismatch.out" && fail "login_id_type = phone accepted by a phone-less project"
+expect_log phone-mismatch "authflow: Invalid/ValidationFailed (400)"
+hook POST /login-id-keys '{"keys":["email","phone","username"]}' >/dev/null
+pass "login_id_type mismatches with the project's login-ID keys are denied with Authgear's ValidationFailed"
+
 # --- names that are not ours: PAM_IGNORE, no prompt, no request ------------------------
 pam_service fallthrough "auth [ignore=ignore default=die] $MODULE config=$T/c.conf debug" "auth required pam_permit.so"
 hook POST /counters/reset >/dev/null
