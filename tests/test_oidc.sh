@@ -47,6 +47,25 @@ grep -qE "^FAIL +issuer +http: GET https://127.0.0.1:1/.well-known/openid-config
 	|| { cat "$T/check-down.out"; fail "check: issuer failure line"; }
 pass "authgear-pam check: every check ok against the IdP; exit 1 with the reason when the issuer is down"
 
+# --- a device-only configuration on an issuer without the Flow API (any RFC 8628 issuer) ---
+# No redirect_uri (nothing redirects), and the Flow API answering 404 as a
+# non-Authgear issuer would: check passes and says the Flow API is not required.
+sed '/^redirect_uri = /d' "$T/c.conf" > "$T/devonly.conf"; echo "methods = device" >> "$T/devonly.conf"; chmod 600 "$T/devonly.conf"
+sed '/^redirect_uri = /d' "$T/c.conf" > "$T/noredirect.conf"; chmod 600 "$T/noredirect.conf"
+hook POST /faults '{"path":"/api/v1/authentication_flows","type":"status","status":404,"body":"404 page not found","content_type":"text/plain"}' >/dev/null \
+	|| fail "404 fault"
+"$CLI" check --config "$T/devonly.conf" > "$T/check-dev.out" 2>&1 || { cat "$T/check-dev.out"; fail "check of a device-only config failed on an issuer without the Flow API"; }
+grep -qE "^ok +authflow +Authentication Flow API not required \(methods = device\)$" "$T/check-dev.out" \
+	|| { cat "$T/check-dev.out"; fail "check: want the Flow API reported as not required"; }
+pass "check with methods = device and no redirect_uri: passes; the Flow API (404 here) is reported as not required"
+if "$CLI" check --config "$T/c.conf" > "$T/check-404.out" 2>&1; then cat "$T/check-404.out"; fail "check with the password method passed while the Flow API answers 404"; fi
+grep -qE "^FAIL +authflow .*does not answer like Authgear's Flow API \(status 404\)" "$T/check-404.out" \
+	|| { cat "$T/check-404.out"; fail "check: the password method needs the Flow API"; }
+pass "check with the password method fails on the same issuer (Flow API 404)"
+"$CLI" check --config "$T/noredirect.conf" > "$T/check-noredirect.out" 2>&1 && fail "a password config without redirect_uri passed check"
+assert_contains "$T/check-noredirect.out" "required key 'redirect_uri' is missing (methods include password)" "redirect_uri is required with the password method"
+hook POST /faults/clear '{}' >/dev/null
+
 # --- client_secret_file: root-only, one line ------------------------------------
 printf 's3cret\n' > "$T/secret"; chmod 0644 "$T/secret"
 write_config "$T/secret.conf" "client_secret_file = $T/secret"

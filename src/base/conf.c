@@ -55,7 +55,7 @@ struct key_spec {
 static const struct key_spec key_specs[] = {
 	STR(issuer,       KEY_URL,    NULL, true),
 	STR(client_id,    KEY_TOKEN,  NULL, true),
-	STR(redirect_uri, KEY_URI,    NULL, true),
+	STR(redirect_uri, KEY_URI,    NULL, false), /* required with the password method (apply_defaults) */
 	STR(scopes,       KEY_SCOPES, "openid offline_access", false),
 	STR(ca_file,      KEY_PATH,   NULL, false),
 	STR(state_dir,    KEY_PATH,   "/var/lib/authgear", false),
@@ -666,6 +666,10 @@ static enum ag_err apply_defaults(struct parser *p)
 			}
 		}
 	}
+	/* Only the password method redirects (authorize, consent, code
+	 * exchange); a device-only configuration has nothing to register. */
+	if (!p->cfg->redirect_uri && ag_config_has_method(p->cfg, "password"))
+		return fail(p, AG_ERR_CONFIG, 0, "required key 'redirect_uri' is missing (methods include password)");
 	return AG_OK;
 }
 

@@ -127,7 +127,19 @@ static void test_required_keys(void **state)
 {
 	expect_error("client_id = pam\nredirect_uri = http://x/cb\n", AG_ERR_CONFIG, "required key 'issuer'");
 	expect_error("issuer = https://a\nredirect_uri = http://x/cb\n", AG_ERR_CONFIG, "required key 'client_id'");
-	expect_error("issuer = https://a\nclient_id = c\n", AG_ERR_CONFIG, "required key 'redirect_uri'");
+	expect_error("issuer = https://a\nclient_id = c\n", AG_ERR_CONFIG,
+		     "required key 'redirect_uri' is missing (methods include password)");
+	expect_error("issuer = https://a\nclient_id = c\nmethods = device, password\n", AG_ERR_CONFIG,
+		     "required key 'redirect_uri'");
+	{ /* a device-only configuration redirects nowhere: redirect_uri is optional */
+		static const char dev[] = "issuer = https://a\nclient_id = c\nmethods = device\n";
+		struct ag_config *cfg = NULL;
+		char why[256];
+
+		assert_int_equal(parse(dev, strlen(dev), AG_CONFIG_STRICT, &cfg, why, sizeof why), AG_OK);
+		assert_null(cfg->redirect_uri);
+		ag_config_free(cfg);
+	}
 	expect_error("", AG_ERR_CONFIG, "required key 'issuer'");
 }
 
