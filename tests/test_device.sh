@@ -62,7 +62,7 @@ PROMPT="prompt-echo-on: Press Enter once you have approved the sign-in (or type 
 CODE_TEXT="info: To sign in, open https://example.com/device
 and enter the code:
 
-    W D J B - M J H T"
+    W D J B - M J H T   (WDJB-MJHT)"
 USERS="users = alice, bob, carol, dev-*"
 
 # --- an issuer without a device endpoint: a clear refusal, password still works ----
@@ -216,12 +216,17 @@ hook POST /device/config '{"user_code":null,"verification_uri":null}' >/dev/null
 reset
 ( for _ in $(seq 600); do [ "$(grep -c '^and enter the code:' "$T/new.out" 2>/dev/null)" = 2 ] && break; sleep 0.05; done
   sleep 0.2
-  code=$(grep -A2 '^and enter the code:' "$T/new.out" | tail -n 1 | tr -d ' ')
+  code=$(grep -A2 '^and enter the code:' "$T/new.out" | tail -n 1 | sed -n 's/.*(\(.*\))$/\1/p')
   hook POST /device/approve "{\"user_code\":\"$code\",\"username\":\"alice\"}" > "$T/bg.out" ) &
 BG=$!
 run new dev alice new ""
 grep -q '^rc=0 ' "$T/new.txt" || { cat "$T/new.txt" "$T/new.log"; fail "new: login failed"; }
-codes=$(grep -A2 '^and enter the code:' "$T/new.out" | grep '^    ' | tr -d ' ')
+# each code line: spaced for reading, then as the issuer wrote it
+codes=$(grep -A2 '^and enter the code:' "$T/new.out" | grep '^    ' | sed -n 's/.*(\(.*\))$/\1/p')
+grep -A2 '^and enter the code:' "$T/new.out" | grep '^    ' | while read -r line; do
+	c=${line##*(}; c=${c%)}
+	[ "$(echo "${line%   (*}" | tr -d ' ')" = "$c" ] || { echo "FAIL: new: spaced code and written code differ: $line"; exit 1; }
+done || exit 1
 [ "$(echo "$codes" | sort -u | wc -l)" = 2 ] || fail "new: not two different codes: $codes"
 [ "$(count /oauth2/device_authorization)" = 2 ] || fail "new: want two device authorizations"
 second=$(echo "$codes" | tail -n 1)
@@ -343,7 +348,7 @@ after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}
 printf '\n' | timeout 60 "$CLI" login --config "$T/d.conf" --device alice > "$T/cli.out" 2>&1 \
 	|| { cat "$T/cli.out"; fail "authgear-pam login --device failed"; }
 wait "$BG"; BG=
-assert_contains "$T/cli.out" "    W D J B - M J H T" "cli: the user code"
+assert_contains "$T/cli.out" "    W D J B - M J H T   (WDJB-MJHT)" "cli: the user code"
 assert_contains "$T/cli.out" "█▀▀▀▀▀█" "cli: the QR code"
 assert_contains "$T/cli.out" "step device authorization" "cli: the steps with their durations"
 assert_contains "$T/cli.out" "signed in: alice is Authgear user 2f91682e-7cf4-4bd7-b86f-d91a20e3de70" "cli: signed in"

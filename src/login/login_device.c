@@ -65,7 +65,9 @@ enum ag_err ag_login_choose_method(struct ag_login *l, bool *device)
 }
 
 /* The first message: where to go and the code to type, spaced out so that
- * it reads at a glance; its own message, short enough for any conversation. */
+ * it reads at a glance, and on the same line as the issuer wrote it, for
+ * copying into a browser field that may not accept the spaced form; its own
+ * message, short enough for any conversation. */
 static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
 {
 	char spaced[2 * AG_DEVICE_USER_CODE_MAX + 1], *text;
@@ -78,13 +80,14 @@ static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
 		spaced[n++] = *c;
 	}
 	spaced[n] = '\0';
-	len = strlen(a->verification_uri) + n + 128;
+	len = strlen(a->verification_uri) + n + strlen(a->user_code) + 128;
 	text = malloc(len);
 	if (!text) {
 		ag_wipe(spaced, sizeof spaced);
 		return AG_ERR_NOMEM;
 	}
-	snprintf(text, len, "To sign in, open %s\nand enter the code:\n\n    %s", a->verification_uri, spaced);
+	snprintf(text, len, "To sign in, open %s\nand enter the code:\n\n    %s   (%s)", a->verification_uri, spaced,
+		 a->user_code);
 	err = tell(l, text);
 	ag_free_secret_n(text, len);
 	ag_wipe(spaced, sizeof spaced);
