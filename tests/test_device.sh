@@ -288,6 +288,25 @@ run no-amr dev alice ""
 grep -q '^rc=7 ' "$T/no-amr.txt" || { cat "$T/no-amr.txt"; fail "no amr must fail require_mfa"; }
 pass "amr [otp] alone and no amr fail require_mfa"
 
+# --- mfa_amr: an issuer with its own amr values (the IdP's third-party mode) ------------------
+hook POST /device/config '{"amr":["password","otp"]}' >/dev/null || fail "device amr mode"
+after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'
+run scheme-default dev alice ""
+grep -q '^rc=7 ' "$T/scheme-default.txt" || { cat "$T/scheme-default.txt"; fail "amr [password, otp] must fail the RFC 8176 default"; }
+expect_log scheme-default "second factor required but not proven (amr matches none of mfa_amr = mfa, pwd+otp, pwd+hwk, pwd+swk, pwd+sms)"
+dconf scheme "mfa_amr = password+otp"
+after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'
+run scheme-ok scheme alice ""
+grep -q '^rc=0 ' "$T/scheme-ok.txt" || { cat "$T/scheme-ok.txt" "$T/scheme-ok.log"; fail "mfa_amr = password+otp: amr [password, otp] proves MFA"; }
+expect_log scheme-ok "method=device amr=password,otp result=success"
+dconf scheme-pw "mfa_amr = password+otp"
+hook POST /device/config '{"amr":["password"]}' >/dev/null
+after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'
+run scheme-one scheme-pw alice ""
+grep -q '^rc=7 ' "$T/scheme-one.txt" || { cat "$T/scheme-one.txt"; fail "mfa_amr = password+otp: amr [password] alone must fail"; }
+hook POST /device/config '{"amr":null}' >/dev/null
+pass "mfa_amr: an issuer's [password, otp] fails the RFC 8176 default, passes mfa_amr = password+otp, [password] alone does not"
+
 # --- the chooser, the QR options -------------------------------------------------------
 dconf both "methods = password, device"
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'

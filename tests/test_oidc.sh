@@ -57,6 +57,8 @@ hook POST /faults '{"path":"/api/v1/authentication_flows","type":"status","statu
 "$CLI" check --config "$T/devonly.conf" > "$T/check-dev.out" 2>&1 || { cat "$T/check-dev.out"; fail "check of a device-only config failed on an issuer without the Flow API"; }
 grep -qE "^ok +authflow +Authentication Flow API not required \(methods = device\)$" "$T/check-dev.out" \
 	|| { cat "$T/check-dev.out"; fail "check: want the Flow API reported as not required"; }
+grep -qE "^ok +mfa_amr +device logins prove a second factor with amr holding all of one of: mfa, pwd\+otp, pwd\+hwk, pwd\+swk, pwd\+sms$" "$T/check-dev.out" \
+	|| { cat "$T/check-dev.out"; fail "check: want the mfa_amr combinations shown"; }
 pass "check with methods = device and no redirect_uri: passes; the Flow API (404 here) is reported as not required"
 if "$CLI" check --config "$T/c.conf" > "$T/check-404.out" 2>&1; then cat "$T/check-404.out"; fail "check with the password method passed while the Flow API answers 404"; fi
 grep -qE "^FAIL +authflow .*does not answer like Authgear's Flow API \(status 404\)" "$T/check-404.out" \

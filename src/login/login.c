@@ -355,22 +355,14 @@ static bool has_required_role(const struct ag_login *l)
 	return false;
 }
 
-/* RFC 8176 §2: "mfa", or a knowledge factor with a possession factor. */
+/* The password path: the client saw the factor AND amr has "mfa". Where the
+ * factors were proven at the issuer: one of mfa_amr's combinations (by
+ * default RFC 8176 §2: "mfa", or a knowledge factor with a possession one). */
 static bool mfa_proven(const struct ag_login *l, bool second_factor_proven, enum ag_mfa_rule rule)
 {
-	static const char *const possession[] = { "otp", "hwk", "swk", "sms" };
-	bool mfa = has_value(l->claims.amr, l->claims.n_amr, "mfa");
-
 	if (rule == AG_MFA_SEEN_AND_AMR)
-		return second_factor_proven && mfa;
-	if (mfa)
-		return true;
-	if (!has_value(l->claims.amr, l->claims.n_amr, "pwd"))
-		return false;
-	for (size_t i = 0; i < sizeof possession / sizeof possession[0]; i++)
-		if (has_value(l->claims.amr, l->claims.n_amr, possession[i]))
-			return true;
-	return false;
+		return second_factor_proven && has_value(l->claims.amr, l->claims.n_amr, "mfa");
+	return ag_config_amr_proves_mfa(l->cfg, l->claims.amr, l->claims.n_amr);
 }
 
 enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce, bool second_factor_proven,
@@ -394,9 +386,15 @@ enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char
 	 * have seen a second factor pass AND the server must say so (§8); or,
 	 * where the factors were proven at the issuer, its amr must say so. */
 	if (l->cfg->require_mfa && !mfa_proven(l, second_factor_proven, rule)) {
-		ag_log(l->log, LOG_NOTICE, "login: %s: second factor required but not proven (client saw %s, amr %s mfa)",
-		       l->user, second_factor_proven ? "one" : "none",
-		       has_value(l->claims.amr, l->claims.n_amr, "mfa") ? "has" : "lacks");
+		if (rule == AG_MFA_AMR_FACTORS)
+			ag_log(l->log, LOG_NOTICE,
+			       "login: %s: second factor required but not proven (amr matches none of mfa_amr = %s)",
+			       l->user, l->cfg->mfa_amr);
+		else
+			ag_log(l->log, LOG_NOTICE,
+			       "login: %s: second factor required but not proven (client saw %s, amr %s mfa)", l->user,
+			       second_factor_proven ? "one" : "none",
+			       has_value(l->claims.amr, l->claims.n_amr, "mfa") ? "has" : "lacks");
 		return deny(l, AG_ERR_MFA_REQUIRED, NULL);
 	}
 	if (l->before_bind) {
