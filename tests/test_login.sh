@@ -57,6 +57,13 @@ expect_log ok "audit: user=alice sub=2f91682e-7cf4-4bd7-b86f-d91a20e3de70 method
 [ "$(requests)" = 5 ] || { hook GET /counters; fail "a login took $(requests) requests, want 5"; }
 [ "$(hook GET /connections | jget connections)" = 1 ] || fail "a login opened more than one TLS connection"
 pass "5 HTTPS requests on one TLS connection per login (discovery and JWKS cached)"
+# The authorize request as the IdP saw it: SSO off, PKCE S256, and no
+# max_age with the default max_age = -1.
+hook GET "/requests?path=/oauth2/authorize" > "$T/ok.authorize.json"
+node -e 'const q=require(process.argv[1])[0].query;
+if (q.x_sso_enabled!=="false"||q.code_challenge_method!=="S256"||!q.nonce||!q.state||"max_age" in q) { console.log(JSON.stringify(q)); process.exit(1); }' "$T/ok.authorize.json" \
+	|| fail "authorize: want x_sso_enabled=false, S256, nonce, state and no max_age"
+pass "authorize carries x_sso_enabled=false (and no max_age by default), as the IdP recorded it"
 node -e 'const j=require(process.argv[1]); if (j.users.alice.sub !== "2f91682e-7cf4-4bd7-b86f-d91a20e3de70") process.exit(1)' \
 	"$T/state/private/users.json" || fail "binding not stored"
 [ "$(stat -c %a "$T/state/private/users.json")" = 600 ] || fail "store file mode"
@@ -95,6 +102,25 @@ $CHOOSER
 prompt-echo-off: Verification code: 
 rc=0 Success
 EOF
+# try_first_pass: the earlier password when there is one (no second prompt),
+# else the module asks itself.
+pam_service tryfirst "auth optional pam_unix.so" "auth required $MODULE config=$T/c.conf try_first_pass"
+run tryfirst tryfirst alice "$PW_ALICE" 1 "$(totp alice)"
+expect_transcript tryfirst <<EOF
+prompt-echo-off: Password: 
+$CHOOSER
+prompt-echo-off: Verification code: 
+rc=0 Success
+EOF
+pam_service tryfirst-none "auth required $MODULE config=$T/c.conf try_first_pass"
+run tryfirst-none tryfirst-none alice "$PW_ALICE" 1 "$(totp alice)"
+expect_transcript tryfirst-none <<EOF
+prompt-echo-off: Password: 
+$CHOOSER
+prompt-echo-off: Verification code: 
+rc=0 Success
+EOF
+pass "try_first_pass: uses pam_unix's password (one prompt), asks itself when there is none"
 pam_service first-none "auth required $MODULE config=$T/c.conf use_first_pass"
 run firstpass-none first-none alice
 grep -q '^rc=7 ' "$T/firstpass-none.out" || fail "use_first_pass without a password must fail"
@@ -234,6 +260,33 @@ run other-sub ag bob "$(password bob)" "$(totp bob)"
 grep -q '^error: This user name is linked to another Authgear account.$' "$T/other-sub.out" || { cat "$T/other-sub.out"; fail "other sub"; }
 expect_log other-sub "store: bob is bound to sub 00000000-0000-0000-0000-000000000000; refusing sub b86045d1-930e-4fa2-b821-2058c936c7b7"
 
+# --- the environment's proxy is never used; max_age is sent and auth_time checked ---------
+code=$(totp alice) # (before the proxy variables: curl would use them for the hook)
+export https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 all_proxy=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1
+run env-proxy ag alice "$PW_ALICE" 1 "$code"
+unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY
+grep -q '^rc=0 ' "$T/env-proxy.out" || { cat "$T/env-proxy.out" "$T/env-proxy.log"; fail "a dead https_proxy in the environment broke the login"; }
+pass "https_proxy/ALL_PROXY pointing at a closed port: ignored, the login went straight to the issuer"
+write_config "$T/proxy.conf" "$USERS" "timeout = 3" "max_attempts_per_minute = 1000" "proxy = http://127.0.0.1:1"
+pam_service proxy "auth required $MODULE config=$T/proxy.conf debug"
+run cfg-proxy proxy alice "$PW_ALICE"
+grep -q '^rc=0 ' "$T/cfg-proxy.out" && fail "proxy = a closed port, yet the login succeeded (proxy not used)"
+grep -q "127.0.0.1 port 1\|127.0.0.1:1\|Couldn't connect" "$T/cfg-proxy.log" || { cat "$T/cfg-proxy.log"; fail "proxy: want the connection failure to the configured proxy"; }
+pass "proxy = http://127.0.0.1:1 (closed): every request goes to the configured proxy and fails"
+write_config "$T/maxage.conf" "$USERS" "timeout = 3" "max_attempts_per_minute = 1000" "max_age = 300"
+pam_service maxage "auth required $MODULE config=$T/maxage.conf debug"
+hook POST /counters/reset >/dev/null
+run maxage maxage alice "$PW_ALICE" 1 "$(totp alice)"
+grep -q '^rc=0 ' "$T/maxage.out" || { cat "$T/maxage.out" "$T/maxage.log"; fail "max_age = 300: a fresh login"; }
+hook GET "/requests?path=/oauth2/authorize" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.exit(JSON.parse(s)[0].query.max_age==="300"?0:1))' \
+	|| fail "max_age = 300 not sent in the authorize request"
+hook POST /tokens/next-id-token '{"payload":{"auth_time":1000000000}}' >/dev/null || fail "crafted auth_time"
+run maxage-old maxage alice "$PW_ALICE" 1 "$(totp alice)"
+hook POST /tokens/clear >/dev/null
+grep -q '^rc=0 ' "$T/maxage-old.out" && fail "an auth_time older than max_age was accepted"
+expect_log maxage-old "auth_time too old for max_age (auth_time 1000000000"
+pass "max_age = 300: sent at authorize; a live login with an old auth_time is refused"
+
 # --- login_id templates and login_id_type, against the project's login-ID keys ---------------
 # An email-only project (Authgear offers only its configured keys): the
 # template turns the Unix name into the email login ID.
@@ -301,6 +354,21 @@ EOF
 expect_log down "Couldn't connect to server"
 
 # --- chauthtok ---------------------------------------------------------------------
+# Not ours (root, a name outside the allow-list): PAM_IGNORE, so the next
+# module decides; no line shown, no request.
+pam_service pw-other "password [ignore=ignore default=die] $MODULE config=$T/c.conf" "password required pam_permit.so"
+for u in root localuser; do
+	timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+		"$DRIVER" pw-other "$u" chauthtok > "$T/chauthtok-$u.out" 2>&1
+	[ "$(cat "$T/chauthtok-$u.out")" = "rc=0 Success" ] || { cat "$T/chauthtok-$u.out"; fail "chauthtok for $u: want PAM_IGNORE (the next module decides)"; }
+done
+pam_service pw-other-only "password required $MODULE config=$T/c.conf"
+timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	"$DRIVER" pw-other-only root chauthtok > "$T/chauthtok-alone.out" 2>&1
+# (a stack where every module ignores: libpam answers PAM_PERM_DENIED, and
+# the module said nothing)
+[ "$(cat "$T/chauthtok-alone.out")" = "rc=6 Permission denied" ] || { cat "$T/chauthtok-alone.out"; fail "chauthtok alone for root: want the module to ignore it silently"; }
+pass "chauthtok for users that are not ours: PAM_IGNORE, the next module decides"
 pam_service pw "password required $MODULE config=$T/c.conf"
 timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 	"$DRIVER" pw alice chauthtok > "$T/chauthtok.out" 2>&1
