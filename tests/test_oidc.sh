@@ -166,6 +166,30 @@ expect hang timeout "Timeout was reached" "$T/c.conf" discovery
 elapsed=$(( $(now_ms) - start ))
 [ $elapsed -ge 2800 ] && [ $elapsed -le 5500 ] || fail "timeout = 3 took ${elapsed} ms"
 pass "a server that accepts and never answers: timeout after ${elapsed} ms (timeout = 3)"
+# connect_timeout against a black hole on loopback: a socket that listens
+# with a backlog of 0 and never accepts, its queue filled by one idle client,
+# so the kernel drops every further SYN (testing-pam.md §9). perl is Debian
+# essential; the listener and the filler have lifetimes of their own.
+timeout 60 perl -MIO::Socket::INET -e '$|=1; my $s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>0,Listen=>0) or die "listen: $!"; print $s->sockport,"\n"; sleep 60' > "$T/blackhole.port" &
+BH_PID=$!
+for _ in $(seq 50); do [ -s "$T/blackhole.port" ] && break; sleep 0.1; done
+BH_PORT=$(cat "$T/blackhole.port")
+[ -n "$BH_PORT" ] || fail "black-hole listener did not start"
+timeout 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BH_PORT; sleep 60" &
+BH_FILL=$!
+stop_blackhole() { kill "$BH_PID" "$BH_FILL" 2>/dev/null; true; }
+CLEANUP_HOOKS="$CLEANUP_HOOKS stop_blackhole"
+sleep 0.3
+sed "s|^issuer = .*|issuer = https://127.0.0.1:$BH_PORT|; s|^connect_timeout = .*|connect_timeout = 2|; s|^timeout = .*|timeout = 30|" "$T/c.conf" > "$T/bh.conf"
+chmod 600 "$T/bh.conf"; rm -f "$T/state/private/discovery.json"
+grep -q "^connect_timeout = 2$" "$T/bh.conf" && grep -q "^timeout = 30$" "$T/bh.conf" || fail "bh.conf"
+start=$(now_ms)
+expect blackhole timeout "Timeout was reached" "$T/bh.conf" discovery
+elapsed=$(( $(now_ms) - start ))
+# at least connect_timeout, and far below timeout = 30
+[ $elapsed -ge 1800 ] && [ $elapsed -le 10000 ] || fail "connect_timeout = 2 against a black hole took ${elapsed} ms"
+stop_blackhole
+pass "a black-holed loopback address: gave up after ${elapsed} ms (connect_timeout = 2, timeout = 30)"
 fault '{"path":"/oauth2/token","type":"http500"}'
 get_code alice
 expect token500 server "token: server error 500" "$T/c.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/x.json"
