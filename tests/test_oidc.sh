@@ -47,6 +47,17 @@ grep -qE "^FAIL +issuer +http: GET https://127.0.0.1:1/.well-known/openid-config
 	|| { cat "$T/check-down.out"; fail "check: issuer failure line"; }
 pass "authgear-pam check: every check ok against the IdP; exit 1 with the reason when the issuer is down"
 
+# --- clock skew: the issuer's Date header 10 minutes behind ours, leeway 60 s -----------------
+hook POST /faults "{\"path\":\"/.well-known/openid-configuration\",\"type\":\"date_skew\",\"seconds\":-600}" >/dev/null || fail "date_skew fault"
+rm -f "$T/state/private/discovery.json"
+if "$CLI" check --config "$T/c.conf" > "$T/check-skew.out" 2>&1; then cat "$T/check-skew.out"; fail "check passed with a 600 s clock skew"; fi
+grep -qE "^FAIL +clock +skew \+(59[89]|60[012]) s against the issuer's Date header \(leeway 60 s\)$" "$T/check-skew.out" \
+	|| { cat "$T/check-skew.out"; fail "check: want the clock skew failure line"; }
+hook POST /faults/clear '{}' >/dev/null
+rm -f "$T/state/private/discovery.json"
+"$CLI" check --config "$T/c.conf" > "$T/check-noskew.out" 2>&1 || { cat "$T/check-noskew.out"; fail "check after the skew fault was cleared"; }
+pass "check fails with the skew when the issuer's clock is 600 s off (leeway 60 s), passes again without it"
+
 # --- a device-only configuration on an issuer without the Flow API (any RFC 8628 issuer) ---
 # No redirect_uri (nothing redirects), and the Flow API answering 404 as a
 # non-Authgear issuer would: check passes and says the Flow API is not required.
