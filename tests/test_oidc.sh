@@ -47,6 +47,22 @@ grep -qE "^FAIL +issuer +http: GET https://127.0.0.1:1/.well-known/openid-config
 	|| { cat "$T/check-down.out"; fail "check: issuer failure line"; }
 pass "authgear-pam check: every check ok against the IdP; exit 1 with the reason when the issuer is down"
 
+# --- cache_ttl: discovery and the JWKS are refetched once older than cache_ttl ------------------
+write_config "$T/ttl.conf" "timeout = 3" "cache_ttl = 120"
+age() { node -e 'const fs=require("fs"),f=process.argv[1],j=JSON.parse(fs.readFileSync(f));j.fetched_at-=Number(process.argv[2]);fs.writeFileSync(f,JSON.stringify(j))' "$T/state/private/$1.json" "$2"; }
+rm -f "$T/state/private/discovery.json" "$T/state/private/jwks.json"
+probe ttl-fill "$T/ttl.conf" jwks > /dev/null 2>&1 || { cat "$T/ttl-fill.out" "$T/ttl-fill.log"; fail "ttl: first fetch"; }
+hook POST /counters/reset >/dev/null
+age discovery 100; age jwks 100
+probe ttl-fresh "$T/ttl.conf" jwks || { cat "$T/ttl-fresh.log"; fail "ttl: cached fetch"; }
+[ "$(count /.well-known/openid-configuration)" = 0 ] && [ "$(count /oauth2/jwks)" = 0 ] \
+	|| { hook GET /counters; fail "ttl: a 100 s old cache was refetched with cache_ttl = 120"; }
+age discovery 30; age jwks 30
+probe ttl-expired "$T/ttl.conf" jwks || { cat "$T/ttl-expired.log"; fail "ttl: refetch"; }
+[ "$(count /.well-known/openid-configuration)" = 1 ] && [ "$(count /oauth2/jwks)" = 1 ] \
+	|| { hook GET /counters; fail "ttl: a 130 s old cache was not refetched once with cache_ttl = 120"; }
+pass "cache_ttl = 120: discovery and JWKS served from a 100 s old cache, refetched once at 130 s"
+
 # --- clock skew: the issuer's Date header 10 minutes behind ours, leeway 60 s -----------------
 hook POST /faults "{\"path\":\"/.well-known/openid-configuration\",\"type\":\"date_skew\",\"seconds\":-600}" >/dev/null || fail "date_skew fault"
 rm -f "$T/state/private/discovery.json"
