@@ -307,6 +307,32 @@ grep -q '^rc=7 ' "$T/scheme-one.txt" || { cat "$T/scheme-one.txt"; fail "mfa_amr
 hook POST /device/config '{"amr":null}' >/dev/null
 pass "mfa_amr: an issuer's [password, otp] fails the RFC 8176 default, passes mfa_amr = password+otp, [password] alone does not"
 
+# --- device-login refusals: anonymous, require_roles, a name bound elsewhere, the 'new' limit ---
+USERS_SAVED=$USERS USERS="users = alice, bob, carol, anon, dev-*"
+dconf refuse "require_mfa = no"
+after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"anon"}'
+run anon refuse anon ""
+grep -q "^error: Anonymous Authgear accounts cannot sign in here.$" "$T/anon.txt" || { cat "$T/anon.txt" "$T/anon.log"; fail "anon: want the anonymous refusal"; }
+expect_log anon "login: anon: anonymous Authgear user refused"
+dconf roles "require_roles = unix-admin"
+after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"bob"}'
+run roles roles bob ""
+grep -q '^rc=6 ' "$T/roles.txt" || { cat "$T/roles.txt" "$T/roles.log"; fail "roles: want PAM_PERM_DENIED"; }
+expect_log roles "login: bob: none of the required roles (unix-admin)"
+cp "$T/state/private/users.json" "$T/users.json.saved"
+node -e 'const f=process.argv[1],j=require(f);j.users.bob={sub:"00000000-0000-0000-0000-000000000000",bound_at:1};require("fs").writeFileSync(f,JSON.stringify(j))' "$T/state/private/users.json"
+after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"bob"}'
+run bound dev bob ""
+grep -q '^error: This user name is linked to another Authgear account.$' "$T/bound.txt" || { cat "$T/bound.txt" "$T/bound.log"; fail "bound: want the other-account refusal"; }
+expect_log bound "store: bob is bound to sub 00000000-0000-0000-0000-000000000000; refusing sub b86045d1-930e-4fa2-b821-2058c936c7b7"
+cp "$T/users.json.saved" "$T/state/private/users.json"
+USERS=$USERS_SAVED
+reset
+run new-limit dev alice new new new new
+grep -q '^error: Too many new codes; sign in again.$' "$T/new-limit.txt" || { cat "$T/new-limit.txt"; fail "new-limit: want the refusal after three new codes"; }
+[ "$(count /oauth2/device_authorization)" = 4 ] || fail "new-limit: want 4 device authorizations (the first and three new ones), got $(count /oauth2/device_authorization)"
+pass "device refusals: anonymous, require_roles, a name bound to another sub, a fourth 'new'"
+
 # --- the chooser, the QR options -------------------------------------------------------
 dconf both "methods = password, device"
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'
