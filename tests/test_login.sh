@@ -287,6 +287,34 @@ grep -q '^rc=0 ' "$T/maxage-old.out" && fail "an auth_time older than max_age wa
 expect_log maxage-old "auth_time too old for max_age (auth_time 1000000000"
 pass "max_age = 300: sent at authorize; a live login with an old auth_time is refused"
 
+# --- the shipped stacks, pam.d/sshd and pam.d/login, as they are -------------------------------
+# Their own lines with the module from the build tree, and the host's
+# common-* files they include (pam_unix): an Authgear user's failure ends
+# the stack with one password prompt, a success is done, and a name that is
+# not ours goes on to pam_unix's own prompt.
+for f in /etc/pam.d/common-auth /etc/pam.d/common-account /etc/pam.d/common-session /etc/pam.d/common-password; do
+	[ -f "$f" ] || skip "$f missing (Debian's libpam-runtime)"
+done
+for stack in sshd login; do
+	pam_service "stack-$stack"
+	sed "s|pam_authgear\.so|$MODULE config=$T/c.conf debug|" "$abs_top_srcdir/pam.d/$stack" > "$T/pamd/stack-$stack"
+	cp /etc/pam.d/common-auth /etc/pam.d/common-account /etc/pam.d/common-session /etc/pam.d/common-password "$T/pamd/"
+	grep -q "^auth .*$MODULE config=" "$T/pamd/stack-$stack" || fail "pam.d/$stack has no pam_authgear line"
+	run "$stack-wrong" "stack-$stack" alice "wrong-password"
+	expect_transcript "$stack-wrong" <<EOF
+prompt-echo-off: Password: 
+error: Incorrect password or code.
+rc=7 Authentication failure
+EOF
+	run "$stack-ok" "stack-$stack" alice "$PW_ALICE" 1 "$(totp alice)"
+	grep -q '^rc=0 ' "$T/$stack-ok.out" || { cat "$T/$stack-ok.out" "$T/$stack-ok.log"; fail "pam.d/$stack: alice"; }
+	run "$stack-local" "stack-$stack" localuser "whatever"
+	grep -q '^rc=0 ' "$T/$stack-local.out" && fail "pam.d/$stack: an unknown local user signed in"
+	expect_log "$stack-local" "localuser is not an Authgear user here; ignored"
+	[ "$(grep -c '^prompt-echo-off: Password: $' "$T/$stack-local.out")" = 1 ] || { cat "$T/$stack-local.out"; fail "pam.d/$stack: want pam_unix's one password prompt for a name that is not ours"; }
+	pass "pam.d/$stack as shipped: a wrong password ends the stack with one prompt; alice signs in; other names go on to pam_unix"
+done
+
 # --- login_id templates and login_id_type, against the project's login-ID keys ---------------
 # An email-only project (Authgear offers only its configured keys): the
 # template turns the Unix name into the email login ID.
