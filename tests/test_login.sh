@@ -287,6 +287,25 @@ grep -q '^rc=0 ' "$T/maxage-old.out" && fail "an auth_time older than max_age wa
 expect_log maxage-old "auth_time too old for max_age (auth_time 1000000000"
 pass "max_age = 300: sent at authorize; a live login with an old auth_time is refused"
 
+# --- Authgear's per-method rate limit (RateLimited), counting every attempt as Authgear does ---
+hook POST /limits/reset >/dev/null
+hook POST /limits '{"count_all_attempts":true,"password_per_user_per_ip":2}' >/dev/null || fail "limits hook"
+for i in 1 2; do
+	run "rl-ok$i" ag alice "$PW_ALICE" 1 "$(totp alice)"
+	grep -q '^rc=0 ' "$T/rl-ok$i.out" || { cat "$T/rl-ok$i.out" "$T/rl-ok$i.log"; fail "rate limit: login $i of 2 must pass"; }
+done
+run rl-limited ag alice "$PW_ALICE" 1 "$(totp alice)"
+hook POST /limits '{"count_all_attempts":false,"password_per_user_per_ip":10}' >/dev/null
+hook POST /limits/reset >/dev/null
+expect_transcript rl-limited <<EOF
+prompt-echo-off: Password: 
+error: Too many attempts; try again later.
+rc=11 Have exhausted maximum number of retries for service
+EOF
+expect_log rl-limited "authflow: TooManyRequest/RateLimited (429)"
+expect_log rl-limited "result=rate_limited"
+pass "a third correct password within the limit of 2 (every attempt counted): RateLimited, PAM_MAXTRIES, one line"
+
 # --- the shipped stacks, pam.d/sshd and pam.d/login, as they are -------------------------------
 # Their own lines with the module from the build tree, and the host's
 # common-* files they include (pam_unix): an Authgear user's failure ends

@@ -365,3 +365,21 @@ test('identify offers only the project\'s login-ID keys; any other identificatio
     await idp.hook('POST', '/login-id-keys', { keys: ['email', 'phone', 'username'] });
   }
 });
+
+test('count_all_attempts: per-method limits count successful attempts too, as Authgear does', async () => {
+  await idp.hook('POST', '/limits/reset');
+  await idp.hook('POST', '/limits', { count_all_attempts: true, password_per_user_per_ip: 2 });
+  try {
+    for (let i = 0; i < 2; i += 1) {
+      const { r } = await toPassword('bob');
+      assert.equal((await input(r, { authentication: 'primary_password', password: USER.bob.password })).status, 200);
+    }
+    const { r } = await toPassword('bob');
+    const rl = await input(r, { authentication: 'primary_password', password: USER.bob.password });
+    assertError(rl, 429, 'TooManyRequest', 'RateLimited');
+    assert.equal(rl.json.error.info.bucket_name, 'VerifyPasswordPerUserPerIP');
+  } finally {
+    await idp.hook('POST', '/limits', { count_all_attempts: false, password_per_user_per_ip: 10 });
+    await idp.hook('POST', '/limits/reset');
+  }
+});
