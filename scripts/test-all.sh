@@ -1,9 +1,9 @@
 #!/bin/bash
 # Set up everything, build, and run every test: unit tests, the test IdP's own
-# tests, the PAM/NSS module tests, the demo, and make distcheck (a default build
-# without test hooks, running its hook-free tests). As root on Debian 12.
-# Exits non-zero on any failure, and with CI=true (as .ci/run sets) also when
-# any test skipped.
+# tests, the PAM/NSS module tests, the demo, the Debian packages end to end
+# (make check-deb), and make distcheck (a default build without test hooks,
+# running its hook-free tests). As root on Debian 12. Exits non-zero on any
+# failure, and with CI=true (as .ci/run sets) also when any test skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,15 @@ if [ "${CI:-}" = true ] && grep -q '^SKIP:' test-suite.log; then
 	summary
 	exit 1
 fi
+# The Debian packages end to end (tests/test_deb.sh): outside make check
+# because it builds everything a second time, with dpkg-buildpackage.
+make check-deb >check-deb.log 2>&1 || {
+	cat check-deb.log
+	echo "make check-deb failed (full log: check-deb.log)"
+	summary
+	exit 1
+}
+grep -E '^(ok|lintian|[0-9]+ )' check-deb.log || true
 make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1 || {
 	tail -80 distcheck.log
 	echo "make distcheck failed (full log: distcheck.log)"
