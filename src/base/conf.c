@@ -57,7 +57,8 @@ struct key_spec {
 static const struct key_spec key_specs[] = {
 	STR(issuer,       KEY_URL,    NULL, true),
 	STR(client_id,    KEY_TOKEN,  NULL, true),
-	STR(redirect_uri, KEY_URI,    NULL, false), /* required with the password method (apply_defaults) */
+	/* redirect_uri: required with the password method (apply_defaults) */
+	STR(redirect_uri, KEY_URI,    NULL, false),
 	STR(scopes,       KEY_SCOPES, "openid offline_access", false),
 	STR(ca_file,      KEY_PATH,   NULL, false),
 	STR(state_dir,    KEY_PATH,   "/var/lib/authgear", false),
