@@ -120,8 +120,8 @@ EOF
 	|| fail "approved: the QR code does not decode to verification_uri_complete"
 pass "approved: the QR code decodes to verification_uri_complete"
 expect_log approved "audit: user=alice sub=2f91682e-7cf4-4bd7-b86f-d91a20e3de70 method=device amr=mfa,otp,pwd,x_primary_password,x_secondary_totp result=success"
-node -e 'const j=require(process.argv[1]); if (j.users.alice.sub !== "2f91682e-7cf4-4bd7-b86f-d91a20e3de70") process.exit(1)' \
-	"$T/state/private/users.json" || fail "approved: binding not stored"
+[ "$(sqlite3 -readonly "$T/state/private/accounts.db" "SELECT sub FROM users WHERE name = 'alice'")" = \
+	2f91682e-7cf4-4bd7-b86f-d91a20e3de70 ] || fail "approved: binding not stored"
 # RFC 8628 §3.5: the interval from the response (1 s here, not the default 5 s
 # and not faster), counted from the previous answer. Measured at the IdP:
 # from the answer of one poll (done_ms) to the arrival of the next (t_ms).
@@ -249,7 +249,7 @@ error: The account that approved the sign-in is not bob's.
 rc=6 Permission denied
 EOF
 expect_log mismatch "device: bob: approved by sub 2f91682e-7cf4-4bd7-b86f-d91a20e3de70 whose preferred_username is 'alice'; denying"
-node -e 'const j=require(process.argv[1]); if (j.users.bob) process.exit(1)' "$T/state/private/users.json" \
+[ -z "$(sqlite3 -readonly "$T/state/private/accounts.db" "SELECT sub FROM users WHERE name = 'bob'")" ] \
 	|| fail "mismatch: bob was bound to alice's sub"
 pass "mismatch: bob not bound"
 dconf email "username_claim = email" "require_mfa = no"
@@ -319,13 +319,13 @@ after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"bob"}'
 run roles roles bob ""
 grep -q '^rc=6 ' "$T/roles.txt" || { cat "$T/roles.txt" "$T/roles.log"; fail "roles: want PAM_PERM_DENIED"; }
 expect_log roles "login: bob: none of the required roles (unix-admin)"
-cp "$T/state/private/users.json" "$T/users.json.saved"
-node -e 'const f=process.argv[1],j=require(f);j.users.bob={sub:"00000000-0000-0000-0000-000000000000",bound_at:1};require("fs").writeFileSync(f,JSON.stringify(j))' "$T/state/private/users.json"
+sqlite3 "$T/state/private/accounts.db" "INSERT INTO users (name, sub, bound_at) VALUES ('bob', '00000000-0000-0000-0000-000000000000', 1) ON CONFLICT (name) DO UPDATE SET sub = excluded.sub" \
+	|| fail "bound: could not bind bob to another sub"
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"bob"}'
 run bound dev bob ""
 grep -q '^error: This user name is linked to another Authgear account.$' "$T/bound.txt" || { cat "$T/bound.txt" "$T/bound.log"; fail "bound: want the other-account refusal"; }
 expect_log bound "store: bob is bound to sub 00000000-0000-0000-0000-000000000000; refusing sub b86045d1-930e-4fa2-b821-2058c936c7b7"
-cp "$T/users.json.saved" "$T/state/private/users.json"
+sqlite3 "$T/state/private/accounts.db" "DELETE FROM users WHERE name = 'bob'" || fail "bound: could not unbind bob"
 USERS=$USERS_SAVED
 reset
 run new-limit dev alice new new new new

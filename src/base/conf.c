@@ -781,6 +781,8 @@ enum ag_err ag_config_load(const char *path, enum ag_config_mode mode,
 	err = ag_file_read_root(path, AG_CONFIG_FILE_MAX, &buf, &len, reason, sizeof reason);
 	if (err == AG_ERR_TOO_LARGE)
 		err = AG_ERR_CONFIG;
+	else if (err == AG_ERR_NOT_FOUND)
+		err = AG_ERR_NOT_CONFIGURED; /* no file: this host does not use Authgear */
 	if (err != AG_OK)
 		return fail(&p, err, 0, "%s", reason);
 	err = ag_config_parse(path, buf, len, mode, log, out, why, why_len);

@@ -44,7 +44,7 @@ static enum ag_err read_root(const char *path, size_t max, bool secret, char **b
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return ag_why(why, why_len, AG_ERR_NOT_CONFIGURED, "file not found");
+			return ag_why(why, why_len, AG_ERR_NOT_FOUND, "file not found");
 		return ag_why(why, why_len, AG_ERR_IO, "cannot open: %s", strerror(errno));
 	}
 	if (fstat(fd, &st) != 0) {
