@@ -106,10 +106,12 @@ run() {
 }
 set +e
 if [ $auto = yes ] && [ $device = yes ]; then
-	# approve as soon as the code is issued (the phone's part), and press Enter
-	( for _ in $(seq 100); do
-		curl -fsS "$HOOK_URL/device" | grep -q '"user_code"' && break; sleep 0.2
-	  done; sleep 1; eval "$approve" >/dev/null ) &
+	# the phone's part: approve as soon as the module has asked for a code
+	# (the IdP answers 404 until a device code with the pinned user code
+	# exists), then press Enter; the module polls until the approval lands
+	( for _ in $(seq 600); do
+		eval "$approve" >/dev/null 2>&1 && exit 0; sleep 0.2
+	  done; echo "demo: the device code was never issued" >&2; exit 1 ) &
 	printf '\n' | run 2>&1 | tee "$state/session.out"
 	rc=${PIPESTATUS[1]}
 	wait

@@ -108,3 +108,16 @@ PrintLastLog no
 LogLevel VERBOSE
 EOF
 }
+
+# private_run_sshd: inside a private mount namespace, give this test its own
+# /run/sshd (sshd's privilege-separation directory) on a tmpfs, so no sshd
+# test removes or shares the directory another one uses. The mount point is
+# created on the host when missing and never removed.
+private_run_sshd() {
+	[ -d /run/sshd ] || install -d -m 0755 /run/sshd
+	mount -t tmpfs -o mode=0755 tmpfs /run/sshd || fail "tmpfs over /run/sshd"
+}
+
+# Milliseconds since the epoch (GNU date): for elapsed-time bounds, where
+# whole seconds would blur a bound by up to a second.
+now_ms() { date +%s%3N; }

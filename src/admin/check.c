@@ -253,8 +253,14 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	if (!check_issuer(report, o, &last))
 		goto out;
 	check_keys(report, o, &last);
-	err = ag_authflow_probe(o);
-	if (err != AG_OK)
+	if (ag_config_has_method(cfg, "device") && cfg->require_mfa)
+		add(report, "mfa_amr", false, true, "device logins prove a second factor with amr holding all of one of: %s",
+		    cfg->mfa_amr);
+	/* Only the password method runs the Flow API: an RFC 8628 issuer that
+	 * is not Authgear serves device logins without one. */
+	if (!ag_config_has_method(cfg, "password"))
+		add(report, "authflow", false, true, "Authentication Flow API not required (methods = %s)", cfg->methods);
+	else if ((err = ag_authflow_probe(o)) != AG_OK)
 		add_failure(report, "authflow", err, &last);
 	else
 		add(report, "authflow", true, true, "Authentication Flow API answers at %s%s", cfg->issuer,

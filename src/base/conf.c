@@ -1,6 +1,7 @@
 /* Configuration file parser (see conf.h). */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -34,6 +35,7 @@ enum key_type {
 	KEY_PASSWD_PATH, /* absolute path for a passwd field: printable, no ':' or spaces, %u and %% */
 	KEY_NAME,     /* a Unix name (names.h) */
 	KEY_FROM,     /* console and/or address ranges (addr.h) */
+	KEY_AMR,      /* amr combinations: "a+b" joined by commas or spaces, values [A-Za-z0-9_.:-] */
 };
 
 struct key_spec {
@@ -57,7 +59,8 @@ struct key_spec {
 static const struct key_spec key_specs[] = {
 	STR(issuer,       KEY_URL,    NULL, true),
 	STR(client_id,    KEY_TOKEN,  NULL, true),
-	STR(redirect_uri, KEY_URI,    NULL, true),
+	/* redirect_uri: required with the password method (apply_defaults) */
+	STR(redirect_uri, KEY_URI,    NULL, false),
 	STR(scopes,       KEY_SCOPES, "openid offline_access", false),
 	STR(ca_file,      KEY_PATH,   NULL, false),
 	STR(state_dir,    KEY_PATH,   "/var/lib/authgear", false),
@@ -89,6 +92,7 @@ static const struct key_spec key_specs[] = {
 	NUM(device_max_wait, KEY_SECONDS, 110, 5, 900),
 	STR(username_claim,  KEY_TOKEN,  "preferred_username", false),
 	STR(device_from,     KEY_FROM,   NULL, false),
+	STR(mfa_amr,         KEY_AMR,    AG_MFA_AMR_DEFAULT, false),
 	/* accounts: UIDs, home, shell, primary group ([roles] and [uids] below) */
 	STR(uid_range,    KEY_RANGE,       AG_UID_RANGE_DEFAULT, false),
 	STR(home,         KEY_PASSWD_PATH, "/home/%u", false),
@@ -283,6 +287,38 @@ static bool valid_choice(const char *v, const char *choices)
 }
 
 /* Words from choices separated by commas and/or spaces, at least one, none twice. */
+/* One amr value of an mfa_amr combination: what RFC 8176 values and issuers'
+ * own scheme names are made of. */
+static bool amr_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == ':' || c == '-';
+}
+
+/* mfa_amr: one or more combinations, each one or more values joined by '+'
+ * (no empty value, no other characters). */
+static bool valid_amr(const char *v)
+{
+	const char *cur = v, *w;
+	size_t n, n_combos = 0;
+
+	while ((w = ag_list_next(&cur, &n))) {
+		bool value_started = false;
+
+		for (size_t i = 0; i < n; i++) {
+			if (w[i] == '+' && value_started)
+				value_started = false;
+			else if (amr_char(w[i]))
+				value_started = true;
+			else
+				return false;
+		}
+		if (!value_started)
+			return false;
+		n_combos++;
+	}
+	return n_combos > 0;
+}
+
 static bool valid_words(const char *v, const char *choices)
 {
 	char word[64];
@@ -408,6 +444,12 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 		if (!ag_addr_list_valid(v))
 			return fail(p, AG_ERR_CONFIG, line,
 				    "%s: must be console and/or addresses or ranges (192.0.2.0/24, 2001:db8::/32)", spec->name);
+		break;
+	case KEY_AMR:
+		if (!valid_amr(v))
+			return fail(p, AG_ERR_CONFIG, line,
+				    "%s: must be amr combinations like 'mfa, pwd+otp' (values of letters, digits, _ . : -)",
+				    spec->name);
 		break;
 	case KEY_NAME:
 		if (!ag_name_valid(v))
@@ -713,6 +755,10 @@ static enum ag_err apply_defaults(struct parser *p)
 			}
 		}
 	}
+	/* Only the password method redirects (authorize, consent, code
+	 * exchange); a device-only configuration has nothing to register. */
+	if (!p->cfg->redirect_uri && ag_config_has_method(p->cfg, "password"))
+		return fail(p, AG_ERR_CONFIG, 0, "required key 'redirect_uri' is missing (methods include password)");
 	return AG_OK;
 }
 
@@ -880,6 +926,36 @@ bool ag_config_has_method(const struct ag_config *cfg, const char *method)
 	while ((w = ag_list_next(&cur, &n)))
 		if (n == strlen(method) && strncmp(w, method, n) == 0)
 			return true;
+	return false;
+}
+
+static bool amr_has(char *const *amr, size_t n, const char *value, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(amr[i]) == len && strncmp(amr[i], value, len) == 0)
+			return true;
+	return false;
+}
+
+bool ag_config_amr_proves_mfa(const struct ag_config *cfg, char *const *amr, size_t n)
+{
+	const char *cur = cfg->mfa_amr, *w;
+	size_t len;
+
+	while ((w = ag_list_next(&cur, &len))) {
+		bool all = true;
+
+		for (size_t i = 0; i < len && all;) {
+			size_t k = i;
+
+			while (k < len && w[k] != '+')
+				k++;
+			all = amr_has(amr, n, w + i, k - i);
+			i = k + 1;
+		}
+		if (all)
+			return true;
+	}
 	return false;
 }
 

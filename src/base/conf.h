@@ -21,6 +21,9 @@
 #define AG_CONFIG_DEFAULT_PATH "/etc/authgear/pam_authgear.conf"
 #define AG_CONFIG_LINE_MAX 4096          /* bytes per line, newline excluded */
 #define AG_CONFIG_FILE_MAX (1024 * 1024) /* bytes per file */
+/* RFC 8176 §2 as mfa_amr: "mfa", or a knowledge factor (pwd) with a
+ * possession factor (otp, hwk, swk, sms). */
+#define AG_MFA_AMR_DEFAULT "mfa, pwd+otp, pwd+hwk, pwd+swk, pwd+sms"
 
 struct ag_config_entry {
 	char *key;
@@ -73,6 +76,7 @@ struct ag_config {
 	long device_max_wait;  /* seconds, below sshd's LoginGraceTime */
 	char *username_claim;  /* userinfo claim that must name the Unix account */
 	char *device_from;     /* console and/or address ranges of PAM_RHOST; NULL: anywhere */
+	char *mfa_amr;         /* amr combinations proving a second factor (device logins): "mfa, pwd+otp" */
 	/* accounts: the Unix side of Authgear users (identity.c) */
 	char *uid_range;       /* "MIN-MAX" UIDs and GIDs are hashed into */
 	char *home;            /* home directory template, %u = Unix name */
@@ -121,6 +125,10 @@ bool ag_config_grants(const struct ag_config *cfg, const char *group);
  * (a user named like a group would give its private group the group's
  * name, which sudo's %group rules and sshd's AllowGroups match). */
 bool ag_config_group_name(const struct ag_config *cfg, const char *name);
+/* mfa_amr: whether amr (n values) holds every value of at least one of the
+ * configured combinations ("mfa, pwd+otp": "mfa" alone, or both "pwd" and
+ * "otp"). */
+bool ag_config_amr_proves_mfa(const struct ag_config *cfg, char *const *amr, size_t n);
 
 /* Name of the i-th global key the parser knows; NULL past the last one. */
 const char *ag_config_key_name(size_t i);

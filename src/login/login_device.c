@@ -56,7 +56,9 @@ enum ag_err ag_login_choose_method(struct ag_login *l, bool *device)
 }
 
 /* The first message: where to go and the code to type, spaced out so that
- * it reads at a glance; its own message, short enough for any conversation. */
+ * it reads at a glance, and on the same line as the issuer wrote it, for
+ * copying into a browser field that may not accept the spaced form; its own
+ * message, short enough for any conversation. */
 static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
 {
 	char spaced[2 * AG_DEVICE_USER_CODE_MAX + 1], host[256] = "", *text;
@@ -78,14 +80,14 @@ static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
 		spaced[n++] = *c;
 	}
 	spaced[n] = '\0';
-	len = strlen(a->verification_uri) + n + strlen(host) + strlen(l->user) + 128;
+	len = strlen(a->verification_uri) + n + strlen(a->user_code) + strlen(host) + strlen(l->user) + 128;
 	text = malloc(len);
 	if (!text) {
 		ag_wipe(spaced, sizeof spaced);
 		return AG_ERR_NOMEM;
 	}
-	snprintf(text, len, "To sign in to %s as %s, open %s\nand enter the code:\n\n    %s", host, l->user,
-		 a->verification_uri, spaced);
+	snprintf(text, len, "To sign in to %s as %s, open %s\nand enter the code:\n\n    %s   (%s)", host, l->user,
+		 a->verification_uri, spaced, a->user_code);
 	err = ag_login_tell(l, text);
 	ag_free_secret_n(text, len);
 	ag_wipe(spaced, sizeof spaced);
