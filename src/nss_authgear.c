@@ -35,7 +35,6 @@
 #include "common/index.h"
 
 #define NSS_FN(name) _nss_authgear_##name
-#define TEST_LOG_ENV "AUTHGEAR_TEST_LOG"
 
 enum nss_status NSS_FN(getpwnam_r)(const char *, struct passwd *, char *, size_t, int *);
 enum nss_status NSS_FN(getpwuid_r)(uid_t, struct passwd *, char *, size_t, int *);
@@ -85,12 +84,54 @@ __attribute__((constructor)) static void nss_authgear_init(void)
 	pthread_atfork(NULL, NULL, reinit_after_fork);
 }
 
+#ifdef AG_TEST_HOOKS
+/* Test builds only (./configure --enable-test-hooks): AUTHGEAR_TEST_LOG
+ * gets a copy of each log line and AUTHGEAR_NSS_INDEX names another index
+ * (both through secure_getenv: ignored in setuid and setgid processes). A
+ * default build reads only AG_INDEX_DEFAULT_PATH: an index path from the
+ * environment would let whoever sets the environment of a root process
+ * that does not run with AT_SECURE (login -p, a daemon's child) choose the
+ * UIDs its names resolve to. */
+static void test_log(const char *line)
+{
+	const char *path = secure_getenv("AUTHGEAR_TEST_LOG");
+	char buf[600];
+	int fd, n;
+
+	if (!path || !*path)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof buf, "err nss_authgear: %s\n", line);
+	if (n > 0 && write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0) {
+		/* best effort */
+	}
+	close(fd);
+}
+
+static const char *index_path(void)
+{
+	const char *p = secure_getenv("AUTHGEAR_NSS_INDEX");
+
+	return p && p[0] == '/' ? p : AG_INDEX_DEFAULT_PATH;
+}
+#else
+static void test_log(const char *line)
+{
+}
+
+static const char *index_path(void)
+{
+	return AG_INDEX_DEFAULT_PATH;
+}
+#endif
+
 static void nss_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void nss_log(const char *fmt, ...)
 {
 	char line[512];
-	const char *test_log = secure_getenv(TEST_LOG_ENV);
 	va_list ap;
 	int saved = errno;
 
@@ -101,26 +142,10 @@ static void nss_log(const char *fmt, ...)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 	syslog(LOG_AUTHPRIV | LOG_ERR, "nss_authgear: %s", line);
-	if (test_log && *test_log) {
-		int fd = open(test_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd >= 0) {
-			char buf[600];
-			int n = snprintf(buf, sizeof buf, "err nss_authgear: %s\n", line);
-			if (n > 0 && write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0) {
-				/* best effort */
-			}
-			close(fd);
-		}
-	}
+	test_log(line);
 	errno = saved;
 }
 
-static const char *index_path(void)
-{
-	const char *p = secure_getenv(AG_INDEX_ENV);
-
-	return p && p[0] == '/' ? p : AG_INDEX_DEFAULT_PATH;
-}
 
 static void unref(struct mapping *m)
 {

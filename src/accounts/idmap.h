@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/idset.h"
 #include "base/log.h"
 #include "common/uid.h"
 
@@ -29,16 +30,6 @@ struct ag_idmap_probe {
 /* getpwuid_r, getgrgid_r, getpwnam_r, getgrnam_r through the host's NSS
  * (ours included). */
 extern const struct ag_idmap_probe ag_idmap_system_probe;
-
-/* A set of taken IDs (a hash set: the CLI and the tools add while they ask). */
-struct ag_idset {
-	uint32_t *slots;  /* id + 1; 0 = empty (IDs are never 0xffffffff here) */
-	size_t n, cap;    /* cap: a power of two */
-};
-
-enum ag_err ag_idset_add(struct ag_idset *set, uint32_t id);
-bool ag_idset_has(struct ag_idset *set, uint32_t id);
-void ag_idset_free(struct ag_idset *set);
 
 /* The UID for user's first login. With upg (user-private groups, GID = UID)
  * a candidate is also taken when a group other than the user's own has it.

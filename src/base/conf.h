@@ -114,4 +114,8 @@ bool ag_config_has_method(const struct ag_config *cfg, const char *method);
 /* Name of the i-th global key the parser knows; NULL past the last one. */
 const char *ag_config_key_name(size_t i);
 
+/* Its default as a configuration file would write it ("yes", "15",
+ * "/home/%u"), "" when it has none (required, or unset); in buf. */
+const char *ag_config_key_default(size_t i, char *buf, size_t len);
+
 #endif

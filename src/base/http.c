@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "base/buf.h"
 #include "base/http.h"
 #include "base/json.h"
 #include "base/secret.h"
@@ -23,7 +24,7 @@ struct ag_http {
 	char errbuf[CURL_ERROR_SIZE];
 	/* the response being received */
 	struct ag_http_response *resp;
-	size_t body_cap;
+	struct ag_buf body; /* its body, handed to resp at the end */
 	size_t header_bytes;
 	bool body_over;
 	bool headers_over;
@@ -90,31 +91,12 @@ out:
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct ag_http *http = userp;
-	struct ag_http_response *r = http->resp;
 	size_t n = size * nmemb;
-	char *grown;
 
-	if (r->body_len + n > AG_HTTP_BODY_MAX) {
-		http->body_over = true;
-		return 0;
-	}
-	if (r->body_len + n + 1 > http->body_cap) {
-		size_t cap = http->body_cap ? http->body_cap : 4096;
-		while (cap < r->body_len + n + 1)
-			cap *= 2;
-		grown = malloc(cap);
-		if (!grown)
-			return 0;
-		if (r->body)
-			memcpy(grown, r->body, r->body_len);
-		ag_free_secret_n(r->body, http->body_cap);
-		r->body = grown;
-		http->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
-	return n;
+	if (ag_buf_append(&http->body, data, n))
+		return n;
+	http->body_over = n > AG_HTTP_BODY_MAX || http->body.len > AG_HTTP_BODY_MAX - n;
+	return 0; /* curl stops the transfer */
 }
 
 /* The value of "Name: value\r\n" when line starts with name, else NULL. */
@@ -236,7 +218,7 @@ void ag_http_response_clear(struct ag_http_response *resp)
 	if (!resp)
 		return;
 	if (resp->body)
-		ag_free_secret_n(resp->body, resp->body_len);
+		ag_free_secret_n(resp->body, resp->body_len + 1);
 	free(resp->location);
 	free(resp->content_type);
 	memset(resp, 0, sizeof *resp);
@@ -327,7 +309,7 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 	}
 
 	http->resp = resp;
-	http->body_cap = 0;
+	http->body = (struct ag_buf)AG_BUF_INIT(AG_HTTP_BODY_MAX);
 	http->header_bytes = 0;
 	http->body_over = http->headers_over = false;
 	http->errbuf[0] = '\0';
@@ -345,6 +327,8 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	free_headers(headers);
 	http->resp = NULL;
+	resp->body = rc == CURLE_OK ? ag_buf_steal(&http->body, &resp->body_len) : NULL;
+	ag_buf_free(&http->body);
 	if (curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n_conn) == CURLE_OK)
 		http->connections += n_conn;
 
@@ -361,11 +345,8 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (!resp->body) {
-		resp->body = strdup("");
-		if (!resp->body) {
-			ag_http_response_clear(resp);
-			return AG_ERR_NOMEM;
-		}
+		ag_http_response_clear(resp);
+		return AG_ERR_NOMEM;
 	}
 	ag_log(http->log, LOG_DEBUG, "http: %s %s: %ld, %zu bytes", method, shown, resp->status, resp->body_len);
 	return AG_OK;

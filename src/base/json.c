@@ -9,12 +9,18 @@
 enum ag_err ag_json_parse_object(const char *buf, size_t len, const struct ag_log *log,
 				 const char *what, json_t **out)
 {
+	return ag_json_parse_object_max(buf, len, AG_JSON_MAX, log, what, out);
+}
+
+enum ag_err ag_json_parse_object_max(const char *buf, size_t len, size_t max, const struct ag_log *log,
+				     const char *what, json_t **out)
+{
 	json_error_t jerr;
 	json_t *root;
 
 	*out = NULL;
-	if (len > AG_JSON_MAX) {
-		ag_log(log, LOG_ERR, "%s: %zu bytes, over the %d byte limit", what, len, AG_JSON_MAX);
+	if (len > max) {
+		ag_log(log, LOG_ERR, "%s: %zu bytes, over the %zu byte limit", what, len, max);
 		return AG_ERR_TOO_LARGE;
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -15,7 +15,12 @@
 #define AG_JSON_MAX (1024 * 1024) /* bytes of one document */
 
 /* Parse buf (not NUL-terminated, len bytes) as a JSON object. what names the
- * document in the log ("discovery document"). On failure *out is NULL. */
+ * document in the log ("discovery document"); a parse error never quotes the
+ * input (it may be part of a token). On failure *out is NULL. The one entry
+ * point for every JSON document, from the network (AG_JSON_MAX) or from a
+ * file (its own cap). */
+enum ag_err ag_json_parse_object_max(const char *buf, size_t len, size_t max, const struct ag_log *log,
+				     const char *what, json_t **out);
 enum ag_err ag_json_parse_object(const char *buf, size_t len, const struct ag_log *log,
 				 const char *what, json_t **out);
 
@@ -34,7 +39,10 @@ bool ag_json_integer(const json_t *obj, const char *key, long long *out);
 bool ag_json_bool(const json_t *obj, const char *key, bool *out);
 
 /* Overwrite every string inside v (recursively) with zeros: for JSON that
- * carried a password or a code, before it is released. */
+ * carried a password, a code or a token, before it is released. (jansson's
+ * allocator is left alone: json_set_alloc_funcs is process-wide, and a
+ * wiping free would also receive blocks the host process or another module
+ * allocated before the switch.) */
 void ag_json_wipe(json_t *v);
 
 #endif

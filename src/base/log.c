@@ -11,8 +11,20 @@
 
 #include "base/log.h"
 
-#define AG_TEST_LOG_ENV "AUTHGEAR_TEST_LOG"
+/* Replace bytes below 0x20 and DEL so a line stays one line. */
+static void sanitize(char *line)
+{
+	for (unsigned char *p = (unsigned char *)line; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
 
+#ifdef AG_TEST_HOOKS
+/* Test builds only (./configure --enable-test-hooks): every line is also
+ * appended to the file AUTHGEAR_TEST_LOG names, so tests can read what a
+ * module inside sshd or pamtester logged. A default build has no such
+ * environment hook: a root process that inherits a caller's environment
+ * (login -p under a network daemon) must not create a file it chooses. */
 static const char *priority_name(int priority)
 {
 	switch (priority & LOG_PRIMASK) {
@@ -27,17 +39,9 @@ static const char *priority_name(int priority)
 	}
 }
 
-/* Replace bytes below 0x20 and DEL so a line stays one line. */
-static void sanitize(char *line)
-{
-	for (unsigned char *p = (unsigned char *)line; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
-}
-
 static void write_test_log(int priority, const char *line)
 {
-	const char *path = secure_getenv(AG_TEST_LOG_ENV);
+	const char *path = secure_getenv("AUTHGEAR_TEST_LOG");
 	char buf[AG_LOG_LINE_MAX + 16];
 	int fd, n;
 
@@ -56,6 +60,11 @@ static void write_test_log(int priority, const char *line)
 	}
 	close(fd);
 }
+#else
+static void write_test_log(int priority, const char *line)
+{
+}
+#endif
 
 void ag_log(const struct ag_log *log, int priority, const char *fmt, ...)
 {

@@ -38,9 +38,6 @@
 
 #define AG_INDEX_FILE "nss.index"
 #define AG_INDEX_DEFAULT_PATH "/var/lib/authgear/" AG_INDEX_FILE
-/* Tests only: another index path for the NSS module, read with
- * secure_getenv (ignored in setuid and setgid processes). */
-#define AG_INDEX_ENV "AUTHGEAR_NSS_INDEX"
 
 #define AG_INDEX_MAGIC "AGNSSIX"   /* 8 bytes with its NUL */
 #define AG_INDEX_VERSION 1u

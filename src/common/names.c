@@ -23,26 +23,32 @@ bool ag_name_valid(const char *name)
 	return true;
 }
 
+const char *ag_list_next(const char **cur, size_t *n)
+{
+	const char *p = *cur;
+
+	if (!p)
+		return NULL;
+	p += strspn(p, AG_LIST_SEPARATORS);
+	*n = strcspn(p, AG_LIST_SEPARATORS);
+	*cur = p + *n;
+	return *n ? p : NULL;
+}
+
 bool ag_name_allowed(const char *list, const char *name)
 {
 	char pattern[256];
+	size_t n;
 
 	if (!list || !ag_name_valid(name))
 		return false;
-	for (const char *p = list; *p;) {
-		size_t n;
-
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n == 0)
-			break;
+	for (const char *cur = list, *p; (p = ag_list_next(&cur, &n));) {
 		if (n < sizeof pattern) {
 			memcpy(pattern, p, n);
 			pattern[n] = '\0';
 			if (fnmatch(pattern, name, FNM_NOESCAPE) == 0)
 				return true;
 		}
-		p += n;
 	}
 	return false;
 }
@@ -78,21 +84,15 @@ bool ag_name_expand(const char *tmpl, const char *name, char *out, size_t len)
 void ag_name_list_each(const char *list, bool (*fn)(const char *name, void *ctx), void *ctx)
 {
 	char name[AG_NAME_MAX + 1];
+	size_t n;
 
-	for (const char *p = list; p && *p;) {
-		size_t n;
-
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n == 0)
-			break;
+	for (const char *cur = list, *p; (p = ag_list_next(&cur, &n));) {
 		if (n <= AG_NAME_MAX) {
 			memcpy(name, p, n);
 			name[n] = '\0';
 			if (!fn(name, ctx))
 				return;
 		}
-		p += n;
 	}
 }
 
@@ -113,19 +113,14 @@ static bool check_one(const char *name, void *ctx)
 bool ag_name_list_valid(const char *list, size_t max)
 {
 	struct list_check c = { 0, true };
+	size_t n;
 
 	if (!list)
 		return false;
 	/* A piece longer than a name is skipped by ag_name_list_each: count it here. */
-	for (const char *p = list; *p;) {
-		size_t n;
-
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
+	for (const char *cur = list; ag_list_next(&cur, &n);)
 		if (n > AG_NAME_MAX)
 			return false;
-		p += n;
-	}
 	ag_name_list_each(list, check_one, &c);
 	return c.ok && c.n > 0 && c.n <= max;
 }

@@ -14,6 +14,15 @@
  * no '/', no space or control character, at most 32 bytes. */
 bool ag_name_valid(const char *name);
 
+/* Lists in the configuration (users, require_roles, methods, [roles]
+ * values): items separated by commas and/or blanks. */
+#define AG_LIST_SEPARATORS ", \t"
+
+/* The next item of such a list: start with *cur at the list (NULL is an
+ * empty list); returns the item and its length in *n and moves *cur past
+ * it, or NULL at the end. */
+const char *ag_list_next(const char **cur, size_t *n);
+
 /* Whether name matches the allow-list: names and fnmatch(3) patterns
  * ("dev-*", "*") separated by commas and/or spaces. */
 bool ag_name_allowed(const char *list, const char *name);

@@ -6,44 +6,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/buf.h"
 #include "base/json.h"
 #include "base/secret.h"
 #include "oidc/token.h"
 
-/* A form body built from name/value pairs, escaped; it holds secrets. */
-struct form {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
+/* A form body built from name/value pairs, escaped, in a wiping buffer (it
+ * holds secrets). */
+#define FORM_MAX (64 * 1024)
 
-static void form_append(struct form *f, const char *s)
-{
-	size_t n = strlen(s);
-	char *grown;
-
-	if (f->failed)
-		return;
-	if (f->len + n + 1 > f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 512;
-		while (cap < f->len + n + 1)
-			cap *= 2;
-		grown = malloc(cap);
-		if (!grown) {
-			f->failed = true;
-			return;
-		}
-		if (f->buf)
-			memcpy(grown, f->buf, f->len);
-		ag_free_secret_n(f->buf, f->cap);
-		f->buf = grown;
-		f->cap = cap;
-	}
-	memcpy(f->buf + f->len, s, n + 1);
-	f->len += n;
-}
-
-static void form_add(struct form *f, struct ag_http *http, const char *name, const char *value)
+static void form_add(struct ag_buf *f, struct ag_http *http, const char *name, const char *value)
 {
 	char *e = ag_http_escape(http, value);
 
@@ -51,23 +23,15 @@ static void form_add(struct form *f, struct ag_http *http, const char *name, con
 		f->failed = true;
 		return;
 	}
-	if (f->len)
-		form_append(f, "&");
-	form_append(f, name);
-	form_append(f, "=");
-	form_append(f, e);
+	ag_buf_join(f, "&", name);
+	ag_buf_add(f, "=");
+	ag_buf_add(f, e);
 	ag_free_secret(e);
-}
-
-static void form_free(struct form *f)
-{
-	ag_free_secret_n(f->buf, f->cap);
-	memset(f, 0, sizeof *f);
 }
 
 /* Client authentication: client_id always (public clients), and the secret
  * with client_secret_post when one is configured. */
-static void form_add_client(struct form *f, struct ag_oidc *o)
+static void form_add_client(struct ag_buf *f, struct ag_oidc *o)
 {
 	form_add(f, o->http, "client_id", o->cfg->client_id);
 	if (o->client_secret)
@@ -153,6 +117,7 @@ enum ag_err ag_tokens_parse(const struct ag_http_response *resp, const struct ag
 		ag_log(log, LOG_ERR, "token: expires_in malformed");
 		err = AG_ERR_PROTOCOL;
 	}
+	ag_json_wipe(body); /* jansson's copies of the tokens */
 	json_decref(body);
 	if (err != AG_OK)
 		ag_tokens_clear(out);
@@ -162,7 +127,7 @@ enum ag_err ag_tokens_parse(const struct ag_http_response *resp, const struct ag
 enum ag_err ag_oidc_post_form(struct ag_oidc *o, const char *url, const char *const *fields,
 			      struct ag_http_response *resp)
 {
-	struct form f = { 0 };
+	struct ag_buf f = AG_BUF_INIT(FORM_MAX);
 	enum ag_err err;
 
 	for (size_t i = 0; fields[i]; i += 2)
@@ -170,11 +135,12 @@ enum ag_err ag_oidc_post_form(struct ag_oidc *o, const char *url, const char *co
 			form_add(&f, o->http, fields[i], fields[i + 1]);
 	form_add_client(&f, o);
 	if (f.failed) {
-		form_free(&f);
+		ag_buf_free(&f);
+		ag_log(o->log, LOG_ERR, "token: form body over %d bytes or out of memory", FORM_MAX);
 		return AG_ERR_NOMEM;
 	}
-	err = ag_http_post_form(o->http, url, f.buf, resp);
-	form_free(&f);
+	err = ag_http_post_form(o->http, url, ag_buf_str(&f), resp);
+	ag_buf_free(&f);
 	return err;
 }
 

@@ -141,6 +141,33 @@ static void test_duplicates(void **state)
 		     "test.conf:6: [roles] duplicate key 'admin' (first at line 5)");
 }
 
+/* 9,000 pins (the limit is 10,000): a duplicate key or UID anywhere is found
+ * with the line of its first holder, and a table's keys do not clash with
+ * another table's. */
+static void test_many_uids(void **state)
+{
+	const size_t n = 9000;
+	size_t cap = n * 32 + 256, len;
+	char *text = malloc(cap);
+	struct ag_config *cfg = NULL;
+	char why[256];
+
+	assert_non_null(text);
+	len = (size_t)snprintf(text, cap, MINIMAL "[roles]\nu7 = g7\n[uids]\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "u%zu = %zu\n", i, 100000 + i);
+	assert_int_equal(parse(text, len, AG_CONFIG_STRICT, &cfg, why, sizeof why), AG_OK);
+	assert_int_equal(ag_config_table(cfg, "uids")->n_entries, n);
+	assert_string_equal(ag_config_table_get(ag_config_table(cfg, "uids"), "u8999"), "108999");
+	ag_config_free(cfg);
+	/* the last line repeats the key of line 7 + 5000, then the UID of line 7 + 123 */
+	snprintf(text + len, cap - len, "u5000 = 99\n");
+	expect_error(text, AG_ERR_CONFIG, "[uids] duplicate key 'u5000' (first at line 5007)");
+	snprintf(text + len, cap - len, "z = 100123\n");
+	expect_error(text, AG_ERR_CONFIG, "[uids] z: UID 100123 is already pinned to u123 (line 130)");
+	free(text);
+}
+
 static void test_unknown_keys_strict_and_lenient(void **state)
 {
 	const char text[] = MINIMAL "future_key = 1\n[future]\nx = y\n[roles]\nadmin = sudo\n";
@@ -453,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_file_ok_and_path),
 		cmocka_unit_test(test_file_missing),
 		cmocka_unit_test(test_file_wrong_mode),
+		cmocka_unit_test(test_many_uids),
 		cmocka_unit_test(test_file_wrong_owner),
 		cmocka_unit_test(test_file_not_regular),
 		cmocka_unit_test(test_file_hostile_content),
