@@ -29,10 +29,7 @@ static void remember_sink(void *ctx, int priority, const char *line)
 		l->next->sink(l->next->sink_ctx, priority, line);
 }
 
-static void add(struct ag_check_report *r, const char *name, bool required, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static void add(struct ag_check_report *r, const char *name, bool required, bool ok, const char *fmt, ...)
+void ag_check_add(struct ag_check_report *r, const char *name, bool required, bool ok, const char *fmt, ...)
 {
 	struct ag_check_result *res;
 	va_list ap;
@@ -51,7 +48,7 @@ static void add(struct ag_check_report *r, const char *name, bool required, bool
 /* A failed required check: the detail is the core's own log reason. */
 static void add_failure(struct ag_check_report *r, const char *name, enum ag_err err, struct last_line *l)
 {
-	add(r, name, true, false, "%s", l->line[0] ? l->line : ag_err_reason(err));
+	ag_check_add(r, name, true, false, "%s", l->line[0] ? l->line : ag_err_reason(err));
 	l->line[0] = '\0';
 }
 
@@ -60,11 +57,11 @@ static void check_clock(struct ag_check_report *r, const struct ag_oidc *o, time
 	long skew;
 
 	if (!server_date) {
-		add(r, "clock", false, false, "the issuer sent no Date header; clock skew unknown");
+		ag_check_add(r, "clock", false, false, "the issuer sent no Date header; clock skew unknown");
 		return;
 	}
 	skew = (long)(o->now(NULL) - server_date);
-	add(r, "clock", true, labs(skew) <= o->cfg->leeway,
+	ag_check_add(r, "clock", true, labs(skew) <= o->cfg->leeway,
 	    "skew %+ld s against the issuer's Date header (leeway %ld s)", skew, o->cfg->leeway);
 }
 
@@ -81,7 +78,7 @@ static bool check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct la
 		add_failure(r, "issuer", err, l);
 		return false;
 	}
-	add(r, "issuer", true, true, "%s answered the discovery request", o->cfg->issuer);
+	ag_check_add(r, "issuer", true, true, "%s answered the discovery request", o->cfg->issuer);
 	check_clock(r, o, server_date);
 	err = ag_discovery_from_json(doc, o->cfg->issuer, o->http, o->log, &d);
 	json_decref(doc);
@@ -89,12 +86,12 @@ static bool check_issuer(struct ag_check_report *r, struct ag_oidc *o, struct la
 		add_failure(r, "discovery", err, l);
 		return false;
 	}
-	add(r, "discovery", true, true, "issuer matches; token endpoint %s", d->token_endpoint);
+	ag_check_add(r, "discovery", true, true, "issuer matches; token endpoint %s", d->token_endpoint);
 	if (d->device_authorization_endpoint)
-		add(r, "device", false, true, "device authorization endpoint advertised: %s",
+		ag_check_add(r, "device", false, true, "device authorization endpoint advertised: %s",
 		    d->device_authorization_endpoint);
 	else
-		add(r, "device", false, true, "no device authorization endpoint advertised (device login unavailable)");
+		ag_check_add(r, "device", false, true, "no device authorization endpoint advertised (device login unavailable)");
 	ag_discovery_free(d);
 	return true;
 }
@@ -117,7 +114,7 @@ static void check_keys(struct ag_check_report *r, struct ag_oidc *o, struct last
 	for (size_t i = 0; i < ag_jwks_count(keys) && len < sizeof detail; i++)
 		len += (size_t)snprintf(detail + len, sizeof detail - len, "%s %s (%s)", i ? "," : "",
 					ag_jwks_kid(keys, i), ag_jwks_alg_desc(keys, i));
-	add(r, "jwks", true, true, "%s", detail);
+	ag_check_add(r, "jwks", true, true, "%s", detail);
 	err = ag_oidc_allowed_algs(o, &mask);
 	if (err != AG_OK) {
 		add_failure(r, "algs", err, l);
@@ -127,7 +124,7 @@ static void check_keys(struct ag_check_report *r, struct ag_oidc *o, struct last
 		if (mask & bit)
 			snprintf(algs + strlen(algs), sizeof algs - strlen(algs), "%s%s", algs[0] ? " " : "",
 				 ag_jws_alg_name(bit));
-	add(r, "algs", true, true, "accepted ID token algs (allowed_algs and the issuer's): %s", algs);
+	ag_check_add(r, "algs", true, true, "accepted ID token algs (allowed_algs and the issuer's): %s", algs);
 }
 
 bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_check_report *report)
@@ -143,10 +140,10 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	memset(report, 0, sizeof *report);
 	err = ag_config_load(config_path, AG_CONFIG_STRICT, &check_log, &cfg, why, sizeof why);
 	if (err != AG_OK) {
-		add(report, "config", true, false, "%s", why);
+		ag_check_add(report, "config", true, false, "%s", why);
 		goto out;
 	}
-	add(report, "config", true, true, "%s: syntax, keys, owner and mode are valid", cfg->path);
+	ag_check_add(report, "config", true, true, "%s: syntax, keys, owner and mode are valid", cfg->path);
 	last.line[0] = '\0';
 
 	err = ag_oidc_open(cfg, &check_log, &o);
@@ -154,7 +151,7 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 		add_failure(report, "state_dir", err, &last);
 		goto out;
 	}
-	add(report, "state_dir", true, true, "%s is usable (private part %s)", cfg->state_dir, o->private_dir);
+	ag_check_add(report, "state_dir", true, true, "%s is usable (private part %s)", cfg->state_dir, o->private_dir);
 
 	if (!check_issuer(report, o, &last))
 		goto out;
@@ -163,9 +160,12 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	if (err != AG_OK)
 		add_failure(report, "authflow", err, &last);
 	else
-		add(report, "authflow", true, true, "Authentication Flow API answers at %s%s", cfg->issuer,
+		ag_check_add(report, "authflow", true, true, "Authentication Flow API answers at %s%s", cfg->issuer,
 		    AG_AUTHFLOW_PATH);
 out:
+	/* The host's side does not need the issuer: run it whenever the file loads. */
+	if (cfg)
+		ag_check_host(cfg, report);
 	ag_oidc_close(o);
 	ag_config_free(cfg);
 	for (size_t i = 0; i < report->n_results; i++)

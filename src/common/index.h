@@ -99,6 +99,10 @@ static inline uint32_t ag_index_id_hash(uint32_t x)
 
 /* --- reader ----------------------------------------------------------- */
 
+/* The index the NSS module reads: AG_INDEX_DEFAULT_PATH (test-hooks builds:
+ * AUTHGEAR_NSS_INDEX when set to an absolute path, through secure_getenv). */
+const char *ag_index_path(void);
+
 enum ag_index_status {
 	AG_INDEX_OK,
 	AG_INDEX_NOTFOUND,
