@@ -334,6 +334,8 @@ enum nss_status NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size
 	r = ag_index_user_by_uid(&m->ix, (uint32_t)uid, &idx);
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
+	else if (r == AG_INDEX_NOTFOUND)
+		r = ag_index_provisional_by_uid(&m->ix, (uint32_t)uid, pw, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;
@@ -351,6 +353,8 @@ enum nss_status NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf
 	r = ag_index_group_by_name(&m->ix, name, &idx);
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
+	else if (r == AG_INDEX_NOTFOUND)
+		r = ag_index_provisional_group(&m->ix, name, gr, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;
@@ -368,6 +372,8 @@ enum nss_status NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_
 	r = ag_index_group_by_gid(&m->ix, (uint32_t)gid, &idx);
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
+	else if (r == AG_INDEX_NOTFOUND)
+		r = ag_index_provisional_group_by_gid(&m->ix, (uint32_t)gid, gr, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;

@@ -23,7 +23,7 @@
 #define LOCK_FILE "store.lock"
 #define LOCK_TIMEOUT 5          /* seconds */
 #define STORE_MAX (64 * 1024 * 1024)
-#define THROTTLE_WINDOW 60      /* seconds */
+#define THROTTLE_WINDOW AG_STORE_THROTTLE_WINDOW
 #define THROTTLE_NAMES_MAX 4096 /* names tracked at once; the oldest are dropped */
 
 struct ag_store {
@@ -245,6 +245,39 @@ enum ag_err ag_store_throttle_failed(struct ag_store *s, const char *name, time_
 	long unused;
 
 	return throttle(s, name, 0, now, true, &unused);
+}
+
+enum ag_err ag_store_throttle_read(struct ag_store *s, const char *name, time_t now, bool clear, long *failures,
+				   long *oldest_age)
+{
+	json_t *doc = NULL, *times;
+	enum ag_err err;
+	int lock;
+
+	*failures = 0;
+	*oldest_age = 0;
+	err = ag_lock_acquire(s->dir, LOCK_FILE, LOCK_TIMEOUT, s->log, &lock);
+	if (err != AG_OK)
+		return err;
+	err = load(s, THROTTLE_FILE, &doc);
+	if (err != AG_OK)
+		goto out;
+	prune(doc, now);
+	times = json_object_get(doc, name);
+	if (times) {
+		*failures = (long)json_array_size(times);
+		*oldest_age = (long)(now - (time_t)json_integer_value(json_array_get(times, 0)));
+	}
+	if (clear && times) {
+		json_object_del(doc, name);
+		err = save(s, THROTTLE_FILE, doc);
+		if (err == AG_OK)
+			ag_log(s->log, LOG_NOTICE, "throttle: %s cleared (%ld failed logins forgotten)", name, *failures);
+	}
+out:
+	json_decref(doc);
+	ag_lock_release(lock);
+	return err;
 }
 
 /* --- the users file as C structs ------------------------------------------- */

@@ -28,12 +28,18 @@ enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub)
  * name already bound to another sub is refused with AG_ERR_DENIED. */
 enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now);
 
+#define AG_STORE_THROTTLE_WINDOW 60 /* seconds: the throttle's minute */
+
 /* The local throttle against brute force: AG_ERR_RATE_LIMITED when name
  * failed max_per_minute times within the last minute (*retry_after: seconds
  * until the oldest failure leaves the window); then record each failure. */
 enum ag_err ag_store_throttle_check(struct ag_store *s, const char *name, long max_per_minute, time_t now,
 				    long *retry_after);
 enum ag_err ag_store_throttle_failed(struct ag_store *s, const char *name, time_t now);
+/* For the administrator (authgear-pam throttle): name's failures within the
+ * last minute and the age in seconds of the oldest; with clear, forget them. */
+enum ag_err ag_store_throttle_read(struct ag_store *s, const char *name, time_t now, bool clear, long *failures,
+				   long *oldest_age);
 
 /* --- accounts: UIDs, groups and roles per user; the NSS index ----------
  *

@@ -149,4 +149,17 @@ enum ag_index_status ag_index_user_gids(const struct ag_index *ix, uint32_t idx,
 enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
 					  char *buf, size_t len);
 
+/* The same entries by UID, so getpwnam and getpwuid agree (id(1) asks
+ * both): only names the index can lead back to, the pinned names and the
+ * plain names (not patterns) of the allow-list. NOTFOUND otherwise. */
+enum ag_index_status ag_index_provisional_by_uid(const struct ag_index *ix, uint32_t uid, struct passwd *pw,
+						 char *buf, size_t len);
+
+/* The user-private group (GID = UID, no members) of a provisional entry, by
+ * name and by GID; NOTFOUND with a shared primary_group. */
+enum ag_index_status ag_index_provisional_group(const struct ag_index *ix, const char *name, struct group *gr,
+						char *buf, size_t len);
+enum ag_index_status ag_index_provisional_group_by_gid(const struct ag_index *ix, uint32_t gid, struct group *gr,
+						       char *buf, size_t len);
+
 #endif
