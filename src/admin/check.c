@@ -60,7 +60,7 @@ static void check_clock(struct ag_check_report *r, const struct ag_oidc *o, time
 		ag_check_add(r, "clock", false, false, "the issuer sent no Date header; clock skew unknown");
 		return;
 	}
-	skew = (long)(o->now(NULL) - server_date);
+	skew = (long)(ag_clock_wall(o->clock) - server_date);
 	ag_check_add(r, "clock", true, labs(skew) <= o->cfg->leeway,
 	    "skew %+ld s against the issuer's Date header (leeway %ld s)", skew, o->cfg->leeway);
 }

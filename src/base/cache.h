@@ -13,7 +13,7 @@
 #include "base/log.h"
 
 /* Load dir/name when it was fetched from source. A missing file is
- * AG_ERR_NOT_CONFIGURED; a corrupt one or one from another source is
+ * AG_ERR_NOT_FOUND; a corrupt one or one from another source is
  * AG_ERR_PARSE (logged). The caller judges the age from *fetched_at. */
 enum ag_err ag_cache_load(const char *dir, const char *name, const char *source,
 			  const struct ag_log *log, json_t **document, time_t *fetched_at);

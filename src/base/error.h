@@ -13,6 +13,9 @@
 	X(AG_ERR_NOMEM,       "nomem",           "out of memory",                             "Sign-in failed: the system is out of memory.") \
 	X(AG_ERR_INVALID_ARG, "invalid_arg",     "invalid argument",                          "Sign-in failed: internal error.") \
 	X(AG_ERR_IO,          "io",              "file or system call failed",                "Sign-in failed: a local file could not be read or written.") \
+	X(AG_ERR_NOT_FOUND,   "not_found",       "file not found",                            "Sign-in with Authgear is not configured on this system.") \
+	X(AG_ERR_CORRUPT,     "corrupt",         "local file corrupt",                        "Sign-in failed: a local file could not be read or written.") \
+	X(AG_ERR_STALE,       "stale",           "cached copy expired",                       "The sign-in service answered unexpectedly; ask your administrator.") \
 	X(AG_ERR_CONFIG,      "config",          "configuration invalid",                     "Sign-in with Authgear is not configured correctly; ask your administrator.") \
 	X(AG_ERR_CONFIG_PERM, "config_perm",     "configuration file has unsafe owner or mode", "Sign-in with Authgear is not configured correctly; ask your administrator.") \
 	X(AG_ERR_NOT_CONFIGURED, "not_configured", "not configured",                          "Sign-in with Authgear is not configured on this system.") \

@@ -23,6 +23,7 @@ struct ag_http {
 	long requests;
 	char errbuf[CURL_ERROR_SIZE];
 	/* the response being received */
+	struct ag_http_transport transport; /* request NULL: libcurl */
 	struct ag_http_response *resp;
 	struct ag_buf body; /* its body, handed to resp at the end */
 	size_t header_bytes;
@@ -205,6 +206,14 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 	return AG_OK;
 }
 
+void ag_http_set_transport(struct ag_http *http, const struct ag_http_transport *t)
+{
+	if (t)
+		http->transport = *t;
+	else
+		memset(&http->transport, 0, sizeof http->transport);
+}
+
 void ag_http_free(struct ag_http *http)
 {
 	if (!http)
@@ -287,6 +296,15 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 	err = ag_http_check_url(http, url);
 	if (err != AG_OK)
 		return err;
+	if (http->transport.request) {
+		http->requests++;
+		err = http->transport.request(http->transport.ctx, method, url, content_type, body, bearer, resp);
+		if (err == AG_OK && !resp->body)
+			err = AG_ERR_NOMEM;
+		if (err != AG_OK)
+			ag_http_response_clear(resp);
+		return err;
+	}
 
 	ok = add_header(&headers, "Accept: application/json") && add_header(&headers, "Expect:");
 	if (ok && content_type) {
@@ -383,6 +401,22 @@ char *ag_http_escape(struct ag_http *http, const char *s)
 	return copy;
 }
 
+void ag_http_add_param(struct ag_http *http, struct ag_buf *b, const char *sep, const char *name,
+		       const char *value)
+{
+	char *e = ag_http_escape(http, value);
+
+	if (!e) {
+		b->failed = true;
+		return;
+	}
+	ag_buf_add(b, sep);
+	ag_buf_add(b, name);
+	ag_buf_add(b, "=");
+	ag_buf_add(b, e);
+	ag_free_secret(e);
+}
+
 long ag_http_connections(const struct ag_http *http)
 {
 	return http->connections;
@@ -438,20 +472,33 @@ enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_lo
 	return ag_json_parse_object(resp->body, resp->body_len, log, what, out);
 }
 
+enum ag_err ag_http_unexpected(long status)
+{
+	return status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
+}
+
+bool ag_http_url_is_client(const char *url, const char *client_uri)
+{
+	size_t n = client_uri ? strlen(client_uri) : 0;
+
+	return n && strncmp(url, client_uri, n) == 0 && (url[n] == '?' || url[n] == '\0');
+}
+
 enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
-				    const char **url)
+				    const char *client_uri, const char **url)
 {
 	*url = NULL;
 	if (resp->status != 301 && resp->status != 302 && resp->status != 303 && resp->status != 307 &&
 	    resp->status != 308) {
 		ag_log(http->log, LOG_ERR, "http: expected a redirect, got status %ld", resp->status);
-		return resp->status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
+		return ag_http_unexpected(resp->status);
 	}
 	if (!resp->location || !*resp->location) {
 		ag_log(http->log, LOG_ERR, "http: redirect without a Location");
 		return AG_ERR_PROTOCOL;
 	}
-	if (ag_http_check_url(http, resp->location) != AG_OK)
+	/* The client's own URI is never fetched (it may be a custom scheme). */
+	if (!ag_http_url_is_client(resp->location, client_uri) && ag_http_check_url(http, resp->location) != AG_OK)
 		return AG_ERR_PROTOCOL;
 	*url = resp->location;
 	return AG_OK;

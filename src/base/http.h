@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
 
@@ -45,6 +46,19 @@ struct ag_http;
 enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *log, struct ag_http **out);
 void ag_http_free(struct ag_http *http);
 
+/* The transport seam: with one set, every request that passes the URL rules
+ * goes to request() instead of libcurl (counted the same way). request
+ * fills resp (status, body from malloc, NUL-terminated; location and
+ * content_type from malloc or NULL) and returns AG_OK, or the transport
+ * error it simulates. For unit tests of protocol code without a server; the
+ * real-server tests stay. NULL restores libcurl. */
+struct ag_http_transport {
+	enum ag_err (*request)(void *ctx, const char *method, const char *url, const char *content_type,
+			       const char *body, const char *bearer, struct ag_http_response *resp);
+	void *ctx;
+};
+void ag_http_set_transport(struct ag_http *http, const struct ag_http_transport *t);
+
 /* The URL is refused unless it is https:// (or http:// to loopback when
  * allowed). AG_OK means a complete response of any status arrived. */
 enum ag_err ag_http_get(struct ag_http *http, const char *url, const char *bearer,
@@ -66,9 +80,17 @@ enum ag_err ag_http_json(const struct ag_http_response *resp, const struct ag_lo
 			 json_t **out);
 
 /* The target of a redirect response: status 301/302/303/307/308 with a
- * Location that passes the client's URL rules (https only). Points into resp. */
+ * Location that is client_uri (the client's redirect_uri, itself or with a
+ * query: never fetched, so any scheme; may be NULL) or else passes the
+ * client's URL rules (https only). Points into resp. */
 enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_http_response *resp,
-				    const char **url);
+				    const char *client_uri, const char **url);
+/* The error for a response a step did not expect: AG_ERR_SERVER for a 5xx
+ * (the issuer's trouble), else AG_ERR_PROTOCOL. */
+enum ag_err ag_http_unexpected(long status);
+
+/* Whether url is client_uri itself or client_uri?query. */
+bool ag_http_url_is_client(const char *url, const char *client_uri);
 
 /* The query string of url (without '?'), or NULL; caller frees. */
 char *ag_http_query(const char *url);
@@ -87,6 +109,12 @@ enum ag_err ag_http_check_url(const struct ag_http *http, const char *url);
 
 /* Percent-encode s for a query string or form body; NULL on failure. */
 char *ag_http_escape(struct ag_http *http, const char *s);
+
+/* Append name=escaped(value) to a form body or query in b, after sep when
+ * b already holds a parameter ("&"); the escaped copy is wiped (values may
+ * be secrets). A failure leaves b failed. */
+void ag_http_add_param(struct ag_http *http, struct ag_buf *b, const char *sep, const char *name,
+		       const char *value);
 
 /* How many connections the handle opened, and requests it sent, so far. */
 long ag_http_connections(const struct ag_http *http);

@@ -53,6 +53,9 @@ int ag_err_to_pam(enum ag_err err)
 	case AG_ERR_NOT_CONFIGURED:
 	case AG_ERR_UNSUPPORTED:
 	case AG_ERR_IO:
+	case AG_ERR_NOT_FOUND:  /* was AG_ERR_NOT_CONFIGURED */
+	case AG_ERR_CORRUPT:    /* was AG_ERR_IO */
+	case AG_ERR_STALE:      /* was AG_ERR_INVALID_GRANT (never a login's result) */
 		return PAM_AUTHINFO_UNAVAIL;
 	case AG_ERR_INVALID_ARG:
 	case AG_ERR__COUNT:

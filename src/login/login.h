@@ -11,6 +11,9 @@
 #include "base/log.h"
 #include "jose/claims.h"
 #include "login/conv.h"
+#include "login/policy.h"
+#include "oidc/clock.h"
+#include "oidc/token.h"
 
 #define AG_LOGIN_LINE_MAX 256
 
@@ -26,6 +29,8 @@ struct ag_login {
 	/* optional: called after each step with its name and duration (CLI) */
 	void (*on_step)(void *ctx, const char *step, double ms);
 	void *step_ctx;
+	/* optional: the clock (NULL: ag_clock_system); tests set their own */
+	const struct ag_clock *clock;
 
 	/* the outcome */
 	char line[AG_LOGIN_LINE_MAX];      /* one plain line for the person when it failed */
@@ -39,20 +44,16 @@ struct ag_login {
 	struct ag_oidc *o;
 	struct ag_store *store;
 	double t_step;
-	/* a method's own check, run by ag_login_finish after the policy checks
-	 * and before the name is bound (device: the username claim) */
-	enum ag_err (*before_bind)(struct ag_login *l, void *ctx);
-	void *before_bind_ctx;
 };
 
-/* What proves a second factor for require_mfa. */
-enum ag_mfa_rule {
-	/* the client saw a second factor pass AND amr contains "mfa" (password path) */
-	AG_MFA_SEEN_AND_AMR,
-	/* amr alone: "mfa", or a knowledge factor "pwd" together with a possession
-	 * factor "otp", "hwk", "swk" or "sms" (RFC 8176 §2; device path, where the
-	 * factors were proven at the issuer) */
-	AG_MFA_AMR_FACTORS,
+/* How a login method proved who signed in, for ag_login_finish. */
+struct ag_login_proof {
+	const char *nonce;          /* the authorization request's; NULL when it had none */
+	bool second_factor_proven;  /* the client saw a second factor pass */
+	enum ag_mfa_rule rule;
+	/* No login ID was typed (device): the account that approved must be the
+	 * Unix name's, username_claim at userinfo with the ID token's sub. */
+	bool name_from_userinfo;
 };
 
 /* Whether user is handled by pam_authgear: a valid name that is allow-listed
@@ -64,13 +65,15 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
  * person is asked. On failure l->line says why in one line. */
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password);
 
-/* The end of every login method: verify the ID token (nonce when not NULL),
- * refuse anonymous users, require_roles, require_mfa by rule
- * (second_factor_proven says whether the client saw a second factor pass),
- * the method's before_bind check, then bind or check the name <-> sub
- * binding. */
-enum ag_err ag_login_finish(struct ag_login *l, const char *id_token, const char *nonce,
-			    bool second_factor_proven, enum ag_mfa_rule rule);
+/* The end of every login method, given the tokens it obtained: verify the
+ * ID token (proof->nonce when not NULL), the policy (policy.h), the name at
+ * userinfo when proof->name_from_userinfo, then bind or check the name <->
+ * sub binding. The one place a login holds all its tokens. */
+enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, const struct ag_login_proof *proof);
+
+/* For ag_login_finish (login_device.c): username_claim at userinfo for the
+ * access token must name l->user, with the ID token's sub. */
+enum ag_err ag_login_userinfo_name(struct ag_login *l, const struct ag_tokens *tokens);
 
 /* For the login methods: open the store and apply the local throttle
  * (ag_login_begin), then count a failure, log the audit line and set the
@@ -88,6 +91,20 @@ enum ag_err ag_login_device(struct ag_login *l);
 /* With methods = password, device: ask which one (a short numbered choice).
  * *device says whether the person chose the device login. */
 enum ag_err ag_login_choose_method(struct ag_login *l, bool *device);
+
+/* The conversation of the login methods (prompt.c). ag_login_ask: a prompt;
+ * an answer that did not come is AG_ERR_CONV. ag_login_tell: a line.
+ * ag_login_choose: menu as a line, then "Choose 1 or 2 [1]: " (n = 2) or
+ * "Choose 1 to n [1]: "; *choice is 1..n, an empty answer 1; anything else is
+ * denied with a line saying what to answer. ag_login_step: the step called
+ * name ended (on_step gets its duration). */
+enum ag_err ag_login_ask(struct ag_login *l, enum ag_conv_style style, const char *prompt, char **answer);
+enum ag_err ag_login_tell(struct ag_login *l, const char *text);
+enum ag_err ag_login_choose(struct ag_login *l, const char *menu, int n, int *choice);
+void ag_login_step(struct ag_login *l, const char *name);
+
+/* Open l->o on l's configuration and clock. */
+enum ag_err ag_login_oidc(struct ag_login *l);
 
 /* Release what l holds (claims, connections). */
 void ag_login_clear(struct ag_login *l);

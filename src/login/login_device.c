@@ -20,47 +20,17 @@
 #define DEVICE_NEW_CODES_MAX 3 /* "new" answers honoured in one attempt */
 #define PRESS_ENTER "Press Enter once you have approved the sign-in (or type 'new' for a new code): "
 
-static enum ag_err ask(struct ag_login *l, enum ag_conv_style style, const char *prompt, char **answer)
-{
-	enum ag_err err = l->conv->talk(l->conv->ctx, style, prompt, answer);
-
-	if (err == AG_OK && !*answer)
-		err = AG_ERR_CONV;
-	return err;
-}
-
-static enum ag_err tell(struct ag_login *l, const char *text)
-{
-	return l->conv->talk(l->conv->ctx, AG_CONV_INFO, text, NULL); /* a line: no answer (conv.h) */
-}
-
-static void step(struct ag_login *l, const char *name)
-{
-	double t = ag_device_now_ms();
-
-	if (l->on_step)
-		l->on_step(l->step_ctx, name, t - l->t_step);
-	l->t_step = t;
-}
-
 enum ag_err ag_login_choose_method(struct ag_login *l, bool *device)
 {
-	char *choice = NULL;
+	int choice = 1;
 	enum ag_err err;
 
 	*device = ag_config_has_method(l->cfg, "device");
 	if (!*device || !ag_config_has_method(l->cfg, "password"))
 		return AG_OK;
-	err = tell(l, "Sign in: 1) Approve on your phone (QR)  2) Password and code");
-	if (err == AG_OK)
-		err = ask(l, AG_CONV_VISIBLE, "Choose 1 or 2 [1]: ", &choice);
-	if (err != AG_OK)
-		return err;
-	if (strcmp(choice, "2") == 0)
+	err = ag_login_choose(l, "Sign in: 1) Approve on your phone (QR)  2) Password and code", 2, &choice);
+	if (err == AG_OK && choice == 2)
 		*device = false;
-	else if (choice[0] && strcmp(choice, "1") != 0)
-		err = ag_login_deny(l, AG_ERR_CREDENTIALS, "Please answer 1 or 2.");
-	free(choice);
 	return err;
 }
 
@@ -85,7 +55,7 @@ static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
 		return AG_ERR_NOMEM;
 	}
 	snprintf(text, len, "To sign in, open %s\nand enter the code:\n\n    %s", a->verification_uri, spaced);
-	err = tell(l, text);
+	err = ag_login_tell(l, text);
 	ag_free_secret_n(text, len);
 	ag_wipe(spaced, sizeof spaced);
 	return err;
@@ -109,7 +79,7 @@ static enum ag_err show_qr(struct ag_login *l, const struct ag_device_auth *a)
 	}
 	if (err != AG_OK)
 		return err;
-	err = tell(l, qr);
+	err = ag_login_tell(l, qr);
 	ag_free_secret(qr); /* it carries the user code */
 	return err;
 }
@@ -123,21 +93,21 @@ static enum ag_err offer_code(struct ag_login *l, struct ag_device_auth *a, doub
 
 	*answer_new = false;
 	err = ag_device_authorize(l->o, l->cfg->device_scopes, a);
-	*issued_ms = ag_device_now_ms();
-	step(l, "device authorization");
+	*issued_ms = ag_clock_ms(l->clock);
+	ag_login_step(l, "device authorization");
 	if (err == AG_OK)
 		err = show_code(l, a);
 	if (err == AG_OK)
 		err = show_qr(l, a);
 	/* sshd shows info text only with the next prompt (OpenSSH bug 2876). */
 	if (err == AG_OK)
-		err = ask(l, AG_CONV_VISIBLE, PRESS_ENTER, &answer);
+		err = ag_login_ask(l, AG_CONV_VISIBLE, PRESS_ENTER, &answer);
 	if (err == AG_OK) {
 		const char *s = answer + strspn(answer, " \t");
 		*answer_new = strncasecmp(s, "new", 3) == 0 && s[3 + strspn(s + 3, " \t")] == '\0';
 	}
 	free(answer);
-	step(l, "approval");
+	ag_login_step(l, "approval");
 	return err;
 }
 
@@ -162,11 +132,10 @@ static char *claimed_name(const json_t *info, const char *claim)
 	return local;
 }
 
-/* before_bind: no login ID was typed, so the account that approved must be
- * the Unix name's (username_claim at userinfo, same sub as the ID token). */
-static enum ag_err check_username(struct ag_login *l, void *ctx)
+/* No login ID was typed, so the account that approved must be the Unix
+ * name's (username_claim at userinfo, same sub as the ID token). */
+enum ag_err ag_login_userinfo_name(struct ag_login *l, const struct ag_tokens *tokens)
 {
-	const struct ag_tokens *tokens = ctx;
 	const char *claim = l->cfg->username_claim;
 	char line[AG_LOGIN_LINE_MAX];
 	json_t *info = NULL;
@@ -175,7 +144,7 @@ static enum ag_err check_username(struct ag_login *l, void *ctx)
 	enum ag_err err;
 
 	err = ag_userinfo(l->o, tokens->access_token, &info);
-	step(l, "userinfo");
+	ag_login_step(l, "userinfo");
 	if (err != AG_OK)
 		return err;
 	sub = ag_json_string(info, "sub", 255);
@@ -200,10 +169,12 @@ out:
 
 static enum ag_err device_exchange(struct ag_login *l)
 {
+	/* the factors were proven at the issuer; no login ID was typed */
+	const struct ag_login_proof proof = { .rule = AG_MFA_AMR_FACTORS, .name_from_userinfo = true };
 	struct ag_device_auth a = { 0 };
 	struct ag_tokens tokens = { 0 };
 	enum ag_device_outcome outcome = AG_DEVICE_FAILED;
-	double start = ag_device_now_ms(), issued, deadline;
+	double start = ag_clock_ms(l->clock), issued, deadline;
 	/* device_max_wait bounds the whole attempt: sshd's LoginGraceTime does. */
 	double wait_deadline = start + (double)l->cfg->device_max_wait * 1000.0;
 	bool again = false;
@@ -219,7 +190,7 @@ static enum ag_err device_exchange(struct ag_login *l)
 			err = ag_login_deny(l, AG_ERR_RATE_LIMITED, "Too many new codes; sign in again.");
 			break;
 		}
-		if (ag_device_now_ms() >= wait_deadline) {
+		if (ag_clock_ms(l->clock) >= wait_deadline) {
 			err = ag_login_deny(l, AG_ERR_INVALID_GRANT, "The sign-in was not approved in time; sign in again "
 								     "for a new code.");
 			break;
@@ -236,7 +207,7 @@ static enum ag_err device_exchange(struct ag_login *l)
 		deadline = wait_deadline;
 	err = ag_device_poll(l->o, &a, deadline, &tokens, &outcome, &polls);
 	ag_device_auth_clear(&a); /* done with the codes, whatever happened */
-	step(l, "poll");
+	ag_login_step(l, "poll");
 	ag_log(l->log, LOG_INFO, "device: %s: %ld poll%s", l->user, polls, polls == 1 ? "" : "s");
 	switch (outcome) {
 	case AG_DEVICE_DENIED:
@@ -253,11 +224,7 @@ static enum ag_err device_exchange(struct ag_login *l)
 	}
 	if (err != AG_OK)
 		goto out;
-	l->before_bind = check_username;
-	l->before_bind_ctx = &tokens;
-	err = ag_login_finish(l, tokens.id_token, NULL, false, AG_MFA_AMR_FACTORS);
-	l->before_bind = NULL;
-	l->before_bind_ctx = NULL;
+	err = ag_login_finish(l, &tokens, &proof);
 out:
 	/* The refresh token is dropped until the token cache keeps it (roadmap). */
 	ag_tokens_clear(&tokens);
@@ -271,7 +238,7 @@ enum ag_err ag_login_device(struct ag_login *l)
 
 	err = ag_login_begin(l, "device");
 	if (err == AG_OK)
-		err = ag_oidc_open(l->cfg, l->log, &l->o);
+		err = ag_login_oidc(l);
 	if (err == AG_OK)
 		err = device_exchange(l);
 	/* Every attempt made the issuer issue a code: a conversation dropped at

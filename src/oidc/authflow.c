@@ -44,8 +44,7 @@ static void copy_field(char *dst, size_t n, const json_t *obj, const char *key)
 	snprintf(dst, n, "%s", v ? v : "");
 }
 
-/* RFC 3339 date-time (Go's time.Time in JSON): 2026-08-21T10:00:00[.frac](Z|+hh:mm). */
-static time_t parse_rfc3339(const char *s)
+time_t ag_flow_parse_time(const char *s)
 {
 	struct tm tm = { 0 };
 	int oh = 0, om = 0, n = 0;
@@ -81,7 +80,7 @@ static void parse_error(const json_t *error, struct ag_flow_error *ferr)
 	if (ag_json_integer(error, "code", &code))
 		ferr->code = (long)code;
 	if (until) {
-		time_t t = parse_rfc3339(until);
+		time_t t = ag_flow_parse_time(until);
 		ferr->until = t > 0 ? t : 0;
 	}
 }
@@ -107,12 +106,51 @@ static enum ag_err take_result(struct ag_flow *f, json_t *result)
 	return AG_OK;
 }
 
+enum ag_err ag_flow_parse_response(struct ag_flow *f, const struct ag_http_response *resp, struct ag_flow_error *ferr)
+{
+	struct ag_oidc *o = f->o;
+	json_t *env = NULL, *result, *error;
+	enum ag_err err;
+
+	memset(ferr, 0, sizeof *ferr);
+	if (resp->status >= 500 && resp->status != 503) {
+		ag_log(o->log, LOG_ERR, "authflow: server error %ld", resp->status);
+		return AG_ERR_SERVER;
+	}
+	err = ag_json_parse_object(resp->body, resp->body_len, o->log, "authflow", &env);
+	if (err != AG_OK)
+		return err;
+	result = json_object_get(env, "result");
+	error = json_object_get(env, "error");
+	if (resp->status == 200 && json_is_object(result) && !error) {
+		err = take_result(f, result);
+		copy_field(f->tracking_id, sizeof f->tracking_id, env, "tracking_id");
+		goto out;
+	}
+	if (!json_is_object(error) || !ag_json_string(error, "reason", 63)) {
+		ag_log(o->log, LOG_ERR, "authflow: status %ld without Authgear's error envelope", resp->status);
+		err = ag_http_unexpected(resp->status);
+		goto out;
+	}
+	parse_error(error, ferr);
+	if (ferr->tracking_id[0])
+		snprintf(f->tracking_id, sizeof f->tracking_id, "%s", ferr->tracking_id);
+	err = ag_flow_reason_err(ferr->reason);
+	ag_log(o->log, err == AG_ERR_PROTOCOL ? LOG_ERR : LOG_NOTICE, "authflow: %s/%s (%ld)%s%s", ferr->name,
+	       ferr->reason, resp->status, ferr->auth_type[0] ? " for " : "", ferr->auth_type);
+	/* A failed input comes back with the unchanged state: keep following it. */
+	if (json_is_object(result) && take_result(f, result) != AG_OK)
+		ag_log(o->log, LOG_WARNING, "authflow: error response with an unusable result");
+out:
+	json_decref(env);
+	return err;
+}
+
 /* POST body to path and take the envelope apart. */
 static enum ag_err call(struct ag_flow *f, const char *path, json_t *body, struct ag_flow_error *ferr)
 {
 	struct ag_oidc *o = f->o;
 	struct ag_http_response resp;
-	json_t *env = NULL, *result, *error;
 	char url[2400], *text;
 	enum ag_err err;
 
@@ -126,37 +164,7 @@ static enum ag_err call(struct ag_flow *f, const char *path, json_t *body, struc
 	ag_free_secret(text);
 	if (err != AG_OK)
 		return err;
-	if (resp.status >= 500 && resp.status != 503) {
-		ag_log(o->log, LOG_ERR, "authflow: server error %ld", resp.status);
-		err = AG_ERR_SERVER;
-		goto out;
-	}
-	err = ag_json_parse_object(resp.body, resp.body_len, o->log, "authflow", &env);
-	if (err != AG_OK)
-		goto out;
-	result = json_object_get(env, "result");
-	error = json_object_get(env, "error");
-	if (resp.status == 200 && json_is_object(result) && !error) {
-		err = take_result(f, result);
-		copy_field(f->tracking_id, sizeof f->tracking_id, env, "tracking_id");
-		goto out;
-	}
-	if (!json_is_object(error) || !ag_json_string(error, "reason", 63)) {
-		ag_log(o->log, LOG_ERR, "authflow: status %ld without Authgear's error envelope", resp.status);
-		err = resp.status >= 500 ? AG_ERR_SERVER : AG_ERR_PROTOCOL;
-		goto out;
-	}
-	parse_error(error, ferr);
-	if (ferr->tracking_id[0])
-		snprintf(f->tracking_id, sizeof f->tracking_id, "%s", ferr->tracking_id);
-	err = ag_flow_reason_err(ferr->reason);
-	ag_log(o->log, err == AG_ERR_PROTOCOL ? LOG_ERR : LOG_NOTICE, "authflow: %s/%s (%ld)%s%s", ferr->name,
-	       ferr->reason, resp.status, ferr->auth_type[0] ? " for " : "", ferr->auth_type);
-	/* A failed input comes back with the unchanged state: keep following it. */
-	if (json_is_object(result) && take_result(f, result) != AG_OK)
-		ag_log(o->log, LOG_WARNING, "authflow: error response with an unusable result");
-out:
-	json_decref(env);
+	err = ag_flow_parse_response(f, &resp, ferr);
 	ag_http_response_clear(&resp);
 	return err;
 }

@@ -48,6 +48,17 @@ bool ag_flow_offers(const struct ag_flow *f, const char *key, const char *value)
 
 void ag_flow_free(struct ag_flow *f);
 
+/* Take a Flow API response apart (call() and the fuzz target): a 5xx other
+ * than 503 is AG_ERR_SERVER; a 200 envelope's result becomes f's state;
+ * an error envelope fills *ferr and gives the reason's ag_err, and a result
+ * beside it (the unchanged state) is kept. */
+enum ag_err ag_flow_parse_response(struct ag_flow *f, const struct ag_http_response *resp,
+				   struct ag_flow_error *ferr);
+
+/* An RFC 3339 date-time as Go's time.Time writes it in JSON (the lockout's
+ * info.until): 2026-08-21T10:00:00[.frac](Z|+hh:mm|-hh:mm); 0 when malformed. */
+time_t ag_flow_parse_time(const char *s);
+
 /* The core error for an Authgear error reason (InvalidCredentials ->
  * AG_ERR_CREDENTIALS, DisabledUser -> AG_ERR_DISABLED, ...). */
 enum ag_err ag_flow_reason_err(const char *reason);

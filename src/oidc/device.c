@@ -1,37 +1,13 @@
 /* RFC 8628 device authorization grant (see device.h). */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/json.h"
 #include "base/secret.h"
 #include "oidc/device.h"
-
-double ag_device_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-/* Sleep until the monotonic clock reaches until_ms, through signals. */
-static void sleep_until(double until_ms)
-{
-	struct timespec ts;
-	double ms = until_ms;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)((ms - ts.tv_sec * 1000.0) * 1e6);
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_nsec = 999999999L;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
 
 void ag_device_auth_clear(struct ag_device_auth *a)
 {
@@ -117,27 +93,11 @@ enum ag_err ag_device_auth_parse(const struct ag_http_response *resp, const stru
 	return err;
 }
 
-static char *form_field(struct ag_http *http, const char *name, const char *value)
-{
-	char *e = ag_http_escape(http, value), *f;
-	size_t n;
-
-	if (!e)
-		return NULL;
-	n = strlen(name) + strlen(e) + 2;
-	f = malloc(n);
-	if (f)
-		snprintf(f, n, "%s=%s", name, e);
-	ag_free_secret(e);
-	return f;
-}
-
 enum ag_err ag_device_authorize(struct ag_oidc *o, const char *scopes, struct ag_device_auth *out)
 {
+	const char *fields[] = { "scope", scopes, NULL };
 	const struct ag_discovery *d;
 	struct ag_http_response resp = { 0 };
-	char *client = NULL, *scope = NULL, *secret = NULL, *body = NULL;
-	size_t n;
 	enum ag_err err;
 
 	memset(out, 0, sizeof *out);
@@ -149,25 +109,10 @@ enum ag_err ag_device_authorize(struct ag_oidc *o, const char *scopes, struct ag
 					"device login is unavailable (password login is not affected)");
 		return AG_ERR_UNSUPPORTED;
 	}
-	/* §3.1: client_id and scope; client_secret_post for a confidential client. */
-	client = form_field(o->http, "client_id", o->cfg->client_id);
-	scope = form_field(o->http, "scope", scopes);
-	if (o->client_secret)
-		secret = form_field(o->http, "client_secret", o->client_secret);
-	if (!client || !scope || (o->client_secret && !secret)) {
-		err = AG_ERR_NOMEM;
-		goto out;
-	}
-	n = strlen(client) + strlen(scope) + (secret ? strlen(secret) + 1 : 0) + 2;
-	body = malloc(n);
-	if (!body) {
-		err = AG_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(body, n, "%s&%s%s%s", client, scope, secret ? "&" : "", secret ? secret : "");
-	err = ag_http_post_form(o->http, d->device_authorization_endpoint, body, &resp);
+	/* §3.1: scope, and the client's credentials as at the token endpoint. */
+	err = ag_oidc_post_form(o, d->device_authorization_endpoint, fields, &resp);
 	if (err != AG_OK)
-		goto out;
+		return err;
 	if (resp.status == 200)
 		err = ag_device_auth_parse(&resp, o->http, o->log, out);
 	else
@@ -175,12 +120,7 @@ enum ag_err ag_device_authorize(struct ag_oidc *o, const char *scopes, struct ag
 	if (err == AG_OK)
 		ag_log(o->log, LOG_DEBUG, "device: code issued, expires in %lld s, interval %lld s", out->expires_in,
 		       out->interval);
-out:
 	ag_http_response_clear(&resp);
-	free(client);
-	free(scope);
-	ag_free_secret(secret);
-	ag_free_secret(body);
 	return err;
 }
 
@@ -202,7 +142,7 @@ enum ag_err ag_device_poll(struct ag_oidc *o, const struct ag_device_auth *a, do
 	for (;;) {
 		double next;
 
-		if (ag_device_now_ms() >= deadline_ms)
+		if (ag_clock_ms(o->clock) >= deadline_ms)
 			break;
 		err = ag_token_request(o, fields, out, code);
 		(*polls)++;
@@ -234,10 +174,10 @@ enum ag_err ag_device_poll(struct ag_oidc *o, const struct ag_device_auth *a, do
 			return err;
 		}
 		/* Counted from the answer, so the issuer never sees two polls closer than the interval. */
-		next = ag_device_now_ms() + (double)interval * 1000.0;
+		next = ag_clock_ms(o->clock) + (double)interval * 1000.0;
 		if (next >= deadline_ms)
 			break;
-		sleep_until(next);
+		ag_clock_sleep_until(o->clock, next);
 	}
 	if (last == AG_ERR_TIMEOUT)
 		return AG_ERR_TIMEOUT; /* the issuer stopped answering: unavailable, not a refusal */

@@ -47,7 +47,7 @@ enum ag_err ag_device_auth_parse(const struct ag_http_response *resp, const stru
 void ag_device_auth_clear(struct ag_device_auth *a);
 
 /* Poll the token endpoint for a's tokens until they come, the person denies,
- * the code expires, or the monotonic clock (ag_device_now_ms) reaches
+ * the code expires, or o->clock's monotonic clock reaches
  * deadline_ms; polls never come closer than the interval, which grows by
  * AG_DEVICE_SLOW_DOWN on every slow_down. AG_OK with *outcome APPROVED and
  * out filled; AG_ERR_DENIED (DENIED), AG_ERR_INVALID_GRANT (EXPIRED,
@@ -55,8 +55,5 @@ void ag_device_auth_clear(struct ag_device_auth *a);
  * requests made. */
 enum ag_err ag_device_poll(struct ag_oidc *o, const struct ag_device_auth *a, double deadline_ms,
 			   struct ag_tokens *out, enum ag_device_outcome *outcome, long *polls);
-
-/* Milliseconds on the monotonic clock. */
-double ag_device_now_ms(void);
 
 #endif

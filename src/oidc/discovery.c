@@ -161,7 +161,7 @@ enum ag_err ag_discovery_fetch(struct ag_oidc *o, json_t **doc, time_t *server_d
 enum ag_err ag_oidc_discovery(struct ag_oidc *o, const struct ag_discovery **out)
 {
 	char url[URL_MAX + sizeof DISCOVERY_PATH];
-	time_t now = o->now(NULL), fetched_at;
+	time_t now = ag_clock_wall(o->clock), fetched_at;
 	json_t *doc = NULL;
 	enum ag_err err;
 

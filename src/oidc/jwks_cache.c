@@ -35,7 +35,7 @@ static enum ag_err parse_document(struct ag_oidc *o, const json_t *doc, time_t f
 static enum ag_err fetch(struct ag_oidc *o, const char *uri)
 {
 	struct ag_http_response resp;
-	time_t now = o->now(NULL);
+	time_t now = ag_clock_wall(o->clock);
 	json_t *doc = NULL;
 	enum ag_err err;
 
@@ -54,7 +54,7 @@ static enum ag_err fetch(struct ag_oidc *o, const char *uri)
 enum ag_err ag_oidc_jwks(struct ag_oidc *o, const struct ag_jwks **out)
 {
 	const struct ag_discovery *d;
-	time_t now = o->now(NULL), fetched_at;
+	time_t now = ag_clock_wall(o->clock), fetched_at;
 	json_t *doc = NULL;
 	enum ag_err err;
 
@@ -67,7 +67,7 @@ enum ag_err ag_oidc_jwks(struct ag_oidc *o, const struct ag_jwks **out)
 		if (err == AG_OK && fetched_at <= now + o->cfg->leeway && now - fetched_at < o->cfg->cache_ttl)
 			err = parse_document(o, doc, fetched_at);
 		else if (err == AG_OK)
-			err = AG_ERR_INVALID_GRANT; /* expired: fetch below */
+			err = AG_ERR_STALE; /* fetch below */
 		json_decref(doc);
 		if (err == AG_ERR_NOMEM)
 			return err;
@@ -84,7 +84,7 @@ enum ag_err ag_oidc_jwks(struct ag_oidc *o, const struct ag_jwks **out)
 enum ag_err ag_oidc_jwks_refetch(struct ag_oidc *o, const struct ag_jwks **out)
 {
 	const struct ag_discovery *d;
-	time_t now = o->now(NULL);
+	time_t now = ag_clock_wall(o->clock);
 	long age;
 	enum ag_err err;
 

@@ -67,7 +67,7 @@ enum ag_err ag_oidc_open(const struct ag_config *cfg, const struct ag_log *log, 
 		return AG_ERR_NOMEM;
 	o->cfg = cfg;
 	o->log = log;
-	o->now = time;
+	o->clock = &ag_clock_system;
 	o->private_dir = strdup(private_dir);
 	err = o->private_dir ? AG_OK : AG_ERR_NOMEM;
 	if (err == AG_OK)

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/http.h"
 #include "base/log.h"
+#include "oidc/clock.h"
 
 struct ag_jwks;
 struct ag_claims;
@@ -37,7 +38,7 @@ struct ag_oidc {
 	struct ag_discovery *disc;          /* NULL until ag_oidc_discovery() */
 	struct ag_jwks *jwks;               /* NULL until ag_oidc_jwks() */
 	time_t jwks_fetched_at;
-	time_t (*now)(time_t *);            /* time(2); tests may replace it */
+	const struct ag_clock *clock;       /* ag_clock_system; tests may set their own */
 };
 
 /* Open a context; creates state_dir (0755) and its private part (0700) when

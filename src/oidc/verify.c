@@ -60,7 +60,7 @@ static enum ag_err verify(struct ag_oidc *o, const char *token, const char *nonc
 		.nonce = nonce,
 		.max_age = max_age,
 		.leeway = o->cfg->leeway,
-		.now = o->now(NULL),
+		.now = ag_clock_wall(o->clock),
 	};
 	struct ag_jws_result res = { 0 };
 	enum ag_err err;

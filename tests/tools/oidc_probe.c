@@ -95,7 +95,7 @@ static enum ag_err cmd_redirect(struct ag_oidc *o, const char *url)
 	enum ag_err err = ag_http_get(o->http, url, NULL, &resp);
 
 	if (err == AG_OK)
-		err = ag_http_redirect_target(o->http, &resp, &target);
+		err = ag_http_redirect_target(o->http, &resp, NULL, &target);
 	if (err == AG_OK)
 		printf("target_scheme=%.*s\n", (int)strcspn(target, ":"), target);
 	ag_http_response_clear(&resp);
