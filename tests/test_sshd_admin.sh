@@ -1,0 +1,83 @@
+#!/bin/bash
+# What an admin sees over a real sshd (loopback, private mount namespace):
+# - the final "Incorrect password or code." of a refused login reaches an
+#   OpenSSH client at its default LogLevel (README, Troubleshoot);
+# - with PasswordAuthentication, sshd answers the code prompt with the
+#   password: the module refuses that answer locally, makes no code attempt
+#   at the IdP (counted there), and logs the sshd setting to change.
+. "$abs_top_srcdir/tests/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (sshd, mount namespace)"
+for t in /usr/sbin/sshd ssh expect unshare; do command -v "$t" >/dev/null || [ -x "$t" ] || skip "$t not installed"; done
+
+if [ -z "${IN_MOUNT_NS:-}" ]; then
+	IN_MOUNT_NS=1 exec unshare --mount --propagation private "$0" "$@"
+fi
+new_tmpdir
+idp_start "$T/idp"
+write_config "$T/c.conf" "users = alice"
+FIXTURE="$IDP_DIR/fixtures/users.json"
+hook() { curl -fsS -X "$1" ${3:+-H 'content-type: application/json' -d "$3"} "$HOOK_URL$2"; }
+counter() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]||0))' "$1"; }
+password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' "$FIXTURE" "$1"; }
+
+# alice exists locally (no password): sshd resolves her without our NSS module.
+for f in passwd shadow group; do cp "/etc/$f" "$T/$f"; done
+echo "alice:x:64001:64001::/nonexistent:/bin/sh" >> "$T/passwd"
+echo "alice:!:20000:0:99999:7:::" >> "$T/shadow"
+echo "alice:x:64001:" >> "$T/group"
+for f in passwd shadow group; do mount --bind "$T/$f" "/etc/$f"; done
+cp -a /etc/pam.d "$T/pam.d"
+cat > "$T/pam.d/sshd-ag" <<PAMD
+auth     [success=done ignore=ignore module_unknown=ignore default=die]  $MODULE config=$T/c.conf
+auth     required  pam_unix.so
+account  required  pam_unix.so
+session  required  pam_unix.so
+password required  pam_deny.so
+PAMD
+mount --bind "$T/pam.d" /etc/pam.d
+[ -d /run/sshd ] || install -d -m 0755 /run/sshd
+ln -s /usr/sbin/sshd "$T/sshd-ag"
+
+# start_sshd [sshd_config lines...]: the lab sshd with those lines appended
+# (the first value of a keyword wins in sshd_config, so they go first).
+SSHD_PID=
+stop_sshd() { [ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }; SSHD_PID=; true; }
+CLEANUP_HOOKS="$CLEANUP_HOOKS stop_sshd"
+start_sshd() {
+	stop_sshd
+	PORT=$(free_port)
+	rm -f "$T/hostkey" "$T/hostkey.pub"
+	sshd_lab_config "$T" "$PORT"
+	{ for l in "$@"; do echo "$l"; done; cat "$T/sshd_config"; } > "$T/sshd_config.run"
+	"$T/sshd-ag" -t -f "$T/sshd_config.run" || fail "sshd config"
+	"$T/sshd-ag" -D -f "$T/sshd_config.run" -E "$T/sshd.log" &
+	SSHD_PID=$!
+	for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+}
+
+# client LOGLEVEL PREFERRED PASSWORD: one attempt, its screen in $T/client.out.
+client() {
+	expect -f - "$PORT" "$1" "$2" "$3" > "$T/client.out" 2>&1 <<'EXP'
+set port [lindex $argv 0]; set loglevel [lindex $argv 1]; set pref [lindex $argv 2]; set pw [lindex $argv 3]
+set timeout 40
+log_user 1
+spawn ssh -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=$loglevel \
+	-o PreferredAuthentications=$pref -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 alice@127.0.0.1 true
+expect {
+	-re "(P|p)assword: " { send -- "$pw\r"; exp_continue }
+	"Verification code: " { send -- "000000\r"; exp_continue }
+	"Permission denied" { expect eof; exit 1 }
+	timeout { puts "\nTIMEOUT"; exit 2 }
+	eof
+}
+exit 0
+EXP
+}
+
+# --- 1. The final line of a refused login, at the client's default LogLevel -------
+start_sshd
+client INFO keyboard-interactive wrong-password || true
+assert_contains "$T/client.out" "Permission denied" "a wrong password is refused"
+assert_contains "$T/client.out" "Incorrect password or code." "OpenSSH shows the final line at LogLevel INFO (its default)"
+client ERROR keyboard-interactive wrong-password || true
+assert_not_contains "$T/client.out" "Incorrect password or code." "LogLevel ERROR (or -q) hides it"
