@@ -32,10 +32,52 @@ write_config "$T/roles.conf" "[roles]" "unix-admin = sudo  # admins"
 run_check "$T/roles.out" "$T/roles.conf"
 assert_contains "$T/roles.out" "$T/roles.conf:7: [roles] unix-admin: '#' or a quote in a list" "[roles] value with a '#' is a config error"
 
+# --- the authorize request with the configured client, against the IdP --------
+idp_start "$T/idp"
+hook() { curl -fsS -X "$1" "$HOOK_URL$2"; }
+count() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]||0))' "$1"; }
+write_config "$T/ok.conf"
+run_check "$T/ok.out" "$T/ok.conf"
+assert_contains "$T/ok.out" "ok    authorize  client pam_authgear with redirect_uri http://127.0.0.1/pam_authgear/callback: the issuer opened a sign-in session" "authorize with the right client is ok"
+assert_contains "$T/ok.out" "ok    flow       login flow 'default' created on it; it asks to identify first (stopped there: no credential sent)" "the login flow is created and stopped before any credential"
+sed 's/^client_id = .*/client_id = pam_authgear_typo/' "$T/ok.conf" > "$T/badclient.conf"; chmod 600 "$T/badclient.conf"
+run_check "$T/badclient.out" "$T/badclient.conf"
+[ $rc -eq 1 ] || { cat "$T/badclient.out"; fail "check passed with a wrong client_id"; }
+assert_contains "$T/badclient.out" "FAIL  authorize  authorize: the server refused the request: unauthorized_client: invalid client ID (check client_id pam_authgear_typo" "a wrong client_id fails with the server's error verbatim"
+sed 's|^redirect_uri = .*|redirect_uri = http://127.0.0.1/elsewhere|' "$T/ok.conf" > "$T/badredir.conf"; chmod 600 "$T/badredir.conf"
+run_check "$T/badredir.out" "$T/badredir.conf"
+[ $rc -eq 1 ] || { cat "$T/badredir.out"; fail "check passed with a disallowed redirect_uri"; }
+assert_contains "$T/badredir.out" "FAIL  authorize  authorize: the server refused the request: invalid_request: redirect URI is not allowed" "a disallowed redirect_uri fails with the server's error verbatim"
+sed 's/^client_id = .*/client_id = pam_authgear_custom_ui/' "$T/ok.conf" > "$T/customui.conf"; chmod 600 "$T/customui.conf"
+hook POST /counters/reset > /dev/null
+run_check "$T/customui.out" "$T/customui.conf"
+[ $rc -eq 1 ] || { cat "$T/customui.out"; fail "check passed with a Custom UI client"; }
+assert_contains "$T/customui.out" "FAIL  authorize  authorize: the sign-in page is not on the issuer but https://ui.example.com/login" "a Custom UI client fails"
+assert_contains "$T/customui.out" "leave Custom UI URI empty for client pam_authgear_custom_ui in the Authgear portal" "the line names the Custom UI URI setting"
+[ "$(count /api/v1/authentication_flows)" -le 1 ] || fail "check created a flow for a Custom UI client"
+# The login logs the same words, and sends no credential.
+if [ -n "${PAMTESTER:-$(command -v pamtester)}" ] && ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1; then
+	for c in badclient customui; do
+		echo "users = alice" >> "$T/$c.conf"
+		pam_service "ag-$c" "auth required $MODULE config=$T/$c.conf"
+		hook POST /counters/reset > /dev/null
+		: > "$T/module.log"
+		set +e
+		printf 'alice-password-1\n' | run_pamtester "ag-$c" alice authenticate
+		set -e
+		[ "$(count /api/v1/authentication_flows)" = 0 ] || fail "$c: the login created a flow (a credential went out)"
+		cp "$T/module.log" "$T/module.$c.log"
+	done
+	pass "the login sends no credential with a wrong client or a Custom UI client"
+	assert_contains "$T/module.badclient.log" "authorize: the server refused the request: unauthorized_client: invalid client ID" "the login logs the server's error verbatim"
+	assert_contains "$T/module.customui.log" "leave Custom UI URI empty for client pam_authgear_custom_ui" "the login logs the Custom UI URI reason"
+else
+	fail "pamtester and pam_wrapper are needed (scripts/deps.sh)"
+fi
+
 # --- the host: a private mount namespace ----------------------------------------
 [ "$(id -u)" -eq 0 ] || skip "needs root (private mount namespace)"
 command -v unshare >/dev/null || skip "unshare missing"
-idp_start "$T/idp"
 write_config "$T/c.conf" "users = alice"
 "$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex"
 

@@ -11,7 +11,9 @@
 #include "jose/jwk.h"
 #include "jose/jws.h"
 #include "oidc/authflow.h"
+#include "oidc/authorize.h"
 #include "oidc/oidc.h"
+#include "oidc/pkce.h"
 
 /* The last error line logged by the core, used as a failed check's detail. */
 struct last_line {
@@ -127,6 +129,48 @@ static void check_keys(struct ag_check_report *r, struct ag_oidc *o, struct last
 	ag_check_add(r, "algs", true, true, "accepted ID token algs (allowed_algs and the issuer's): %s", algs);
 }
 
+/* The authorization request a login makes, with the configured client_id,
+ * redirect_uri and scopes (the server's own error verbatim when it refuses);
+ * for the password method also the login flow on it, stopped at its first
+ * step: no credential is ever sent. */
+static void check_authorize(struct ag_check_report *r, struct ag_oidc *o, struct last_line *l)
+{
+	struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = -1 };
+	struct ag_flow_error ferr = { 0 };
+	struct ag_flow *f = NULL;
+	struct ag_pkce pk = { 0 };
+	char *url_query = NULL;
+	enum ag_err err;
+
+	err = ag_pkce_new(&pk);
+	if (err == AG_OK)
+		err = ag_authorize(o, &opts, &pk, &url_query);
+	if (err != AG_OK) {
+		add_failure(r, "authorize", err, l);
+		goto out;
+	}
+	ag_check_add(r, "authorize", true, true, "client %s with redirect_uri %s: the issuer opened a sign-in session",
+		     o->cfg->client_id, o->cfg->redirect_uri);
+	if (!ag_config_has_method(o->cfg, "password"))
+		goto out;
+	err = ag_flow_create(o, "login", o->cfg->flow_name, url_query, NULL, &f, &ferr);
+	if (err != AG_OK && ferr.reason[0])
+		ag_check_add(r, "flow", true, false, "creating the login flow '%s' failed: %s (%s)", o->cfg->flow_name,
+			     ferr.reason, ag_err_reason(err));
+	else if (err != AG_OK)
+		add_failure(r, "flow", err, l);
+	else if (strcmp(ag_flow_action(f), "identify") != 0)
+		ag_check_add(r, "flow", true, false, "the login flow '%s' starts with '%.64s', not identify",
+			     o->cfg->flow_name, ag_flow_action(f));
+	else
+		ag_check_add(r, "flow", true, true, "login flow '%s' created on it; it asks to identify first (stopped "
+			     "there: no credential sent)", o->cfg->flow_name);
+out:
+	ag_flow_free(f);
+	free(url_query);
+	ag_pkce_clear(&pk);
+}
+
 bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_check_report *report)
 {
 	struct last_line last = { .next = log };
@@ -161,7 +205,8 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 		add_failure(report, "authflow", err, &last);
 	else
 		ag_check_add(report, "authflow", true, true, "Authentication Flow API answers at %s%s", cfg->issuer,
-		    AG_AUTHFLOW_PATH);
+			     AG_AUTHFLOW_PATH);
+	check_authorize(report, o, &last);
 out:
 	/* The host's side does not need the issuer: run it whenever the file loads. */
 	if (cfg)
