@@ -18,7 +18,7 @@ setpriv --regid=65534 --clear-groups "$CLI" pin --config "$T/c.conf" dana 250000
 pam_service ag "auth required $MODULE config=$T/c.conf"
 for i in 1 2 3; do
 	set +e
-	echo wrong | timeout 60 setpriv --regid=65534 --clear-groups env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+	echo wrong | timeout 60 setpriv --regid=65534 --clear-groups env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 \
 		PAM_WRAPPER_SERVICE_DIR="$T/pamd" AUTHGEAR_TEST_LOG="$T/module.log" \
 		"${PAMTESTER:-pamtester}" -v ag alice authenticate > "$T/out.$i" 2>&1
 	set -e
@@ -57,7 +57,8 @@ pass "--clear belongs to throttle only"
 
 # --- provisional entries: by name, by UID, and their private group -----------------
 command -v unshare >/dev/null || skip "unshare missing"
-sed -E 's/^(passwd|group):(.*)$/\1:\2 authgear/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+# A fixed file, not the host's: a concurrent test may be editing /etc/nsswitch.conf.
+printf 'passwd:         files systemd authgear\ngroup:          files systemd authgear\nshadow:         files\nhosts:          files dns\n' > "$T/nsswitch.conf"
 "$CLI" pin --config "$T/c.conf" dev-pinned 250002 > /dev/null || fail "pin dev-pinned"
 in_ns() {
 	unshare --mount --propagation private sh -c 'mount --bind "$1" /etc/nsswitch.conf || exit 97; shift; exec "$@"' \

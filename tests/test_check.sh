@@ -84,7 +84,8 @@ write_config "$T/c.conf" "users = alice"
 # The namespace's files: an nsswitch.conf with authgear, a pam.d whose sshd
 # names the built module by its path, an sshd_config fit for the login.
 mkdir -p "$T/ns/pamd"
-sed -E 's/^(passwd|group):(.*)$/\1:\2 authgear/' /etc/nsswitch.conf > "$T/ns/nsswitch.conf"
+# A fixed file, not the host's: a concurrent test may be editing /etc/nsswitch.conf.
+printf 'passwd:         files systemd authgear\ngroup:          files systemd authgear\nshadow:         files\nhosts:          files dns\n' > "$T/ns/nsswitch.conf"
 grep -q '^passwd:.* authgear' "$T/ns/nsswitch.conf" || fail "no passwd line to extend"
 echo "auth [success=done ignore=ignore module_unknown=ignore default=die] $MODULE config=$T/c.conf" > "$T/ns/pamd/sshd"
 echo "@include common-auth" >> "$T/ns/pamd/sshd"
@@ -126,7 +127,7 @@ assert_contains "$T/good.out" "ok    pam        /etc/pam.d/sshd:1: libpam loads 
 cp "$T/ns/nsswitch.conf" "$T/ns/nsswitch.good"
 sed -E 's/ authgear$//' "$T/ns/nsswitch.good" > "$T/ns/nsswitch.conf"
 ns_check "$T/nsswitch.out"
-[ $rc -eq 1 ] || { cat "$T/nsswitch.out"; fail "check passed without authgear in nsswitch.conf"; }
+[ $rc -eq 1 ] || { cat "$T/nsswitch.out"; fail "check passed without authgear in nsswitch.conf (exit $rc)"; }
 pw=$(sed -n 's/^passwd:[[:space:]]*//p' "$T/ns/nsswitch.conf" | sed 's/[[:space:]]*$//')
 assert_contains "$T/nsswitch.out" "FAIL  nsswitch   /etc/nsswitch.conf: 'passwd: $pw' has no authgear" "nsswitch without authgear in passwd fails"
 assert_contains "$T/nsswitch.out" "append it, keeping the others: 'passwd: $pw authgear'" "the fix keeps the other sources (systemd)"

@@ -109,3 +109,21 @@ for code in 12345 1234567 12ab56 "RCA1CE0001"; do
 	[ "$n" = 0 ] || fail "the code '$code' was sent to Authgear ($n attempts)"
 	assert_contains "$T/module.log" "login: bob: the verification code is not 6 digits; not sent to Authgear (no attempt used)" "the code '$code' is refused locally, zero attempts at the IdP"
 done
+
+# --- 4. A name that does not resolve through NSS: no request at all ---------------
+# (sshd's "Invalid user" path runs the stack with a placeholder password.)
+write_config "$T/zed.conf" "users = alice, bob, zed"
+pam_service agzed "auth required $MODULE config=$T/zed.conf"
+grep -q '^zed:' "$NSS_WRAPPER_PASSWD" && fail "zed resolves"
+hook POST /counters/reset > /dev/null
+: > "$T/module.log"
+set +e
+printf 'zed-password\n123456\n' | run_pamtester agzed zed authenticate; rc=$?
+set -e
+[ $rc -ne 0 ] || fail "zed signed in"
+n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))')
+[ "$n" = 0 ] || { hook GET /counters; fail "an unresolvable name made $n requests at the IdP"; }
+pass "a name that does not resolve through NSS makes zero requests at the IdP"
+assert_contains "$T/module.log" "zed does not resolve through NSS: add authgear to the passwd and group lines of /etc/nsswitch.conf or run authgear-pam reindex (no request sent)" "the log says what to fix"
+assert_not_contains "$T/out" "Password:" "no prompt for a name that does not resolve"
+assert_contains "$T/out" "Authentication failure" "refused as an unknown user (PAM_AUTH_ERR; reveal_unknown_users = no)"
