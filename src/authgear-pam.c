@@ -85,7 +85,7 @@ static const char usage_text[] =
 	"        users, forget, pin and import rebuild it too.\n"
 	"\n"
 	"  throttle [--config FILE] [--clear] USER\n"
-	"        Show USER's failed logins of the last minute and whether the local\n"
+	"        Show USER's login attempts of the last minute and whether the local\n"
 	"        throttle (max_attempts_per_minute) refuses USER now; --clear forgets\n"
 	"        them, e.g. after fixing a misconfiguration that made logins fail.\n"
 	"\n"
@@ -93,7 +93,7 @@ static const char usage_text[] =
 	"  --config FILE   configuration file (default " AG_CONFIG_DEFAULT_PATH ")\n"
 	"  --json          machine-readable output (check)\n"
 	"  --device        device-code login (login)\n"
-	"  --clear         forget the failed logins (throttle)\n"
+	"  --clear         forget the login attempts (throttle)\n"
 	"  --invert        light modules drawn (qr)\n"
 	"  -h, --help      show this help and exit\n"
 	"  -V, --version   show the version and exit\n"
@@ -509,27 +509,31 @@ static int cmd_reindex(int argc, char **argv)
 
 static int cmd_throttle(int argc, char **argv)
 {
+	struct ag_store_throttle t;
 	struct admin a;
 	enum ag_err err;
-	long failures, age;
+	long per_source, per_name;
 	int rc = admin_open(argc, argv, "throttle", 1, &a);
 
 	if (rc >= 0)
 		return rc;
-	err = ag_store_throttle_read(a.store, a.args[0], time(NULL), a.clear, &failures, &age);
+	per_source = a.cfg->max_attempts_per_minute;
+	per_name = per_source * AG_LOGIN_NAME_CAP_FACTOR;
+	err = ag_store_throttle_read(a.store, a.args[0], time(NULL), a.clear, &t);
 	if (err != AG_OK)
 		fprintf(stderr, "authgear-pam throttle: %s\n", ag_err_reason(err));
 	else if (a.clear)
-		printf("%s: cleared %ld failed login%s of the last minute; the next login is not refused locally\n",
-		       a.args[0], failures, failures == 1 ? "" : "s");
-	else if (failures >= a.cfg->max_attempts_per_minute)
-		printf("%s: %ld failed logins in the last minute (max_attempts_per_minute = %ld): refused locally for "
-		       "%ld more seconds; 'authgear-pam throttle --clear %s' ends it now\n",
-		       a.args[0], failures, a.cfg->max_attempts_per_minute,
-		       AG_STORE_THROTTLE_WINDOW - age > 1 ? AG_STORE_THROTTLE_WINDOW - age : 1, a.args[0]);
+		printf("%s: cleared %ld attempt%s of the last minute; the next login is not refused locally\n",
+		       a.args[0], t.attempts, t.attempts == 1 ? "" : "s");
+	else if (t.max_per_source >= per_source || t.attempts >= per_name)
+		printf("%s: %ld attempts in the last minute (at most %ld from one address, %ld from all): refused "
+		       "locally for %ld more seconds; 'authgear-pam throttle --clear %s' ends it now\n",
+		       a.args[0], t.attempts, per_source, per_name,
+		       AG_STORE_THROTTLE_WINDOW - t.oldest_age > 1 ? AG_STORE_THROTTLE_WINDOW - t.oldest_age : 1,
+		       a.args[0]);
 	else
-		printf("%s: %ld failed login%s in the last minute (max_attempts_per_minute = %ld): not refused\n",
-		       a.args[0], failures, failures == 1 ? "" : "s", a.cfg->max_attempts_per_minute);
+		printf("%s: %ld attempt%s in the last minute (at most %ld from one address, %ld from all): not refused\n",
+		       a.args[0], t.attempts, t.attempts == 1 ? "" : "s", per_source, per_name);
 	admin_close(&a);
 	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }

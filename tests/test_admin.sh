@@ -23,26 +23,26 @@ for i in 1 2 3; do
 		"${PAMTESTER:-pamtester}" -v ag alice authenticate > "$T/out.$i" 2>&1
 	set -e
 done
-for f in "$T/state" "$T/state/private" "$T/state/private/users.json" "$T/state/private/throttle.json" \
-	"$T/state/private/store.lock" "$T/state/nss.index"; do
+for f in "$T/state" "$T/state/private" "$T/state/private/accounts.db" \
+	"$T/state/nss.index"; do
 	[ -e "$f" ] || fail "$f was not created"
 	own=$(stat -c %U:%G "$f")
 	[ "$own" = root:root ] || fail "$f is $own, not root:root (created with group nogroup)"
 done
-pass "state_dir, private/, users.json, throttle.json, store.lock and nss.index are root:root"
+pass "state_dir, private/, accounts.db and nss.index are root:root"
 
 # --- throttle: show, refuse, clear -------------------------------------------------
 "$CLI" throttle --config "$T/c.conf" alice > "$T/throttle.out" || fail "throttle exit status"
-assert_contains "$T/throttle.out" "alice: 3 failed logins in the last minute (max_attempts_per_minute = 3): refused locally for" "throttle shows the failures and the refusal"
+assert_contains "$T/throttle.out" "alice: 3 attempts in the last minute (at most 3 from one address, 12 from all): refused locally for" "throttle shows the failures and the refusal"
 set +e
 echo wrong | run_pamtester ag alice authenticate; rc=$?
 set -e
 [ $rc -ne 0 ] || fail "a throttled login succeeded"
 assert_contains "$T/out" "Too many attempts; try again in" "the fourth login is refused locally"
 "$CLI" throttle --config "$T/c.conf" --clear alice > "$T/clear.out" || fail "throttle --clear exit status"
-assert_contains "$T/clear.out" "alice: cleared 3 failed logins of the last minute" "throttle --clear forgets them"
+assert_contains "$T/clear.out" "alice: cleared 3 attempts of the last minute" "throttle --clear forgets them"
 "$CLI" throttle --config "$T/c.conf" alice > "$T/after.out" || fail "throttle exit status"
-assert_contains "$T/after.out" "alice: 0 failed logins in the last minute (max_attempts_per_minute = 3): not refused" "nothing left after --clear"
+assert_contains "$T/after.out" "alice: 0 attempts in the last minute (at most 3 from one address, 12 from all): not refused" "nothing left after --clear"
 : > "$T/module.log"
 set +e
 echo wrong | run_pamtester ag alice authenticate
