@@ -100,8 +100,15 @@ else
 fi
 
 say "Signing in through PAM (pamtester authgear-demo demo authenticate)"
+# The module signs in only names that resolve through NSS (as sshd needs):
+# here nss_wrapper gives the demo user a passwd entry, as a host's files, LDAP
+# or the accounts feature's NSS module would.
+cp /etc/passwd "$state/passwd"; cp /etc/group "$state/group"
+echo "demo:x:64199:64199::/nonexistent:/bin/sh" >> "$state/passwd"
+echo "demo:x:64199:" >> "$state/group"
 run() {
-	LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$state/pamd" \
+	LD_PRELOAD="libpam_wrapper.so libnss_wrapper.so" NSS_WRAPPER_PASSWD="$state/passwd" NSS_WRAPPER_GROUP="$state/group" \
+		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$state/pamd" \
 		AUTHGEAR_TEST_LOG="$state/module.log" timeout 120 pamtester -v authgear-demo demo authenticate
 }
 set +e

@@ -4,6 +4,8 @@
  * through pam_codes.c. */
 #include "config.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +141,24 @@ static int config_fault(pam_handle_t *pamh, const struct ag_log *log, enum ag_er
 	return PAM_AUTHINFO_UNAVAIL;
 }
 
+/* sshd runs the stack for a name it cannot resolve ("Invalid user") and
+ * answers every prompt with a placeholder: sending that to Authgear would
+ * waste an attempt and count towards the real account's lockout. So an
+ * Authgear user must resolve (our NSS module answers allow-listed names
+ * before their first login) before any request. */
+static bool resolves(const struct ag_log *log, const char *user)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc = getpwnam_r(user, &pw, buf, sizeof buf, &found);
+
+	if ((rc == 0 && found) || rc == ERANGE)
+		return true; /* ERANGE: there is an entry, longer than buf */
+	ag_log(log, LOG_ERR, "%s does not resolve through NSS: add authgear to the passwd and group lines of "
+	       "/etc/nsswitch.conf or run authgear-pam reindex (no request sent)", user);
+	return false;
+}
+
 /* For the entry points that only need to know whether the user is ours. */
 static bool is_ours(pam_handle_t *pamh, int argc, const char **argv, struct ag_config **cfg)
 {
@@ -177,6 +197,11 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
 		ag_config_free(cfg);
 		return PAM_AUTHINFO_UNAVAIL;
+	}
+	if (!resolves(&log, user)) {
+		rc = ag_err_to_pam_login(AG_ERR_USER_UNKNOWN, cfg->reveal_unknown_users);
+		ag_config_free(cfg);
+		return rc;
 	}
 	if (args.use_first_pass || args.try_first_pass)
 		pam_get_item(pamh, PAM_AUTHTOK, &authtok);

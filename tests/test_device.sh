@@ -37,7 +37,7 @@ after_polls() {
 run() {
 	c=$1 svc=$2 user=$3; shift 3
 	start_ms=$(now_ms)
-	timeout 120 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	timeout 120 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		AUTHGEAR_TEST_LOG="$T/$c.log" "$DRIVER" "$svc" "$user" authenticate "$@" > "$T/$c.out" 2>"$T/$c.err"
 	elapsed_ms=$(( $(now_ms) - start_ms ))
 	echo "($c: ${elapsed_ms} ms)"

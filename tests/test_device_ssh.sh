@@ -131,7 +131,7 @@ CLEANUP_HOOKS="$CLEANUP_HOOKS tmux_stop"
 # (the host name is HOST in the fixture, so it holds on any machine)
 screen() { tmux -S "$SOCK" capture-pane -p -N -t console | sed -e 's/[[:space:]]*$//' -e "s/^To sign in to $(hostname) as /To sign in to HOST as /" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
 tmux -S "$SOCK" -f /dev/null new-session -d -s console -x 100 -y 50 \
-	"env LANG=C.UTF-8 LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$T/pamd \
+	"env LANG=C.UTF-8 LD_PRELOAD='$PAM_PRELOAD' NSS_WRAPPER_PASSWD=$NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP=$NSS_WRAPPER_GROUP PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$T/pamd \
 	 AUTHGEAR_TEST_LOG=$T/console-module.log $PAMTESTER console alice authenticate; echo \"[exit \$?]\"; sleep 60"
 for _ in $(seq 200); do screen | grep -q "Press Enter once" && break; sleep 0.1; done
 screen | grep -q "Press Enter once" || { screen; fail "console: no prompt"; }

@@ -25,7 +25,7 @@ remember() { SECRETS="$SECRETS $*"; }
 # run CASE SERVICE USER ANSWERS...: transcript in $T/CASE.out, log in $T/CASE.log
 run() {
 	c=$1 svc=$2 user=$3; shift 3
-	timeout 60 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		AUTHGEAR_TEST_LOG="$T/$c.log" "$DRIVER" "$svc" "$user" authenticate "$@" > "$T/$c.out" 2>"$T/$c.err"
 	touch "$T/$c.log"
 }
@@ -417,7 +417,7 @@ timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DI
 [ "$(cat "$T/chauthtok-alone.out")" = "rc=6 Permission denied" ] || { cat "$T/chauthtok-alone.out"; fail "chauthtok alone for root: want the module to ignore it silently"; }
 pass "chauthtok for users that are not ours: PAM_IGNORE, the next module decides"
 pam_service pw "password required $MODULE config=$T/c.conf"
-timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+timeout 20 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 	"$DRIVER" pw alice chauthtok > "$T/chauthtok.out" 2>&1
 grep -q "^error: Your password is managed by Authgear; change it at $ISSUER/settings$" "$T/chauthtok.out" \
 	|| { cat "$T/chauthtok.out"; fail "chauthtok line"; }

@@ -378,6 +378,20 @@ static bool parse_long(const char *v, long min, long max, long *out)
 	return true;
 }
 
+static bool is_list(enum key_type t)
+{
+	return t == KEY_LIST || t == KEY_SCOPES || t == KEY_ALGS || t == KEY_WORDS;
+}
+
+/* "users = dana  # our first user" would allow-list "our", "first" and
+ * "user", and users = "dana" nobody: a list never holds these characters. */
+static bool has_comment_or_quote(const char *v)
+{
+	return strpbrk(v, "#\"'`") != NULL;
+}
+
+#define LIST_COMMENT_OR_QUOTE "'#' or a quote in a list: comments go on a line of their own, values are never quoted"
+
 static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned line)
 {
 	const struct key_spec *spec = &key_specs[k];
@@ -385,6 +399,8 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 	bool b;
 	long n;
 
+	if (is_list(spec->type) && has_comment_or_quote(v))
+		return fail(p, AG_ERR_CONFIG, line, "%s: " LIST_COMMENT_OR_QUOTE, spec->name);
 	switch (spec->type) {
 	case KEY_URL:
 	case KEY_URI:
@@ -533,6 +549,8 @@ static enum ag_err validate_table_entry(struct parser *p, const struct ag_config
 	uint32_t uid, other;
 
 	if (strcmp(t->name, "roles") == 0) {
+		if (has_comment_or_quote(value))
+			return fail(p, AG_ERR_CONFIG, line, "[roles] %.64s: " LIST_COMMENT_OR_QUOTE, key);
 		if (!ag_name_list_valid(value, ROLE_GROUPS_MAX))
 			return fail(p, AG_ERR_CONFIG, line,
 				    "[roles] %.64s: must be 1-%d Unix group names (lower case, at most %d characters, "

@@ -45,4 +45,9 @@ enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *
 enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, const struct ag_log *log, int *fd);
 void ag_lock_release(int fd);
 
+/* fchown(fd, 0, 0) when running as root (0 otherwise): what root creates
+ * under state_dir is root:root even when the process's group is another (a
+ * login under sudo). */
+int ag_file_own_by_root(int fd);
+
 #endif
