@@ -10,7 +10,9 @@ DRIVER="$abs_top_builddir/tests/tools/pam_driver"
 FIXTURE="$IDP_DIR/fixtures/users.json"
 
 idp_start "$T/idp"
-USERS="users = alice, bob, carol, dave, anon, erin, frank, dev-*"
+# dev-nobody and dev-spray are host accounts here (nss_users): listed by name,
+# as a migration would, since a pattern never takes a name the host has.
+USERS="users = alice, bob, carol, dave, anon, erin, frank, dev-nobody, dev-spray, dev-*"
 write_config "$T/c.conf" "$USERS" "timeout = 3" "max_attempts_per_minute = 1000"
 pam_service ag "auth required $MODULE config=$T/c.conf debug"
 

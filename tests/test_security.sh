@@ -37,7 +37,7 @@ service() {
 # run CASE SERVICE USER ANSWERS...: transcript in $T/CASE.out, log in $T/CASE.log
 run() {
 	c=$1 svc=$2 user=$3; shift 3
-	timeout 60 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		AUTHGEAR_TEST_LOG="$T/$c.log" AUTHGEAR_NSS_INDEX="$T/state/nss.index" \
 		"$DRIVER" "$svc" "$user" authenticate "$@" > "$T/$c.out" 2>"$T/$c.err"
 	touch "$T/$c.log"

@@ -35,7 +35,7 @@ approve_after_poll() {
 }
 run() { # run CASE SERVICE USER ANSWERS...
 	c=$1 svc=$2 user=$3; shift 3
-	timeout 120 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	timeout 120 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		AUTHGEAR_TEST_LOG="$T/$c.log" "$DRIVER" "$svc" "$user" authenticate "$@" > "$T/$c.out" 2>"$T/$c.err"
 	touch "$T/$c.log"
 	[ -z "${BG:-}" ] || { wait "$BG" || true; BG=; }
@@ -82,7 +82,7 @@ pass "the device text says where and as whom: 'To sign in to $HOST as bob, open 
 dconf from "device_from = console, 192.0.2.0/24, 2001:db8::/32"
 pt() { # pt CASE RHOST: pamtester with PAM_RHOST (none when empty), answers on stdin
 	c=$1; shift
-	printf '\n' | timeout 60 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	printf '\n' | timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		AUTHGEAR_TEST_LOG="$T/$c.log" "$PAMTESTER" -v ${1:+-I rhost=$1} from alice authenticate > "$T/$c.out" 2>&1
 	touch "$T/$c.log"
 }
@@ -102,7 +102,7 @@ for rhost in "" 192.0.2.9 2001:db8::5 ::ffff:192.0.2.10; do
 	[ "$(count /oauth2/device_authorization)" = 1 ] || fail "device_from: '${rhost:-console}' got no device code"
 done
 dconf both "methods = password, device" "device_from = console"
-printf 'carol-password-1\n' | timeout 60 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+printf 'carol-password-1\n' | timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 	AUTHGEAR_TEST_LOG="$T/both.log" "$PAMTESTER" -v -I rhost=198.51.100.7 both carol authenticate > "$T/both.out" 2>&1
 assert_not_contains "$T/both.out" "Approve on your phone" "with both methods, a remote host outside device_from is not offered the device login"
 assert_contains "$T/both.out" "successfully authenticated" "and signs in with the password"
