@@ -11,7 +11,7 @@ PACKAGES=(
 	# tests
 	libcmocka-dev libpam-wrapper libpamtest0 libpamtest0-dev pamtester libnss-wrapper
 	libuid-wrapper openssh-server openssh-client sudo expect tmux socat curl ca-certificates
-	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd sqlite3 man-db
+	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd man-db sqlite3
 	# the Debian packages (dpkg-buildpackage, tests/test_deb.sh)
 	dpkg-dev debhelper dh-nss lintian
 )

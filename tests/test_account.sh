@@ -20,7 +20,7 @@ hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$H
 # run CASE SERVICE USER OP ANSWERS...: transcript in $T/CASE.out, log in $T/CASE.log
 run() {
 	c=$1 svc=$2 user=$3 op=$4; shift 4
-	timeout 60 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		AUTHGEAR_TEST_LOG="$T/$c.log" "$DRIVER" "$svc" "$user" "$op" "$@" > "$T/$c.out" 2>"$T/$c.err"
 	touch "$T/$c.log"
 }

@@ -29,7 +29,7 @@ struct ag_login {
 	const struct ag_log *log;
 	const struct ag_conv *conv;
 	const char *user;                  /* the Unix name, already checked to be ours */
-	const char *rhost;                 /* PAM_RHOST (the throttle's key); NULL: local */
+	const char *rhost;                 /* PAM_RHOST (the throttle's key, device_from); NULL or "": local */
 	/* optional: called after each step with its name and duration (CLI) */
 	void (*on_step)(void *ctx, const char *step, double ms);
 	void *step_ctx;
