@@ -245,6 +245,27 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 	return rc;
 }
 
+#ifdef AG_TEST_HOOKS
+/* Test builds: AUTHGEAR_TEST_CLOCK_OFFSET=SECONDS moves the account check's
+ * wall clock (offline_grace windows, token expiry) without waiting. */
+static time_t offset_wall(void *ctx)
+{
+	return time(NULL) + *(const long long *)ctx;
+}
+
+static double offset_mono_ms(void *ctx)
+{
+	(void)ctx;
+	return ag_clock_ms(NULL);
+}
+
+static void offset_sleep(void *ctx, double ms)
+{
+	(void)ctx;
+	ag_clock_sleep_until(NULL, ms);
+}
+#endif
+
 /* Does Authgear still stand behind the user (login/account.c)? The only
  * gate of logins that skip auth (sshd public keys). */
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -254,8 +275,14 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	struct ag_log log;
 	char line[AG_LOGIN_LINE_MAX];
 	const char *user;
+	const struct ag_clock *clock = NULL;
 	long requests;
 	enum ag_err err;
+#ifdef AG_TEST_HOOKS
+	const char *shift = secure_getenv("AUTHGEAR_TEST_CLOCK_OFFSET");
+	long long offset = shift ? strtoll(shift, NULL, 10) : 0;
+	struct ag_clock shifted = { offset_wall, offset_mono_ms, offset_sleep, &offset };
+#endif
 
 	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
 		return PAM_IGNORE;
@@ -264,7 +291,11 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		ag_config_free(cfg);
 		return PAM_IGNORE;
 	}
-	err = ag_account_check(cfg, &log, user, time(NULL), line, sizeof line, &requests);
+#ifdef AG_TEST_HOOKS
+	if (offset)
+		clock = &shifted;
+#endif
+	err = ag_account_check(cfg, &log, user, clock, line, sizeof line, &requests);
 	ag_log(&log, LOG_NOTICE, "audit: user=%s account_check result=%s requests=%ld", user,
 	       err == AG_OK ? "success" : ag_err_name(err), requests);
 	if (err != AG_OK && line[0])

@@ -85,7 +85,8 @@ static const struct key_spec key_specs[] = {
 	NUM(max_attempts_per_minute, KEY_NUMBER, 5, 1, 1000),
 	NUM(debug,           KEY_BOOL, 0, 0, 1),
 	/* the account check (pam_sm_acct_mgmt, login/account.c) */
-	CHOICE(account_check, "refresh", "refresh"),
+	CHOICE(account_check, "refresh", "refresh|resolver|jwt"),
+	STR(resolver_url,    KEY_URL, NULL, false),
 	NUM(account_check_cache, KEY_SECONDS, 60, 0, 86400),
 	NUM(offline_grace,   KEY_NUMBER, 0, 0, 720),
 	CHOICE(account_check_without_token, "deny", "deny|allow"),

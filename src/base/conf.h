@@ -69,7 +69,8 @@ struct ag_config {
 	bool terminate_other_sessions; /* confirm Authgear's terminate_other_sessions step */
 	long max_attempts_per_minute;
 	/* the account check (login/account.c) */
-	char *account_check;   /* "refresh" */
+	char *account_check;   /* "refresh", "resolver" or "jwt" */
+	char *resolver_url;    /* NULL: <issuer>/_resolver/resolve */
 	long account_check_cache; /* seconds a successful check is reused */
 	long offline_grace;    /* hours; 0: an unreachable Authgear denies */
 	char *account_check_without_token; /* "deny" or "allow" */

@@ -129,6 +129,20 @@ static void replace(char **slot, char *value)
 	*slot = value;
 }
 
+/* Append a header line to *lines (NUL-terminated); false when out of memory. */
+static bool keep_line(char **lines, const char *data, size_t n)
+{
+	size_t have = *lines ? strlen(*lines) : 0;
+	char *p = realloc(*lines, have + n + 1);
+
+	if (!p)
+		return false;
+	memcpy(p + have, data, n);
+	p[have + n] = '\0';
+	*lines = p;
+	return true;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct ag_http *http = userp;
@@ -145,10 +159,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		/* a new response (after 1xx): forget the previous one's headers */
 		free(r->location);
 		free(r->content_type);
-		r->location = r->content_type = NULL;
+		free(r->x_authgear);
+		r->location = r->content_type = r->x_authgear = NULL;
 		r->date = 0;
 		return n;
 	}
+	if (n > 11 && strncasecmp(data, "X-Authgear-", 11) == 0 && !keep_line(&r->x_authgear, data, n))
+		return 0;
 	replace(&r->location, header_value(data, n, "Location"));
 	replace(&r->content_type, header_value(data, n, "Content-Type"));
 	date = header_value(data, n, "Date");
@@ -238,7 +255,31 @@ void ag_http_response_clear(struct ag_http_response *resp)
 		ag_free_secret_n(resp->body, resp->body_len + 1);
 	free(resp->location);
 	free(resp->content_type);
+	free(resp->x_authgear);
 	memset(resp, 0, sizeof *resp);
+}
+
+enum ag_err ag_http_authgear_header(const struct ag_http_response *resp, const char *name, char **value)
+{
+	const char *line = resp->x_authgear;
+
+	*value = NULL;
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line + 1) : strlen(line);
+		char *v = header_value(line, len, name);
+
+		if (v && *value) {
+			free(v);
+			free(*value);
+			*value = NULL;
+			return AG_ERR_PROTOCOL;
+		}
+		if (v)
+			*value = v;
+		line += len;
+	}
+	return AG_OK;
 }
 
 static enum ag_err map_curl_error(CURLcode rc, const struct ag_http *http)

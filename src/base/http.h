@@ -40,6 +40,7 @@ struct ag_http_response {
 	char *location;                /* Location header, or NULL */
 	char *content_type;            /* Content-Type header, or NULL */
 	time_t date;                   /* Date header, or 0 */
+	char *x_authgear;              /* the X-Authgear-* header lines as received, or NULL */
 };
 
 struct ag_http;
@@ -102,6 +103,11 @@ enum ag_err ag_http_query_param(const char *url, const char *name, char **value)
 /* Milliseconds left of login_timeout (LONG_MAX without one; 0 when it has
  * passed): a wait between requests (device polling) ends with it. */
 long ag_http_remaining_ms(const struct ag_http *http);
+
+/* The value of resp's X-Authgear-* header name (compared without case):
+ * AG_OK with *value NULL when absent, AG_ERR_PROTOCOL when it came twice
+ * (nothing to choose between). Caller frees. */
+enum ag_err ag_http_authgear_header(const struct ag_http_response *resp, const char *name, char **value);
 
 /* Wipe and free the response's contents. */
 void ag_http_response_clear(struct ag_http_response *resp);

@@ -105,8 +105,84 @@ static enum ag_err ended(struct ag_store *s, const struct ag_log *log, const cha
 	return AG_ERR_DENIED;
 }
 
-enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *log, const char *user, long long now,
-			     char *line, size_t line_len, long *requests)
+/* An access token this close to its expiry counts as expired: it could
+ * lapse between the check and its use. */
+#define ACCESS_MARGIN 30
+
+/* The refresh grant and the new ID token verified like a login's. */
+static enum ag_err refresh_verified(struct ag_oidc *o, const char *refresh_token, struct ag_tokens *tokens,
+				    struct ag_claims *claims)
+{
+	enum ag_err err = ag_token_refresh(o, refresh_token, tokens);
+
+	if (err == AG_OK && !tokens->id_token) {
+		ag_log(o->log, LOG_ERR, "account: the refresh answer has no ID token");
+		err = AG_ERR_PROTOCOL;
+	}
+	if (err == AG_OK)
+		err = ag_oidc_verify_id_token(o, tokens->id_token, NULL, -1, claims);
+	return err;
+}
+
+static enum ag_err resolve(struct ag_oidc *o, const char *access_token, struct ag_claims *claims)
+{
+	const struct ag_config *cfg = o->cfg;
+	size_t n = strlen(cfg->issuer);
+	char *url = NULL;
+	enum ag_err err;
+
+	if (!cfg->resolver_url &&
+	    asprintf(&url, "%.*s/_resolver/resolve", (int)(n && cfg->issuer[n - 1] == '/' ? n - 1 : n), cfg->issuer) < 0)
+		return AG_ERR_NOMEM;
+	err = ag_resolve(o, cfg->resolver_url ? cfg->resolver_url : url, access_token, claims);
+	free(url);
+	return err;
+}
+
+/* Ask as account_check says: claims of the user as Authgear sees them now,
+ * and *tokens when a refresh ran. AG_ERR_INVALID_GRANT (*why says how) is a
+ * revocation: the session is gone, or it is another user's. */
+static enum ag_err ask(struct ag_oidc *o, const struct ag_token_cache *t, const char *sub, long long now,
+		       struct ag_tokens *tokens, struct ag_claims *claims, const char **why)
+{
+	const char *mode = o->cfg->account_check;
+	bool expired = !t->access_token || t->access_expires <= now + ACCESS_MARGIN;
+	const char *access = t->access_token;
+	enum ag_err err = AG_OK;
+
+	*why = "invalid_grant";
+	if (strcmp(mode, "refresh") == 0 || expired) {
+		err = refresh_verified(o, t->refresh_token, tokens, claims);
+		if (err == AG_OK && strcmp(claims->sub, sub) != 0) {
+			*why = "another sub";
+			err = AG_ERR_INVALID_GRANT;
+		}
+		if (err != AG_OK || strcmp(mode, "resolver") != 0)
+			return err;
+		/* The resolver with the new access token, as with a live one. */
+		ag_claims_clear(claims);
+		access = tokens->access_token;
+	}
+	if (strcmp(mode, "jwt") == 0) {
+		/* Signature and expiry only: Authgear is not asked until the
+		 * access token expires (README: medium reliability). */
+		err = ag_oidc_verify_access_token(o, access, claims);
+		if (err == AG_ERR_UNSUPPORTED)
+			ag_log(o->log, LOG_ERR, "account: account_check = jwt needs JWT access tokens "
+						"(issue_jwt_access_token on the client); this one is opaque");
+	} else {
+		*why = "resolver: session not valid";
+		err = resolve(o, access, claims);
+	}
+	if (err == AG_OK && strcmp(claims->sub, sub) != 0) {
+		*why = "another sub";
+		err = AG_ERR_INVALID_GRANT;
+	}
+	return err;
+}
+
+enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *log, const char *user,
+			     const struct ag_clock *clock, char *line, size_t line_len, long *requests)
 {
 	struct ag_store *s = NULL;
 	struct ag_oidc *o = NULL;
@@ -114,9 +190,9 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 	struct ag_tokens fresh_tokens = { 0 };
 	struct ag_claims claims = { 0 };
 	char *sub = NULL;
-	const char *pline = NULL;
+	const char *pline = NULL, *why = NULL;
 	bool found = false;
-	long long before;
+	long long before, now = ag_clock_wall(clock);
 	int fd = -1;
 	enum ag_err err;
 
@@ -166,12 +242,14 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 	if (fresh(&t, now - cfg->account_check_cache) || (t.checked_at != before && fresh(&t, before)))
 		goto out;
 	err = ag_oidc_open(cfg, log, &o);
-	if (err == AG_OK)
-		err = ag_token_refresh(o, t.refresh_token, &fresh_tokens);
+	if (err == AG_OK) {
+		o->clock = clock ? clock : &ag_clock_system;
+		err = ask(o, &t, sub, now, &fresh_tokens, &claims, &why);
+	}
 	if (o)
 		*requests = ag_http_requests(o->http);
 	if (err == AG_ERR_INVALID_GRANT) {
-		err = ended(s, log, user, &t, now, "invalid_grant", line, line_len);
+		err = ended(s, log, user, &t, now, why, line, line_len);
 		goto out;
 	}
 	if (offline(err)) {
@@ -184,35 +262,31 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 		}
 		goto out;
 	}
-	if (err == AG_OK && !fresh_tokens.id_token) {
-		ag_log(log, LOG_ERR, "account: %s: the refresh answer has no ID token", user);
-		err = AG_ERR_PROTOCOL;
-	}
-	if (err == AG_OK)
-		err = ag_oidc_verify_id_token(o, fresh_tokens.id_token, NULL, -1, &claims);
-	if (o)
-		*requests = ag_http_requests(o->http);
 	if (err != AG_OK) {
 		ag_log(log, LOG_ERR, "account: %s: check failed (%s); denied", user, ag_err_name(err));
 		goto out;
 	}
-	if (strcmp(claims.sub, sub) != 0) {
-		err = ended(s, log, user, &t, now, "another sub", line, line_len);
-		goto out;
-	}
 	/* Roles re-read, the policy re-checked (the second factor as the login
-	 * recorded it: amr of the refreshed token). */
+	 * recorded it: amr of the refreshed token, the resolver's Session-Amr
+	 * or the access token's). */
 	err = ag_policy_check(cfg, log, user, &claims, false, AG_MFA_AMR_FACTORS, &pline);
 	if (err != AG_OK) {
 		snprintf(line, line_len, "%s", pline ? pline : ag_err_user_line(err));
 		goto out;
+	}
+	if (!fresh_tokens.access_token) {
+		/* no refresh ran: the cached access token stays, with its expiry */
+		fresh_tokens.access_token = t.access_token;
+		t.access_token = NULL;
+		fresh_tokens.expires_in = t.access_expires - now;
 	}
 	err = ag_account_cache_from(&row, &fresh_tokens, &claims, now, false);
 	if (err == AG_OK)
 		err = ag_identity_login(s, cfg, log, user, sub, claims.roles, claims.n_roles, NULL, &row, NULL);
 	ag_account_cache_release(&row);
 	if (err == AG_OK)
-		ag_log(log, LOG_INFO, "account: %s: checked at Authgear (refresh%s)", user,
+		ag_log(log, LOG_INFO, "account: %s: checked at Authgear (%s%s%s)", user, cfg->account_check,
+		       fresh_tokens.id_token && strcmp(cfg->account_check, "refresh") != 0 ? ", refreshed" : "",
 		       fresh_tokens.refresh_token ? ", rotated" : "");
 out:
 	if (err != AG_OK && !line[0])

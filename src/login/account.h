@@ -22,14 +22,16 @@ void ag_account_cache_release(struct ag_token_cache *c);
 
 #include "base/conf.h"
 #include "base/log.h"
+#include "oidc/clock.h"
 
 #define AG_ACCOUNT_ENDED "Your Authgear session has ended; sign in again with your password and code."
 #define AG_ACCOUNT_NO_TOKEN "Sign in once with your password and code."
 
-/* pam_sm_acct_mgmt's check of user (ours) at wall time now: AG_OK to let
+/* pam_sm_acct_mgmt's check of user (ours) on clock (NULL: the system's;
+ * account_check says how Authgear is asked): AG_OK to let
  * in; AG_ERR_DENIED (revoked, another sub, no token) or another error, with
  * the person's line in line; network, timeout or 5xx without offline grace:
  * AG_ERR_NETWORK / AG_ERR_TIMEOUT / AG_ERR_SERVER. *requests: HTTPS made. */
-enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *log, const char *user, long long now,
-			     char *line, size_t line_len, long *requests);
+enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *log, const char *user,
+			     const struct ag_clock *clock, char *line, size_t line_len, long *requests);
 #endif

@@ -252,3 +252,113 @@ enum ag_err ag_userinfo(struct ag_oidc *o, const char *access_token, json_t **ou
 	ag_http_response_clear(&resp);
 	return err;
 }
+
+/* --- the resolver (authgear-protocol.md §7) ----------------------------------- */
+
+/* Split s at sep into a fresh vector of non-empty values, each at most
+ * AG_CLAIMS_VALUE_MAX bytes, at most max of them. */
+static enum ag_err split_values(const char *s, char sep, size_t max, char ***v, size_t *n)
+{
+	const char *p = s;
+
+	*v = NULL;
+	*n = 0;
+	if (!*s)
+		return AG_OK;
+	for (;;) {
+		const char *end = strchr(p, sep);
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char **grown;
+
+		if (len == 0 || len > AG_CLAIMS_VALUE_MAX || *n == max)
+			return AG_ERR_PROTOCOL;
+		grown = realloc(*v, (*n + 1) * sizeof **v);
+		if (!grown)
+			return AG_ERR_NOMEM;
+		*v = grown;
+		if (!((*v)[*n] = strndup(p, len)))
+			return AG_ERR_NOMEM;
+		(*n)++;
+		if (!end)
+			return AG_OK;
+		p = end + 1;
+	}
+}
+
+static enum ag_err header_bool(const struct ag_http_response *resp, const char *name, bool *out)
+{
+	char *v = NULL;
+	enum ag_err err = ag_http_authgear_header(resp, name, &v);
+
+	if (err == AG_OK && v && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0))
+		*out = strcmp(v, "true") == 0;
+	else if (err == AG_OK)
+		err = AG_ERR_PROTOCOL;
+	free(v);
+	return err;
+}
+
+enum ag_err ag_resolve(struct ag_oidc *o, const char *url, const char *access_token, struct ag_claims *out)
+{
+	struct ag_http_response resp;
+	char *v = NULL;
+	bool valid = false;
+	enum ag_err err;
+
+	memset(out, 0, sizeof *out);
+	err = ag_http_get(o->http, url, access_token, &resp);
+	if (err != AG_OK)
+		return err;
+	if (resp.status != 200) {
+		ag_log(o->log, LOG_ERR, "resolver: HTTP %ld", resp.status);
+		err = ag_http_unexpected(resp.status);
+		goto out;
+	}
+	/* A bearer was sent, so Session-Valid must be there; then the user's
+	 * headers, which Authgear sets only for a valid session. */
+	err = header_bool(&resp, "X-Authgear-Session-Valid", &valid);
+	if (err != AG_OK) {
+		ag_log(o->log, LOG_ERR, "resolver: no single X-Authgear-Session-Valid true/false");
+		goto out;
+	}
+	if (!valid) {
+		ag_log(o->log, LOG_NOTICE, "resolver: X-Authgear-Session-Valid: false");
+		err = AG_ERR_INVALID_GRANT;
+		goto out;
+	}
+	err = ag_http_authgear_header(&resp, "X-Authgear-User-Id", &out->sub);
+	if (err == AG_OK && (!out->sub || !*out->sub || strlen(out->sub) > AG_CLAIMS_SUB_MAX))
+		err = AG_ERR_PROTOCOL;
+	if (err == AG_OK)
+		err = header_bool(&resp, "X-Authgear-User-Anonymous", &out->is_anonymous);
+	if (err == AG_OK)
+		err = ag_http_authgear_header(&resp, "X-Authgear-User-Roles", &v);
+	if (err == AG_OK && v)
+		err = split_values(v, ',', AG_CLAIMS_ROLES_MAX, &out->roles, &out->n_roles);
+	free(v);
+	v = NULL;
+	if (err == AG_OK)
+		err = ag_http_authgear_header(&resp, "X-Authgear-Session-Amr", &v);
+	if (err == AG_OK && v)
+		err = split_values(v, ' ', AG_CLAIMS_AMR_MAX, &out->amr, &out->n_amr);
+	free(v);
+	v = NULL;
+	if (err == AG_OK)
+		err = ag_http_authgear_header(&resp, "X-Authgear-Session-Authenticated-At", &v);
+	if (err == AG_OK && v) {
+		char *end;
+		long long t = strtoll(v, &end, 10);
+
+		if (*end || end == v || t < 0 || t > AG_CLAIMS_TIME_MAX)
+			err = AG_ERR_PROTOCOL;
+		out->auth_time = t;
+	}
+	free(v);
+	if (err == AG_ERR_PROTOCOL)
+		ag_log(o->log, LOG_ERR, "resolver: a malformed X-Authgear-* header");
+out:
+	if (err != AG_OK)
+		ag_claims_clear(out);
+	ag_http_response_clear(&resp);
+	return err;
+}

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "jose/claims.h"
 #include "oidc/oidc.h"
 
 #define AG_TOKEN_MAX (16 * 1024)   /* bytes of one token */
@@ -50,5 +51,12 @@ enum ag_err ag_token_revoke(struct ag_oidc *o, const char *token, const char *hi
 
 /* The userinfo claims for an access token; sub is checked to be present. */
 enum ag_err ag_userinfo(struct ag_oidc *o, const char *access_token, json_t **out);
+
+/* Authgear's resolver (authgear-protocol.md §7) for an access token: GET url
+ * with the bearer; the X-Authgear-* headers into out: sub (User-Id),
+ * is_anonymous, roles (User-Roles, ","), amr (Session-Amr, " "), auth_time
+ * (Session-Authenticated-At). Session-Valid false: AG_ERR_INVALID_GRANT; a
+ * missing, repeated or malformed header: AG_ERR_PROTOCOL; 5xx: AG_ERR_SERVER. */
+enum ag_err ag_resolve(struct ag_oidc *o, const char *url, const char *access_token, struct ag_claims *out);
 
 #endif
