@@ -13,6 +13,7 @@
 #include "base/secret.h"
 #include "common/names.h"
 #include "login/login.h"
+#include "login/prewarm.h"
 #include "oidc/authflow.h"
 #include "oidc/authorize.h"
 #include "oidc/oidc.h"
@@ -190,10 +191,11 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	return err == AG_OK ? AG_OK : deny(l, err, NULL);
 }
 
-/* The whole exchange once the password is known (§12 steps 2-9). */
-static enum ag_err password_exchange(struct ag_login *l, const char *password)
+/* The whole exchange once the password is known (§12 steps 2-9); the
+ * authorization request already sent when pw->used (prewarm.h). */
+static enum ag_err password_exchange(struct ag_login *l, const char *password, const struct ag_authorize_opts *opts,
+				     struct ag_prewarm *pw)
 {
-	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
 	struct ag_pkce pk = { 0 };
 	struct ag_flow *f = NULL;
 	struct ag_flow_error ferr = { 0 };
@@ -205,10 +207,18 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 	json_t *batch = NULL;
 	enum ag_err err;
 
-	err = ag_pkce_new(&pk);
-	if (err == AG_OK)
-		err = ag_authorize(l->o, &opts, &pk, &url_query);
-	ag_login_step(l, "authorize");
+	if (pw->used) {
+		/* its error is this login's: a retry would only double the wait */
+		err = pw->err;
+		pk = pw->pk, url_query = pw->url_query;
+		memset(&pw->pk, 0, sizeof pw->pk), pw->url_query = NULL;
+		ag_login_step(l, "authorize (prewarmed)");
+	} else {
+		err = ag_pkce_new(&pk);
+		if (err == AG_OK)
+			err = ag_authorize(l->o, opts, &pk, &url_query);
+		ag_login_step(l, "authorize");
+	}
 	/* The template was validated at load: failing here means too long. */
 	if (err == AG_OK && !ag_name_expand(l->cfg->login_id, l->user, login_id, sizeof login_id))
 		err = AG_ERR_INVALID_ARG;
@@ -221,7 +231,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 		err = AG_ERR_NOMEM;
 		goto out;
 	}
-	err = ag_flow_create(l->o, ag_flow_type_name(opts.flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
+	err = ag_flow_create(l->o, ag_flow_type_name(opts->flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
 	ag_json_wipe(batch);
 	ag_login_step(l, "identify + password");
 	if (err != AG_OK) {
@@ -300,6 +310,7 @@ void ag_login_end(struct ag_login *l, enum ag_err err, bool count_conv)
 	if (l->o) {
 		l->connections = ag_http_connections(l->o->http);
 		l->requests = ag_http_requests(l->o->http);
+		l->network_ms = ag_http_wait_ms(l->o->http);
 	}
 	audit(l, err);
 	if (err != AG_OK && err != AG_ERR_CONV)
@@ -313,25 +324,32 @@ enum ag_err ag_login_deny(struct ag_login *l, enum ag_err err, const char *line)
 
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 {
+	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
+	struct ag_prewarm pw = { 0 };
 	char *password = NULL;
 	enum ag_err err;
 
 	err = ag_login_begin(l, "password");
 	if (err == AG_OK) {
-		if (first_password)
+		if (first_password) {
 			password = strdup(first_password);
-		else
+		} else {
+			/* A returning or named user: authorize while the person types.
+			 * Otherwise the network work starts only after the first
+			 * answer (sshd delays the prompt otherwise). */
+			ag_prewarm_start(&pw, l, &opts);
 			err = ag_login_ask(l, AG_CONV_SECRET, "Password: ", &password);
+		}
 		if (err == AG_OK && !password)
 			err = AG_ERR_NOMEM;
 	}
-	/* The network work starts only after the first answer (sshd delays the
-	 * prompt otherwise). */
 	l->t_step = ag_clock_ms(l->clock); /* the steps below are the module's own time */
-	if (err == AG_OK)
+	ag_prewarm_join(&pw, err != AG_OK); /* l->o is the worker's until here */
+	if (err == AG_OK && !l->o)
 		err = ag_login_oidc(l);
 	if (err == AG_OK)
-		err = password_exchange(l, password);
+		err = password_exchange(l, password, &opts, &pw);
+	ag_prewarm_clear(&pw);
 	ag_free_secret(password);
 	ag_login_end(l, err, false);
 	return err;

@@ -26,8 +26,10 @@ struct ag_login {
 	const struct ag_log *log;
 	const struct ag_conv *conv;
 	const char *user;                  /* the Unix name, already checked to be ours */
-	/* optional: called after each step with its name and duration (CLI) */
-	void (*on_step)(void *ctx, const char *step, double ms);
+	/* optional: called after each step with its name, its duration and the
+	 * part of it (or, prewarmed, of the typing before it) spent waiting on
+	 * the network (CLI) */
+	void (*on_step)(void *ctx, const char *step, double ms, double network_ms);
 	void *step_ctx;
 	/* optional: the clock (NULL: ag_clock_system); tests set their own */
 	const struct ag_clock *clock;
@@ -39,11 +41,13 @@ struct ag_login {
 	struct ag_claims claims;           /* the verified ID token's claims on success */
 	long requests;                     /* HTTPS requests made */
 	long connections;                  /* TLS connections opened */
+	double network_ms;                 /* time inside HTTPS requests */
 
 	/* internal */
 	struct ag_oidc *o;
 	struct ag_store *store;
 	double t_step;
+	double network_step;               /* network time at the last step */
 };
 
 /* How a login method proved who signed in, for ag_login_finish. */
