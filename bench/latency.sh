@@ -48,16 +48,13 @@ totp() { curl -s "$HOOK_URL/totp/demo" | node -e 'let s="";process.stdin.on("dat
 
 # One login; prints the person's waiting time in ms (answer -> next prompt or end, summed).
 login() {
-	local code last=""
-	# the IdP accepts each TOTP code once: wait for a new one
-	while code=$(totp); [ "$code" = "$last_code" ]; do sleep 1; done
-	last_code=$code
+	local code
+	code=$(totp)
 	env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$tmp/pamd" PAM_DRIVER_TRACE=1 \
 		PAM_DRIVER_WAIT_MS=1500 "$driver" ag demo authenticate "$password" "$code" > "$tmp/out" 2> "$tmp/trace" ||
 		{ cat "$tmp/out" "$tmp/trace" >&2; exit 1; }
 	awk '/^answer /{split($2,a,"="); t=a[2]} /^(prompt|end) /{split($2,a,"="); if (t) w+=a[2]-t; t=0} END{print w}' "$tmp/trace"
 }
-last_code=
 
 avg() { awk '{s+=$1} END{printf "%.0f", s/NR}'; }
 declare -A wait
