@@ -390,6 +390,8 @@ static enum ag_err perform_once(struct ag_http *http, const char *method, const 
 		if (err == AG_ERR_TOO_LARGE)
 			ag_log(http->log, LOG_ERR, "http: %s %s: response over the %s limit", method, shown,
 			       http->headers_over ? "header" : "body");
+		else if (err == AG_ERR_CONV)
+			ag_log(http->log, LOG_DEBUG, "http: %s %s: cancelled (nobody waits for it)", method, shown);
 		else
 			ag_log(http->log, LOG_ERR, "http: %s %s: %s%s%s", method, shown, curl_easy_strerror(rc),
 			       http->errbuf[0] ? ": " : "", http->errbuf);
