@@ -11,7 +11,9 @@ PACKAGES=(
 	# tests
 	libcmocka-dev libpam-wrapper libpamtest0 libpamtest0-dev pamtester libnss-wrapper
 	libuid-wrapper openssh-server openssh-client sudo expect tmux socat curl ca-certificates
-	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd
+	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd man-db
+	# the Debian packages (dpkg-buildpackage, tests/test_deb.sh)
+	dpkg-dev debhelper dh-nss lintian
 )
 
 if [ "$(id -u)" -ne 0 ]; then

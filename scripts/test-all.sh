@@ -1,7 +1,8 @@
 #!/bin/bash
 # Set up everything, build, and run every test: unit tests, the test IdP's own
-# tests, the PAM/NSS module tests, the demo, and make distcheck (a default build
-# without test hooks, running its hook-free tests). As root on
+# tests, the PAM/NSS module tests, the demo, the Debian packages end to end
+# (make check-deb), and make distcheck (a default build without test hooks,
+# running its hook-free tests). As root on
 # Debian 12. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,15 @@ if [ $rc -ne 0 ]; then
 	exit $rc
 fi
 grep -E '^(SKIP|FAIL|ERROR|XPASS)' test-suite.log || true
+# The Debian packages end to end (tests/test_deb.sh): outside make check
+# because it builds everything a second time, with dpkg-buildpackage.
+make check-deb >check-deb.log 2>&1 || {
+	cat check-deb.log
+	echo "make check-deb failed (full log: check-deb.log)"
+	summary
+	exit 1
+}
+grep -E '^(ok|lintian|[0-9]+ )' check-deb.log || true
 make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1 || {
 	tail -80 distcheck.log
 	echo "make distcheck failed (full log: distcheck.log)"

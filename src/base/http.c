@@ -455,6 +455,22 @@ char *ag_http_escape(struct ag_http *http, const char *s)
 	return copy;
 }
 
+void ag_http_add_param(struct ag_http *http, struct ag_buf *b, const char *sep, const char *name,
+		       const char *value)
+{
+	char *e = ag_http_escape(http, value);
+
+	if (!e) {
+		b->failed = true;
+		return;
+	}
+	ag_buf_add(b, sep);
+	ag_buf_add(b, name);
+	ag_buf_add(b, "=");
+	ag_buf_add(b, e);
+	ag_free_secret(e);
+}
+
 long ag_http_connections(const struct ag_http *http)
 {
 	return http->connections;

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
 
@@ -109,6 +110,12 @@ enum ag_err ag_http_check_url(const struct ag_http *http, const char *url);
 
 /* Percent-encode s for a query string or form body; NULL on failure. */
 char *ag_http_escape(struct ag_http *http, const char *s);
+
+/* Append name=escaped(value) to a form body or query in b, after sep when
+ * b already holds a parameter ("&"); the escaped copy is wiped (values may
+ * be secrets). A failure leaves b failed. */
+void ag_http_add_param(struct ag_http *http, struct ag_buf *b, const char *sep, const char *name,
+		       const char *value);
 
 /* How many connections the handle opened, and requests it sent, so far. */
 long ag_http_connections(const struct ag_http *http);

@@ -8,6 +8,7 @@
 
 #include "accounts/identity.h"
 #include "accounts/store.h"
+#include "base/buf.h"
 #include "base/http.h"
 #include "base/json.h"
 #include "base/secret.h"
@@ -267,17 +268,16 @@ out:
 
 static void audit(struct ag_login *l, enum ag_err err)
 {
-	char amr[256] = "";
+	struct ag_buf amr = AG_BUF_INIT(1024);
 
-	for (size_t i = 0; i < l->claims.n_amr; i++) {
-		if (i)
-			strncat(amr, ",", sizeof amr - strlen(amr) - 1);
-		strncat(amr, l->claims.amr[i], sizeof amr - strlen(amr) - 1);
-	}
+	for (size_t i = 0; i < l->claims.n_amr; i++)
+		ag_buf_join(&amr, ",", l->claims.amr[i]);
 	ag_log(l->log, LOG_NOTICE, "audit: user=%s sub=%s method=%s amr=%s result=%s%s%s requests=%ld", l->user,
-	       l->claims.sub ? l->claims.sub : "-", l->method, amr[0] ? amr : "-",
+	       l->claims.sub ? l->claims.sub : "-", l->method,
+	       !ag_buf_str(&amr) ? "(too long)" : amr.len ? ag_buf_str(&amr) : "-",
 	       err == AG_OK ? "success" : ag_err_name(err), l->tracking_id[0] ? " tracking_id=" : "", l->tracking_id,
 	       l->requests);
+	ag_buf_free(&amr);
 }
 
 enum ag_err ag_login_begin(struct ag_login *l, const char *method)

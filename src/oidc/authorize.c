@@ -15,32 +15,19 @@ const char *ag_flow_type_name(enum ag_flow_type flow)
 }
 
 /* endpoint?name=value&... with the values escaped; NULL names end the list. */
+#define AUTHORIZE_URL_MAX (16 * 1024) /* an id_token_hint makes it long */
+
 static enum ag_err build_url(struct ag_http *http, const char *endpoint, const char *const *params, char **out)
 {
-	size_t len = strlen(endpoint) + 2;
-	char *url;
+	struct ag_buf url = AG_BUF_INIT(AUTHORIZE_URL_MAX);
 
-	*out = NULL;
+	ag_buf_add(&url, endpoint);
 	for (size_t i = 0; params[i]; i += 2)
-		len += strlen(params[i]) + 3 * strlen(params[i + 1]) + 2;
-	url = malloc(len);
-	if (!url)
-		return AG_ERR_NOMEM;
-	strcpy(url, endpoint);
-	for (size_t i = 0; params[i]; i += 2) {
-		char *v = ag_http_escape(http, params[i + 1]);
-		if (!v) {
-			ag_free_secret_n(url, len);
-			return AG_ERR_NOMEM;
-		}
-		strcat(url, i == 0 ? (strchr(url, '?') ? "&" : "?") : "&");
-		strcat(url, params[i]);
-		strcat(url, "=");
-		strcat(url, v);
-		ag_free_secret(v);
-	}
-	*out = url;
-	return AG_OK;
+		ag_http_add_param(http, &url, i == 0 ? (strchr(endpoint, '?') ? "&" : "?") : "&", params[i],
+				  params[i + 1]);
+	*out = ag_buf_steal(&url, NULL);
+	ag_buf_free(&url);
+	return *out ? AG_OK : AG_ERR_NOMEM;
 }
 
 enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts, const struct ag_pkce *pk,

@@ -17,16 +17,7 @@
 
 static void form_add(struct ag_buf *f, struct ag_http *http, const char *name, const char *value)
 {
-	char *e = ag_http_escape(http, value);
-
-	if (!e) {
-		f->failed = true;
-		return;
-	}
-	ag_buf_join(f, "&", name);
-	ag_buf_add(f, "=");
-	ag_buf_add(f, e);
-	ag_free_secret(e);
+	ag_http_add_param(http, f, f->len ? "&" : "", name, value);
 }
 
 /* Client authentication: client_id always (public clients), and the secret

@@ -20,6 +20,7 @@
 #include "base/conf.h"
 #include "base/http.h"
 #include "capture.h"
+#include "oidc/clock.h"
 #include "oidc/device.h"
 #include "oidc/oidc.h"
 #include "oidc/token.h"
@@ -43,10 +44,28 @@ struct script {
 	const struct step *steps;
 	size_t n, at;
 	char sent[4096]; /* the last request body */
+	double sent_ms[16]; /* the clock at each request */
 };
 
 static struct script script;
 static struct ag_oidc oidc;
+
+/* A clock that never waits: sleeping moves it forward (the clock seam). */
+static double fake_now_ms;
+static time_t fake_wall(void *ctx)
+{
+	return 1700000000 + (time_t)(fake_now_ms / 1000);
+}
+static double fake_mono(void *ctx)
+{
+	return fake_now_ms;
+}
+static void fake_sleep(void *ctx, double ms)
+{
+	if (ms > fake_now_ms)
+		fake_now_ms = ms;
+}
+static const struct ag_clock fake_clock = { fake_wall, fake_mono, fake_sleep, NULL };
 static struct ag_config *cfg;
 #define test_log capture_log
 
@@ -57,6 +76,8 @@ static enum ag_err scripted(void *ctx, const char *method, const char *url, cons
 	const struct step *st;
 
 	assert_true(s->at < s->n); /* no request beyond the script */
+	if (s->at < sizeof s->sent_ms / sizeof s->sent_ms[0])
+		s->sent_ms[s->at] = ag_clock_ms(oidc.clock);
 	st = &s->steps[s->at++];
 	assert_string_equal(method, st->method);
 	assert_string_equal(url, st->url);
@@ -260,6 +281,44 @@ static void test_device_poll_endings(void **state)
 	assert_null(t.access_token);
 }
 
+/* RFC 8628 §3.5 on a fake clock: polls keep the interval, slow_down adds
+ * 5 s to it, and a code still pending at the deadline ends the wait there
+ * without another request. */
+static void test_device_poll_timing(void **state)
+{
+	static const struct step steps[] = {
+		{ "POST", TOKEN_URL, 400, JSON, "{\"error\":\"authorization_pending\"}", AG_OK },
+		{ "POST", TOKEN_URL, 400, JSON, "{\"error\":\"slow_down\"}", AG_OK },
+		{ "POST", TOKEN_URL, 400, JSON, "{\"error\":\"authorization_pending\"}", AG_OK },
+		{ "POST", TOKEN_URL, 400, JSON, "{\"error\":\"authorization_pending\"}", AG_OK },
+	};
+	struct ag_device_auth a = { .device_code = (char *)"dc", .user_code = (char *)"uc",
+				    .verification_uri = (char *)"https://idp.test/device", .expires_in = 600,
+				    .interval = 2 };
+	struct ag_tokens t = { 0 };
+	enum ag_device_outcome outcome;
+	long polls = 0;
+	enum ag_err err;
+
+	oidc.clock = &fake_clock;
+	fake_now_ms = 100000;
+	run(steps, 4);
+	/* deadline 20 s: the first poll at once (the person said they approved),
+	 * then +2, then +9 and +16 (slow_down: 7 s); the next would be at +23 */
+	err = ag_device_poll(&oidc, &a, fake_now_ms + 20000, &t, &outcome, &polls);
+	oidc.clock = &ag_clock_system;
+	assert_int_equal(err, AG_ERR_INVALID_GRANT);
+	assert_int_equal(outcome, AG_DEVICE_TIMED_OUT);
+	assert_int_equal(polls, 4);
+	assert_int_equal(script.at, 4);
+	assert_true(script.sent_ms[0] - 100000 < 1000);
+	assert_true(script.sent_ms[1] - script.sent_ms[0] >= 2000);
+	assert_true(script.sent_ms[2] - script.sent_ms[1] >= 7000);
+	assert_true(script.sent_ms[3] - script.sent_ms[2] >= 7000);
+	assert_true(script.sent_ms[3] - script.sent_ms[2] < 7500); /* not more than the interval */
+	assert_true(fake_now_ms <= 100000 + 20000);
+}
+
 /* The URL rules still apply with a transport set: nothing is sent. */
 static void test_url_rules_before_the_seam(void **state)
 {
@@ -278,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_refresh_without_rotation),
 		cmocka_unit_test(test_device_grant),
 		cmocka_unit_test(test_device_poll_endings),
+		cmocka_unit_test(test_device_poll_timing),
 		cmocka_unit_test(test_url_rules_before_the_seam),
 	};
 
