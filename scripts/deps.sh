@@ -7,11 +7,11 @@ NODE_MIN=20.18 # oidc-provider 9.13.3 in the test IdP
 PACKAGES=(
 	# build
 	autoconf automake libtool pkg-config make gcc
-	libpam0g-dev libcurl4-openssl-dev libssl-dev libjansson-dev libqrencode-dev
+	libpam0g-dev libcurl4-openssl-dev libssl-dev libjansson-dev libqrencode-dev libsqlite3-dev
 	# tests
 	libcmocka-dev libpam-wrapper libpamtest0 libpamtest0-dev pamtester libnss-wrapper
 	libuid-wrapper openssh-server openssh-client sudo expect tmux socat curl ca-certificates
-	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd man-db
+	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd man-db sqlite3
 	# the Debian packages (dpkg-buildpackage, tests/test_deb.sh)
 	dpkg-dev debhelper dh-nss lintian
 )

@@ -120,7 +120,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	struct module_args args;
 	struct ag_config *cfg;
 	struct ag_log log;
-	const void *authtok = NULL;
+	const void *authtok = NULL, *rhost = NULL;
 	const char *user;
 	bool device = false;
 	enum ag_err err;
@@ -146,6 +146,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	l.log = &log;
 	l.conv = &conv;
 	l.user = user;
+	/* The throttle's key with the name (pam_get_item: sshd sets the
+	 * client's address; NULL or "" for a local login). */
+	if (pam_get_item(pamh, PAM_RHOST, &rhost) == PAM_SUCCESS)
+		l.rhost = rhost;
 	/* methods: an earlier module's password means the password method;
 	 * otherwise the configured one, or the person's choice of both. */
 	if (authtok && ag_config_has_method(cfg, "password"))

@@ -45,14 +45,15 @@ cli import "$T/import-bad" > "$T/o" 2>&1; [ $? = 1 ] || fail "import of a UID bo
 set -e
 assert_contains "$T/o" "import-bad:2: UID 5001 already belongs to bob; nothing imported" "import names FILE:LINE"
 # Two users as the module leaves them after their logins.
-node -e '
-const f = process.argv[1], j = JSON.parse(require("fs").readFileSync(f, "utf8"));
-j.users.alice = { sub: "sub-alice", bound_at: 1700000000, last_login: 1700000100, uid: 250001,
-                  groups: ["authgear-admins", "authgear-users", "users"], roles: ["unix-admin", "unix-user"] };
-j.users.bob.sub = "sub-bob"; j.users.bob.last_login = 1700000200; j.users.bob.groups = ["authgear-users"];
-j.groups = { "authgear-admins": { gid: 260001, local: false }, "authgear-users": { gid: 260002, local: false },
-             "users": { gid: 100, local: true } };
-require("fs").writeFileSync(f, JSON.stringify(j));' "$S/private/users.json"
+sqlite3 "$S/private/accounts.db" "
+INSERT INTO groups (name, gid, local) VALUES ('authgear-admins', 260001, 0), ('authgear-users', 260002, 0), ('users', 100, 1);
+INSERT INTO users (name, sub, bound_at, last_login, uid) VALUES ('alice', 'sub-alice', 1700000000, 1700000100, 250001);
+UPDATE users SET sub = 'sub-bob', last_login = 1700000200 WHERE name = 'bob';
+INSERT INTO memberships (user_id, group_id, pos) SELECT u.id, g.id, g.id FROM users u, groups g WHERE u.name = 'alice';
+INSERT INTO memberships (user_id, group_id, pos) SELECT u.id, g.id, 0 FROM users u, groups g
+	WHERE u.name = 'bob' AND g.name = 'authgear-users';
+INSERT INTO roles (user_id, pos, role) SELECT id, 0, 'unix-admin' FROM users WHERE name = 'alice';
+INSERT INTO roles (user_id, pos, role) SELECT id, 1, 'unix-user' FROM users WHERE name = 'alice';"
 cli reindex > "$T/o"
 assert_contains "$T/o" "rebuilt $S/nss.index" "reindex"
 cli users > "$T/users"
@@ -68,7 +69,7 @@ pass "users lists name, UID, groups and last login; pins ahead of a first login"
 
 [ "$(stat -c '%a %U' "$S")" = "755 root" ] || fail "state_dir mode"
 [ "$(stat -c '%a %U' "$S/private")" = "700 root" ] || fail "private dir mode"
-[ "$(stat -c '%a %U' "$S/private/users.json")" = "600 root" ] || fail "users.json mode"
+[ "$(stat -c '%a %U' "$S/private/accounts.db")" = "600 root" ] || fail "accounts.db mode"
 [ "$(stat -c '%a %U' "$S/nss.index")" = "644 root" ] || fail "nss.index mode"
 if grep -q "sub-alice" "$S/nss.index"; then fail "the public index holds a sub"; fi
 pass "root-only part 0700/0600, index 0644 without subs"
@@ -145,3 +146,19 @@ $NW getent passwd alice > /dev/null; rc=$?
 set -e
 [ $rc = 2 ] || fail "no index: want not found"
 pass "no index: nobody is known, no log line needed"
+
+# --- authgear-pam check: the database opens and passes PRAGMA quick_check -------------------
+set +e
+cli check > "$T/check.out" 2>&1 # no IdP here: the issuer check fails after the store's
+set -e
+grep -q "^ok .*store .*accounts.db: schema 2, quick_check ok" "$T/check.out" || { cat "$T/check.out"; fail "check: store line"; }
+pass "check: the store passes quick_check"
+sqlite3 "$S/private/accounts.db" "PRAGMA wal_checkpoint(TRUNCATE)" > /dev/null
+# damage a page of the users table (not the header): only a check of the pages sees it
+page=$(sqlite3 -readonly "$S/private/accounts.db" "SELECT rootpage FROM sqlite_schema WHERE name = 'users'")
+dd if=/dev/urandom of="$S/private/accounts.db" bs=4096 seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
+set +e
+cli check > "$T/check.out" 2>&1
+set -e
+grep -q "^FAIL .*store" "$T/check.out" || { cat "$T/check.out"; fail "check: a damaged page passed"; }
+pass "check: a damaged page of the database fails the store check ($(grep -m1 'store' "$T/check.out" | cut -c1-90))"

@@ -361,7 +361,7 @@ rm -f /etc/ssh/sshd_config.d/authgear.conf  # the admin's own copy, as README's 
 apt-get remove -y $PKGS > "$T/remove.log" 2>&1 || { cat "$T/remove.log"; fail "apt-get remove"; }
 diff -ru "$T/saved/pam.d" /etc/pam.d || fail "/etc/pam.d differs after apt-get remove"
 diff -u "$T/saved/nsswitch.conf" /etc/nsswitch.conf || fail "/etc/nsswitch.conf differs after apt-get remove"
-[ -f "$CONF" ] && [ -f /var/lib/authgear/private/users.json ] || fail "remove deleted the config or the store"
+[ -f "$CONF" ] && [ -f /var/lib/authgear/private/accounts.db ] || fail "remove deleted the config or the store"
 pass "apt-get remove: PAM stacks and nsswitch.conf as before; the config and the store kept"
 (cd "$T/debs" && apt-get install -y ./*.deb) > "$T/install2.log" 2>&1 || { cat "$T/install2.log"; fail "install after remove"; }
 diff -u "$T/nsswitch.want" /etc/nsswitch.conf || fail "nsswitch.conf after installing again"

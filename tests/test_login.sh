@@ -57,10 +57,10 @@ expect_log ok "audit: user=alice sub=2f91682e-7cf4-4bd7-b86f-d91a20e3de70 method
 [ "$(requests)" = 5 ] || { hook GET /counters; fail "a login took $(requests) requests, want 5"; }
 [ "$(hook GET /connections | jget connections)" = 1 ] || fail "a login opened more than one TLS connection"
 pass "5 HTTPS requests on one TLS connection per login (discovery and JWKS cached)"
-node -e 'const j=require(process.argv[1]); if (j.users.alice.sub !== "2f91682e-7cf4-4bd7-b86f-d91a20e3de70") process.exit(1)' \
-	"$T/state/private/users.json" || fail "binding not stored"
-[ "$(stat -c %a "$T/state/private/users.json")" = 600 ] || fail "store file mode"
-pass "first login bound alice to her sub in a 0600 file"
+[ "$(sqlite3 -readonly "$T/state/private/accounts.db" "SELECT sub FROM users WHERE name = 'alice'")" = \
+	2f91682e-7cf4-4bd7-b86f-d91a20e3de70 ] || fail "binding not stored"
+[ "$(stat -c %a "$T/state/private/accounts.db")" = 600 ] || fail "store file mode"
+pass "first login bound alice to her sub in a 0600 database"
 
 # --- authgear-pam login: the same path from a terminal, steps and timings, no secrets ---
 code=$(totp alice); remember "$code"
@@ -203,13 +203,13 @@ pam_service throttle "auth required $MODULE config=$T/throttle.conf"
 run t1 throttle dev-spray x; run t2 throttle dev-spray x
 hook POST /counters/reset >/dev/null
 run t3 throttle dev-spray x
-sed -i -E 's/try again in (59|60) seconds/try again in N seconds/' "$T/t3.out"
+sed -i -E 's/try again in (5[0-9]|60) seconds/try again in N seconds/' "$T/t3.out" # counted from t1's start
 expect_transcript t3 <<EOF
 error: Too many attempts; try again in N seconds.
 rc=11 Have exhausted maximum number of retries for service
 EOF
 [ "$(requests)" = 0 ] || fail "a throttled attempt reached the IdP"
-expect_log t3 "throttle: dev-spray failed 2 times in the last minute; refused locally"
+expect_log t3 "throttle: dev-spray: 2 attempts from the console in the last minute; refused locally"
 
 # --- flow quirks: unknown action, tampered state ------------------------------------
 hook POST /quirks '{"unknown_step":{"type":"x_unknown_step"}}' >/dev/null
@@ -224,7 +224,7 @@ expect_log bad-state "consent: state mismatch in the redirect; denying"
 hook POST /quirks/clear >/dev/null
 
 # --- a different sub for a bound name ------------------------------------------------
-node -e 'const f=process.argv[1],j=require(f);j.users.bob={sub:"00000000-0000-0000-0000-000000000000",bound_at:1};require("fs").writeFileSync(f,JSON.stringify(j))' "$T/state/private/users.json"
+sqlite3 "$T/state/private/accounts.db" "INSERT INTO users (name, sub, bound_at) VALUES ('bob', '00000000-0000-0000-0000-000000000000', 1) ON CONFLICT (name) DO UPDATE SET sub = excluded.sub"
 run other-sub ag bob "$(password bob)" "$(totp bob)"
 grep -q '^error: This user name is linked to another Authgear account.$' "$T/other-sub.out" || { cat "$T/other-sub.out"; fail "other sub"; }
 expect_log other-sub "store: bob is bound to sub 00000000-0000-0000-0000-000000000000; refusing sub b86045d1-930e-4fa2-b821-2058c936c7b7"

@@ -48,7 +48,8 @@ USERS_GID=$(getent group users | cut -d: -f3)
 make_store() {
 	n=$1 shell=$2
 	write_config "$T/c.conf" "users = agt*" "shell = $shell" "[roles]" "member = agt-team" "$3"
-	mkdir -p "$S/private"; chmod 0755 "$S"; chmod 0700 "$S/private"
+	# a users.json of the JSON store, imported by the first command (once)
+	rm -rf "$S/private"; mkdir -p "$S/private"; chmod 0755 "$S"; chmod 0700 "$S/private"
 	node -e '
 const [n, usersGid] = [Number(process.argv[1]), Number(process.argv[2])];
 const j = { users: {}, groups: { "agt-team": { gid: 310000000, local: false }, users: { gid: usersGid, local: true } } };
@@ -130,7 +131,7 @@ $NOBODY ls -l "$T/owned/file" > "$T/ls"
 assert_contains "$T/ls" "agt00004 agt-team" "ls as nobody shows the user and group names"
 $NOBODY id agt00001 > "$T/nid"
 assert_contains "$T/nid" "$USERS_GID(users)" "id as nobody: initgroups works unprivileged"
-if $NOBODY cat "$S/private/users.json" > /dev/null 2>&1; then fail "nobody can read the root-only part"; fi
+if $NOBODY cat "$S/private/accounts.db" > /dev/null 2>&1; then fail "nobody can read the root-only part"; fi
 if $NOBODY ls "$S/private" > /dev/null 2>&1; then fail "nobody can list the root-only part"; fi
 pass "nobody cannot read or list the root-only part"
 

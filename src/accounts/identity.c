@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "accounts/identity.h"
 #include "accounts/index_write.h"
@@ -128,32 +129,40 @@ bool ag_identity_grantable(const struct ag_config *cfg, const char *group)
 	return c.found;
 }
 
-/* IDs the store and the configuration give out, except user's own. */
-static enum ag_err taken_ids(const struct ag_store_db *db, const struct ag_config *cfg, const char *user,
-			     struct ag_idset *taken)
+/* Add the IDs the configuration gives out (except user's own) to taken. */
+static enum ag_err config_taken(const struct ag_config *cfg, const char *user, struct ag_idset *taken)
 {
 	const struct ag_config_table *uids = ag_config_table(cfg, "uids");
 	enum ag_err err = AG_OK;
 	uint32_t id;
 
-	for (size_t i = 0; i < db->n_users && err == AG_OK; i++)
-		if (db->users[i].uid && (!user || strcmp(db->users[i].name, user) != 0))
-			err = ag_idset_add(taken, db->users[i].uid);
-	for (size_t i = 0; i < db->n_groups && err == AG_OK; i++)
-		err = ag_idset_add(taken, db->groups[i].gid);
 	for (size_t i = 0; uids && i < uids->n_entries && err == AG_OK; i++)
 		if ((!user || strcmp(uids->entries[i].key, user) != 0) && ag_id_parse(uids->entries[i].value, &id))
 			err = ag_idset_add(taken, id);
 	return err;
 }
 
-/* The user named owner of uid in the store, other than except; NULL if none. */
-static const char *uid_holder(const struct ag_store_db *db, uint32_t uid, const char *except)
+/* The IDs shown by the index, from the configuration: a change of any of
+ * these rebuilds it (store.h, ag_store_indexer.view). */
+static uint64_t config_view(const struct ag_config *cfg)
 {
-	for (size_t i = 0; i < db->n_users; i++)
-		if (db->users[i].uid == uid && strcmp(db->users[i].name, except) != 0)
-			return db->users[i].name;
-	return NULL;
+	const char *const parts[] = { cfg->users, cfg->home, cfg->shell, cfg->uid_range, cfg->primary_group };
+	static const char *const tables[] = { "roles", "uids" };
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+		h = (h ^ ag_fnv1a64(parts[i] ? parts[i] : "\1", parts[i] ? strlen(parts[i]) + 1 : 1)) * 1099511628211ull;
+	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
+		const struct ag_config_table *tab = ag_config_table(cfg, tables[t]);
+
+		for (size_t i = 0; tab && i < tab->n_entries; i++) {
+			h = (h ^ ag_fnv1a64(tab->entries[i].key, strlen(tab->entries[i].key) + 1)) * 1099511628211ull;
+			h = (h ^ ag_fnv1a64(tab->entries[i].value, strlen(tab->entries[i].value) + 1)) *
+			    1099511628211ull;
+		}
+		h = (h ^ (t + 1)) * 1099511628211ull;
+	}
+	return h & 0x7fffffffffffffffull; /* kept as a SQLite integer */
 }
 
 /* The IDs the current index shows for name as a provisional entry (what
@@ -173,7 +182,7 @@ static bool provisional_ids(const char *state_dir, const char *name, uint32_t *u
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return false;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct ag_index_header) ||
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)AG_INDEX_HEADER_V1_SIZE ||
 	    (unsigned long long)st.st_size > AG_INDEX_SIZE_MAX) {
 		close(fd);
 		return false;
@@ -198,26 +207,47 @@ struct login_ctx {
 	const struct ag_idmap_probe *probe;
 	const char *state_dir;
 	bool provisional_differs;         /* out: refuse this first login */
-	const char *user;
+	const char *user, *sub;
+	time_t now;
 	char *const *roles;
 	size_t n_roles;
 	char **groups;
 	size_t n_groups;
 	struct ag_id_range range;
 	struct ag_idset taken;
+	bool taken_loaded;
 };
+
+/* The IDs given out, read only when one must be chosen (a first login, a
+ * new group): a repeat login does not read every user. */
+static enum ag_err need_taken(struct login_ctx *c, struct ag_store_tx *tx)
+{
+	enum ag_err err;
+
+	if (c->taken_loaded)
+		return AG_OK;
+	err = ag_store_tx_taken(tx, c->user, &c->taken);
+	if (err == AG_OK)
+		err = config_taken(c->cfg, c->user, &c->taken);
+	c->taken_loaded = err == AG_OK;
+	return err;
+}
 
 /* The UID of a first login; *host: taken from a host entry of the same
  * name (which programs saw instead of our provisional entry). */
-static enum ag_err first_uid(struct login_ctx *c, struct ag_store_db *db, struct ag_store_user *u, bool *host)
+static enum ag_err first_uid(struct login_ctx *c, struct ag_store_tx *tx, struct ag_store_user *u, bool *host)
 {
 	uint32_t pin = config_pin(c->cfg, c->user), host_uid;
-	const char *holder;
+	char holder[AG_NAME_MAX + 1];
+	bool held;
 	enum ag_err err;
 	int r;
 
 	if (pin) {
-		if ((holder = uid_holder(db, pin, c->user))) {
+		err = ag_store_tx_uid_holder(tx, pin, c->user, holder, &held);
+		if (err != AG_OK)
+			return err;
+		if (held) {
 			ag_log(c->log, LOG_ERR, "account: [uids] pins %s to UID %u, which %s already has; refusing",
 			       c->user, pin, holder);
 			return AG_ERR_CONFIG;
@@ -226,6 +256,9 @@ static enum ag_err first_uid(struct login_ctx *c, struct ag_store_db *db, struct
 		ag_log(c->log, LOG_NOTICE, "account: %s gets UID %u from [uids]", c->user, pin);
 		return AG_OK;
 	}
+	err = need_taken(c, tx);
+	if (err != AG_OK)
+		return err;
 	/* A host entry of the same name (files, LDAP) that is not our
 	 * provisional one: keep its UID, so its files stay its own. */
 	r = c->probe->user_uid(c->probe->ctx, c->user, &host_uid);
@@ -247,17 +280,20 @@ static enum ag_err first_uid(struct login_ctx *c, struct ag_store_db *db, struct
 }
 
 /* The store's record of group name, created on first use: a host group keeps
- * its GID; another gets one from the hash sequence. *out NULL: not grantable
+ * its GID; another gets one from the hash sequence. *ok false: not grantable
  * (logged). */
-static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_db *db, const char *name,
-				struct ag_store_group **out)
+static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_tx *tx, const char *name,
+				struct ag_store_group *g, bool *ok)
 {
-	struct ag_store_group *g = ag_store_db_group(db, name);
 	uint32_t host_gid = 0, gid;
+	bool found;
 	enum ag_err err;
 	int r;
 
-	*out = NULL;
+	*ok = false;
+	err = ag_store_tx_group(tx, name, g, &found);
+	if (err != AG_OK)
+		return err;
 	r = c->probe->group_gid(c->probe->ctx, name, &host_gid);
 	if (r < 0) {
 		ag_log(c->log, LOG_ERR, "account: cannot look group %s up in the other group databases", name);
@@ -267,75 +303,80 @@ static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_db *db, con
 		ag_log(c->log, LOG_ERR, "account: group %s has GID 0 on this host; never granted", name);
 		return AG_OK;
 	}
-	if (g) {
+	if (found) {
 		if (r > 0 && host_gid != g->gid) {
 			ag_log(c->log, LOG_NOTICE, "account: group %s exists on this host with GID %u (was %u); using it",
 			       name, host_gid, g->gid);
 			g->gid = host_gid;
 			g->local = true;
+			err = ag_store_tx_put_group(tx, g);
 		}
-		*out = g;
-		return AG_OK;
+		*ok = err == AG_OK;
+		return err;
 	}
 	if (r > 0) {
-		err = ag_store_db_add_group(db, name, host_gid, true, out);
+		g->gid = host_gid;
+		g->local = true;
+		err = ag_store_tx_put_group(tx, g);
 		if (err == AG_OK)
 			ag_log(c->log, LOG_NOTICE, "account: group %s is a host group (GID %u); adding members", name,
 			       host_gid);
+		*ok = err == AG_OK;
 		return err;
 	}
-	err = ag_idmap_gid(name, &c->range, &c->taken, c->probe, c->log, &gid);
+	err = need_taken(c, tx);
+	if (err == AG_OK)
+		err = ag_idmap_gid(name, &c->range, &c->taken, c->probe, c->log, &gid);
 	if (err == AG_OK)
 		err = ag_idset_add(&c->taken, gid);
-	if (err == AG_OK)
-		err = ag_store_db_add_group(db, name, gid, false, out);
+	if (err == AG_OK) {
+		g->gid = gid;
+		g->local = false;
+		err = ag_store_tx_put_group(tx, g);
+	}
 	if (err == AG_OK)
 		ag_log(c->log, LOG_NOTICE, "account: group %s gets GID %u", name, gid);
+	*ok = err == AG_OK;
 	return err;
 }
 
-/* Every change to the store rebuilds the NSS index under the store's lock. */
-static enum ag_err write_index(const char *state_dir, const struct ag_log *log, const struct ag_store_db *db,
-			       void *cfg)
+static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void *cfg, void **data, size_t *len);
+
+/* Every change goes through one store transaction; the index is rebuilt in
+ * it when something it shows changed. */
+static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, ag_store_tx_fn fn, void *ctx)
 {
-	return ag_identity_write_index(state_dir, db, cfg, log);
+	struct ag_store_indexer ix = { build_index, (void *)cfg, config_view(cfg) };
+
+	return ag_store_write(s, fn, ctx, &ix);
 }
 
-static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, ag_store_edit_fn fn, void *ctx)
+static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struct ag_store_user *u)
 {
-	return ag_store_edit(s, fn, ctx, write_index, (void *)cfg);
-}
-
-static enum ag_err login_edit(struct ag_store_db *db, void *vctx)
-{
-	struct login_ctx *c = vctx;
-	struct ag_store_user *u = ag_store_db_user(db, c->user);
-	struct ag_store_group *g;
+	struct ag_store_group g;
 	struct strv granted = { 0 };
 	char list[512] = "";
 	enum ag_err err;
+	bool ok;
 	uint32_t pin;
 
-	if (!u || !u->sub) {
+	if (!u->sub) {
 		ag_log(c->log, LOG_ERR, "account: %s is not bound; no UID given", c->user);
 		return AG_ERR_INVALID_ARG;
 	}
-	err = taken_ids(db, c->cfg, c->user, &c->taken);
-	if (err != AG_OK)
-		return err;
 	if (!u->uid) {
 		uint32_t shown_uid, shown_gid;
 		bool shown = provisional_ids(c->state_dir, c->user, &shown_uid, &shown_gid), host = false;
 
-		err = first_uid(c, db, u, &host);
+		err = first_uid(c, tx, u, &host);
 		if (err == AG_OK && c->cfg->primary_group) {
-			err = ensure_group(c, db, c->cfg->primary_group, &g);
-			if (err == AG_OK && !g)
+			err = ensure_group(c, tx, c->cfg->primary_group, &g, &ok);
+			if (err == AG_OK && !ok)
 				err = AG_ERR_CONFIG;
 		}
 		if (err != AG_OK)
 			return err;
-		if (shown && !host && (shown_uid != u->uid || shown_gid != (c->cfg->primary_group ? g->gid : u->uid))) {
+		if (shown && !host && (shown_uid != u->uid || shown_gid != (c->cfg->primary_group ? g.gid : u->uid))) {
 			ag_log(c->log, LOG_WARNING, "account: before its first login %s was shown UID %u GID %u, now it has "
 						    "UID %u; this login is refused so that the next one starts with the "
 						    "pinned IDs", c->user, shown_uid, shown_gid, u->uid);
@@ -345,25 +386,33 @@ static enum ag_err login_edit(struct ag_store_db *db, void *vctx)
 		ag_log(c->log, LOG_WARNING, "account: [uids] pins %s to %u, but its UID has been %u since its first "
 					    "login; keeping %u (authgear-pam forget resets it)", c->user, pin, u->uid, u->uid);
 	}
-	err = ag_idset_add(&c->taken, u->uid);
+	err = c->taken_loaded ? ag_idset_add(&c->taken, u->uid) : AG_OK;
 	if (err == AG_OK && c->cfg->primary_group) {
-		err = ensure_group(c, db, c->cfg->primary_group, &g);
-		if (err == AG_OK && !g)
+		err = ensure_group(c, tx, c->cfg->primary_group, &g, &ok);
+		if (err == AG_OK && !ok)
 			err = AG_ERR_CONFIG; /* a primary group we may not use */
 	}
 	for (size_t i = 0; i < c->n_groups && err == AG_OK; i++) {
 		const char *name = c->groups[i];
-		const struct ag_store_user *other = ag_store_db_user(db, name);
+		struct ag_store_user other;
+		bool found;
 
-		if (!c->cfg->primary_group && other && other->sub) {
-			ag_log(c->log, LOG_ERR, "account: group %s is also the private group of user %s; not granted",
-			       name, name);
-			continue;
+		if (!c->cfg->primary_group) {
+			err = ag_store_tx_user(tx, name, &other, &found);
+			found = found && other.sub;
+			ag_store_user_clear(&other);
+			if (err != AG_OK)
+				break;
+			if (found) {
+				ag_log(c->log, LOG_ERR, "account: group %s is also the private group of user %s; not "
+							"granted", name, name);
+				continue;
+			}
 		}
-		err = ensure_group(c, db, name, &g);
-		if (err == AG_OK && g && !strv_add_unique(name, &granted))
+		err = ensure_group(c, tx, name, &g, &ok);
+		if (err == AG_OK && ok && !strv_add_unique(name, &granted))
 			err = AG_ERR_NOMEM;
-		if (g) {
+		if (ok) {
 			strncat(list, list[0] ? "," : "", sizeof list - strlen(list) - 1);
 			strncat(list, name, sizeof list - strlen(list) - 1);
 		}
@@ -378,20 +427,47 @@ static enum ag_err login_edit(struct ag_store_db *db, void *vctx)
 	return err;
 }
 
+/* The login's one transaction: bind, UID, groups, the throttle. */
+static enum ag_err login_tx(struct ag_store_tx *tx, void *vctx)
+{
+	struct login_ctx *c = vctx;
+	struct ag_store_user u;
+	bool found;
+	enum ag_err err = ag_store_tx_user(tx, c->user, &u, &found);
+
+	if (err == AG_OK && c->sub)
+		err = ag_store_tx_bind(tx, &u, c->sub, c->now);
+	if (err == AG_OK)
+		err = login_edit(tx, c, &u);
+	if (err == AG_OK)
+		err = ag_store_tx_put_user(tx, &u);
+	if (err == AG_OK)
+		err = ag_store_tx_throttle_clear(tx);
+	ag_store_user_clear(&u);
+	return err;
+}
+
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
-			      const char *user, char *const *roles, size_t n_roles,
-			      const struct ag_idmap_probe *probe)
+			      const char *user, const char *sub, char *const *roles, size_t n_roles,
+			      const struct ag_idmap_probe *probe, bool *sign_in_again)
 {
 	struct login_ctx c = { .cfg = cfg, .log = log, .probe = probe ? probe : &ag_idmap_system_probe,
-			       .state_dir = ag_store_state_dir(s), .user = user, .roles = roles, .n_roles = n_roles,
-			       .range = config_range(cfg) };
+			       .state_dir = ag_store_state_dir(s), .user = user, .sub = sub, .now = time(NULL),
+			       .roles = roles, .n_roles = n_roles, .range = config_range(cfg) };
 	enum ag_err err;
 
+	if (sign_in_again)
+		*sign_in_again = false;
+	if (!ag_name_valid(user))
+		return AG_ERR_INVALID_ARG;
 	err = ag_identity_groups_for_roles(cfg, roles, n_roles, &c.groups, &c.n_groups);
 	if (err == AG_OK)
-		err = edit(s, cfg, login_edit, &c);
-	if (err == AG_OK && c.provisional_differs)
+		err = edit(s, cfg, login_tx, &c);
+	if (err == AG_OK && c.provisional_differs) {
+		if (sign_in_again)
+			*sign_in_again = true;
 		err = AG_ERR_DENIED;
+	}
 	ag_identity_strv_free(c.groups, c.n_groups);
 	ag_idset_free(&c.taken);
 	return err;
@@ -450,8 +526,9 @@ static long user_pos(const struct index_parts *p, const char *name)
 	return -1;
 }
 
-enum ag_err ag_identity_write_index(const char *state_dir, const struct ag_store_db *db, const struct ag_config *cfg,
-				    const struct ag_log *log)
+/* The index file for db and cfg (*data: caller frees). */
+static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_config *cfg, const struct ag_log *log,
+			       uint64_t generation, void **data, size_t *len)
 {
 	const struct ag_config_table *uids = ag_config_table(cfg, "uids");
 	const struct ag_store_group *primary = cfg->primary_group ? ag_store_db_group(db, cfg->primary_group) : NULL;
@@ -460,9 +537,8 @@ enum ag_err ag_identity_write_index(const char *state_dir, const struct ag_store
 	struct ag_index_input in = { 0 };
 	size_t max_groups = db->n_groups + db->n_users, max_pins = db->n_users + (uids ? uids->n_entries : 0);
 	enum ag_err err = AG_ERR_NOMEM;
-	void *data = NULL;
-	size_t len;
 
+	*data = NULL;
 	p.users = calloc(db->n_users + 1, sizeof *p.users);
 	p.homes = calloc(db->n_users + 1, sizeof *p.homes);
 	p.groups = calloc(max_groups + 1, sizeof *p.groups);
@@ -543,20 +619,32 @@ enum ag_err ag_identity_write_index(const char *state_dir, const struct ag_store
 	in.primary_gid = upg ? 0 : (primary ? primary->gid : 0);
 	in.home_template = cfg->home;
 	in.shell = cfg->shell;
-	err = ag_index_build(&in, log, &data, &len);
-	if (err == AG_OK)
-		err = ag_index_install(state_dir, data, len, log);
+	in.generation = generation;
+	err = ag_index_build(&in, log, data, len);
 out:
-	free(data);
 	parts_free(&p);
+	return err;
+}
+
+static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void *cfg, void **data, size_t *len)
+{
+	struct ag_store_db db;
+	enum ag_err err = ag_store_tx_read(tx, &db);
+
+	if (err == AG_OK)
+		err = index_bytes(&db, cfg, ag_store_tx_log(tx), generation, data, len);
+	ag_store_db_free(&db);
 	return err;
 }
 
 /* --- administration ------------------------------------------------------- */
 
-static enum ag_err forget_edit(struct ag_store_db *db, void *ctx)
+static enum ag_err forget_tx(struct ag_store_tx *tx, void *ctx)
 {
-	return ag_store_db_remove_user(db, ctx) ? AG_OK : AG_ERR_NOT_OURS;
+	bool found;
+	enum ag_err err = ag_store_tx_remove_user(tx, ctx, &found);
+
+	return err == AG_OK && !found ? AG_ERR_NOT_OURS : err;
 }
 
 enum ag_err ag_identity_forget(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
@@ -566,7 +654,7 @@ enum ag_err ag_identity_forget(struct ag_store *s, const struct ag_config *cfg, 
 
 	if (!ag_name_valid(user))
 		return AG_ERR_INVALID_ARG;
-	err = edit(s, cfg, forget_edit, (void *)user);
+	err = edit(s, cfg, forget_tx, (void *)user);
 	if (err == AG_OK)
 		ag_log(log, LOG_NOTICE, "account: %s forgotten (binding, UID and groups removed)", user);
 	return err;
@@ -580,42 +668,61 @@ struct pin_one {
 	size_t why_len;
 };
 
-/* Pin one UID inside a transaction. */
-static enum ag_err pin_apply(struct ag_store_db *db, const struct pin_one *p, const char *where)
+/* [uids] as a set, for checking many pins against it. */
+static enum ag_err config_pins(const struct ag_config *cfg, struct ag_idset *set)
+{
+	return config_taken(cfg, NULL, set);
+}
+
+/* Pin one UID inside a transaction. cfg_uids: the UIDs [uids] gives out. */
+static enum ag_err pin_apply(struct ag_store_tx *tx, const struct pin_one *p, struct ag_idset *cfg_uids,
+			     const char *where)
 {
 	const struct ag_config_table *uids = ag_config_table(p->cfg, "uids");
-	struct ag_store_user *u = ag_store_db_user(db, p->user);
-	const char *holder = uid_holder(db, p->uid, p->user);
+	char holder[AG_NAME_MAX + 1];
+	struct ag_store_user u;
+	bool held, found;
+	enum ag_err err;
 	uint32_t id;
 
-	if (holder)
+	err = ag_store_tx_uid_holder(tx, p->uid, p->user, holder, &held);
+	if (err == AG_OK && held)
 		return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u already belongs to %s", where, p->uid,
 			       holder);
-	for (size_t i = 0; uids && i < uids->n_entries; i++)
+	for (size_t i = 0; err == AG_OK && ag_idset_has(cfg_uids, p->uid) && uids && i < uids->n_entries; i++)
 		if (strcmp(uids->entries[i].key, p->user) != 0 && ag_id_parse(uids->entries[i].value, &id) &&
 		    id == p->uid)
 			return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u is pinned to %s in [uids]", where,
 				       p->uid, uids->entries[i].key);
-	for (size_t i = 0; i < db->n_groups; i++)
-		if (db->groups[i].gid == p->uid && !db->groups[i].local)
-			return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%s%u is the GID of group %s", where, p->uid,
-				       db->groups[i].name);
-	if (u && u->uid && u->uid != p->uid)
-		return ag_why(p->why, p->why_len, AG_ERR_DENIED,
-			       "%s%s already has UID %u (UIDs never change; authgear-pam forget %s first)", where,
-			       p->user, u->uid, p->user);
-	if (!u) {
-		enum ag_err err = ag_store_db_add_user(db, p->user, &u);
-		if (err != AG_OK)
-			return err;
+	if (err == AG_OK)
+		err = ag_store_tx_gid_holder(tx, p->uid, holder, &held);
+	if (err == AG_OK && held)
+		return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%s%u is the GID of group %s", where, p->uid, holder);
+	if (err == AG_OK)
+		err = ag_store_tx_user(tx, p->user, &u, &found);
+	if (err != AG_OK)
+		return err;
+	if (u.uid && u.uid != p->uid) {
+		err = ag_why(p->why, p->why_len, AG_ERR_DENIED,
+			     "%s%s already has UID %u (UIDs never change; authgear-pam forget %s first)", where, p->user,
+			     u.uid, p->user);
+	} else {
+		u.uid = p->uid;
+		err = ag_store_tx_put_user(tx, &u);
 	}
-	u->uid = p->uid;
-	return AG_OK;
+	ag_store_user_clear(&u);
+	return err;
 }
 
-static enum ag_err pin_edit(struct ag_store_db *db, void *ctx)
+static enum ag_err pin_tx(struct ag_store_tx *tx, void *ctx)
 {
-	return pin_apply(db, ctx, "");
+	struct ag_idset cfg_uids = { 0 };
+	enum ag_err err = config_pins(((struct pin_one *)ctx)->cfg, &cfg_uids);
+
+	if (err == AG_OK)
+		err = pin_apply(tx, ctx, &cfg_uids, "");
+	ag_idset_free(&cfg_uids);
+	return err;
 }
 
 static bool name_ok_for_pin(const char *user)
@@ -633,44 +740,109 @@ enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, con
 		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "'%.40s' is not a valid user name", user);
 	if (ag_id_reserved(uid))
 		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "UID %u is reserved", uid);
-	err = edit(s, cfg, pin_edit, &p);
+	err = edit(s, cfg, pin_tx, &p);
 	if (err == AG_OK)
 		ag_log(log, LOG_NOTICE, "account: %s pinned to UID %u", user, uid);
 	return err;
 }
 
+struct import_line {
+	char *name;
+	uint32_t uid;
+	unsigned line;
+};
+
 struct import_ctx {
 	const struct ag_config *cfg;
 	const char *path;
-	char **names;
-	uint32_t *uids;
-	unsigned *lines;
+	struct import_line *v;
 	size_t n;
 	char *why;
 	size_t why_len;
 };
 
-static enum ag_err import_edit(struct ag_store_db *db, void *vctx)
+static enum ag_err import_tx(struct ag_store_tx *tx, void *vctx)
 {
 	struct import_ctx *c = vctx;
+	struct ag_idset cfg_uids = { 0 };
+	enum ag_err err = config_pins(c->cfg, &cfg_uids);
 
-	for (size_t i = 0; i < c->n; i++) {
-		struct pin_one p = { c->names[i], c->uids[i], c->cfg, c->why, c->why_len };
+	for (size_t i = 0; i < c->n && err == AG_OK; i++) {
+		struct pin_one p = { c->v[i].name, c->v[i].uid, c->cfg, c->why, c->why_len };
 		char where[PATH_MAX + 32];
-		enum ag_err err;
 
-		snprintf(where, sizeof where, "%s:%u: ", c->path, c->lines[i]);
-		err = pin_apply(db, &p, where);
-		if (err != AG_OK)
-			return err; /* nothing is written */
+		snprintf(where, sizeof where, "%s:%u: ", c->path, c->v[i].line);
+		err = pin_apply(tx, &p, &cfg_uids, where); /* a failure: nothing is written */
 	}
+	ag_idset_free(&cfg_uids);
+	return err;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct import_line *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+static int by_uid(const void *a, const void *b)
+{
+	const struct import_line *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct import_line *x = a, *y = b;
+
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Duplicates within the file are errors: sorted once by name and once by
+ * UID (an import of 100,000 lines is not quadratic); the first duplicate
+ * in file order is reported. */
+static enum ag_err import_duplicates(struct import_ctx *c)
+{
+	const struct import_line *dup = NULL, *first = NULL;
+	bool name = false;
+
+	qsort(c->v, c->n, sizeof *c->v, by_name);
+	for (size_t i = 1; i < c->n; i++)
+		if (strcmp(c->v[i].name, c->v[i - 1].name) == 0 && (!dup || c->v[i].line < dup->line)) {
+			dup = &c->v[i];
+			first = &c->v[i - 1];
+			name = true;
+			while (i + 1 < c->n && strcmp(c->v[i + 1].name, c->v[i].name) == 0)
+				i++;
+		}
+	if (dup)
+		return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s is listed again (line %u)", c->path,
+			       dup->line, dup->name, first->line);
+	qsort(c->v, c->n, sizeof *c->v, by_uid);
+	for (size_t i = 1; i < c->n; i++)
+		if (c->v[i].uid == c->v[i - 1].uid && (!dup || c->v[i].line < dup->line)) {
+			dup = &c->v[i];
+			first = &c->v[i - 1];
+			while (i + 1 < c->n && c->v[i + 1].uid == c->v[i].uid)
+				i++;
+		}
+	(void)name;
+	if (dup)
+		return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: UID %u is listed again (line %u)", c->path,
+			       dup->line, dup->uid, first->line);
+	qsort(c->v, c->n, sizeof *c->v, by_line);
 	return AG_OK;
 }
 
-/* Parse "name:uid" lines; duplicates within the file are errors. */
+/* Parse "name:uid" lines. */
 static enum ag_err import_parse(struct import_ctx *c, char *buf, size_t len)
 {
 	unsigned line = 0;
+	size_t cap = 0;
 	char *p = buf, *end = buf + len;
 
 	while (p < end) {
@@ -698,35 +870,15 @@ static enum ag_err import_parse(struct import_ctx *c, char *buf, size_t len)
 		if (!ag_id_parse(colon + 1, &uid))
 			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s: not a UID from %u to %u (not %u)",
 				       c->path, line, s, AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
-		for (size_t i = 0; i < c->n; i++) {
-			if (strcmp(c->names[i], s) == 0)
-				return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s is listed again (line %u)",
-					       c->path, line, s, c->lines[i]);
-			if (c->uids[i] == uid)
-				return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: UID %u is listed again (line %u)",
-					       c->path, line, uid, c->lines[i]);
-		}
-		{
-			char **names = realloc(c->names, (c->n + 1) * sizeof *names);
-			uint32_t *uids;
-			unsigned *lines;
-
-			if (names)
-				c->names = names;
-			uids = names ? realloc(c->uids, (c->n + 1) * sizeof *uids) : NULL;
-			if (uids)
-				c->uids = uids;
-			lines = uids ? realloc(c->lines, (c->n + 1) * sizeof *lines) : NULL;
-			if (!lines)
+		if (c->n == cap) {
+			struct import_line *v = realloc(c->v, (cap = cap ? cap * 2 : 64) * sizeof *v);
+			if (!v)
 				return AG_ERR_NOMEM;
-			c->lines = lines;
-			c->names[c->n] = s;
-			c->uids[c->n] = uid;
-			c->lines[c->n] = line;
-			c->n++;
+			c->v = v;
 		}
+		c->v[c->n++] = (struct import_line){ s, uid, line };
 	}
-	return AG_OK;
+	return import_duplicates(c);
 }
 
 enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
@@ -754,22 +906,21 @@ enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, 
 	if (err == AG_OK)
 		err = import_parse(&c, buf, len);
 	if (err == AG_OK)
-		err = edit(s, cfg, import_edit, &c);
+		err = edit(s, cfg, import_tx, &c);
 	if (err == AG_OK)
 		ag_log(log, LOG_NOTICE, "account: %zu UIDs pinned from %s", c.n, path);
-	free(c.names);
-	free(c.uids);
-	free(c.lines);
+	free(c.v);
 	free(buf);
 	return err;
 }
 
-static enum ag_err no_change(struct ag_store_db *db, void *ctx)
+static enum ag_err reindex_tx(struct ag_store_tx *tx, void *ctx)
 {
+	ag_store_tx_reindex(tx);
 	return AG_OK;
 }
 
 enum ag_err ag_identity_reindex(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log)
 {
-	return edit(s, cfg, no_change, NULL);
+	return edit(s, cfg, reindex_tx, NULL);
 }

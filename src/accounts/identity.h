@@ -26,27 +26,27 @@ enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *cons
 					 char ***groups, size_t *n_groups);
 void ag_identity_strv_free(char **v, size_t n);
 
-/* The end of a successful login of user (already bound): pin its UID at the
- * first login ([uids], an admin pin, a host entry of the same name, else the
+/* The end of a successful login of user, in one store transaction: bind
+ * user to sub (sub NULL: user must be bound already; bound to another sub:
+ * AG_ERR_DENIED), pin its UID at the first login ([uids], an admin pin, a host entry of the same name, else the
  * hash sequence checked against probe), record its roles and the groups
  * they grant (a role removed at Authgear drops its group now), give new
- * groups a GID, and rebuild the NSS index. probe NULL: the host's NSS.
+ * groups a GID, clear the throttle's record of this attempt, and rebuild
+ * the NSS index when something it shows changed. probe NULL: the host's
+ * NSS.
  *
  * AG_ERR_DENIED (after the UID is pinned) when this first login got another
  * UID or GID than the provisional entry the index showed: a program that
  * looked the user up before PAM ran (sshd) would start the session with
  * the provisional IDs, possibly another account's. The next login uses the
- * pinned ones. */
+ * pinned ones; *sign_in_again (may be NULL) tells it from a binding to
+ * another sub. */
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
-			      const char *user, char *const *roles, size_t n_roles,
-			      const struct ag_idmap_probe *probe);
+			      const char *user, const char *sub, char *const *roles, size_t n_roles,
+			      const struct ag_idmap_probe *probe, bool *sign_in_again);
 
-/* Write state_dir/nss.index from db and cfg (called by ag_store_edit). */
-enum ag_err ag_identity_write_index(const char *state_dir, const struct ag_store_db *db, const struct ag_config *cfg,
-				    const struct ag_log *log);
-
-/* Administration (authgear-pam). Each is one store transaction that ends with
- * a new index. forget: AG_ERR_NOT_OURS when user is unknown. pin: refused
+/* Administration (authgear-pam). Each is one store transaction (a new index
+ * when it changed what the index shows; reindex: always). forget: AG_ERR_NOT_OURS when user is unknown. pin: refused
  * (AG_ERR_DENIED) when another user has uid or user already has another UID.
  * import: lines "name:uid" (blank lines and # comments allowed); all or
  * nothing; why gets FILE:LINE: reason. */

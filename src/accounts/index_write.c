@@ -399,6 +399,7 @@ enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log 
 	h.uid_min = in->range.min;
 	h.uid_max = in->range.max;
 	h.primary_gid = in->primary_gid;
+	h.generation = in->generation;
 	h.allow = h.home = h.shell = AG_INDEX_NONE;
 	if ((in->allow && (err = strtab_add(&b.st, in->allow, &h.allow)) != AG_OK) ||
 	    (in->home_template && (err = strtab_add(&b.st, in->home_template, &h.home)) != AG_OK) ||
@@ -488,4 +489,111 @@ enum ag_err ag_index_install(const char *dir, const void *data, size_t len, cons
 {
 	mark_superseded(dir, log);
 	return ag_file_write_atomic(dir, AG_INDEX_FILE, data, len, 0644, log);
+}
+
+#define PENDING_FILE "." AG_INDEX_FILE ".new"
+
+static void fsync_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+}
+
+enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, const struct ag_log *log,
+			     struct ag_index_pending *p)
+{
+	char path[PATH_MAX];
+	const char *c = data;
+	size_t left = len;
+	int fd;
+
+	p->ready = false;
+	if (snprintf(p->dir, sizeof p->dir, "%s", dir) >= (int)sizeof p->dir ||
+	    snprintf(path, sizeof path, "%s/" PENDING_FILE, dir) >= (int)sizeof path)
+		return AG_ERR_INVALID_ARG;
+	/* A file a crashed writer left is simply replaced. */
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ag_log(log, LOG_ERR, "index: cannot create %s: %s", path, strerror(errno));
+		return AG_ERR_IO;
+	}
+	while (left) {
+		ssize_t n = write(fd, c, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		c += n;
+		left -= (size_t)n;
+	}
+	if (left || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+		int e = errno ? errno : ENOSPC;
+		ag_log(log, LOG_ERR, "index: cannot write %s: %s%s", path, strerror(e), e == ENOSPC ? " (disk full)" : "");
+		close(fd);
+		unlink(path);
+		return AG_ERR_IO;
+	}
+	if (close(fd) != 0) {
+		ag_log(log, LOG_ERR, "index: cannot write %s: %s", path, strerror(errno));
+		unlink(path);
+		return AG_ERR_IO;
+	}
+	p->ready = true;
+	return AG_OK;
+}
+
+enum ag_err ag_index_commit(struct ag_index_pending *p, const struct ag_log *log)
+{
+	char from[PATH_MAX + 32], to[PATH_MAX + 32];
+
+	if (!p->ready)
+		return AG_OK;
+	p->ready = false;
+	snprintf(from, sizeof from, "%s/" PENDING_FILE, p->dir);
+	snprintf(to, sizeof to, "%s/" AG_INDEX_FILE, p->dir);
+	mark_superseded(p->dir, log);
+	if (rename(from, to) != 0) {
+		ag_log(log, LOG_ERR, "index: cannot replace %s: %s", to, strerror(errno));
+		unlink(from);
+		return AG_ERR_IO;
+	}
+	fsync_dir(p->dir);
+	return AG_OK;
+}
+
+void ag_index_abandon(struct ag_index_pending *p)
+{
+	char path[PATH_MAX + 32];
+
+	if (!p->ready)
+		return;
+	p->ready = false;
+	snprintf(path, sizeof path, "%s/" PENDING_FILE, p->dir);
+	unlink(path);
+}
+
+bool ag_index_installed_generation(const char *dir, uint64_t *gen)
+{
+	struct ag_index_header h;
+	char path[PATH_MAX];
+	bool ok;
+	int fd;
+
+	*gen = 0;
+	if (snprintf(path, sizeof path, "%s/" AG_INDEX_FILE, dir) >= (int)sizeof path)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h.magic, AG_INDEX_MAGIC, sizeof h.magic) == 0 &&
+	     h.byte_order == AG_INDEX_BYTE_ORDER && h.version == AG_INDEX_VERSION && h.header_size == sizeof h;
+	close(fd);
+	if (ok)
+		*gen = h.generation;
+	return ok;
 }

@@ -44,6 +44,7 @@ struct ag_index_input {
 	uint32_t primary_gid;     /* 0: user-private groups */
 	const char *home_template;
 	const char *shell;
+	uint64_t generation;      /* the store's (header) */
 };
 
 /* Build the file in memory (*out, caller frees). Users with an invalid name,
@@ -54,5 +55,22 @@ enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log 
 /* Replace dir/nss.index with data (0644): mark the current file superseded,
  * then write the new one atomically. */
 enum ag_err ag_index_install(const char *dir, const void *data, size_t len, const struct ag_log *log);
+
+/* The same in two steps, for the store's critical section: prepare writes
+ * and fsyncs dir/.nss.index.new (one writer at a time: the store's write
+ * lock), commit marks the current file superseded and renames the new one
+ * into place, abandon removes it. */
+struct ag_index_pending {
+	char dir[4096];
+	bool ready;
+};
+enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, const struct ag_log *log,
+			     struct ag_index_pending *p);
+enum ag_err ag_index_commit(struct ag_index_pending *p, const struct ag_log *log);
+void ag_index_abandon(struct ag_index_pending *p);
+
+/* The generation in the header of dir/nss.index; false when there is no
+ * readable version 2 index. */
+bool ag_index_installed_generation(const char *dir, uint64_t *gen);
 
 #endif

@@ -1,55 +1,466 @@
-/* The local store (see store.h). Files in state_dir/private:
- *   users.json     {"users": {NAME: {"sub": SUB, "bound_at": T, "last_login": T,
- *                                    "uid": N, "groups": [G...], "roles": [R...]}},
- *                   "groups": {G: {"gid": N, "local": B}}}
- *   throttle.json  {NAME: [T, ...]}   attempts within the last minute
- *   store.lock     the writers' lock
+/* The local store on SQLite (see store.h). Files in state_dir/private:
+ *   accounts.db (+ -wal, -shm)   the database, 0600
+ *   users.json.migrated          what the JSON store left, once imported
  * and in state_dir itself the public NSS index (nss.index, 0644; index.h).
+ *
+ * Schema (AG_STORE_SCHEMA_VERSION in PRAGMA user_version, our
+ * application_id in the header; migrations[] below, applied in order):
+ *   meta(key, value)                  generation, view, json_migrated
+ *   users(id, name, sub, uid, bound_at, last_login)   sub NULL: a pin
+ *   groups(id, name, gid, local)
+ *   memberships(user_id, group_id, pos)   the groups of the last login
+ *   roles(user_id, pos, role)             the roles of the last login
+ *   throttle(id, name, rhost, at)         attempts within the last minute
+ * Rows that belong to a user reference users(id) ON DELETE CASCADE, so a
+ * per-user table (the token cache) is one more table, not a redesign.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "accounts/index_write.h"
 #include "accounts/store.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "common/index.h"
 #include "common/uid.h"
 
-#define USERS_FILE "users.json"
-#define THROTTLE_FILE "throttle.json"
-#define LOCK_FILE "store.lock"
-#define LOCK_TIMEOUT 5          /* seconds */
-#define STORE_MAX (64 * 1024 * 1024)
+#define JSON_USERS "users.json"
+#define JSON_THROTTLE "throttle.json"
+#define JSON_MAX (64 * 1024 * 1024)
+#define BUSY_MS 10000           /* a writer holds the lock for milliseconds */
 #define THROTTLE_WINDOW 60      /* seconds */
-#define THROTTLE_NAMES_MAX 4096 /* names tracked at once; the oldest are dropped */
+#define THROTTLE_ROWS_MAX 16384 /* attempts tracked before idle keys are evicted */
+#define THROTTLE_EVICT 512      /* keys evicted at a time */
+
+/* Prepared once per handle: a login runs a few dozen statements, an import
+ * of 100,000 pins a few hundred thousand. */
+enum stmt {
+	S_USER, S_USER_GROUPS, S_USER_ROLES, S_USER_UPSERT, S_USER_ID, S_MEMBERS_DEL, S_MEMBER_ADD, S_ROLES_DEL,
+	S_ROLE_ADD, S_USER_DEL, S_GROUP, S_GROUP_UPSERT, S_UID_HOLDER, S_GID_HOLDER, S_META_GET, S_META_SET,
+	S__COUNT
+};
+
+static const char *const stmt_sql[S__COUNT] = {
+	[S_USER] = "SELECT id, sub, uid, bound_at, last_login FROM users WHERE name = ?1",
+	[S_USER_GROUPS] = "SELECT g.name FROM memberships m JOIN groups g ON g.id = m.group_id "
+			  "WHERE m.user_id = ?1 ORDER BY m.pos",
+	[S_USER_ROLES] = "SELECT role FROM roles WHERE user_id = ?1 ORDER BY pos",
+	[S_USER_UPSERT] = "INSERT INTO users (name, sub, uid, bound_at, last_login) VALUES (?1, ?2, ?3, ?4, ?5) "
+			  "ON CONFLICT (name) DO UPDATE SET sub = excluded.sub, uid = excluded.uid, "
+			  "bound_at = excluded.bound_at, last_login = excluded.last_login",
+	[S_USER_ID] = "SELECT id FROM users WHERE name = ?1",
+	[S_MEMBERS_DEL] = "DELETE FROM memberships WHERE user_id = ?1",
+	[S_MEMBER_ADD] = "INSERT INTO memberships (user_id, group_id, pos) "
+			 "VALUES (?1, (SELECT id FROM groups WHERE name = ?2), ?3)",
+	[S_ROLES_DEL] = "DELETE FROM roles WHERE user_id = ?1",
+	[S_ROLE_ADD] = "INSERT INTO roles (user_id, pos, role) VALUES (?1, ?2, ?3)",
+	[S_USER_DEL] = "DELETE FROM users WHERE name = ?1",
+	[S_GROUP] = "SELECT gid, local FROM groups WHERE name = ?1",
+	[S_GROUP_UPSERT] = "INSERT INTO groups (name, gid, local) VALUES (?1, ?2, ?3) "
+			   "ON CONFLICT (name) DO UPDATE SET gid = excluded.gid, local = excluded.local",
+	[S_UID_HOLDER] = "SELECT name FROM users WHERE uid = ?1 AND name <> ?2 LIMIT 1",
+	[S_GID_HOLDER] = "SELECT name FROM groups WHERE gid = ?1 AND local = 0 LIMIT 1",
+	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[S_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+		       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+/* Forward migrations: migrations[v - 1] takes the schema from v - 1 to v. */
+static const char *const migrations[] = {
+	/* 1: the accounts */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, sub TEXT,"
+	" uid INTEGER UNIQUE CHECK (uid BETWEEN 1 AND 4294967294),"
+	" bound_at INTEGER NOT NULL DEFAULT 0, last_login INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" gid INTEGER NOT NULL CHECK (gid BETWEEN 1 AND 4294967294), local INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX groups_gid ON groups (gid);"
+	"CREATE TABLE memberships (user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE, pos INTEGER NOT NULL,"
+	" PRIMARY KEY (user_id, group_id)) WITHOUT ROWID;"
+	"CREATE INDEX memberships_group ON memberships (group_id);"
+	"CREATE TABLE roles (user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" pos INTEGER NOT NULL, role TEXT NOT NULL, PRIMARY KEY (user_id, pos)) WITHOUT ROWID;",
+	/* 2: the throttle, keyed by (name, PAM_RHOST); pins as a view */
+	"CREATE TABLE throttle (id INTEGER PRIMARY KEY, name TEXT NOT NULL, rhost TEXT NOT NULL,"
+	" at INTEGER NOT NULL);"
+	"CREATE INDEX throttle_key ON throttle (name, rhost, at);"
+	"CREATE INDEX throttle_at ON throttle (at);"
+	"CREATE VIEW pins AS SELECT name, uid FROM users WHERE sub IS NULL AND uid IS NOT NULL;",
+};
+
+static const char *const tables[] = { "meta", "users", "groups", "memberships", "roles", "throttle" };
 
 struct ag_store {
 	char *dir;        /* state_dir/private */
 	char *state_dir;
+	char *path;       /* the database */
 	const struct ag_log *log;
+	sqlite3 *db;
+	sqlite3_stmt *stmts[S__COUNT];
+	/* the attempt ag_store_throttle_attempt recorded */
+	long long attempt_id;
+	char attempt_name[AG_NAME_MAX + 1];
+	char attempt_rhost[256];
 };
+
+struct ag_store_tx {
+	struct ag_store *s;
+	bool dirty;       /* something the index shows changed */
+	bool reindex;
+};
+
+const char *ag_store_migration(int v)
+{
+	return v >= 1 && v <= (int)(sizeof migrations / sizeof *migrations) ? migrations[v - 1] : NULL;
+}
+
+/* Log a SQLite failure and map it: disk full, busy and corruption get
+ * their own words (the admin's next step differs). */
+static enum ag_err fail(struct ag_store *s, int rc, const char *what)
+{
+	const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+	if ((rc & 0xff) == SQLITE_IOERR && s->db && sqlite3_system_errno(s->db) == ENOSPC)
+		rc = SQLITE_FULL; /* a full disk seen through the WAL index or a read */
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return AG_ERR_NOMEM;
+	case SQLITE_FULL:
+		ag_log(s->log, LOG_ERR, "store %s: %s: disk full (%s); nothing was changed", s->path, what, why);
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		ag_log(s->log, LOG_ERR, "store %s: %s: still locked by another writer after %d ms", s->path, what,
+		       BUSY_MS);
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		ag_log(s->log, LOG_ERR, "store %s: %s: the database is corrupt (%s); Authgear logins are refused "
+					"until it is restored (authgear-pam check)", s->path, what, why);
+		return AG_ERR_CORRUPT;
+	default:
+		ag_log(s->log, LOG_ERR, "store %s: %s: %s", s->path, what, why);
+	}
+	return AG_ERR_IO;
+}
+
+static sqlite3_stmt *stmt(struct ag_store *s, enum stmt id)
+{
+	int rc;
+
+	if (!s->stmts[id] &&
+	    (rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL)) !=
+		    SQLITE_OK) {
+		fail(s, rc, "prepare");
+		return NULL;
+	}
+	return s->stmts[id];
+}
+
+static void done(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+/* Run one statement to completion (no rows wanted). */
+static enum ag_err run(struct ag_store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+
+	if (!st)
+		return AG_ERR_IO;
+	rc = sqlite3_step(st);
+	done(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? AG_OK : fail(s, rc, what);
+}
+
+static enum ag_err exec(struct ag_store *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? AG_OK : fail(s, rc, what);
+}
+
+/* One integer from a statement without parameters; *v untouched when no row. */
+static enum ag_err query_int(struct ag_store *s, const char *sql, long long *v)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "read");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? AG_OK : fail(s, rc, "read");
+}
+
+/* --- files: owner, mode, symlinks ------------------------------------------- */
+
+/* A file of the store (or the directory) that anyone but root could change or
+ * read is refused, as is a symlink at its path; a missing one is fine. */
+static enum ag_err check_path(struct ag_store *s, const char *path, bool dir)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return AG_OK;
+		ag_log(s->log, LOG_ERR, "store %s: cannot stat: %s", path, strerror(errno));
+		return AG_ERR_IO;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		ag_log(s->log, LOG_ERR, "store %s: is a symlink; refused", path);
+		return AG_ERR_CONFIG_PERM;
+	}
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+		ag_log(s->log, LOG_ERR, "store %s: not a %s; refused", path, dir ? "directory" : "regular file");
+		return AG_ERR_CONFIG_PERM;
+	}
+	if (st.st_uid != 0) {
+		ag_log(s->log, LOG_ERR, "store %s: owned by uid %u, not root; refused", path, (unsigned)st.st_uid);
+		return AG_ERR_CONFIG_PERM;
+	}
+	if (st.st_mode & 077) {
+		ag_log(s->log, LOG_ERR, "store %s: mode %04o lets group or others in (must be %s); refused", path,
+		       (unsigned)(st.st_mode & 07777), dir ? "0700" : "0600");
+		return AG_ERR_CONFIG_PERM;
+	}
+	return AG_OK;
+}
+
+static enum ag_err check_files(struct ag_store *s)
+{
+	char p[PATH_MAX];
+	enum ag_err err = check_path(s, s->dir, true);
+
+	if (err == AG_OK)
+		err = check_path(s, s->path, false);
+	snprintf(p, sizeof p, "%s-wal", s->path);
+	if (err == AG_OK)
+		err = check_path(s, p, false);
+	snprintf(p, sizeof p, "%s-shm", s->path);
+	if (err == AG_OK)
+		err = check_path(s, p, false);
+	return err;
+}
+
+/* --- opening, creating, migrating ---------------------------------------------- */
+
+static enum ag_err connect_db(struct ag_store *s, const char *path, sqlite3 **out)
+{
+	int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+
+	if (rc != SQLITE_OK) {
+		ag_log(s->log, LOG_ERR, "store %s: cannot open: %s", path,
+		       *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
+		sqlite3_close(*out);
+		*out = NULL;
+		return AG_ERR_IO;
+	}
+	sqlite3_extended_result_codes(*out, 1);
+	sqlite3_busy_timeout(*out, BUSY_MS);
+	/* Every login is a short process: checkpointing the WAL at each close
+	 * would cost a rewrite and an fsync of the database per login; the
+	 * writers' automatic checkpoint (every 1000 pages) keeps it short. */
+	sqlite3_db_config(*out, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	return AG_OK;
+}
+
+static enum ag_err apply_migrations(struct ag_store *s, int from)
+{
+	char sql[64];
+	enum ag_err err = AG_OK;
+
+	for (int v = from + 1; v <= AG_STORE_SCHEMA_VERSION && err == AG_OK; v++) {
+		err = exec(s, ag_store_migration(v), "migrate the schema");
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
+		if (err == AG_OK)
+			err = exec(s, sql, "migrate the schema");
+		if (err == AG_OK && from > 0)
+			ag_log(s->log, LOG_NOTICE, "store %s: schema migrated to version %d", s->path, v);
+	}
+	return err;
+}
+
+/* A new database is built beside the final path and linked into place, so
+ * accounts.db never exists half made: an empty or short one is damage. */
+static enum ag_err create_db(struct ag_store *s)
+{
+	char tmp[PATH_MAX - 8], sql[64];
+	sqlite3 *keep = s->db;
+	enum ag_err err;
+	int fd;
+
+	snprintf(tmp, sizeof tmp, "%s.new.%ld", s->path, (long)getpid());
+	unlink(tmp);
+	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) != 0) {
+		ag_log(s->log, LOG_ERR, "store %s: cannot create: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return AG_ERR_IO;
+	}
+	close(fd);
+	err = connect_db(s, tmp, &s->db);
+	if (err == AG_OK) {
+		snprintf(sql, sizeof sql, "PRAGMA application_id = %d", AG_STORE_APPLICATION_ID);
+		err = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; BEGIN IMMEDIATE", "create");
+		if (err == AG_OK)
+			err = exec(s, sql, "create");
+		if (err == AG_OK)
+			err = apply_migrations(s, 0);
+		if (err == AG_OK)
+			err = exec(s, "COMMIT", "create");
+		/* all of it into the file that is linked into place */
+		if (err == AG_OK)
+			err = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", "create");
+		sqlite3_close(s->db);
+	}
+	s->db = keep;
+	{
+		char side[PATH_MAX + 8];
+		snprintf(side, sizeof side, "%s-wal", tmp);
+		unlink(side);
+		snprintf(side, sizeof side, "%s-shm", tmp);
+		unlink(side);
+	}
+	if (err == AG_OK && link(tmp, s->path) != 0 && errno != EEXIST) {
+		ag_log(s->log, LOG_ERR, "store %s: cannot create: %s", s->path, strerror(errno));
+		err = AG_ERR_IO;
+	}
+	unlink(tmp); /* EEXIST: another process made it first; use theirs */
+	if (err == AG_OK) {
+		int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return err;
+}
+
+/* The header and the schema are ours and of a version this code knows;
+ * older ones are migrated forward in one transaction. */
+static enum ag_err check_schema(struct ag_store *s)
+{
+	long long app = 0, version = 0, n = 0;
+	enum ag_err err;
+	char sql[256];
+
+	err = query_int(s, "PRAGMA application_id", &app);
+	if (err == AG_OK)
+		err = query_int(s, "PRAGMA user_version", &version);
+	if (err != AG_OK)
+		return err;
+	if (app != AG_STORE_APPLICATION_ID) {
+		ag_log(s->log, LOG_ERR, "store %s: not a pam_authgear database (application_id %#llx); refused, "
+					"left untouched", s->path, (unsigned long long)app);
+		return AG_ERR_CORRUPT;
+	}
+	if (version > AG_STORE_SCHEMA_VERSION || version < 1) {
+		ag_log(s->log, LOG_ERR, "store %s: schema version %lld; this pam_authgear knows 1 to %d; refused",
+		       s->path, version, AG_STORE_SCHEMA_VERSION);
+		return AG_ERR_IO;
+	}
+	if (version < AG_STORE_SCHEMA_VERSION) {
+		err = exec(s, "BEGIN IMMEDIATE", "migrate the schema");
+		if (err != AG_OK)
+			return err;
+		err = query_int(s, "PRAGMA user_version", &version); /* another process may have done it */
+		if (err == AG_OK && version < AG_STORE_SCHEMA_VERSION)
+			err = apply_migrations(s, (int)version);
+		err = exec(s, err == AG_OK ? "COMMIT" : "ROLLBACK", "migrate the schema") == AG_OK ? err : AG_ERR_IO;
+		if (err != AG_OK)
+			return err;
+	}
+	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%s'",
+			 tables[i]);
+		n = 0;
+		err = query_int(s, sql, &n);
+		if (err != AG_OK)
+			return err;
+		if (n != 1) {
+			ag_log(s->log, LOG_ERR, "store %s: table %s is missing; refused, left untouched", s->path,
+			       tables[i]);
+			return AG_ERR_CORRUPT;
+		}
+		/* Touch each table's root page: a truncated file fails here. */
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1)", tables[i]);
+		err = query_int(s, sql, &n);
+		if (err != AG_OK)
+			return err;
+	}
+	return AG_OK;
+}
+
+static enum ag_err migrate_json(struct ag_store *s);
 
 enum ag_err ag_store_open(const char *state_dir, const struct ag_log *log, struct ag_store **out)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX];
 	struct ag_store *s;
+	struct stat st;
 	enum ag_err err;
 
 	*out = NULL;
 	err = ag_state_private_dir(state_dir, log, dir, sizeof dir);
 	if (err != AG_OK)
 		return err;
+	if (snprintf(path, sizeof path, "%s/%s", dir, AG_STORE_FILE) >= (int)sizeof path)
+		return AG_ERR_CONFIG;
 	s = calloc(1, sizeof *s);
-	if (!s || !(s->dir = strdup(dir)) || !(s->state_dir = strdup(state_dir))) {
-		if (s)
-			free(s->dir);
-		free(s);
+	if (!s)
+		return AG_ERR_NOMEM;
+	s->log = log;
+	if (!(s->dir = strdup(dir)) || !(s->state_dir = strdup(state_dir)) || !(s->path = strdup(path))) {
+		ag_store_close(s);
 		return AG_ERR_NOMEM;
 	}
-	s->log = log;
+	err = check_files(s);
+	if (err == AG_OK && lstat(s->path, &st) != 0)
+		err = errno == ENOENT ? create_db(s) : AG_ERR_IO;
+	else if (err == AG_OK && st.st_size == 0) {
+		/* never made that way (create_db): damage */
+		ag_log(s->log, LOG_ERR, "store %s: the database is empty (truncated?); Authgear logins are refused until "
+					"it is restored; left untouched", s->path);
+		err = AG_ERR_CORRUPT;
+	}
+	if (err == AG_OK)
+		err = connect_db(s, s->path, &s->db);
+	/* WAL: readers never wait for the writer; FULL: a login that said
+	 * success survives a power loss. */
+	if (err == AG_OK)
+		err = check_schema(s);
+	if (err == AG_OK)
+		err = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+			   "open");
+	if (err == AG_OK)
+		err = check_files(s); /* the -wal and -shm files SQLite just made */
+	if (err == AG_OK)
+		err = migrate_json(s);
+	if (err != AG_OK) {
+		ag_store_close(s);
+		return err;
+	}
 	*out = s;
 	return AG_OK;
 }
@@ -58,201 +469,41 @@ void ag_store_close(struct ag_store *s)
 {
 	if (!s)
 		return;
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(s->stmts[i]);
+	sqlite3_close(s->db);
 	free(s->dir);
 	free(s->state_dir);
+	free(s->path);
 	free(s);
 }
-
-/* Load a store file as a JSON object; a missing file is an empty object. A
- * corrupt file is an error: never silently forget bindings. */
-static enum ag_err load(struct ag_store *s, const char *name, json_t **out)
-{
-	char path[PATH_MAX], why[256];
-	enum ag_err err;
-	size_t len;
-	char *buf;
-
-	*out = NULL;
-	snprintf(path, sizeof path, "%s/%s", s->dir, name);
-	err = ag_file_read_root(path, STORE_MAX, &buf, &len, why, sizeof why);
-	if (err == AG_ERR_NOT_CONFIGURED) {
-		*out = json_object();
-		return *out ? AG_OK : AG_ERR_NOMEM;
-	}
-	if (err != AG_OK) {
-		ag_log(s->log, LOG_ERR, "store %s: %s", path, why);
-		return err;
-	}
-	{
-		/* Not ag_json_parse_object: its 1 MiB cap is for network input. */
-		json_error_t jerr;
-		*out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-		if (*out && !json_is_object(*out)) {
-			json_decref(*out);
-			*out = NULL;
-			snprintf(jerr.text, sizeof jerr.text, "not a JSON object");
-		}
-		if (!*out)
-			ag_log(s->log, LOG_ERR, "store %s: invalid JSON at line %d: %s", path, jerr.line, jerr.text);
-	}
-	free(buf);
-	return *out ? AG_OK : AG_ERR_IO;
-}
-
-static enum ag_err save(struct ag_store *s, const char *name, const json_t *doc)
-{
-	char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-	enum ag_err err;
-
-	if (!text)
-		return AG_ERR_NOMEM;
-	err = ag_file_write_atomic(s->dir, name, text, strlen(text), 0600, s->log);
-	free(text);
-	return err;
-}
-
-enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub)
-{
-	const char *v;
-	json_t *doc;
-	enum ag_err err;
-
-	*sub = NULL;
-	err = load(s, USERS_FILE, &doc);
-	if (err != AG_OK)
-		return err;
-	v = ag_json_string(json_object_get(json_object_get(doc, "users"), name), "sub", 255);
-	if (v && !(*sub = strdup(v)))
-		err = AG_ERR_NOMEM;
-	json_decref(doc);
-	return err;
-}
-
-struct bind_ctx {
-	struct ag_store *s;
-	const char *name, *sub;
-	time_t now;
-};
-
-static enum ag_err bind_edit(struct ag_store_db *db, void *ctx)
-{
-	struct bind_ctx *b = ctx;
-	struct ag_store_user *u = ag_store_db_user(db, b->name);
-	enum ag_err err;
-
-	if (u && u->sub && strcmp(u->sub, b->sub) != 0) {
-		ag_log(b->s->log, LOG_ERR, "store: %s is bound to sub %s; refusing sub %s", b->name, u->sub, b->sub);
-		return AG_ERR_DENIED;
-	}
-	if (!u && (err = ag_store_db_add_user(db, b->name, &u)) != AG_OK)
-		return err;
-	if (!u->sub) {
-		if (!(u->sub = strdup(b->sub)))
-			return AG_ERR_NOMEM;
-		u->bound_at = (long long)b->now;
-		ag_log(b->s->log, LOG_NOTICE, "store: bound %s to sub %s", b->name, b->sub);
-	}
-	u->last_login = (long long)b->now;
-	return AG_OK;
-}
-
-enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now)
-{
-	struct bind_ctx b = { s, name, sub, now };
-
-	if (!ag_name_valid(name) || !sub || !*sub || strlen(sub) > 255)
-		return AG_ERR_INVALID_ARG;
-	return ag_store_edit(s, bind_edit, &b, NULL, NULL);
-}
-
-/* Drop attempts older than the window and names with none left. */
-static void prune(json_t *doc, time_t now)
-{
-	const char *key;
-	json_t *times, *t;
-	void *tmp;
-	size_t i;
-
-	json_object_foreach_safe(doc, tmp, key, times) {
-		json_t *kept = json_array();
-		json_array_foreach(times, i, t)
-			if (json_is_integer(t) && now - (time_t)json_integer_value(t) < THROTTLE_WINDOW)
-				json_array_append(kept, t);
-		if (!kept || json_array_size(kept) == 0)
-			json_object_del(doc, key);
-		else
-			json_object_set(doc, key, kept);
-		json_decref(kept);
-	}
-}
-
-/* Check (and with record, count a failure) under the lock. */
-static enum ag_err throttle(struct ag_store *s, const char *name, long max_per_minute, time_t now, bool record,
-			    long *retry_after)
-{
-	json_t *doc = NULL, *times;
-	enum ag_err err;
-	int lock;
-
-	*retry_after = 0;
-	err = ag_lock_acquire(s->dir, LOCK_FILE, LOCK_TIMEOUT, s->log, &lock);
-	if (err != AG_OK)
-		return err;
-	err = load(s, THROTTLE_FILE, &doc);
-	if (err != AG_OK)
-		goto out;
-	prune(doc, now);
-	times = json_object_get(doc, name);
-	if (!record) {
-		if (times && (long)json_array_size(times) >= max_per_minute) {
-			*retry_after = THROTTLE_WINDOW - (long)(now - (time_t)json_integer_value(json_array_get(times, 0)));
-			if (*retry_after < 1)
-				*retry_after = 1;
-			ag_log(s->log, LOG_WARNING, "throttle: %s failed %zu times in the last minute; refused locally",
-			       name, json_array_size(times));
-			err = AG_ERR_RATE_LIMITED;
-		}
-		goto out;
-	}
-	if (!times && json_object_size(doc) >= THROTTLE_NAMES_MAX)
-		json_object_clear(doc); /* a name spray: forget the window rather than grow without bound */
-	if (!times) {
-		times = json_array();
-		if (!times || json_object_set_new(doc, name, times) != 0) {
-			err = AG_ERR_NOMEM;
-			goto out;
-		}
-	}
-	if (json_array_append_new(times, json_integer((json_int_t)now)) != 0) {
-		err = AG_ERR_NOMEM;
-		goto out;
-	}
-	err = save(s, THROTTLE_FILE, doc);
-out:
-	json_decref(doc);
-	ag_lock_release(lock);
-	return err;
-}
-
-enum ag_err ag_store_throttle_check(struct ag_store *s, const char *name, long max_per_minute, time_t now,
-				    long *retry_after)
-{
-	return throttle(s, name, max_per_minute, now, false, retry_after);
-}
-
-enum ag_err ag_store_throttle_failed(struct ag_store *s, const char *name, time_t now)
-{
-	long unused;
-
-	return throttle(s, name, 0, now, true, &unused);
-}
-
-/* --- the users file as C structs ------------------------------------------- */
 
 const char *ag_store_state_dir(const struct ag_store *s)
 {
 	return s->state_dir;
 }
+
+enum ag_err ag_store_check(struct ag_store *s, char *why, size_t why_len)
+{
+	sqlite3_stmt *st;
+	const char *first = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+	enum ag_err err = AG_OK;
+
+	if (rc != SQLITE_OK)
+		return ag_why(why, why_len, AG_ERR_IO, "%s", sqlite3_errmsg(s->db));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		first = (const char *)sqlite3_column_text(st, 0);
+	if (rc != SQLITE_ROW)
+		err = ag_why(why, why_len, AG_ERR_IO, "%s", sqlite3_errmsg(s->db));
+	else if (!first || strcmp(first, "ok") != 0)
+		err = ag_why(why, why_len, AG_ERR_IO, "quick_check: %.200s", first ? first : "?");
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* --- rows <-> structs ------------------------------------------------------- */
 
 static void strv_free(char **v, size_t n)
 {
@@ -261,24 +512,12 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
-static void user_clear(struct ag_store_user *u)
+void ag_store_user_clear(struct ag_store_user *u)
 {
 	free(u->sub);
 	strv_free(u->groups, u->n_groups);
 	strv_free(u->roles, u->n_roles);
 	memset(u, 0, sizeof *u);
-}
-
-void ag_store_db_free(struct ag_store_db *db)
-{
-	if (!db)
-		return;
-	for (size_t i = 0; i < db->n_users; i++)
-		user_clear(&db->users[i]);
-	free(db->users);
-	free(db->groups);
-	json_decref(db->doc);
-	memset(db, 0, sizeof *db);
 }
 
 enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_t n_items)
@@ -298,93 +537,136 @@ enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_
 	return AG_OK;
 }
 
-/* db->users is kept sorted by name (the listing order, and lookups by
- * binary search: a store of 10,000 users is read at every login). */
-static int cmp_user(const void *a, const void *b)
+static enum ag_err strv_push(char ***v, size_t *n, const unsigned char *text)
 {
-	return strcmp(((const struct ag_store_user *)a)->name, ((const struct ag_store_user *)b)->name);
+	char **nv = realloc(*v, (*n + 2) * sizeof *nv);
+
+	if (!nv)
+		return AG_ERR_NOMEM;
+	*v = nv;
+	if (!(nv[*n] = strdup(text ? (const char *)text : "")))
+		return AG_ERR_NOMEM;
+	(*n)++;
+	return AG_OK;
 }
 
-/* The position of name, or where it would go. */
-static size_t user_slot(const struct ag_store_db *db, const char *name, bool *found)
+static bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The strings a one-column statement bound to user_id returns. */
+static enum ag_err load_list(struct ag_store *s, enum stmt id, long long user_id, char ***v, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	enum ag_err err = AG_OK;
+	int rc;
+
+	if (!st)
+		return AG_ERR_IO;
+	if (!*v && !(*v = calloc(1, sizeof **v)))
+		return AG_ERR_NOMEM;
+	sqlite3_bind_int64(st, 1, user_id);
+	while (err == AG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		err = strv_push(v, n, sqlite3_column_text(st, 0));
+	if (err == AG_OK && rc != SQLITE_DONE)
+		err = fail(s, rc, "read");
+	done(st);
+	return err;
+}
+
+/* The scalar part of name's row: *id 0 when absent. */
+static enum ag_err load_user_row(struct ag_store *s, const char *name, struct ag_store_user *u, long long *id)
+{
+	sqlite3_stmt *st = stmt(s, S_USER);
+	enum ag_err err = AG_OK;
+	int rc;
+
+	*id = 0;
+	memset(u, 0, sizeof *u);
+	snprintf(u->name, sizeof u->name, "%s", name);
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL &&
+		    !(u->sub = strdup((const char *)sqlite3_column_text(st, 1))))
+			err = AG_ERR_NOMEM;
+		u->uid = (uint32_t)sqlite3_column_int64(st, 2);
+		u->bound_at = sqlite3_column_int64(st, 3);
+		u->last_login = sqlite3_column_int64(st, 4);
+	} else if (rc != SQLITE_DONE) {
+		err = fail(s, rc, "read");
+	}
+	done(st);
+	return err;
+}
+
+static enum ag_err user_get(struct ag_store *s, const char *name, struct ag_store_user *u, bool *found)
+{
+	long long id;
+	enum ag_err err = load_user_row(s, name, u, &id);
+
+	*found = id != 0;
+	if (err == AG_OK && id)
+		err = load_list(s, S_USER_GROUPS, id, &u->groups, &u->n_groups);
+	if (err == AG_OK && id)
+		err = load_list(s, S_USER_ROLES, id, &u->roles, &u->n_roles);
+	if (err != AG_OK)
+		ag_store_user_clear(u);
+	return err;
+}
+
+enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub)
+{
+	struct ag_store_user u;
+	long long id;
+	enum ag_err err;
+
+	*sub = NULL;
+	err = load_user_row(s, name, &u, &id);
+	if (err == AG_OK) {
+		*sub = u.sub;
+		u.sub = NULL;
+	}
+	ag_store_user_clear(&u);
+	return err;
+}
+
+void ag_store_db_free(struct ag_store_db *db)
+{
+	if (!db)
+		return;
+	for (size_t i = 0; i < db->n_users; i++)
+		ag_store_user_clear(&db->users[i]);
+	free(db->users);
+	free(db->groups);
+	memset(db, 0, sizeof *db);
+}
+
+struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name)
 {
 	size_t lo = 0, hi = db->n_users;
 
-	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(db->users[mid].name, name);
 
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
+		if (c == 0)
+			return &db->users[mid];
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo;
-}
-
-struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name)
-{
-	bool found;
-	size_t i = user_slot(db, name, &found);
-
-	return found ? &db->users[i] : NULL;
-}
-
-/* Append without keeping the order (loading; sorted once at the end). */
-static enum ag_err append_user(struct ag_store_db *db, const char *name, struct ag_store_user **out)
-{
-	struct ag_store_user *users;
-
-	*out = NULL;
-	if (!ag_name_valid(name))
-		return AG_ERR_INVALID_ARG;
-	users = realloc(db->users, (db->n_users + 1) * sizeof *users);
-	if (!users)
-		return AG_ERR_NOMEM;
-	db->users = users;
-	*out = &users[db->n_users++];
-	memset(*out, 0, sizeof **out);
-	snprintf((*out)->name, sizeof (*out)->name, "%s", name);
-	return AG_OK;
-}
-
-enum ag_err ag_store_db_add_user(struct ag_store_db *db, const char *name, struct ag_store_user **out)
-{
-	struct ag_store_user tmp;
-	enum ag_err err;
-	bool found;
-	size_t at;
-
-	*out = NULL;
-	at = user_slot(db, name, &found);
-	if (found)
-		return AG_ERR_INVALID_ARG;
-	err = append_user(db, name, out);
-	if (err != AG_OK)
-		return err;
-	tmp = db->users[db->n_users - 1];
-	memmove(&db->users[at + 1], &db->users[at], (db->n_users - 1 - at) * sizeof *db->users);
-	db->users[at] = tmp;
-	*out = &db->users[at];
-	return AG_OK;
-}
-
-bool ag_store_db_remove_user(struct ag_store_db *db, const char *name)
-{
-	bool found;
-	size_t i = user_slot(db, name, &found);
-
-	if (!found)
-		return false;
-	user_clear(&db->users[i]);
-	memmove(&db->users[i], &db->users[i + 1], (db->n_users - i - 1) * sizeof *db->users);
-	db->n_users--;
-	return true;
+	return NULL;
 }
 
 struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const char *name)
@@ -395,27 +677,702 @@ struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const cha
 	return NULL;
 }
 
-enum ag_err ag_store_db_add_group(struct ag_store_db *db, const char *name, uint32_t gid, bool local,
-				  struct ag_store_group **out)
+/* The rows of sql (user name, string) merged into the users (both sorted by
+ * name, BINARY collation = strcmp). */
+static enum ag_err read_lists(struct ag_store *s, struct ag_store_db *db, const char *sql, bool groups)
 {
-	struct ag_store_group *groups;
+	sqlite3_stmt *st;
+	enum ag_err err = AG_OK;
+	size_t at = 0;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 
-	*out = NULL;
-	if (!ag_name_valid(name) || gid == 0)
-		return AG_ERR_INVALID_ARG;
-	groups = realloc(db->groups, (db->n_groups + 1) * sizeof *groups);
-	if (!groups)
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "read");
+	while (err == AG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		struct ag_store_user *u;
+
+		while (at < db->n_users && strcmp(db->users[at].name, name) < 0)
+			at++;
+		if (at == db->n_users || strcmp(db->users[at].name, name) != 0)
+			continue;
+		u = &db->users[at];
+		err = groups ? strv_push(&u->groups, &u->n_groups, sqlite3_column_text(st, 1))
+			     : strv_push(&u->roles, &u->n_roles, sqlite3_column_text(st, 1));
+	}
+	if (err == AG_OK && rc != SQLITE_DONE)
+		err = fail(s, rc, "read");
+	sqlite3_finalize(st);
+	return err;
+}
+
+static enum ag_err read_all(struct ag_store *s, struct ag_store_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	enum ag_err err = AG_OK;
+	long long n = 0;
+	size_t cap;
+	int rc;
+
+	memset(db, 0, sizeof *db);
+	err = query_int(s, "SELECT count(*) FROM users", &n);
+	if (err != AG_OK)
+		return err;
+	cap = (size_t)n + 1;
+	db->users = calloc(cap, sizeof *db->users);
+	if (!db->users)
 		return AG_ERR_NOMEM;
-	db->groups = groups;
-	*out = &groups[db->n_groups++];
-	memset(*out, 0, sizeof **out);
-	snprintf((*out)->name, sizeof (*out)->name, "%s", name);
-	(*out)->gid = gid;
-	(*out)->local = local;
+	rc = sqlite3_prepare_v2(s->db, "SELECT name, sub, uid, bound_at, last_login FROM users ORDER BY name", -1,
+				&st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "read");
+	while (err == AG_OK && db->n_users < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ag_store_user *u = &db->users[db->n_users++];
+
+		snprintf(u->name, sizeof u->name, "%s", (const char *)sqlite3_column_text(st, 0));
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL &&
+		    !(u->sub = strdup((const char *)sqlite3_column_text(st, 1))))
+			err = AG_ERR_NOMEM;
+		u->uid = (uint32_t)sqlite3_column_int64(st, 2);
+		u->bound_at = sqlite3_column_int64(st, 3);
+		u->last_login = sqlite3_column_int64(st, 4);
+		if (err == AG_OK && (!(u->groups = calloc(1, sizeof *u->groups)) ||
+				     !(u->roles = calloc(1, sizeof *u->roles))))
+			err = AG_ERR_NOMEM;
+	}
+	if (err == AG_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = fail(s, rc, "read");
+	sqlite3_finalize(st);
+	if (err == AG_OK)
+		err = read_lists(s, db, "SELECT u.name, g.name FROM memberships m JOIN users u ON u.id = m.user_id "
+					"JOIN groups g ON g.id = m.group_id ORDER BY u.name, m.pos", true);
+	if (err == AG_OK)
+		err = read_lists(s, db, "SELECT u.name, r.role FROM roles r JOIN users u ON u.id = r.user_id "
+					"ORDER BY u.name, r.pos", false);
+	if (err == AG_OK)
+		err = query_int(s, "SELECT count(*) FROM groups", &n);
+	if (err == AG_OK && !(db->groups = calloc((size_t)n + 1, sizeof *db->groups)))
+		err = AG_ERR_NOMEM;
+	cap = (size_t)n;
+	if (err == AG_OK && (rc = sqlite3_prepare_v2(s->db, "SELECT name, gid, local FROM groups ORDER BY id", -1, &st,
+						     NULL)) != SQLITE_OK)
+		err = fail(s, rc, "read");
+	else if (err == AG_OK) {
+		rc = SQLITE_DONE;
+		while (db->n_groups < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct ag_store_group *g = &db->groups[db->n_groups++];
+			snprintf(g->name, sizeof g->name, "%s", (const char *)sqlite3_column_text(st, 0));
+			g->gid = (uint32_t)sqlite3_column_int64(st, 1);
+			g->local = sqlite3_column_int(st, 2) != 0;
+		}
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			err = fail(s, rc, "read");
+		sqlite3_finalize(st);
+	}
+	if (err != AG_OK)
+		ag_store_db_free(db);
+	return err;
+}
+
+enum ag_err ag_store_read(struct ag_store *s, struct ag_store_db *db)
+{
+	enum ag_err err = exec(s, "BEGIN", "read");
+
+	if (err != AG_OK)
+		return err;
+	err = read_all(s, db);
+	exec(s, "COMMIT", "read");
+	return err;
+}
+
+/* --- write transactions -------------------------------------------------------- */
+
+const struct ag_log *ag_store_tx_log(const struct ag_store_tx *tx)
+{
+	return tx->s->log;
+}
+
+const char *ag_store_tx_state_dir(const struct ag_store_tx *tx)
+{
+	return tx->s->state_dir;
+}
+
+void ag_store_tx_reindex(struct ag_store_tx *tx)
+{
+	tx->reindex = true;
+}
+
+enum ag_err ag_store_tx_user(struct ag_store_tx *tx, const char *name, struct ag_store_user *u, bool *found)
+{
+	return user_get(tx->s, name, u, found);
+}
+
+static enum ag_err put_list(struct ag_store *s, enum stmt del, enum stmt add, long long id, char *const *v, size_t n,
+			    bool groups)
+{
+	sqlite3_stmt *st = stmt(s, del);
+	enum ag_err err;
+
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_int64(st, 1, id);
+	err = run(s, st, "write");
+	for (size_t i = 0; i < n && err == AG_OK; i++) {
+		if (!(st = stmt(s, add)))
+			return AG_ERR_IO;
+		sqlite3_bind_int64(st, 1, id);
+		if (groups) {
+			sqlite3_bind_text(st, 2, v[i], -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (long long)i);
+		} else {
+			sqlite3_bind_int64(st, 2, (long long)i);
+			sqlite3_bind_text(st, 3, v[i], -1, SQLITE_STATIC);
+		}
+		err = run(s, st, groups ? "write the groups (a group missing?)" : "write the roles");
+	}
+	return err;
+}
+
+enum ag_err ag_store_tx_put_user(struct ag_store_tx *tx, const struct ag_store_user *u)
+{
+	struct ag_store *s = tx->s;
+	struct ag_store_user old;
+	sqlite3_stmt *st;
+	long long id;
+	bool found;
+	enum ag_err err;
+
+	if (!ag_name_valid(u->name) || (u->sub && (!*u->sub || strlen(u->sub) > 255)))
+		return AG_ERR_INVALID_ARG;
+	err = load_user_row(s, u->name, &old, &id);
+	found = id != 0;
+	if (err == AG_OK && found)
+		err = load_list(s, S_USER_GROUPS, id, &old.groups, &old.n_groups);
+	if (err == AG_OK && found)
+		err = load_list(s, S_USER_ROLES, id, &old.roles, &old.n_roles);
+	if (err != AG_OK)
+		goto out;
+	if (!found || !old.sub != !u->sub || old.uid != u->uid ||
+	    !strv_equal(old.groups, old.n_groups, u->groups, u->n_groups))
+		tx->dirty = true;
+	if (!(st = stmt(s, S_USER_UPSERT))) {
+		err = AG_ERR_IO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
+	if (u->sub)
+		sqlite3_bind_text(st, 2, u->sub, -1, SQLITE_STATIC);
+	if (u->uid)
+		sqlite3_bind_int64(st, 3, u->uid);
+	sqlite3_bind_int64(st, 4, u->bound_at);
+	sqlite3_bind_int64(st, 5, u->last_login);
+	err = run(s, st, "write the user");
+	if (err == AG_OK && !found)
+		id = sqlite3_last_insert_rowid(s->db);
+	if (err == AG_OK && !strv_equal(old.groups, old.n_groups, u->groups, u->n_groups))
+		err = put_list(s, S_MEMBERS_DEL, S_MEMBER_ADD, id, u->groups, u->n_groups, true);
+	if (err == AG_OK && !strv_equal(old.roles, old.n_roles, u->roles, u->n_roles))
+		err = put_list(s, S_ROLES_DEL, S_ROLE_ADD, id, u->roles, u->n_roles, false);
+out:
+	ag_store_user_clear(&old);
+	return err;
+}
+
+enum ag_err ag_store_tx_remove_user(struct ag_store_tx *tx, const char *name, bool *found)
+{
+	sqlite3_stmt *st = stmt(tx->s, S_USER_DEL);
+	enum ag_err err;
+
+	*found = false;
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	err = run(tx->s, st, "remove the user");
+	if (err == AG_OK && sqlite3_changes(tx->s->db) > 0)
+		*found = tx->dirty = true;
+	return err;
+}
+
+enum ag_err ag_store_tx_group(struct ag_store_tx *tx, const char *name, struct ag_store_group *g, bool *found)
+{
+	sqlite3_stmt *st = stmt(tx->s, S_GROUP);
+	enum ag_err err = AG_OK;
+	int rc;
+
+	memset(g, 0, sizeof *g);
+	snprintf(g->name, sizeof g->name, "%s", name);
+	*found = false;
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*found = true;
+		g->gid = (uint32_t)sqlite3_column_int64(st, 0);
+		g->local = sqlite3_column_int(st, 1) != 0;
+	} else if (rc != SQLITE_DONE) {
+		err = fail(tx->s, rc, "read");
+	}
+	done(st);
+	return err;
+}
+
+enum ag_err ag_store_tx_put_group(struct ag_store_tx *tx, const struct ag_store_group *g)
+{
+	struct ag_store_group old;
+	sqlite3_stmt *st;
+	bool found;
+	enum ag_err err;
+
+	if (!ag_name_valid(g->name) || g->gid == 0)
+		return AG_ERR_INVALID_ARG;
+	err = ag_store_tx_group(tx, g->name, &old, &found);
+	if (err != AG_OK || (found && old.gid == g->gid && old.local == g->local))
+		return err;
+	tx->dirty = true;
+	if (!(st = stmt(tx->s, S_GROUP_UPSERT)))
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, g->gid);
+	sqlite3_bind_int(st, 3, g->local);
+	return run(tx->s, st, "write the group");
+}
+
+static enum ag_err holder(struct ag_store *s, enum stmt id, uint32_t xid, const char *except, char *name, bool *found)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	enum ag_err err = AG_OK;
+	int rc;
+
+	*found = false;
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_int64(st, 1, xid);
+	if (except)
+		sqlite3_bind_text(st, 2, except, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*found = true;
+		snprintf(name, AG_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+	} else if (rc != SQLITE_DONE) {
+		err = fail(s, rc, "read");
+	}
+	done(st);
+	return err;
+}
+
+enum ag_err ag_store_tx_uid_holder(struct ag_store_tx *tx, uint32_t uid, const char *except, char *name,
+				   bool *found)
+{
+	return holder(tx->s, S_UID_HOLDER, uid, except ? except : "", name, found);
+}
+
+enum ag_err ag_store_tx_gid_holder(struct ag_store_tx *tx, uint32_t gid, char *name, bool *found)
+{
+	return holder(tx->s, S_GID_HOLDER, gid, NULL, name, found);
+}
+
+enum ag_err ag_store_tx_taken(struct ag_store_tx *tx, const char *except, struct ag_idset *taken)
+{
+	static const char sql[] = "SELECT uid FROM users WHERE uid IS NOT NULL AND name <> ?1 "
+				  "UNION ALL SELECT gid FROM groups";
+	sqlite3_stmt *st;
+	enum ag_err err = AG_OK;
+	int rc = sqlite3_prepare_v2(tx->s->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(tx->s, rc, "read");
+	sqlite3_bind_text(st, 1, except ? except : "", -1, SQLITE_STATIC);
+	while (err == AG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		err = ag_idset_add(taken, (uint32_t)sqlite3_column_int64(st, 0));
+	if (err == AG_OK && rc != SQLITE_DONE)
+		err = fail(tx->s, rc, "read");
+	sqlite3_finalize(st);
+	return err;
+}
+
+enum ag_err ag_store_tx_read(struct ag_store_tx *tx, struct ag_store_db *db)
+{
+	return read_all(tx->s, db);
+}
+
+enum ag_err ag_store_tx_bind(struct ag_store_tx *tx, struct ag_store_user *u, const char *sub, time_t now)
+{
+	if (!sub || !*sub || strlen(sub) > 255)
+		return AG_ERR_INVALID_ARG;
+	if (u->sub && strcmp(u->sub, sub) != 0) {
+		ag_log(tx->s->log, LOG_ERR, "store: %s is bound to sub %s; refusing sub %s", u->name, u->sub, sub);
+		return AG_ERR_DENIED;
+	}
+	if (!u->sub) {
+		if (!(u->sub = strdup(sub)))
+			return AG_ERR_NOMEM;
+		u->bound_at = (long long)now;
+		ag_log(tx->s->log, LOG_NOTICE, "store: bound %s to sub %s", u->name, sub);
+	}
+	u->last_login = (long long)now;
 	return AG_OK;
 }
 
-/* An ID in the file: 1 .. 4294967294. */
+static enum ag_err meta_get(struct ag_store *s, const char *key, long long *v, bool *found)
+{
+	sqlite3_stmt *st = stmt(s, S_META_GET);
+	int rc;
+
+	*found = false;
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*found = true;
+		*v = sqlite3_column_int64(st, 0);
+	}
+	done(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? AG_OK : fail(s, rc, "read");
+}
+
+static enum ag_err meta_set(struct ag_store *s, const char *key, long long v)
+{
+	sqlite3_stmt *st = stmt(s, S_META_SET);
+
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, v);
+	return run(s, st, "write");
+}
+
+enum ag_err ag_store_generation(struct ag_store *s, uint64_t *gen)
+{
+	long long v = 0;
+	bool found;
+	enum ag_err err = meta_get(s, "generation", &v, &found);
+
+	*gen = (uint64_t)v;
+	return err;
+}
+
+#ifdef AG_TEST_HOOKS
+/* Tests: AUTHGEAR_TEST_STORE_PAUSE=before-commit|after-commit makes a writer
+ * that is about to replace the index create AUTHGEAR_TEST_STORE_PAUSE_FILE
+ * and then wait there to be killed (tests/test_store_crash.sh). */
+static void test_pause(const char *where)
+{
+	const char *at = secure_getenv("AUTHGEAR_TEST_STORE_PAUSE"),
+		   *file = secure_getenv("AUTHGEAR_TEST_STORE_PAUSE_FILE");
+	int fd;
+
+	if (!at || strcmp(at, where) != 0 || !file)
+		return;
+	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	for (;;)
+		pause();
+}
+#else
+#define test_pause(where) ((void)0)
+#endif
+
+/* Whether the index must be (re)built, and the generation the new one gets. */
+static enum ag_err index_due(struct ag_store_tx *tx, const struct ag_store_indexer *ix, uint64_t *next, bool *due)
+{
+	long long gen = 0, view = 0;
+	uint64_t installed;
+	bool have_gen, have_view;
+	enum ag_err err;
+
+	err = meta_get(tx->s, "generation", &gen, &have_gen);
+	if (err == AG_OK)
+		err = meta_get(tx->s, "view", &view, &have_view);
+	if (err != AG_OK)
+		return err;
+	*next = (uint64_t)gen + 1;
+	*due = tx->dirty || tx->reindex || !have_view || (uint64_t)view != ix->view;
+	if (!ag_index_installed_generation(tx->s->state_dir, &installed) || installed != (uint64_t)gen) {
+		if (!*due)
+			ag_log(tx->s->log, LOG_WARNING, "index: %s/%s is not the database's generation %lld (a crash "
+							"before it was replaced?); rebuilding it", tx->s->state_dir,
+			       AG_INDEX_FILE, gen);
+		*due = true;
+	}
+	return AG_OK;
+}
+
+enum ag_err ag_store_write(struct ag_store *s, ag_store_tx_fn fn, void *ctx, const struct ag_store_indexer *ix)
+{
+	struct ag_store_tx tx = { .s = s };
+	struct ag_index_pending pending = { 0 };
+	void *data = NULL;
+	size_t len = 0;
+	uint64_t gen = 0;
+	bool due = false;
+	enum ag_err err;
+
+	err = exec(s, "BEGIN IMMEDIATE", "begin");
+	if (err != AG_OK)
+		return err;
+	err = fn(&tx, ctx);
+	if (err == AG_OK && ix && ix->build)
+		err = index_due(&tx, ix, &gen, &due);
+	if (err == AG_OK && due) {
+		err = ix->build(&tx, gen, ix->ctx, &data, &len);
+		if (err == AG_OK)
+			err = ag_index_prepare(s->state_dir, data, len, s->log, &pending);
+		if (err == AG_OK)
+			err = meta_set(s, "generation", (long long)gen);
+		if (err == AG_OK)
+			err = meta_set(s, "view", (long long)ix->view);
+		if (err == AG_OK)
+			test_pause("before-commit");
+	}
+	free(data);
+	if (err == AG_OK)
+		err = exec(s, "COMMIT", "commit");
+	if (err != AG_OK) {
+		if (!sqlite3_get_autocommit(s->db))
+			exec(s, "ROLLBACK", "rollback");
+		ag_index_abandon(&pending);
+		return err;
+	}
+	if (due) {
+		test_pause("after-commit");
+		/* Committed: a failure here leaves the old index, which the next
+		 * writer sees by its generation and replaces. */
+		err = ag_index_commit(&pending, s->log);
+	}
+	return err;
+}
+
+enum ag_err ag_store_tx_throttle_clear(struct ag_store_tx *tx)
+{
+	struct ag_store *s = tx->s;
+	sqlite3_stmt *st;
+	enum ag_err err;
+	int rc;
+
+	if (!s->attempt_id)
+		return AG_OK;
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM throttle WHERE name = ?1 AND rhost = ?2", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "throttle");
+	sqlite3_bind_text(st, 1, s->attempt_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, s->attempt_rhost, -1, SQLITE_STATIC);
+	err = run(s, st, "throttle");
+	sqlite3_finalize(st);
+	if (err == AG_OK)
+		s->attempt_id = 0;
+	return err;
+}
+
+struct bind_one {
+	const char *name, *sub;
+	time_t now;
+};
+
+static enum ag_err bind_tx(struct ag_store_tx *tx, void *ctx)
+{
+	struct bind_one *b = ctx;
+	struct ag_store_user u;
+	bool found;
+	enum ag_err err = ag_store_tx_user(tx, b->name, &u, &found);
+
+	if (err == AG_OK)
+		err = ag_store_tx_bind(tx, &u, b->sub, b->now);
+	if (err == AG_OK)
+		err = ag_store_tx_put_user(tx, &u);
+	ag_store_user_clear(&u);
+	return err;
+}
+
+enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now)
+{
+	struct bind_one b = { name, sub, now };
+
+	if (!ag_name_valid(name) || !sub || !*sub || strlen(sub) > 255)
+		return AG_ERR_INVALID_ARG;
+	return ag_store_write(s, bind_tx, &b, NULL);
+}
+
+/* --- the throttle ----------------------------------------------------------------- */
+
+/* count and oldest attempt of a key (rhost NULL: the whole name) */
+static enum ag_err attempts(struct ag_store *s, const char *name, const char *rhost, long long *n, long long *oldest)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db,
+				    rhost ? "SELECT count(*), min(at) FROM throttle WHERE name = ?1 AND rhost = ?2"
+					  : "SELECT count(*), min(at) FROM throttle WHERE name = ?1",
+				    -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "throttle");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rhost)
+		sqlite3_bind_text(st, 2, rhost, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	*oldest = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? AG_OK : fail(s, rc, "throttle");
+}
+
+/* Too many keys tracked at once (a spray of names or addresses): drop the
+ * keys idle longest, never one at its limit or of a name at its cap, so a
+ * spray cannot reset the window of the name it targets. */
+static enum ag_err evict(struct ag_store *s, long per_source, long per_name)
+{
+	static const char sql[] =
+		"DELETE FROM throttle WHERE (name, rhost) IN (SELECT name, rhost FROM throttle t GROUP BY name, rhost "
+		"HAVING count(*) < ?1 AND (SELECT count(*) FROM throttle n WHERE n.name = t.name) < ?2 "
+		"ORDER BY max(at) LIMIT ?3)";
+	long long rows = 0;
+	sqlite3_stmt *st;
+	enum ag_err err = query_int(s, "SELECT count(*) FROM throttle", &rows);
+	int rc;
+
+	if (err != AG_OK || rows < THROTTLE_ROWS_MAX)
+		return err;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "throttle");
+	sqlite3_bind_int64(st, 1, per_source);
+	sqlite3_bind_int64(st, 2, per_name);
+	sqlite3_bind_int(st, 3, THROTTLE_EVICT);
+	err = run(s, st, "throttle");
+	sqlite3_finalize(st);
+	if (err == AG_OK)
+		ag_log(s->log, LOG_WARNING, "throttle: %lld attempts tracked in the last minute; evicted %d idle keys",
+		       rows, sqlite3_changes(s->db));
+	return err;
+}
+
+static enum ag_err attempt_tx(struct ag_store *s, const char *name, const char *rhost, long per_source,
+			      long per_name, time_t now, long *retry_after)
+{
+	long long n_src, old_src, n_name, old_name;
+	sqlite3_stmt *st;
+	enum ag_err err;
+	char sql[96];
+	int rc;
+
+	snprintf(sql, sizeof sql, "DELETE FROM throttle WHERE at <= %lld", (long long)now - THROTTLE_WINDOW);
+	err = exec(s, sql, "throttle");
+	if (err == AG_OK)
+		err = attempts(s, name, rhost, &n_src, &old_src);
+	if (err == AG_OK)
+		err = attempts(s, name, NULL, &n_name, &old_name);
+	if (err != AG_OK)
+		return err;
+	if (n_src >= per_source || n_name >= per_name) {
+		long long oldest = n_src >= per_source ? old_src : old_name;
+
+		*retry_after = THROTTLE_WINDOW - (long)(now - (time_t)oldest);
+		if (*retry_after < 1)
+			*retry_after = 1;
+		if (n_src >= per_source)
+			ag_log(s->log, LOG_WARNING, "throttle: %s: %lld attempts from %s in the last minute; refused "
+						    "locally", name, n_src, *rhost ? rhost : "the console");
+		else
+			ag_log(s->log, LOG_WARNING, "throttle: %s: %lld attempts from all sources in the last minute "
+						    "(cap %ld); refused locally", name, n_name, per_name);
+		return AG_ERR_RATE_LIMITED;
+	}
+	err = evict(s, per_source, per_name);
+	if (err != AG_OK)
+		return err;
+	rc = sqlite3_prepare_v2(s->db, "INSERT INTO throttle (name, rhost, at) VALUES (?1, ?2, ?3)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "throttle");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rhost, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (long long)now);
+	err = run(s, st, "throttle");
+	sqlite3_finalize(st);
+	if (err == AG_OK) {
+		s->attempt_id = sqlite3_last_insert_rowid(s->db);
+		snprintf(s->attempt_name, sizeof s->attempt_name, "%s", name);
+		snprintf(s->attempt_rhost, sizeof s->attempt_rhost, "%s", rhost);
+	}
+	return err;
+}
+
+enum ag_err ag_store_throttle_attempt(struct ag_store *s, const char *name, const char *rhost, long per_source,
+				      long per_name, time_t now, long *retry_after)
+{
+	enum ag_err err;
+
+	*retry_after = 0;
+	if (!rhost)
+		rhost = "";
+	if (!ag_name_valid(name) || strlen(rhost) >= sizeof s->attempt_rhost)
+		return AG_ERR_INVALID_ARG;
+	err = exec(s, "BEGIN IMMEDIATE", "throttle");
+	if (err != AG_OK)
+		return err;
+	err = attempt_tx(s, name, rhost, per_source, per_name, now, retry_after);
+	if (err == AG_OK || err == AG_ERR_RATE_LIMITED) {
+		enum ag_err c = exec(s, "COMMIT", "throttle");
+		if (c != AG_OK) {
+			s->attempt_id = 0;
+			err = c;
+		}
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", "throttle");
+	return err;
+}
+
+enum ag_err ag_store_throttle_forgive(struct ag_store *s)
+{
+	sqlite3_stmt *st;
+	enum ag_err err;
+	int rc;
+
+	if (!s->attempt_id)
+		return AG_OK;
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM throttle WHERE id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "throttle");
+	sqlite3_bind_int64(st, 1, s->attempt_id);
+	err = run(s, st, "throttle");
+	sqlite3_finalize(st);
+	s->attempt_id = 0;
+	return err;
+}
+
+/* --- the JSON store, imported once ---------------------------------------------- */
+
+static enum ag_err json_load(struct ag_store *s, const char *name, json_t **out)
+{
+	char path[PATH_MAX], why[256];
+	json_error_t jerr;
+	enum ag_err err;
+	size_t len;
+	char *buf;
+
+	*out = NULL;
+	snprintf(path, sizeof path, "%s/%s", s->dir, name);
+	err = ag_file_read_root(path, JSON_MAX, &buf, &len, why, sizeof why);
+	if (err == AG_ERR_NOT_CONFIGURED)
+		return AG_OK;
+	if (err != AG_OK) {
+		ag_log(s->log, LOG_ERR, "store %s: %s; not imported", path, why);
+		return err;
+	}
+	*out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (!*out || !json_is_object(*out)) {
+		ag_log(s->log, LOG_ERR, "store %s: not a JSON object (line %d); not imported", path, jerr.line);
+		json_decref(*out);
+		*out = NULL;
+		return AG_ERR_IO;
+	}
+	return AG_OK;
+}
+
+/* An ID in the file: absent (0) or 1 .. 4294967294. */
 static bool json_id(const json_t *obj, const char *key, uint32_t *out)
 {
 	long long v;
@@ -429,188 +1386,160 @@ static bool json_id(const json_t *obj, const char *key, uint32_t *out)
 	return true;
 }
 
-/* An array of strings (names: valid Unix names). */
-static bool json_strv(const json_t *obj, const char *key, bool names, char ***out, size_t *n)
+static bool json_strv(const json_t *obj, const char *key, bool names, struct ag_store_user *u, bool groups)
 {
 	const json_t *a = json_object_get(obj, key), *v;
 	size_t i;
 
-	*out = NULL;
-	*n = 0;
 	if (!a)
 		return true;
 	if (!json_is_array(a) || json_array_size(a) > 4096)
-		return false;
-	*out = calloc(json_array_size(a) + 1, sizeof **out);
-	if (!*out)
 		return false;
 	json_array_foreach(a, i, v) {
 		const char *str = json_string_value(v);
 		if (!str || strlen(str) != json_string_length(v) || strlen(str) > 255 || (names && !ag_name_valid(str)))
 			return false;
-		if (!((*out)[(*n)++] = strdup(str)))
+		if (groups ? strv_push(&u->groups, &u->n_groups, (const unsigned char *)str)
+			   : strv_push(&u->roles, &u->n_roles, (const unsigned char *)str))
 			return false;
 	}
 	return true;
 }
 
-static enum ag_err db_from_json(struct ag_store *s, json_t *doc, struct ag_store_db *db)
+static enum ag_err import_json(struct ag_store_tx *tx, json_t *users_doc, json_t *throttle_doc)
 {
-	const json_t *users = json_object_get(doc, "users"), *groups = json_object_get(doc, "groups"), *e;
+	struct ag_store *s = tx->s;
+	const json_t *users = json_object_get(users_doc, "users"), *groups = json_object_get(users_doc, "groups"), *e;
 	const char *name;
+	enum ag_err err = AG_OK;
+	size_t n = 0;
 
-	memset(db, 0, sizeof *db);
-	db->doc = doc;
 	if ((users && !json_is_object(users)) || (groups && !json_is_object(groups))) {
-		ag_log(s->log, LOG_ERR, "store %s/" USERS_FILE ": users or groups is not an object", s->dir);
+		ag_log(s->log, LOG_ERR, "store %s/" JSON_USERS ": users or groups is not an object; not imported", s->dir);
 		return AG_ERR_IO;
 	}
+	json_object_foreach((json_t *)groups, name, e) {
+		struct ag_store_group g = { 0 };
+		bool local = false;
+
+		snprintf(g.name, sizeof g.name, "%s", name);
+		if (!json_is_object(e) || !ag_name_valid(name) || !json_id(e, "gid", &g.gid) || g.gid == 0 ||
+		    (json_object_get(e, "local") && !ag_json_bool(e, "local", &local))) {
+			ag_log(s->log, LOG_ERR, "store %s/" JSON_USERS ": bad entry for group '%.40s'; not imported",
+			       s->dir, name);
+			return AG_ERR_IO;
+		}
+		g.local = local;
+		if ((err = ag_store_tx_put_group(tx, &g)) != AG_OK)
+			return err;
+	}
 	json_object_foreach((json_t *)users, name, e) {
-		struct ag_store_user *u;
+		struct ag_store_user u = { 0 };
 		const char *sub = ag_json_string(e, "sub", 255);
 		long long t;
 
-		if (!json_is_object(e) || append_user(db, name, &u) != AG_OK) {
-			ag_log(s->log, LOG_ERR, "store %s/" USERS_FILE ": bad entry for user '%.40s'", s->dir, name);
+		snprintf(u.name, sizeof u.name, "%s", name);
+		if (!json_is_object(e) || !ag_name_valid(name) || (sub && !(u.sub = strdup(sub))) ||
+		    !json_id(e, "uid", &u.uid) || !json_strv(e, "groups", true, &u, true) ||
+		    !json_strv(e, "roles", false, &u, false)) {
+			ag_log(s->log, LOG_ERR, "store %s/" JSON_USERS ": bad entry for user '%.40s'; not imported",
+			       s->dir, name);
+			ag_store_user_clear(&u);
 			return AG_ERR_IO;
 		}
-		if ((sub && !(u->sub = strdup(sub))))
-			return AG_ERR_NOMEM;
 		if (ag_json_integer(e, "bound_at", &t))
-			u->bound_at = t;
+			u.bound_at = t;
 		if (ag_json_integer(e, "last_login", &t))
-			u->last_login = t;
-		if (!json_id(e, "uid", &u->uid) || !json_strv(e, "groups", true, &u->groups, &u->n_groups) ||
-		    !json_strv(e, "roles", false, &u->roles, &u->n_roles)) {
-			ag_log(s->log, LOG_ERR, "store %s/" USERS_FILE ": bad uid, groups or roles for %s", s->dir, name);
-			return AG_ERR_IO;
+			u.last_login = t;
+		err = ag_store_tx_put_user(tx, &u);
+		ag_store_user_clear(&u);
+		if (err != AG_OK) {
+			ag_log(s->log, LOG_ERR, "store %s/" JSON_USERS ": cannot import user %s (a UID twice, or a group "
+						"it lists missing?); not imported", s->dir, name);
+			return err;
 		}
+		n++;
 	}
-	/* JSON object keys are unique (duplicates are refused when parsing). */
-	qsort(db->users, db->n_users, sizeof *db->users, cmp_user);
-	json_object_foreach((json_t *)groups, name, e) {
-		struct ag_store_group *g;
-		uint32_t gid;
-		bool local = false;
+	json_object_foreach(throttle_doc, name, e) {
+		const json_t *t;
+		size_t i;
 
-		if (!json_is_object(e) || !json_id(e, "gid", &gid) || gid == 0 ||
-		    (json_object_get(e, "local") && !ag_json_bool(e, "local", &local)) ||
-		    ag_store_db_add_group(db, name, gid, local, &g) != AG_OK) {
-			ag_log(s->log, LOG_ERR, "store %s/" USERS_FILE ": bad entry for group '%.40s'", s->dir, name);
-			return AG_ERR_IO;
+		if (!ag_name_valid(name) || !json_is_array(e))
+			continue; /* attempts of a minute: not worth refusing the import */
+		json_array_foreach(e, i, t) {
+			sqlite3_stmt *st;
+			int rc;
+
+			if (!json_is_integer(t))
+				continue;
+			rc = sqlite3_prepare_v2(s->db, "INSERT INTO throttle (name, rhost, at) VALUES (?1, '', ?2)", -1,
+						&st, NULL);
+			if (rc != SQLITE_OK)
+				return fail(s, rc, "import the throttle");
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, json_integer_value(t));
+			err = run(s, st, "import the throttle");
+			sqlite3_finalize(st);
+			if (err != AG_OK)
+				return err;
 		}
 	}
+	ag_log(s->log, LOG_NOTICE, "store: imported %zu users and %zu groups from %s/" JSON_USERS, n,
+	       json_object_size(groups), s->dir);
 	return AG_OK;
 }
 
-static json_t *strv_json(char *const *v, size_t n)
+static void rename_migrated(struct ag_store *s, const char *name)
 {
-	json_t *a = json_array();
+	char from[PATH_MAX], to[PATH_MAX];
 
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
+	snprintf(from, sizeof from, "%s/%s", s->dir, name);
+	snprintf(to, sizeof to, "%s/%s.migrated", s->dir, name);
+	if (rename(from, to) != 0 && errno != ENOENT)
+		ag_log(s->log, LOG_WARNING, "store %s: cannot rename to %s: %s", from, to, strerror(errno));
 }
 
-static int set_or_del(json_t *obj, const char *key, json_t *v, bool present)
+/* users.json (and throttle.json) of the JSON store: imported in one
+ * transaction that also records it was done, then renamed; a crash between
+ * the two only leaves the rename for the next open. */
+static enum ag_err migrate_json(struct ag_store *s)
 {
-	if (!present) {
-		json_decref(v);
-		json_object_del(obj, key);
-		return 0;
-	}
-	return v ? json_object_set_new(obj, key, v) : -1;
-}
+	struct ag_store_tx tx = { .s = s };
+	json_t *users = NULL, *throttle = NULL;
+	char path[PATH_MAX];
+	long long done_v = 0;
+	bool done;
+	struct stat st;
+	enum ag_err err;
 
-/* Write db back into its document: known fields from db, others untouched. */
-static enum ag_err db_to_json(struct ag_store_db *db)
-{
-	json_t *doc = db->doc, *users = json_object_get(doc, "users"), *groups = json_object(), *e;
-	const char *name;
-	void *tmp;
-
-	if (!groups)
-		return AG_ERR_NOMEM;
-	if (!users) {
-		users = json_object();
-		if (!users || json_object_set_new(doc, "users", users) != 0) {
-			json_decref(groups);
-			return AG_ERR_NOMEM;
-		}
+	snprintf(path, sizeof path, "%s/" JSON_USERS, s->dir);
+	if (lstat(path, &st) != 0)
+		return AG_OK;
+	err = exec(s, "BEGIN IMMEDIATE", "import users.json");
+	if (err != AG_OK)
+		return err;
+	err = meta_get(s, "json_migrated", &done_v, &done);
+	if (err == AG_OK && !done) {
+		err = json_load(s, JSON_USERS, &users);
+		if (err == AG_OK && json_load(s, JSON_THROTTLE, &throttle) != AG_OK)
+			throttle = NULL; /* a broken throttle file only loses a minute of attempts */
+		if (err == AG_OK && users)
+			err = import_json(&tx, users, throttle);
+		if (err == AG_OK)
+			err = meta_set(s, "json_migrated", 1);
 	}
-	json_object_foreach_safe(users, tmp, name, e)
-		if (!ag_store_db_user(db, name))
-			json_object_del(users, name);
-	for (size_t i = 0; i < db->n_users; i++) {
-		const struct ag_store_user *u = &db->users[i];
-		int rc = 0;
-
-		e = json_object_get(users, u->name);
-		if (!e) {
-			e = json_object();
-			if (!e || json_object_set_new(users, u->name, e) != 0)
-				goto nomem;
-		}
-		rc |= set_or_del(e, "sub", u->sub ? json_string(u->sub) : NULL, u->sub != NULL);
-		rc |= set_or_del(e, "bound_at", json_integer(u->bound_at), u->bound_at != 0);
-		rc |= set_or_del(e, "last_login", json_integer(u->last_login), u->last_login != 0);
-		rc |= set_or_del(e, "uid", json_integer(u->uid), u->uid != 0);
-		rc |= set_or_del(e, "groups", strv_json(u->groups, u->n_groups), u->groups != NULL);
-		rc |= set_or_del(e, "roles", strv_json(u->roles, u->n_roles), u->roles != NULL);
-		if (rc)
-			goto nomem;
+	json_decref(users);
+	json_decref(throttle);
+	if (err == AG_OK)
+		err = exec(s, "COMMIT", "import users.json");
+	if (err != AG_OK) {
+		if (!sqlite3_get_autocommit(s->db))
+			exec(s, "ROLLBACK", "import users.json");
+		ag_log(s->log, LOG_ERR, "store %s: the import of " JSON_USERS " failed; it is left as it was and "
+					"Authgear logins are refused until it is fixed", s->dir);
+		return err;
 	}
-	for (size_t i = 0; i < db->n_groups; i++) {
-		const struct ag_store_group *g = &db->groups[i];
-		if (json_object_set_new(groups, g->name, json_pack("{s:I, s:b}", "gid", (json_int_t)g->gid, "local",
-								    g->local)) != 0)
-			goto nomem;
-	}
-	if (json_object_set_new(doc, "groups", groups) != 0)
-		return AG_ERR_NOMEM;
+	rename_migrated(s, JSON_USERS);
+	rename_migrated(s, JSON_THROTTLE);
 	return AG_OK;
-nomem:
-	json_decref(groups);
-	return AG_ERR_NOMEM;
-}
-
-enum ag_err ag_store_read(struct ag_store *s, struct ag_store_db *db)
-{
-	json_t *doc;
-	enum ag_err err;
-
-	memset(db, 0, sizeof *db);
-	err = load(s, USERS_FILE, &doc);
-	if (err != AG_OK)
-		return err;
-	err = db_from_json(s, doc, db);
-	if (err != AG_OK)
-		ag_store_db_free(db);
-	return err;
-}
-
-enum ag_err ag_store_edit(struct ag_store *s, ag_store_edit_fn fn, void *ctx, ag_store_saved_fn saved, void *saved_ctx)
-{
-	struct ag_store_db db = { 0 };
-	enum ag_err err;
-	int lock;
-
-	err = ag_lock_acquire(s->dir, LOCK_FILE, LOCK_TIMEOUT, s->log, &lock);
-	if (err != AG_OK)
-		return err;
-	err = ag_store_read(s, &db);
-	if (err == AG_OK)
-		err = fn(&db, ctx);
-	if (err == AG_OK)
-		err = db_to_json(&db);
-	if (err == AG_OK)
-		err = save(s, USERS_FILE, db.doc);
-	if (err == AG_OK && saved)
-		err = saved(s->state_dir, s->log, &db, saved_ctx);
-	ag_store_db_free(&db);
-	ag_lock_release(lock);
-	return err;
 }

@@ -1,7 +1,15 @@
-/* The local store under state_dir. Its root-only part (state_dir/private,
- * 0700; files 0600) holds the bindings Unix name <-> Authgear sub and the
- * failed logins of the last minute (the local throttle). Every change happens under one lock and is written
- * atomically, so readers see the old or the new file, never a mix. */
+/* The local store: one SQLite database, state_dir/private/accounts.db
+ * (directory 0700, files 0600, root's), holding the bindings Unix name <->
+ * Authgear sub, UIDs and pins, groups and memberships, roles, and the local
+ * throttle. The PAM module and the CLI open it only through this API; the
+ * NSS module never does (it maps the index, state_dir/nss.index).
+ *
+ * Every change is one write transaction (BEGIN IMMEDIATE: two writers never
+ * deadlock on a lock upgrade). When something the NSS index shows changed,
+ * the new index is built from the transaction's own view, written to a
+ * temporary file and fsynced, the transaction commits, and the file is
+ * renamed into place; a generation number in the database and in the index
+ * header lets the next writer repair an index a crash left behind. */
 #ifndef AG_STORE_H
 #define AG_STORE_H
 
@@ -10,40 +18,54 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "accounts/idmap.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "common/names.h"
 
-struct ag_store;
+#define AG_STORE_FILE "accounts.db"
+#define AG_STORE_SCHEMA_VERSION 2
+#define AG_STORE_APPLICATION_ID 0x41475043 /* "AGPC" */
 
-/* Open the store (creating state_dir and its private part when missing). */
+struct ag_store;
+struct ag_store_tx;
+
+/* Open the store (creating state_dir, its private part and the database
+ * when missing; importing a users.json of the JSON store once). A file
+ * that is not ours, not SQLite, of a newer schema, missing a table, or with
+ * a loose owner or mode (or a symlink) is refused with the reason logged,
+ * and never touched. */
 enum ag_err ag_store_open(const char *state_dir, const struct ag_log *log, struct ag_store **out);
 void ag_store_close(struct ag_store *s);
+
+/* state_dir, where the NSS index lives. */
+const char *ag_store_state_dir(const struct ag_store *s);
 
 /* The sub bound to name: AG_OK with *sub set (caller frees), or AG_OK with
  * *sub NULL when the name is not bound. */
 enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub);
 
-/* Bind name to sub at its first successful login, and record the login. A
- * name already bound to another sub is refused with AG_ERR_DENIED. */
-enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now);
+/* The generation of the NSS index the database last committed (0: none). */
+enum ag_err ag_store_generation(struct ag_store *s, uint64_t *gen);
 
-/* The local throttle against brute force: AG_ERR_RATE_LIMITED when name
- * failed max_per_minute times within the last minute (*retry_after: seconds
- * until the oldest failure leaves the window); then record each failure. */
-enum ag_err ag_store_throttle_check(struct ag_store *s, const char *name, long max_per_minute, time_t now,
-				    long *retry_after);
-enum ag_err ag_store_throttle_failed(struct ag_store *s, const char *name, time_t now);
+/* PRAGMA quick_check (authgear-pam check): AG_OK, or AG_ERR_IO with the
+ * first problem in why. */
+enum ag_err ag_store_check(struct ag_store *s, char *why, size_t why_len);
 
-/* --- accounts: UIDs, groups and roles per user; the NSS index ----------
+/* --- the local throttle -------------------------------------------------
  *
- * users.json also holds, per user, the UID pinned at the first login (or by
- * an admin ahead of it: an entry without sub), the roles and Unix groups of
- * the last login, and the GIDs of the groups handed out ("groups"). Fields
- * this version does not know are kept when it writes. Every change goes
- * through ag_store_edit: lock, read, change, atomic write, and then (with a
- * configuration) the NSS index is rebuilt under the same lock, so the index
- * never lags behind the store. */
+ * One transaction, before any network: refuse (AG_ERR_RATE_LIMITED,
+ * *retry_after seconds until the oldest attempt leaves the minute) when
+ * (name, rhost) made per_source attempts in the last minute or name made
+ * per_name from anywhere; otherwise record this attempt. rhost NULL or ""
+ * is the local console. The recorded attempt is cleared by the login's
+ * transaction on success (ag_store_tx_throttle_clear), or dropped by
+ * ag_store_throttle_forgive when the failure was not the person's. */
+enum ag_err ag_store_throttle_attempt(struct ag_store *s, const char *name, const char *rhost, long per_source,
+				      long per_name, time_t now, long *retry_after);
+enum ag_err ag_store_throttle_forgive(struct ag_store *s);
+
+/* --- users and groups ------------------------------------------------------ */
 
 struct ag_store_user {
 	char name[AG_NAME_MAX + 1];
@@ -62,37 +84,73 @@ struct ag_store_group {
 	bool local;                /* a host group: its GID is the host's; we add members */
 };
 
+/* A whole snapshot (listing, the index builder, tests). */
 struct ag_store_db {
 	struct ag_store_user *users; /* sorted by name */
 	size_t n_users;
 	struct ag_store_group *groups;
 	size_t n_groups;
-	void *doc;                 /* the file as read (json_t) */
 };
 
-/* Read users.json without the lock (a snapshot). Free with ag_store_db_free. */
+/* Read everything in one read transaction. Free with ag_store_db_free. */
 enum ag_err ag_store_read(struct ag_store *s, struct ag_store_db *db);
 void ag_store_db_free(struct ag_store_db *db);
-
-/* Change the users file: under the lock, read it, call fn, write it when fn
- * returns AG_OK, then (still under the lock) call saved when not NULL: the
- * accounts layer rebuilds the NSS index there, so it never falls out of step
- * with a concurrent writer. */
-typedef enum ag_err (*ag_store_edit_fn)(struct ag_store_db *db, void *ctx);
-typedef enum ag_err (*ag_store_saved_fn)(const char *state_dir, const struct ag_log *log,
-					 const struct ag_store_db *db, void *ctx);
-enum ag_err ag_store_edit(struct ag_store *s, ag_store_edit_fn fn, void *ctx, ag_store_saved_fn saved, void *saved_ctx);
-
-/* state_dir, where the NSS index lives. */
-const char *ag_store_state_dir(const struct ag_store *s);
-
 struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name);
-enum ag_err ag_store_db_add_user(struct ag_store_db *db, const char *name, struct ag_store_user **out);
-bool ag_store_db_remove_user(struct ag_store_db *db, const char *name);
 struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const char *name);
-enum ag_err ag_store_db_add_group(struct ag_store_db *db, const char *name, uint32_t gid, bool local,
-				  struct ag_store_group **out);
+void ag_store_user_clear(struct ag_store_user *u);
 /* Replace a string list (groups, roles) with a copy of items. */
 enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_t n_items);
+
+/* --- write transactions ------------------------------------------------------
+ *
+ * ag_store_write runs fn inside BEGIN IMMEDIATE; fn returns AG_OK to commit.
+ * view is a fingerprint of the configuration the index shows (allow-list,
+ * templates, [roles], [uids]): when it, or anything the index shows in the
+ * database, changed, or the installed index's generation is not the
+ * database's, build is called (with the transaction's view and the new
+ * generation) and the index replaced in the same critical section. build
+ * NULL: no index (tests of the database alone). */
+typedef enum ag_err (*ag_store_tx_fn)(struct ag_store_tx *tx, void *ctx);
+struct ag_store_indexer {
+	enum ag_err (*build)(struct ag_store_tx *tx, uint64_t generation, void *ctx, void **data, size_t *len);
+	void *ctx;
+	uint64_t view;
+};
+enum ag_err ag_store_write(struct ag_store *s, ag_store_tx_fn fn, void *ctx, const struct ag_store_indexer *ix);
+
+const struct ag_log *ag_store_tx_log(const struct ag_store_tx *tx);
+const char *ag_store_tx_state_dir(const struct ag_store_tx *tx);
+
+/* One user: *found false (and u zeroed with the name set) when absent. */
+enum ag_err ag_store_tx_user(struct ag_store_tx *tx, const char *name, struct ag_store_user *u, bool *found);
+/* Insert or replace u (its groups must exist). */
+enum ag_err ag_store_tx_put_user(struct ag_store_tx *tx, const struct ag_store_user *u);
+enum ag_err ag_store_tx_remove_user(struct ag_store_tx *tx, const char *name, bool *found);
+enum ag_err ag_store_tx_group(struct ag_store_tx *tx, const char *name, struct ag_store_group *g, bool *found);
+enum ag_err ag_store_tx_put_group(struct ag_store_tx *tx, const struct ag_store_group *g);
+/* The user (other than except) holding uid, into name (AG_NAME_MAX + 1);
+ * *found false when none. */
+enum ag_err ag_store_tx_uid_holder(struct ag_store_tx *tx, uint32_t uid, const char *except, char *name,
+				   bool *found);
+/* A group of ours (not a host group) with GID gid. */
+enum ag_err ag_store_tx_gid_holder(struct ag_store_tx *tx, uint32_t gid, char *name, bool *found);
+/* Add every UID (except except's) and GID the store gives out to taken. */
+enum ag_err ag_store_tx_taken(struct ag_store_tx *tx, const char *except, struct ag_idset *taken);
+/* The whole database as this transaction sees it. */
+enum ag_err ag_store_tx_read(struct ag_store_tx *tx, struct ag_store_db *db);
+/* Bind name to sub at its first successful login and record the login (a
+ * name bound to another sub: AG_ERR_DENIED). u: the user row, loaded and
+ * updated in memory; the caller puts it. */
+enum ag_err ag_store_tx_bind(struct ag_store_tx *tx, struct ag_store_user *u, const char *sub, time_t now);
+/* Clear the attempt ag_store_throttle_attempt recorded (a success). */
+enum ag_err ag_store_tx_throttle_clear(struct ag_store_tx *tx);
+/* Rebuild the index at the end of this transaction whatever changed. */
+void ag_store_tx_reindex(struct ag_store_tx *tx);
+
+/* Bind alone in its own transaction (tests). */
+enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now);
+
+/* Tests: the SQL that creates schema version v from v - 1 (v >= 1), or NULL. */
+const char *ag_store_migration(int v);
 
 #endif

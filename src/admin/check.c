@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts/store.h"
 #include "admin/check.h"
 #include "base/conf.h"
 #include "jose/jwk.h"
@@ -130,6 +131,29 @@ static void check_keys(struct ag_check_report *r, struct ag_oidc *o, struct last
 	add(r, "algs", true, true, "accepted ID token algs (allowed_algs and the issuer's): %s", algs);
 }
 
+/* The accounts database opens (owner, mode, schema) and passes quick_check. */
+static void check_store(struct ag_check_report *r, const struct ag_config *cfg, const struct ag_log *log,
+			struct last_line *l)
+{
+	struct ag_store *s = NULL;
+	char why[AG_CHECK_DETAIL_MAX];
+	enum ag_err err;
+
+	l->line[0] = '\0';
+	err = ag_store_open(cfg->state_dir, log, &s);
+	if (err != AG_OK) {
+		add_failure(r, "store", err, l);
+		return;
+	}
+	err = ag_store_check(s, why, sizeof why);
+	if (err != AG_OK)
+		add(r, "store", true, false, "%s/private/" AG_STORE_FILE ": %s", cfg->state_dir, why);
+	else
+		add(r, "store", true, true, "%s/private/" AG_STORE_FILE ": schema %d, quick_check ok", cfg->state_dir,
+		    AG_STORE_SCHEMA_VERSION);
+	ag_store_close(s);
+}
+
 bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_check_report *report)
 {
 	struct last_line last = { .next = log };
@@ -155,6 +179,7 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 		goto out;
 	}
 	add(report, "state_dir", true, true, "%s is usable (private part %s)", cfg->state_dir, o->private_dir);
+	check_store(report, cfg, &check_log, &last);
 
 	if (!check_issuer(report, o, &last))
 		goto out;

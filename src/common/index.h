@@ -18,6 +18,9 @@
  *             first login, shown by provisional entries
  *   strings   NUL-terminated strings; the last byte of the section is NUL
  *
+ * The header (version 2) ends with the generation of the store it was built
+ * from; the reader ignores it and still accepts version 1 (128 bytes).
+ *
  * The writer (index_write.c) replaces the file atomically, and just before
  * that sets `superseded` in the old file, so a reader that mapped it knows to
  * map the new one without a system call per lookup.
@@ -40,7 +43,8 @@
 #define AG_INDEX_DEFAULT_PATH "/var/lib/authgear/" AG_INDEX_FILE
 
 #define AG_INDEX_MAGIC "AGNSSIX"   /* 8 bytes with its NUL */
-#define AG_INDEX_VERSION 1u
+#define AG_INDEX_VERSION 2u         /* 2 adds the generation; 1 is still read */
+#define AG_INDEX_HEADER_V1_SIZE 128u
 #define AG_INDEX_BYTE_ORDER 0x01020304u
 #define AG_INDEX_SIZE_MAX (1u << 30)
 #define AG_INDEX_NONE 0xffffffffu  /* no string */
@@ -68,6 +72,9 @@ struct ag_index_header {
 	struct ag_index_section users, user_names, user_uids;
 	struct ag_index_section groups, group_names, group_gids;
 	struct ag_index_section ids, pins, strings;
+	/* version 2: the store's generation this index was built from (a
+	 * writer that finds another one rebuilds it: store.h) */
+	uint64_t generation;
 };
 
 struct ag_index_user {

@@ -16,7 +16,8 @@ static bool section_ok(const struct ag_index *ix, const struct ag_index_section 
 
 	if (s->count == 0)
 		return true;
-	return s->off % 4 == 0 && s->off >= sizeof(struct ag_index_header) && end <= ix->size;
+	return s->off % 4 == 0 && s->off >= ((const struct ag_index_header *)(const void *)ix->base)->header_size &&
+	       end <= ix->size;
 }
 
 static bool power_of_two_or_zero(uint32_t n)
@@ -34,13 +35,14 @@ bool ag_index_open(const void *base, size_t size, struct ag_index *ix, const cha
 	ix->size = size;
 	if (!base || ((uintptr_t)base % 8) != 0)
 		reason = "misaligned";
-	else if (size < sizeof *h)
+	else if (size < AG_INDEX_HEADER_V1_SIZE)
 		reason = "truncated: shorter than its header";
 	else if (memcmp(h->magic, AG_INDEX_MAGIC, sizeof h->magic) != 0)
 		reason = "bad magic: not an NSS index";
 	else if (h->byte_order != AG_INDEX_BYTE_ORDER)
 		reason = "written with another byte order";
-	else if (h->version != AG_INDEX_VERSION || h->header_size != sizeof *h)
+	else if (!(h->version == AG_INDEX_VERSION && h->header_size == sizeof *h) &&
+		 !(h->version == 1 && h->header_size == AG_INDEX_HEADER_V1_SIZE))
 		reason = "unsupported version";
 	else if (h->file_size != size || size > AG_INDEX_SIZE_MAX)
 		reason = "truncated: size differs from its header";

@@ -165,6 +165,7 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, const struct ag_login_proof *proof)
 {
 	const char *line;
+	bool again = false;
 	enum ag_err err;
 
 	err = ag_oidc_verify_id_token(l->o, tokens->id_token, proof->nonce, l->cfg->max_age, &l->claims);
@@ -179,16 +180,15 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 		if (err != AG_OK)
 			return deny(l, err, NULL);
 	}
-	/* Here, once verified and allowed, is where the token cache will keep
-	 * tokens->refresh_token (roadmap). */
-	err = ag_store_bind(l->store, l->user, l->claims.sub, ag_clock_wall(l->clock));
+	/* One store transaction: the binding, the Unix side (UID at the first
+	 * login, roles -> groups), the throttle, the NSS index. Here, once
+	 * verified and allowed, is where the token cache will keep
+	 * tokens->refresh_token (roadmap), in the same transaction. */
+	err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles, l->claims.n_roles,
+				NULL, &again);
 	if (err == AG_ERR_DENIED)
-		return deny(l, err, "This user name is linked to another Authgear account.");
-	/* The Unix side: UID at the first login, roles -> groups, NSS index. */
-	if (err == AG_OK)
-		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.roles, l->claims.n_roles, NULL);
-	if (err == AG_ERR_DENIED)
-		return deny(l, err, "Your Unix account has just been set up; please sign in again.");
+		return deny(l, err, again ? "Your Unix account has just been set up; please sign in again."
+					  : "This user name is linked to another Authgear account.");
 	return err == AG_OK ? AG_OK : deny(l, err, NULL);
 }
 
@@ -288,8 +288,12 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
-		err = ag_store_throttle_check(l->store, l->user, l->cfg->max_attempts_per_minute,
-					      ag_clock_wall(l->clock), &retry_after);
+		/* Checked and recorded in one transaction, before any network:
+		 * concurrent attempts cannot all pass a check that has not seen
+		 * the others yet. */
+		err = ag_store_throttle_attempt(l->store, l->user, l->rhost, l->cfg->max_attempts_per_minute,
+						l->cfg->max_attempts_per_minute * AG_LOGIN_NAME_CAP_FACTOR, ag_clock_wall(l->clock),
+						&retry_after);
 		if (err == AG_ERR_RATE_LIMITED) {
 			char line[AG_LOGIN_LINE_MAX];
 			snprintf(line, sizeof line, "Too many attempts; try again in %ld seconds.", retry_after);
@@ -303,10 +307,10 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 
 void ag_login_end(struct ag_login *l, enum ag_err err, bool count_conv)
 {
-	/* Count failures the person could have caused; not our own refusals. */
-	if (err != AG_OK && err != AG_ERR_RATE_LIMITED && (err != AG_ERR_CONV || count_conv) && l->store &&
-	    ag_store_throttle_failed(l->store, l->user, ag_clock_wall(l->clock)) != AG_OK)
-		ag_log(l->log, LOG_WARNING, "throttle: cannot record the failed attempt");
+	/* The attempt was recorded by ag_login_begin and cleared by a success;
+	 * a lost conversation the person did not cause is not held against them. */
+	if (err == AG_ERR_CONV && !count_conv && l->store && ag_store_throttle_forgive(l->store) != AG_OK)
+		ag_log(l->log, LOG_WARNING, "throttle: cannot drop the attempt");
 	if (l->o) {
 		l->connections = ag_http_connections(l->o->http);
 		l->requests = ag_http_requests(l->o->http);

@@ -16,6 +16,9 @@
 #include "oidc/token.h"
 
 #define AG_LOGIN_LINE_MAX 256
+/* The throttle: max_attempts_per_minute per (name, PAM_RHOST), and this
+ * many times that per name from all sources together. */
+#define AG_LOGIN_NAME_CAP_FACTOR 4
 
 struct ag_oidc;
 struct ag_store;
@@ -26,6 +29,7 @@ struct ag_login {
 	const struct ag_log *log;
 	const struct ag_conv *conv;
 	const char *user;                  /* the Unix name, already checked to be ours */
+	const char *rhost;                 /* PAM_RHOST (the throttle's key); NULL: local */
 	/* optional: called after each step with its name, its duration and the
 	 * part of it (or, prewarmed, of the typing before it) spent waiting on
 	 * the network (CLI) */

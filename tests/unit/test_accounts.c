@@ -442,7 +442,7 @@ static void build_sample(struct built *b, const char *allow)
 	};
 	static const struct ag_index_in_pin pins[] = { { "dev-pinned", 5001 } };
 	struct ag_index_input in = {
-		users, 3, groups, 4, pins, 1, allow, { 200000, 2000200000 }, 0, "/home/%u", "/bin/bash",
+		users, 3, groups, 4, pins, 1, allow, { 200000, 2000200000 }, 0, "/home/%u", "/bin/bash", 7,
 	};
 	const char *why = NULL;
 
@@ -587,7 +587,7 @@ static void test_index_writer_refuses(void **state)
 		{ "root", 200001, 200001, "/h", "/s" }, { "..", 200002, 200002, "/h", "/s" },
 		{ "zed", 0, 200003, "/h", "/s" }, { "ok", 200004, 200004, "/h", "/s" }, { "ok", 200005, 200005, "/h", "/s" },
 	};
-	struct ag_index_input in = { dup_uid, 2, NULL, 0, NULL, 0, NULL, { 200000, 300000 }, 0, "/h/%u", "/s" };
+	struct ag_index_input in = { dup_uid, 2, NULL, 0, NULL, 0, NULL, { 200000, 300000 }, 0, "/h/%u", "/s", 0 };
 	struct ag_index ix;
 	void *data;
 	size_t len;

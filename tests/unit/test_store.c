@@ -2,8 +2,11 @@
  * (needs root: the store refuses directories root does not own): first
  * login UIDs and their collisions, [uids] pins, host entries of the same
  * name, roles -> groups (host groups, new groups, a role removed), the NSS
- * index written with it, round trips that keep unknown fields, corrupt
- * files, and forget / pin / import. */
+ * index written with it (only when something it shows changed; repaired
+ * when its generation is not the database's), forget / pin / import, the
+ * SQLite database itself: the migration of a users.json written by the
+ * JSON store, a schema version bump, corrupt files of every kind, owner,
+ * mode and symlinks, and the throttle keyed by (name, PAM_RHOST). */
 #include "config.h"
 
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "accounts/identity.h"
 #include "accounts/store.h"
@@ -119,7 +123,9 @@ static struct ag_store *store(void)
 {
 	struct ag_store *s = NULL;
 
-	assert_int_equal(ag_store_open(state_dir, &test_log, &s), AG_OK);
+	if (ag_store_open(state_dir, &test_log, &s) != AG_OK)
+		print_error("store: %s\n", logs);
+	assert_non_null(s);
 	return s;
 }
 
@@ -166,8 +172,11 @@ static void read_index(struct mapped *m)
 static void login(struct ag_store *s, struct ag_config *cfg, const char *user, const char *sub, char **roles,
 		  size_t n_roles, enum ag_err want)
 {
-	assert_int_equal(ag_store_bind(s, user, sub, 1700000000), AG_OK);
-	assert_int_equal(ag_identity_login(s, cfg, &test_log, user, roles, n_roles, &probe), want);
+	enum ag_err err = ag_identity_login(s, cfg, &test_log, user, sub, roles, n_roles, &probe, NULL);
+
+	if (err != want)
+		print_error("login %s: %s\n", user, logs);
+	assert_int_equal(err, want);
 }
 
 static uint32_t pw_uid(const struct ag_index *ix, const char *name)
@@ -254,7 +263,10 @@ static void test_first_login_roles_and_index(void **state)
 	snprintf(path, sizeof path, "%s/private", state_dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
-	snprintf(path, sizeof path, "%s/private/users.json", state_dir);
+	snprintf(path, sizeof path, "%s/private/accounts.db", state_dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(path, sizeof path, "%s/private/accounts.db-wal", state_dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 
@@ -347,7 +359,7 @@ static void test_uid_sources(void **state)
 	assert_int_equal(pw_uid(&m.ix, "dev-zed"), 0);
 	free(m.data);
 	/* a different sub for a bound name: refused, unchanged */
-	assert_int_equal(ag_store_bind(s, "bob", "another-sub", 1), AG_ERR_DENIED);
+	login(s, cfg, "bob", "another-sub", NULL, 0, AG_ERR_DENIED);
 	assert_non_null(strstr(logs, "store: bob is bound to sub sub-bob; refusing sub another-sub"));
 	ag_config_free(cfg);
 	ag_store_close(s);
@@ -417,12 +429,12 @@ static void test_group_clashes(void **state)
 	ag_store_close(s);
 }
 
-static void write_users_json(const char *text)
+static void write_private(const char *name, const char *text)
 {
 	char path[8300];
 	FILE *f;
 
-	snprintf(path, sizeof path, "%s/private/users.json", state_dir);
+	snprintf(path, sizeof path, "%s/private/%s", state_dir, name);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);
@@ -430,24 +442,120 @@ static void write_users_json(const char *text)
 	chmod(path, 0600);
 }
 
-static void read_users_json(char *out, size_t len)
+/* A whole file (NUL-terminated, *len bytes); NULL when missing. */
+static char *slurp(const char *path, size_t *len)
 {
-	char path[8300];
-	FILE *f;
-	size_t n;
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
 
-	snprintf(path, sizeof path, "%s/private/users.json", state_dir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
+	if (!f)
+		return NULL;
+	buf = malloc(64 * 1024 * 1024);
+	assert_non_null(buf);
+	n = fread(buf, 1, 64 * 1024 * 1024 - 1, f);
+	buf[n] = '\0';
 	fclose(f);
+	if (len)
+		*len = n;
+	return buf;
 }
 
-static void test_round_trip_and_corruption(void **state)
+static char *private_path(const char *name)
 {
+	static char path[8300];
+
+	snprintf(path, sizeof path, "%s/private/%s", state_dir, name);
+	return path;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* A users.json and throttle.json written by the JSON store (the fixture was
+ * made with that code: tests/fixtures/store-json/README) are imported once,
+ * in one transaction, then renamed. */
+static void test_migrate_json(void **state)
+{
+	const char *top = getenv("abs_top_srcdir");
+	char path[8300], throttle[256], *users;
 	struct ag_config *cfg = config(NULL);
-	struct ag_store *s = store();
+	struct ag_store_db db;
+	struct ag_store *s;
+	struct mapped m;
+	long retry;
+
+	snprintf(path, sizeof path, "%s/tests/fixtures/store-json/users.json", top && *top ? top : ".");
+	users = slurp(path, NULL);
+	assert_non_null(users);
+	s = store(); /* creates the directories */
+	ag_store_close(s);
+	unlink(private_path("accounts.db"));
+	write_private("users.json", users);
+	/* The fixture's throttle file, with attempts of the last minute. */
+	snprintf(throttle, sizeof throttle, "{\"bob\":[%ld],\"mallory\":[%ld,%ld,%ld,%ld,%ld]}", (long)time(NULL) - 5,
+		 (long)time(NULL) - 10, (long)time(NULL) - 9, (long)time(NULL) - 8, (long)time(NULL) - 7,
+		 (long)time(NULL) - 6);
+	write_private("throttle.json", throttle);
+	logs[0] = '\0';
+	s = store();
+	assert_non_null(strstr(logs, "store: imported 3 users and 3 groups"));
+	assert_false(exists(private_path("users.json")));
+	assert_false(exists(private_path("throttle.json")));
+	assert_true(exists(private_path("users.json.migrated")));
+	assert_true(exists(private_path("throttle.json.migrated")));
+	assert_int_equal(ag_store_read(s, &db), AG_OK);
+	assert_int_equal(db.n_users, 3);
+	assert_string_equal(ag_store_db_user(&db, "alice")->sub, "sub-alice");
+	assert_int_equal(ag_store_db_user(&db, "alice")->uid, 1697447617);
+	assert_int_equal(ag_store_db_user(&db, "alice")->bound_at, 1700000000);
+	assert_int_equal(ag_store_db_user(&db, "alice")->n_groups, 3);
+	assert_string_equal(ag_store_db_user(&db, "alice")->groups[2], "users");
+	assert_int_equal(ag_store_db_user(&db, "alice")->n_roles, 2);
+	assert_int_equal(ag_store_db_user(&db, "bob")->uid, 1036068508);
+	assert_null(ag_store_db_user(&db, "dev-x")->sub);
+	assert_int_equal(ag_store_db_user(&db, "dev-x")->uid, 5000);
+	assert_int_equal(ag_store_db_group(&db, "authgear-admins")->gid, 906616516);
+	assert_true(ag_store_db_group(&db, "users")->local);
+	ag_store_db_free(&db);
+	/* the throttle came along: mallory's 5 attempts of the last minute */
+	assert_int_equal(ag_store_throttle_attempt(s, "mallory", NULL, 5, 20, time(NULL), &retry), AG_ERR_RATE_LIMITED);
+	assert_int_equal(ag_store_throttle_attempt(s, "bob", NULL, 5, 20, time(NULL), &retry), AG_OK);
+	ag_store_close(s);
+	/* once: a users.json that shows up again is not imported again */
+	write_private("users.json", "{\"users\": {\"eve\": {\"sub\": \"e\", \"uid\": 7000}}}");
+	logs[0] = '\0';
+	s = store();
+	assert_null(strstr(logs, "imported"));
+	ag_store_close(s);
+	unlink(private_path("users.json"));
+	/* the first write builds the index from the imported state */
+	s = store();
+	login(s, cfg, "alice", "sub-alice", (char *[]){ "unix-user" }, 1, AG_OK);
+	read_index(&m);
+	assert_int_equal(pw_uid(&m.ix, "alice"), 1697447617);
+	assert_int_equal(pw_uid(&m.ix, "bob"), 1036068508);
+	free(m.data);
+	/* a different sub for the imported binding: refused */
+	login(s, cfg, "bob", "sub-other", NULL, 0, AG_ERR_DENIED);
+	/* every role gone at Authgear: no roles, no groups left */
+	login(s, cfg, "alice", "sub-alice", NULL, 0, AG_OK);
+	assert_int_equal(ag_store_read(s, &db), AG_OK);
+	assert_int_equal(ag_store_db_user(&db, "alice")->n_roles, 0);
+	assert_int_equal(ag_store_db_user(&db, "alice")->n_groups, 0);
+	ag_store_db_free(&db);
+	ag_store_close(s);
+	ag_config_free(cfg);
+	free(users);
+}
+
+/* A users.json the import cannot trust refuses the store, and stays as it was. */
+static void test_migrate_bad_json(void **state)
+{
 	static const char *const bad[] = {
 		"{not json",
 		"[]",
@@ -458,41 +566,323 @@ static void test_round_trip_and_corruption(void **state)
 		"{\"users\": {\"alice\": {\"sub\": \"x\", \"uid\": 4294967296}}}",
 		"{\"users\": {\"alice\": {\"sub\": \"x\", \"groups\": [\"-oProxyCommand\"]}}}",
 		"{\"users\": {\"alice\": {\"sub\": \"x\", \"groups\": \"sudo\"}}}",
+		"{\"users\": {\"alice\": {\"sub\": \"x\", \"groups\": [\"nogroup\"]}}}",
+		"{\"users\": {\"alice\": {\"uid\": 300000}, \"bob\": {\"uid\": 300000}}}",
 		"{\"groups\": {\"ops\": {\"gid\": 0}}}",
 		"{\"groups\": {\"Ops\": {\"gid\": 300000}}}",
 		"{\"users\": {}, \"users\": {}}",
 	};
-	char text[8192], before[8192];
+	struct ag_store *s = store();
 	struct ag_store_db db;
 
-	/* unknown fields of a newer version survive a write */
-	write_users_json("{\"x_future\": {\"a\": 1}, \"users\": {\"alice\": {\"sub\": \"s-a\", \"x_field\": true, "
-			 "\"uid\": 200123, \"groups\": [\"users\"]}}}");
-	login(s, cfg, "alice", "s-a", NULL, 0, AG_OK);
-	read_users_json(text, sizeof text);
-	assert_non_null(strstr(text, "\"x_future\":{\"a\":1}"));
-	assert_non_null(strstr(text, "\"x_field\""));
-	assert_non_null(strstr(text, "\"uid\":200123"));
-	assert_null(strstr(text, "\"groups\":[\"users\"]")); /* no roles now: no groups */
-	assert_int_equal(ag_store_read(s, &db), AG_OK);
-	assert_int_equal(ag_store_db_user(&db, "alice")->uid, 200123);
-	assert_int_equal(ag_store_db_user(&db, "alice")->last_login, 1700000000);
-	ag_store_db_free(&db);
-
+	ag_store_close(s);
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		write_users_json(bad[i]);
-		read_users_json(before, sizeof before);
+		char *after;
+
+		write_private("users.json", bad[i]);
 		logs[0] = '\0';
-		if (ag_store_bind(s, "alice", "s-a", 1) != AG_ERR_IO)
+		s = NULL;
+		if (ag_store_open(state_dir, &test_log, &s) != AG_ERR_IO)
 			print_error("accepted %s\n", bad[i]);
-		assert_int_equal(ag_store_bind(s, "alice", "s-a", 1), AG_ERR_IO);
-		assert_int_equal(ag_identity_reindex(s, cfg, &test_log), AG_ERR_IO);
-		assert_true(strlen(logs) > 0);
-		read_users_json(text, sizeof text);
-		assert_string_equal(text, before); /* never overwritten */
+		assert_null(s);
+		if (!strstr(logs, "not imported"))
+			print_error("%s: %s\n", bad[i], logs);
+		assert_non_null(strstr(logs, "not imported"));
+		after = slurp(private_path("users.json"), NULL);
+		assert_string_equal(after, bad[i]); /* never overwritten */
+		free(after);
+	}
+	unlink(private_path("users.json"));
+	s = store();
+	assert_int_equal(ag_store_read(s, &db), AG_OK);
+	assert_int_equal(db.n_users, 0); /* nothing of a failed import stayed */
+	ag_store_db_free(&db);
+	ag_store_close(s);
+}
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *db;
+	char *err = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, text, NULL, NULL, &err) != SQLITE_OK)
+		print_error("%s: %s\n", text, err);
+	assert_null(err);
+	sqlite3_close(db);
+}
+
+/* A database of schema version 1 is migrated forward and keeps its rows; a
+ * newer one is refused and left untouched. */
+static void test_schema_version(void **state)
+{
+	char text[4096], *before, *after;
+	struct ag_store_db db;
+	struct ag_store *s = store();
+	size_t n1, n2;
+
+	ag_store_close(s);
+	unlink(private_path("accounts.db"));
+	unlink(private_path("accounts.db-wal"));
+	unlink(private_path("accounts.db-shm"));
+	snprintf(text, sizeof text, "PRAGMA application_id = %d; %s PRAGMA user_version = 1;"
+		 "INSERT INTO users (name, sub, uid) VALUES ('alice', 's-a', 300001);", AG_STORE_APPLICATION_ID,
+		 ag_store_migration(1));
+	sql(private_path("accounts.db"), text);
+	chmod(private_path("accounts.db"), 0600);
+	logs[0] = '\0';
+	s = store();
+	assert_non_null(strstr(logs, "schema migrated to version 2"));
+	assert_int_equal(ag_store_read(s, &db), AG_OK);
+	assert_int_equal(ag_store_db_user(&db, "alice")->uid, 300001);
+	ag_store_db_free(&db);
+	ag_store_close(s);
+	sql(private_path("accounts.db"), "PRAGMA user_version = 99");
+	before = slurp(private_path("accounts.db"), &n1);
+	logs[0] = '\0';
+	s = NULL;
+	assert_int_equal(ag_store_open(state_dir, &test_log, &s), AG_ERR_IO);
+	assert_non_null(strstr(logs, "schema version 99; this pam_authgear knows 1 to 2"));
+	after = slurp(private_path("accounts.db"), &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, n1);
+	free(before);
+	free(after);
+}
+
+/* Damaged databases: each is refused with its reason and never changed. */
+static void test_corrupt_database(void **state)
+{
+	static const struct {
+		const char *what, *log;
+	} cases[] = {
+		{ "zeroed header", "corrupt" },
+		{ "truncated", "corrupt" },
+		{ "empty", "the database is empty (truncated?)" },
+		{ "not sqlite", "corrupt" },
+		{ "application_id", "not a pam_authgear database" },
+		{ "table missing", "table roles is missing" },
+	};
+	struct ag_config *cfg = config(NULL);
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct ag_store *s;
+		char *before, *after;
+		enum ag_err err;
+		size_t n1, n2;
+		int fd;
+
+		fresh(NULL);
+		s = store();
+		login(s, cfg, "alice", "s-a", (char *[]){ "unix-user" }, 1, AG_OK);
+		for (int u = 0; u < 40; u++) {
+			char name[32];
+			snprintf(name, sizeof name, "dev-%d", u);
+			login(s, cfg, name, name, (char *[]){ "unix-admin" }, 1, AG_OK);
+		}
+		ag_store_close(s);
+		/* everything into the file (the store leaves the WAL to later writers) */
+		sql(private_path("accounts.db"), "PRAGMA wal_checkpoint(TRUNCATE)");
+		assert_false(exists(private_path("accounts.db-wal")));
+		fd = open(private_path("accounts.db"), O_RDWR);
+		assert_true(fd >= 0);
+		if (i == 0)
+			assert_int_equal(pwrite(fd, (char[100]){ 0 }, 100, 0), 100);
+		else if (i == 1)
+			assert_int_equal(ftruncate(fd, 4096), 0);
+		else if (i == 2)
+			assert_int_equal(ftruncate(fd, 0), 0);
+		else if (i == 3) {
+			assert_int_equal(ftruncate(fd, 0), 0);
+			assert_int_equal(pwrite(fd, "{\"users\": {}}\n", 14, 0), 14);
+		}
+		close(fd);
+		if (i == 4)
+			sql(private_path("accounts.db"), "PRAGMA application_id = 1234");
+		else if (i == 5)
+			sql(private_path("accounts.db"), "DROP TABLE roles");
+		before = slurp(private_path("accounts.db"), &n1);
+		logs[0] = '\0';
+		s = NULL;
+		err = ag_store_open(state_dir, &test_log, &s);
+		if (err != AG_ERR_CORRUPT)
+			print_error("%s: not refused as corrupt\n", cases[i].what);
+		assert_int_equal(err, AG_ERR_CORRUPT);
+		assert_null(s);
+		if (!strstr(logs, cases[i].log))
+			print_error("%s: logs <%s>\n", cases[i].what, logs);
+		assert_non_null(strstr(logs, cases[i].log));
+		after = slurp(private_path("accounts.db"), &n2);
+		assert_int_equal(n1, n2);
+		assert_memory_equal(before, after, n1);
+		free(before);
+		free(after);
 	}
 	ag_config_free(cfg);
+}
+
+/* Owner, mode and symlinks of the directory and of each file. */
+static void test_permissions(void **state)
+{
+	struct ag_store *s = store();
+	char link_to[8300];
+
 	ag_store_close(s);
+	snprintf(link_to, sizeof link_to, "%s/elsewhere", tmpdir);
+	{
+		static const struct {
+			const char *file;
+			int how; /* 0: chmod 0644, 1: chown, 2: symlink */
+			const char *log;
+		} cases[] = {
+			{ "accounts.db", 0, "accounts.db: mode 0644 lets group or others in" },
+			{ "accounts.db", 1, "accounts.db: owned by uid 4321, not root" },
+			{ "accounts.db", 2, "accounts.db: is a symlink" },
+			{ "accounts.db-wal", 0, "accounts.db-wal: mode 0644" },
+			{ "accounts.db-wal", 2, "accounts.db-wal: is a symlink" },
+			{ "accounts.db-shm", 1, "accounts.db-shm: owned by uid 4321" },
+			{ "accounts.db-shm", 2, "accounts.db-shm: is a symlink" },
+			{ "", 0, "private: mode 0755" },
+			{ "", 1, "owned by uid 4321" },
+		};
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+			char *p = cases[i].file[0] ? private_path(cases[i].file) : private_path("");
+			char saved[8400];
+
+			fresh(NULL);
+			s = store();
+			ag_store_close(s);
+			if (cases[i].file[0] && !exists(p))
+				write_private(cases[i].file, "");
+			if (!cases[i].file[0])
+				p[strlen(p) - 1] = '\0'; /* the directory */
+			if (cases[i].how == 0)
+				assert_int_equal(chmod(p, cases[i].file[0] ? 0644 : 0755), 0);
+			else if (cases[i].how == 1)
+				assert_int_equal(chown(p, 4321, 4321), 0);
+			else {
+				snprintf(saved, sizeof saved, "%s.real", p);
+				assert_int_equal(rename(p, saved), 0);
+				assert_int_equal(symlink(saved, p), 0);
+			}
+			logs[0] = '\0';
+			s = NULL;
+			if (ag_store_open(state_dir, &test_log, &s) == AG_OK)
+				print_error("%s %d: accepted\n", cases[i].file, cases[i].how);
+			assert_null(s);
+			if (!strstr(logs, cases[i].log))
+				print_error("%s %d: logs <%s>\n", cases[i].file, cases[i].how, logs);
+			assert_non_null(strstr(logs, cases[i].log));
+		}
+	}
+}
+
+/* The NSS index is rewritten only when something it shows changed, and a
+ * writer that finds an index of another generation (a crash between commit
+ * and rename) rebuilds it. */
+static void test_index_generation(void **state)
+{
+	struct ag_config *cfg = config(NULL);
+	struct ag_store *s = store();
+	char *roles[] = { "unix-admin", "unix-user" };
+	char path[8300], saved[8300], cmd[17000];
+	struct stat a, b;
+	struct mapped m;
+
+	snprintf(path, sizeof path, "%s/nss.index", state_dir);
+	snprintf(saved, sizeof saved, "%s/nss.index.saved", tmpdir);
+	login(s, cfg, "alice", "s-a", roles, 2, AG_OK);
+	assert_int_equal(stat(path, &a), 0);
+	/* a repeat login that changes nothing shown: the same file */
+	login(s, cfg, "alice", "s-a", roles, 2, AG_OK);
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	/* a role less: a new index */
+	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", path, saved);
+	assert_int_equal(system(cmd), 0);
+	login(s, cfg, "alice", "s-a", roles + 1, 1, AG_OK);
+	assert_int_equal(stat(path, &b), 0);
+	assert_true(a.st_ino != b.st_ino);
+	/* the old index back (what a crash after the commit leaves): the next
+	 * login repairs it though it changes nothing */
+	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", saved, path);
+	assert_int_equal(system(cmd), 0);
+	read_index(&m);
+	assert_true(in_group(&m.ix, "authgear-admins", "alice"));
+	free(m.data);
+	logs[0] = '\0';
+	login(s, cfg, "alice", "s-a", roles + 1, 1, AG_OK);
+	assert_non_null(strstr(logs, "is not the database's generation"));
+	read_index(&m);
+	assert_false(in_group(&m.ix, "authgear-admins", "alice"));
+	free(m.data);
+	/* a configuration change the index shows (the allow-list) rebuilds it */
+	assert_int_equal(stat(path, &a), 0);
+	ag_config_free(cfg);
+	cfg = config("home = /srv/home/%u\n");
+	login(s, cfg, "alice", "s-a", roles + 1, 1, AG_OK);
+	assert_int_equal(stat(path, &b), 0);
+	assert_true(a.st_ino != b.st_ino);
+	ag_config_free(cfg);
+	ag_store_close(s);
+}
+
+/* The throttle: per (name, PAM_RHOST), a higher cap per name, cleared on
+ * success, and a spray of keys evicts idle ones, never one at its limit. */
+static void test_throttle(void **state)
+{
+	struct ag_config *cfg = config(NULL);
+	struct ag_store *s = store();
+	time_t now = time(NULL);
+	long retry = 0;
+	char text[256];
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ag_store_throttle_attempt(s, "bob", "10.0.0.1", 5, 20, now, &retry), AG_OK);
+	assert_int_equal(ag_store_throttle_attempt(s, "bob", "10.0.0.1", 5, 20, now, &retry), AG_ERR_RATE_LIMITED);
+	assert_true(retry >= 1 && retry <= 60);
+	assert_non_null(strstr(logs, "throttle: bob: 5 attempts from 10.0.0.1"));
+	/* the real bob from elsewhere is not locked out */
+	assert_int_equal(ag_store_throttle_attempt(s, "bob", "192.0.2.7", 5, 20, now, &retry), AG_OK);
+	/* ... until the name's cap from all sources together */
+	for (int i = 0; i < 14; i++) {
+		snprintf(text, sizeof text, "198.51.100.%d", i);
+		assert_int_equal(ag_store_throttle_attempt(s, "bob", text, 5, 20, now, &retry), AG_OK);
+	}
+	assert_int_equal(ag_store_throttle_attempt(s, "bob", "203.0.113.1", 5, 20, now, &retry), AG_ERR_RATE_LIMITED);
+	assert_non_null(strstr(logs, "attempts from all sources in the last minute (cap 20)"));
+	/* the window moves */
+	assert_int_equal(ag_store_throttle_attempt(s, "bob", "10.0.0.1", 5, 20, now + 61, &retry), AG_OK);
+
+	/* a success clears the source's attempts */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ag_store_throttle_attempt(s, "alice", "10.0.0.9", 5, 20, now, &retry), AG_OK);
+	login(s, cfg, "alice", "s-a", NULL, 0, AG_OK);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ag_store_throttle_attempt(s, "alice", "10.0.0.9", 5, 20, now, &retry), AG_OK);
+	/* a failure that was not the person's is forgiven: one more attempt */
+	assert_int_equal(ag_store_throttle_forgive(s), AG_OK);
+	assert_int_equal(ag_store_throttle_attempt(s, "alice", "10.0.0.9", 5, 20, now, &retry), AG_OK);
+	assert_int_equal(ag_store_throttle_attempt(s, "alice", "10.0.0.9", 5, 20, now, &retry), AG_ERR_RATE_LIMITED);
+	ag_store_close(s);
+
+	/* a spray of names does not reset a locked name */
+	fresh(NULL);
+	s = store();
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ag_store_throttle_attempt(s, "victim", "10.0.0.1", 5, 20, now, &retry), AG_OK);
+	ag_store_close(s);
+	snprintf(text, sizeof text,
+		 "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 16400) "
+		 "INSERT INTO throttle (name, rhost, at) SELECT 'spray' || i, '10.9.9.9', %ld FROM n", (long)now);
+	sql(private_path("accounts.db"), text);
+	s = store();
+	logs[0] = '\0';
+	assert_int_equal(ag_store_throttle_attempt(s, "newcomer", "10.0.0.2", 5, 20, now, &retry), AG_OK);
+	assert_int_equal(ag_store_throttle_attempt(s, "victim", "10.0.0.1", 5, 20, now, &retry), AG_ERR_RATE_LIMITED);
+	assert_non_null(strstr(logs, "evicted 512 idle keys"));
+	ag_store_close(s);
+	ag_config_free(cfg);
 }
 
 static void test_forget_pin_import(void **state)
@@ -655,7 +1045,13 @@ int main(void)
 		cmocka_unit_test_setup(test_uid_sources, fresh),
 		cmocka_unit_test_setup(test_provisional_differs, fresh),
 		cmocka_unit_test_setup(test_group_clashes, fresh),
-		cmocka_unit_test_setup(test_round_trip_and_corruption, fresh),
+		cmocka_unit_test_setup(test_migrate_json, fresh),
+		cmocka_unit_test_setup(test_migrate_bad_json, fresh),
+		cmocka_unit_test_setup(test_schema_version, fresh),
+		cmocka_unit_test_setup(test_corrupt_database, fresh),
+		cmocka_unit_test_setup(test_permissions, fresh),
+		cmocka_unit_test_setup(test_index_generation, fresh),
+		cmocka_unit_test_setup(test_throttle, fresh),
 		cmocka_unit_test_setup(test_forget_pin_import, fresh),
 		cmocka_unit_test_setup(test_superseded_and_reserved, fresh),
 	};
