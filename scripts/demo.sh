@@ -100,16 +100,25 @@ else
 fi
 
 say "Signing in through PAM (pamtester authgear-demo demo authenticate)"
+# The module signs in only names that resolve through NSS (as sshd needs):
+# here nss_wrapper gives the demo user a passwd entry, as a host's files, LDAP
+# or the accounts feature's NSS module would.
+cp /etc/passwd "$state/passwd"; cp /etc/group "$state/group"
+echo "demo:x:64199:64199::/nonexistent:/bin/sh" >> "$state/passwd"
+echo "demo:x:64199:" >> "$state/group"
 run() {
-	LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$state/pamd" \
+	LD_PRELOAD="libpam_wrapper.so libnss_wrapper.so" NSS_WRAPPER_PASSWD="$state/passwd" NSS_WRAPPER_GROUP="$state/group" \
+		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$state/pamd" \
 		AUTHGEAR_TEST_LOG="$state/module.log" timeout 120 pamtester -v authgear-demo demo authenticate
 }
 set +e
 if [ $auto = yes ] && [ $device = yes ]; then
-	# approve as soon as the code is issued (the phone's part), and press Enter
-	( for _ in $(seq 100); do
-		curl -fsS "$HOOK_URL/device" | grep -q '"user_code"' && break; sleep 0.2
-	  done; sleep 1; eval "$approve" >/dev/null ) &
+	# the phone's part: approve as soon as the module has asked for a code
+	# (the IdP answers 404 until a device code with the pinned user code
+	# exists), then press Enter; the module polls until the approval lands
+	( for _ in $(seq 600); do
+		eval "$approve" >/dev/null 2>&1 && exit 0; sleep 0.2
+	  done; echo "demo: the device code was never issued" >&2; exit 1 ) &
 	printf '\n' | run 2>&1 | tee "$state/session.out"
 	rc=${PIPESTATUS[1]}
 	wait

@@ -34,16 +34,23 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  check [--config FILE] [--json]\n"
-	"        Check the configuration: syntax, known keys, required keys, and that\n"
-	"        the file is a regular file owned by root and not writable by group or\n"
-	"        others. Unknown keys are errors here (the PAM module logs and ignores\n"
-	"        them). Prints one line per check, or a JSON object with --json.\n"
-	"        Exits 0 only when every required check passes, 1 otherwise.\n"
+	"        Check what a login needs, one line each: the configuration (syntax,\n"
+	"        known keys, owner and mode; unknown keys are errors here, the PAM\n"
+	"        module logs and ignores them), state_dir, the issuer (discovery,\n"
+	"        clock, JWKS, algorithms), an authorize request with client_id and\n"
+	"        redirect_uri (the server's error verbatim) and the Authentication\n"
+	"        Flow API; and on this host the pam.d lines that name the module\n"
+	"        and whether libpam finds it, nsswitch.conf, the NSS index against\n"
+	"        the configuration and sshd's settings (sshd -T). No credential is\n"
+	"        ever sent. Prints one line per check with the fix, or a JSON object\n"
+	"        with --json. Exits 0 only when every required check passes.\n"
 	"\n"
 	"  login [--config FILE] [--device] USER\n"
 	"        Sign USER in with password and second factor exactly as the PAM\n"
 	"        module does, from this terminal and without PAM, printing each step\n"
 	"        and its duration (never a secret). Exits 0 when the login succeeds.\n"
+	"        A successful login is a real one: it binds USER to the Authgear\n"
+	"        account and gives USER its UID for good ('forget USER' undoes it).\n"
 	"        --device: the device-code login instead (URL, code and QR code to\n"
 	"        approve on a phone), whatever methods says.\n"
 	"\n"
@@ -77,10 +84,16 @@ static const char usage_text[] =
 	"        after changing users, [roles], [uids], home, shell or uid_range.\n"
 	"        users, forget, pin and import rebuild it too.\n"
 	"\n"
+	"  throttle [--config FILE] [--clear] USER\n"
+	"        Show USER's login attempts of the last minute and whether the local\n"
+	"        throttle (max_attempts_per_minute) refuses USER now; --clear forgets\n"
+	"        them, e.g. after fixing a misconfiguration that made logins fail.\n"
+	"\n"
 	"Options:\n"
 	"  --config FILE   configuration file (default " AG_CONFIG_DEFAULT_PATH ")\n"
 	"  --json          machine-readable output (check)\n"
 	"  --device        device-code login (login)\n"
+	"  --clear         forget the login attempts (throttle)\n"
 	"  --invert        light modules drawn (qr)\n"
 	"  -h, --help      show this help and exit\n"
 	"  -V, --version   show the version and exit\n"
@@ -322,12 +335,14 @@ struct admin {
 	struct ag_config *cfg;
 	struct ag_store *store;
 	char **args;
+	bool clear; /* --clear (throttle) */
 };
 
 static int admin_open(int argc, char **argv, const char *cmd, int n_args, struct admin *a)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "clear", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -340,6 +355,13 @@ static int admin_open(int argc, char **argv, const char *cmd, int n_args, struct
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
+		case 'C':
+			if (strcmp(cmd, "throttle") != 0) {
+				snprintf(msg, sizeof msg, "invalid option for %s", cmd);
+				return usage_error(msg);
+			}
+			a->clear = true;
+			break;
 		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
 		default:
 			snprintf(msg, sizeof msg, "invalid option for %s", cmd);
@@ -486,6 +508,37 @@ static int cmd_reindex(int argc, char **argv)
 	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+static int cmd_throttle(int argc, char **argv)
+{
+	struct ag_store_throttle t;
+	struct admin a;
+	enum ag_err err;
+	long per_source, per_name;
+	int rc = admin_open(argc, argv, "throttle", 1, &a);
+
+	if (rc >= 0)
+		return rc;
+	per_source = a.cfg->max_attempts_per_minute;
+	per_name = per_source * AG_LOGIN_NAME_CAP_FACTOR;
+	err = ag_store_throttle_read(a.store, a.args[0], time(NULL), a.clear, &t);
+	if (err != AG_OK)
+		fprintf(stderr, "authgear-pam throttle: %s\n", ag_err_reason(err));
+	else if (a.clear)
+		printf("%s: cleared %ld attempt%s of the last minute; the next login is not refused locally\n",
+		       a.args[0], t.attempts, t.attempts == 1 ? "" : "s");
+	else if (t.max_per_source >= per_source || t.attempts >= per_name)
+		printf("%s: %ld attempts in the last minute (at most %ld from one address, %ld from all): refused "
+		       "locally for %ld more seconds; 'authgear-pam throttle --clear %s' ends it now\n",
+		       a.args[0], t.attempts, per_source, per_name,
+		       AG_STORE_THROTTLE_WINDOW - t.oldest_age > 1 ? AG_STORE_THROTTLE_WINDOW - t.oldest_age : 1,
+		       a.args[0]);
+	else
+		printf("%s: %ld attempt%s in the last minute (at most %ld from one address, %ld from all): not refused\n",
+		       a.args[0], t.attempts, t.attempts == 1 ? "" : "s", per_source, per_name);
+	admin_close(&a);
+	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -514,6 +567,8 @@ int main(int argc, char **argv)
 		return cmd_import(argc - 1, argv + 1);
 	if (strcmp(argv[1], "reindex") == 0)
 		return cmd_reindex(argc - 1, argv + 1);
+	if (strcmp(argv[1], "throttle") == 0)
+		return cmd_throttle(argc - 1, argv + 1);
 	fprintf(stderr, "authgear-pam: unknown command '%s'\n", argv[1]);
 	return usage_error("see the list of commands");
 }

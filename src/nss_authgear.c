@@ -110,21 +110,11 @@ static void test_log(const char *line)
 	close(fd);
 }
 
-static const char *index_path(void)
-{
-	const char *p = secure_getenv("AUTHGEAR_NSS_INDEX");
-
-	return p && p[0] == '/' ? p : AG_INDEX_DEFAULT_PATH;
-}
 #else
 static void test_log(const char *line)
 {
 }
 
-static const char *index_path(void)
-{
-	return AG_INDEX_DEFAULT_PATH;
-}
 #endif
 
 static void nss_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -252,7 +242,7 @@ static enum nss_status get_index(struct mapping **out)
 	pthread_mutex_lock(&map_lock);
 	if (current && !ag_index_superseded(&current->ix) && now.tv_sec == checked_at)
 		goto done;
-	path = index_path();
+	path = ag_index_path();
 	checked_at = now.tv_sec;
 	if (current && stat(path, &sb) == 0 && same_file(current, &sb))
 		goto done; /* superseded but not yet replaced, or unchanged */
@@ -296,7 +286,7 @@ static enum nss_status status_of(struct mapping *m, enum ag_index_status st, int
 	case AG_INDEX_CORRUPT:
 	default:
 		if (m && !__atomic_exchange_n(&m->logged, 1, __ATOMIC_RELAXED))
-			nss_log("%s: corrupt record; answering UNAVAIL", index_path());
+			nss_log("%s: corrupt record; answering UNAVAIL", ag_index_path());
 		*errnop = ENOENT;
 		return NSS_STATUS_UNAVAIL;
 	}
@@ -313,6 +303,39 @@ static enum nss_status no_index(enum nss_status st, int *errnop)
 	return st == NSS_STATUS_SUCCESS ? NSS_STATUS_NOTFOUND : st;
 }
 
+/* Whether this process is sshd: provisional entries for names that only a
+ * pattern of the allow-list matches are answered to sshd alone, because
+ * sshd looks the user up before PAM runs and refuses a name it cannot
+ * resolve; anywhere else (useradd, `getent passwd x || useradd x`) such a
+ * name does not exist until its first login. OpenSSH 9.8 and later run that
+ * lookup in sshd-session, 10.0 in sshd-auth. The executable's name, not
+ * argv[0] (sshd started through a symlink such as sshd-lab still counts).
+ * Computed once per process image. */
+static bool caller_is_sshd(void)
+{
+	static int cached = -1;
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	static const char deleted[] = " (deleted)"; /* the binary was replaced by an upgrade */
+	char exe[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	if (v >= 0)
+		return v;
+	v = 0;
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((size_t)n > sizeof deleted - 1 && strcmp(exe + n - (sizeof deleted - 1), deleted) == 0)
+			exe[n - (sizeof deleted - 1)] = '\0';
+		base = strrchr(exe, '/');
+		base = base ? base + 1 : exe;
+		v = strcmp(base, "sshd") == 0 || strcmp(base, "sshd-session") == 0 || strcmp(base, "sshd-auth") == 0;
+	}
+	__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	return v;
+}
+
 enum nss_status NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
 	enum ag_index_status r;
@@ -326,7 +349,7 @@ enum nss_status NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *bu
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
 	else if (r == AG_INDEX_NOTFOUND)
-		r = ag_index_provisional(&m->ix, name, pw, buf, len);
+		r = ag_index_provisional_for(&m->ix, name, caller_is_sshd(), pw, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;
@@ -344,6 +367,8 @@ enum nss_status NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size
 	r = ag_index_user_by_uid(&m->ix, (uint32_t)uid, &idx);
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
+	else if (r == AG_INDEX_NOTFOUND)
+		r = ag_index_provisional_by_uid(&m->ix, (uint32_t)uid, pw, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;
@@ -361,6 +386,8 @@ enum nss_status NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf
 	r = ag_index_group_by_name(&m->ix, name, &idx);
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
+	else if (r == AG_INDEX_NOTFOUND)
+		r = ag_index_provisional_group(&m->ix, name, gr, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;
@@ -378,6 +405,8 @@ enum nss_status NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_
 	r = ag_index_group_by_gid(&m->ix, (uint32_t)gid, &idx);
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
+	else if (r == AG_INDEX_NOTFOUND)
+		r = ag_index_provisional_group_by_gid(&m->ix, (uint32_t)gid, gr, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;

@@ -4,6 +4,8 @@
  * through pam_codes.c. */
 #include "config.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +17,12 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "accounts/identity.h"
 #include "base/conf.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "login/conv.h"
+#include "common/index.h"
 #include "login/login.h"
 
 struct module_args {
@@ -104,6 +108,57 @@ static const char *our_user(pam_handle_t *pamh, const struct ag_config *cfg, con
 	return user;
 }
 
+/* The index the NSS module reads; test builds (--enable-test-hooks) take
+ * AUTHGEAR_NSS_INDEX like the NSS module does. A state_dir elsewhere is
+ * reached through the /var/lib/authgear symlink README asks for. */
+static const char *index_path(void)
+{
+#ifdef AG_TEST_HOOKS
+	const char *p = secure_getenv("AUTHGEAR_NSS_INDEX");
+
+	if (p && p[0] == '/')
+		return p;
+#endif
+	return AG_INDEX_DEFAULT_PATH;
+}
+
+/* The configuration file exists but cannot be used (unsafe, invalid): names
+ * the NSS index names by themselves (bound, pinned, listed by exact name)
+ * are Authgear users whose login must not fall through to a local password
+ * (an account being migrated may still have one: its MFA would be gone);
+ * everyone else goes on to the next module. No file at all: nobody is ours. */
+static int config_fault(pam_handle_t *pamh, const struct ag_log *log, enum ag_err err)
+{
+	const char *user = NULL;
+
+	if (err == AG_ERR_NOT_CONFIGURED || pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user)
+		return PAM_IGNORE;
+	if (!ag_identity_index_names(index_path(), user))
+		return PAM_IGNORE;
+	ag_log(log, LOG_ERR, "%.64s is an Authgear user here, but the configuration cannot be used (see above); "
+			     "refusing instead of passing to the next module", user);
+	pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
+/* sshd runs the stack for a name it cannot resolve ("Invalid user") and
+ * answers every prompt with a placeholder: sending that to Authgear would
+ * waste an attempt and count towards the real account's lockout. So an
+ * Authgear user must resolve (our NSS module answers allow-listed names
+ * before their first login) before any request. */
+static bool resolves(const struct ag_log *log, const char *user)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc = getpwnam_r(user, &pw, buf, sizeof buf, &found);
+
+	if ((rc == 0 && found) || rc == ERANGE)
+		return true; /* ERANGE: there is an entry, longer than buf */
+	ag_log(log, LOG_ERR, "%s does not resolve through NSS: add authgear to the passwd and group lines of "
+	       "/etc/nsswitch.conf or run authgear-pam reindex (no request sent)", user);
+	return false;
+}
+
 /* For the entry points that only need to know whether the user is ours. */
 static bool is_ours(pam_handle_t *pamh, int argc, const char **argv, struct ag_config **cfg)
 {
@@ -126,14 +181,27 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	enum ag_err err;
 	int rc;
 
-	/* Without a configuration nobody's login is ours: local accounts go on
-	 * to the next module; Authgear users have no local password and fail. */
-	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
-		return PAM_IGNORE;
+	err = setup(pamh, argc, argv, &log, &args, &cfg);
+	if (err != AG_OK)
+		return config_fault(pamh, &log, err);
 	user = our_user(pamh, cfg, &log);
 	if (!user) {
 		ag_config_free(cfg);
 		return PAM_IGNORE; /* root, pam_unix users, unknown names: no prompt, no network */
+	}
+	if (cfg->n_ignored) {
+		/* a mistyped key (require_role = ...) would silently drop a rule */
+		ag_log(&log, LOG_ERR, "%s: %u unknown key%s or section%s (see above); Authgear users cannot sign in "
+				      "until it is fixed (authgear-pam check)", cfg->path, cfg->n_ignored,
+		       cfg->n_ignored > 1 ? "s" : "", cfg->n_ignored > 1 ? "s" : "");
+		pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
+		ag_config_free(cfg);
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	if (!resolves(&log, user)) {
+		rc = ag_err_to_pam_login(AG_ERR_USER_UNKNOWN, cfg->reveal_unknown_users);
+		ag_config_free(cfg);
+		return rc;
 	}
 	if (args.use_first_pass || args.try_first_pass)
 		pam_get_item(pamh, PAM_AUTHTOK, &authtok);
@@ -146,8 +214,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	l.log = &log;
 	l.conv = &conv;
 	l.user = user;
-	/* The throttle's key with the name (pam_get_item: sshd sets the
-	 * client's address; NULL or "" for a local login). */
+	/* The throttle's key with the name, and device_from (pam_get_item: sshd
+	 * sets the client's address; NULL or "" for a local login). */
 	if (pam_get_item(pamh, PAM_RHOST, &rhost) == PAM_SUCCESS)
 		l.rhost = rhost;
 	/* methods: an earlier module's password means the password method;

@@ -243,7 +243,7 @@ path_unit_fires() { # what systemd does when PathChanged= fires: the service, as
 echo "(the host's PID 1 is $HOST_PID1; in the chroot the path unit's ExecStart is run as systemd would)"
 write_conf "alice"
 path_unit_fires
-UID_ALICE=1697447617 # the hash of "alice" in the default uid_range (golden value, test_accounts.c)
+UID_ALICE=2102120105 # the hash of "alice" in the default uid_range 2001000000-2147000000 (golden value)
 [ "$(getent passwd alice | cut -d: -f3)" = "$UID_ALICE" ] || { getent passwd alice || true; fail "alice does not resolve after the reindex"; }
 pass "config written, reindex unit run: alice resolves (provisional UID $UID_ALICE) through the installed NSS module"
 
@@ -326,7 +326,7 @@ HOME=/root LANG=C.UTF-8 expect -f "$T/device.exp" "$PORT" "$HOOK_URL" > "$T/devi
 set -e
 tr -d '\r' < "$T/device.out" > "$T/device.txt"
 [ $rc = 0 ] || { cat "$T/device.txt"; tail -20 "$T/sshd.log"; fail "device login over ssh: expect exit $rc"; }
-assert_contains "$T/device.txt" "To sign in, open https://example.com/device" "device login: the URL reached the ssh client"
+assert_contains "$T/device.txt" "as alice, open https://example.com/device" "device login: the URL reached the ssh client"
 assert_contains "$T/device.txt" "DEVICE-alice-$UID_ALICE" "device login over SSH approved through the IdP's hook: alice's session"
 
 # --- the IdP down: local accounts as before, Authgear users refused ----------------------------------

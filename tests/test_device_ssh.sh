@@ -104,14 +104,14 @@ rc=$?
 assert_contains "$T/expect.out" "OK login=alice" "ssh: logged in as alice after approving"
 mkdir -p "$T/ssh.d"
 node "$TOOLS/qr_transcript.mjs" --plain "$T/ssh.d" < "$T/ssh.transcript" > "$T/ssh.txt"
-assert_contains "$T/ssh.txt" "(alice@127.0.0.1) To sign in, open https://example.com/device" "ssh: the URL arrived with the prompt"
+assert_contains "$T/ssh.txt" "(alice@127.0.0.1) To sign in to $(hostname) as alice, open https://example.com/device" "ssh: the URL arrived with the prompt"
 assert_contains "$T/ssh.txt" "    W D J B - M J H T" "ssh: the user code arrived"
 [ -f "$T/ssh.d/qr.1" ] || { cat "$T/ssh.transcript"; fail "ssh: no QR code in what the client received"; }
 # the text, the QR code and the prompt came in this order, in one prompt round
 node -e '
 const t=require("fs").readFileSync(process.argv[1],"utf8").split("\n");
 const i=(s)=>t.findIndex(l=>l.includes(s));
-const a=i("To sign in, open"), b=i("<QR 1:"), c=i("Press Enter once you have approved");
+const a=i("To sign in to "), b=i("<QR 1:"), c=i("Press Enter once you have approved");
 if (!(a>=0&&a<b&&b<c)) process.exit(1);' "$T/ssh.txt" || { cat "$T/ssh.txt"; fail "ssh: order of URL, QR, prompt"; }
 [ "$(decode "$T/ssh.d/qr.1")" = "$URL_COMPLETE" ] || fail "ssh: the QR code received does not decode to $URL_COMPLETE"
 pass "ssh: URL, code and a QR code that decodes to verification_uri_complete, then the Press Enter prompt"
@@ -128,9 +128,10 @@ pam_service console "auth required $MODULE config=$T/ssh.conf"
 SOCK="$T/tmux.sock"
 tmux_stop() { tmux -S "$SOCK" kill-server 2>/dev/null; true; }
 CLEANUP_HOOKS="$CLEANUP_HOOKS tmux_stop"
-screen() { tmux -S "$SOCK" capture-pane -p -N -t console | sed -e 's/[[:space:]]*$//' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
+# (the host name is HOST in the fixture, so it holds on any machine)
+screen() { tmux -S "$SOCK" capture-pane -p -N -t console | sed -e 's/[[:space:]]*$//' -e "s/^To sign in to $(hostname) as /To sign in to HOST as /" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
 tmux -S "$SOCK" -f /dev/null new-session -d -s console -x 100 -y 50 \
-	"env LANG=C.UTF-8 LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$T/pamd \
+	"env LANG=C.UTF-8 LD_PRELOAD='$PAM_PRELOAD' NSS_WRAPPER_PASSWD=$NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP=$NSS_WRAPPER_GROUP PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$T/pamd \
 	 AUTHGEAR_TEST_LOG=$T/console-module.log $PAMTESTER console alice authenticate; echo \"[exit \$?]\"; sleep 60"
 for _ in $(seq 200); do screen | grep -q "Press Enter once" && break; sleep 0.1; done
 screen | grep -q "Press Enter once" || { screen; fail "console: no prompt"; }

@@ -1,43 +1,51 @@
 #!/bin/bash
-# The NSS module through the real glibc: libnss_authgear.so.2 copied into the
-# system library directory and "authgear" added to nsswitch.conf (passwd:
-# files authgear; group: files [SUCCESS=merge] authgear), both restored by a
-# trap on any exit (testing-pam.md §4.4). The index comes from the store
-# through `authgear-pam reindex`, found through AUTHGEAR_NSS_INDEX.
+# The NSS module through the real glibc: libnss_authgear.so.2 in the system
+# library directory and "authgear" in nsswitch.conf (passwd: files authgear;
+# group: files [SUCCESS=merge] authgear). All of it happens in a private
+# mount namespace (an overlay puts the library into the library directory, a
+# bind mount gives a private nsswitch.conf), so the host's files never
+# change, even while other tests run; the outer half checks that they did
+# not. The index comes from the store through `authgear-pam reindex`, found
+# through AUTHGEAR_NSS_INDEX.
 #
 # getent passwd/group/initgroups and id for 1, 100 and 10,000 users; glibc's
 # group merge with a host group; ERANGE at every short buffer size; threads
 # looking users up while the index is rewritten; an unprivileged process
 # resolves users and cannot read the root-only part; a setuid program
-# ignores AUTHGEAR_NSS_INDEX; a corrupt index answers UNAVAIL and logs.
+# ignores AUTHGEAR_NSS_INDEX and reads the default index; a corrupt index
+# answers UNAVAIL and logs.
 . "$abs_top_srcdir/tests/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (installs the module, edits nsswitch.conf)"
-command -v getent >/dev/null && command -v setpriv >/dev/null && command -v flock >/dev/null \
-	|| skip "getent, setpriv or flock missing"
+[ "$(id -u)" = 0 ] || skip "needs root (mount namespace, overlays)"
+command -v getent >/dev/null && command -v setpriv >/dev/null && command -v unshare >/dev/null \
+	|| skip "getent, setpriv or unshare missing"
 ! pgrep -x nscd >/dev/null || skip "nscd is running: it would cache the answers"
 LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
 [ -d "$LIBDIR" ] || skip "cannot find the system library directory"
+if [ -z "${AG_IN_MOUNT_NS:-}" ]; then
+	unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
+	host_state() { md5sum /etc/nsswitch.conf; ls -l "$LIBDIR/libnss_authgear.so.2" 2>&1; ls -ld /var/lib/authgear 2>&1; }
+	before=$(host_state)
+	unshare --mount --propagation private env AG_IN_MOUNT_NS=1 bash "$0" "$@"; rc=$?
+	[ "$(host_state)" = "$before" ] || { echo "before: $before"; echo "after: $(host_state)"; fail "the host's nsswitch.conf, library directory or /var/lib/authgear changed"; }
+	exit $rc
+fi
 new_tmpdir
 LOOKUP="$abs_top_builddir/tests/tools/nss_lookup"
 S="$T/state"
 
-# --- install; restore on any exit, one test at a time ----------------------------------
-mkdir -p /run/lock
-exec 9>/run/lock/pam_authgear-nss-real-test.lock
-flock -w 600 9 || fail "another NSS test holds the lock"
-[ ! -e "$LIBDIR/libnss_authgear.so.2" ] || skip "$LIBDIR/libnss_authgear.so.2 exists (installed package?): not replacing it"
-cp -a /etc/nsswitch.conf "$T/nsswitch.conf.orig"
-SUM=$(md5sum < /etc/nsswitch.conf)
-restore_nss() {
-	cp -a "$T/nsswitch.conf.orig" /etc/nsswitch.conf
-	rm -f "$LIBDIR/libnss_authgear.so.2"
-	[ "$(md5sum < /etc/nsswitch.conf)" = "$SUM" ] || echo "WARNING: nsswitch.conf not restored"
+# --- the private world: library, nsswitch.conf, and /var/lib for the default index ---------
+overlay() { # overlay DIR UPPER: DIR shows UPPER's files over its own
+	mkdir -p "$2" "$2.work"
+	mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$2.work" "$1" || fail "overlay on $1"
 }
-CLEANUP_HOOKS="restore_nss $CLEANUP_HOOKS"
-trap 'exit 130' INT TERM
-install -m 0644 -o root -g root "$NSS_MODULE" "$LIBDIR/libnss_authgear.so.2"
-sed -i -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
-	/etc/nsswitch.conf
+mkdir -p "$T/ov/lib"
+install -m 0644 -o root -g root "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
+overlay "$LIBDIR" "$T/ov/lib"
+overlay /var/lib "$T/ov/varlib"
+sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
+	/etc/nsswitch.conf > "$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+cmp -s "$T/ov/lib/libnss_authgear.so.2" "$LIBDIR/libnss_authgear.so.2" || fail "the overlay does not show our module"
 grep -E '^(passwd|group):' /etc/nsswitch.conf
 export AUTHGEAR_NSS_INDEX="$S/nss.index" AUTHGEAR_TEST_LOG="$T/nss.log"
 
@@ -136,10 +144,19 @@ if $NOBODY ls "$S/private" > /dev/null 2>&1; then fail "nobody can list the root
 pass "nobody cannot read or list the root-only part"
 
 # --- secure_getenv: a setuid program ignores AUTHGEAR_NSS_INDEX -----------------------------
+# The default index (/var/lib/authgear, private here) says shell /bin/sh,
+# the one in the environment /bin/bash: each program must show its own.
+make_store 10 /bin/sh "grantee = users"
+install -d -m 0755 /var/lib/authgear
+install -m 0644 "$S/nss.index" /var/lib/authgear/nss.index
+make_store 10 /bin/bash "grantee = users"
 cp "$(command -v getent)" "$T/getent-suid"; chmod 4755 "$T/getent-suid"
-$NOBODY "$T/getent-suid" passwd agt00004 > "$T/suid" 2>&1 && fail "a setuid program honoured AUTHGEAR_NSS_INDEX"
-$NOBODY "$(command -v getent)" passwd agt00004 > /dev/null || fail "the same program without setuid resolves"
-pass "a setuid program does not take the index path from the environment"
+$NOBODY "$T/getent-suid" passwd agt00004 > "$T/suid" 2>&1 || { cat "$T/suid"; fail "the setuid program did not resolve from the default index"; }
+[ "$(cat "$T/suid")" = "agt00004:*:300004:300004::/home/agt00004:/bin/sh" ] || { cat "$T/suid"; fail "a setuid program honoured AUTHGEAR_NSS_INDEX"; }
+$NOBODY "$(command -v getent)" passwd agt00004 > "$T/nosuid" || fail "the same program without setuid resolves"
+[ "$(cat "$T/nosuid")" = "agt00004:*:300004:300004::/home/agt00004:/bin/bash" ] || { cat "$T/nosuid"; fail "without setuid: want the environment's index"; }
+rm -rf /var/lib/authgear
+pass "a setuid program reads the default index, not the path from the environment"
 
 # --- a corrupt index: UNAVAIL and a log line, the host's users unaffected ------------------
 cp "$S/nss.index" "$T/good"

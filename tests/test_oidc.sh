@@ -47,6 +47,54 @@ grep -qE "^FAIL +issuer +http: GET https://127.0.0.1:1/.well-known/openid-config
 	|| { cat "$T/check-down.out"; fail "check: issuer failure line"; }
 pass "authgear-pam check: every check ok against the IdP; exit 1 with the reason when the issuer is down"
 
+# --- cache_ttl: discovery and the JWKS are refetched once older than cache_ttl ------------------
+write_config "$T/ttl.conf" "timeout = 3" "cache_ttl = 120"
+age() { node -e 'const fs=require("fs"),f=process.argv[1],j=JSON.parse(fs.readFileSync(f));j.fetched_at-=Number(process.argv[2]);fs.writeFileSync(f,JSON.stringify(j))' "$T/state/private/$1.json" "$2"; }
+rm -f "$T/state/private/discovery.json" "$T/state/private/jwks.json"
+probe ttl-fill "$T/ttl.conf" jwks > /dev/null 2>&1 || { cat "$T/ttl-fill.out" "$T/ttl-fill.log"; fail "ttl: first fetch"; }
+hook POST /counters/reset >/dev/null
+age discovery 100; age jwks 100
+probe ttl-fresh "$T/ttl.conf" jwks || { cat "$T/ttl-fresh.log"; fail "ttl: cached fetch"; }
+[ "$(count /.well-known/openid-configuration)" = 0 ] && [ "$(count /oauth2/jwks)" = 0 ] \
+	|| { hook GET /counters; fail "ttl: a 100 s old cache was refetched with cache_ttl = 120"; }
+age discovery 30; age jwks 30
+probe ttl-expired "$T/ttl.conf" jwks || { cat "$T/ttl-expired.log"; fail "ttl: refetch"; }
+[ "$(count /.well-known/openid-configuration)" = 1 ] && [ "$(count /oauth2/jwks)" = 1 ] \
+	|| { hook GET /counters; fail "ttl: a 130 s old cache was not refetched once with cache_ttl = 120"; }
+pass "cache_ttl = 120: discovery and JWKS served from a 100 s old cache, refetched once at 130 s"
+
+# --- clock skew: the issuer's Date header 10 minutes behind ours, leeway 60 s -----------------
+hook POST /faults "{\"path\":\"/.well-known/openid-configuration\",\"type\":\"date_skew\",\"seconds\":-600}" >/dev/null || fail "date_skew fault"
+rm -f "$T/state/private/discovery.json"
+if "$CLI" check --config "$T/c.conf" > "$T/check-skew.out" 2>&1; then cat "$T/check-skew.out"; fail "check passed with a 600 s clock skew"; fi
+grep -qE "^FAIL +clock +skew \+(59[89]|60[012]) s against the issuer's Date header \(leeway 60 s\)$" "$T/check-skew.out" \
+	|| { cat "$T/check-skew.out"; fail "check: want the clock skew failure line"; }
+hook POST /faults/clear '{}' >/dev/null
+rm -f "$T/state/private/discovery.json"
+"$CLI" check --config "$T/c.conf" > "$T/check-noskew.out" 2>&1 || { cat "$T/check-noskew.out"; fail "check after the skew fault was cleared"; }
+pass "check fails with the skew when the issuer's clock is 600 s off (leeway 60 s), passes again without it"
+
+# --- a device-only configuration on an issuer without the Flow API (any RFC 8628 issuer) ---
+# No redirect_uri (nothing redirects), and the Flow API answering 404 as a
+# non-Authgear issuer would: check passes and says the Flow API is not required.
+sed '/^redirect_uri = /d' "$T/c.conf" > "$T/devonly.conf"; echo "methods = device" >> "$T/devonly.conf"; chmod 600 "$T/devonly.conf"
+sed '/^redirect_uri = /d' "$T/c.conf" > "$T/noredirect.conf"; chmod 600 "$T/noredirect.conf"
+hook POST /faults '{"path":"/api/v1/authentication_flows","type":"status","status":404,"body":"404 page not found","content_type":"text/plain"}' >/dev/null \
+	|| fail "404 fault"
+"$CLI" check --config "$T/devonly.conf" > "$T/check-dev.out" 2>&1 || { cat "$T/check-dev.out"; fail "check of a device-only config failed on an issuer without the Flow API"; }
+grep -qE "^ok +authflow +Authentication Flow API not required \(methods = device\)$" "$T/check-dev.out" \
+	|| { cat "$T/check-dev.out"; fail "check: want the Flow API reported as not required"; }
+grep -qE "^ok +mfa_amr +device logins prove a second factor with amr holding all of one of: mfa, pwd\+otp, pwd\+hwk, pwd\+swk, pwd\+sms$" "$T/check-dev.out" \
+	|| { cat "$T/check-dev.out"; fail "check: want the mfa_amr combinations shown"; }
+pass "check with methods = device and no redirect_uri: passes; the Flow API (404 here) is reported as not required"
+if "$CLI" check --config "$T/c.conf" > "$T/check-404.out" 2>&1; then cat "$T/check-404.out"; fail "check with the password method passed while the Flow API answers 404"; fi
+grep -qE "^FAIL +authflow .*does not answer like Authgear's Flow API \(status 404\)" "$T/check-404.out" \
+	|| { cat "$T/check-404.out"; fail "check: the password method needs the Flow API"; }
+pass "check with the password method fails on the same issuer (Flow API 404)"
+"$CLI" check --config "$T/noredirect.conf" > "$T/check-noredirect.out" 2>&1 && fail "a password config without redirect_uri passed check"
+assert_contains "$T/check-noredirect.out" "required key 'redirect_uri' is missing (methods include password)" "redirect_uri is required with the password method"
+hook POST /faults/clear '{}' >/dev/null
+
 # --- client_secret_file: root-only, one line ------------------------------------
 printf 's3cret\n' > "$T/secret"; chmod 0644 "$T/secret"
 write_config "$T/secret.conf" "client_secret_file = $T/secret"
@@ -140,11 +188,35 @@ expect http500 server "discovery: server error 500" "$T/c.conf" discovery
 fault '{"path":"'$DISC'","type":"reset"}'
 expect reset network "Connection reset by peer" "$T/c.conf" discovery
 fault '{"path":"'$DISC'","type":"hang"}'
-start=$(date +%s)
+start=$(now_ms)
 expect hang timeout "Timeout was reached" "$T/c.conf" discovery
-elapsed=$(( $(date +%s) - start ))
-[ $elapsed -le 5 ] || fail "timeout = 3 took ${elapsed}s"
-pass "a server that accepts and never answers: timeout after ${elapsed}s (timeout = 3)"
+elapsed=$(( $(now_ms) - start ))
+[ $elapsed -ge 2800 ] && [ $elapsed -le 5500 ] || fail "timeout = 3 took ${elapsed} ms"
+pass "a server that accepts and never answers: timeout after ${elapsed} ms (timeout = 3)"
+# connect_timeout against a black hole on loopback: a socket that listens
+# with a backlog of 0 and never accepts, its queue filled by one idle client,
+# so the kernel drops every further SYN (testing-pam.md §9). perl is Debian
+# essential; the listener and the filler have lifetimes of their own.
+timeout 60 perl -MIO::Socket::INET -e '$|=1; my $s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>0,Listen=>0) or die "listen: $!"; print $s->sockport,"\n"; sleep 60' > "$T/blackhole.port" &
+BH_PID=$!
+for _ in $(seq 50); do [ -s "$T/blackhole.port" ] && break; sleep 0.1; done
+BH_PORT=$(cat "$T/blackhole.port")
+[ -n "$BH_PORT" ] || fail "black-hole listener did not start"
+timeout 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BH_PORT; sleep 60" &
+BH_FILL=$!
+stop_blackhole() { kill "$BH_PID" "$BH_FILL" 2>/dev/null; true; }
+CLEANUP_HOOKS="$CLEANUP_HOOKS stop_blackhole"
+sleep 0.3
+sed "s|^issuer = .*|issuer = https://127.0.0.1:$BH_PORT|; s|^connect_timeout = .*|connect_timeout = 2|; s|^timeout = .*|timeout = 30|" "$T/c.conf" > "$T/bh.conf"
+chmod 600 "$T/bh.conf"; rm -f "$T/state/private/discovery.json"
+grep -q "^connect_timeout = 2$" "$T/bh.conf" && grep -q "^timeout = 30$" "$T/bh.conf" || fail "bh.conf"
+start=$(now_ms)
+expect blackhole timeout "Timeout was reached" "$T/bh.conf" discovery
+elapsed=$(( $(now_ms) - start ))
+# at least connect_timeout, and far below timeout = 30
+[ $elapsed -ge 1800 ] && [ $elapsed -le 10000 ] || fail "connect_timeout = 2 against a black hole took ${elapsed} ms"
+stop_blackhole
+pass "a black-holed loopback address: gave up after ${elapsed} ms (connect_timeout = 2, timeout = 30)"
 fault '{"path":"/oauth2/token","type":"http500"}'
 get_code alice
 expect token500 server "token: server error 500" "$T/c.conf" exchange "$CODE" "$VERIFIER" "$NONCE" "$T/x.json"

@@ -25,7 +25,8 @@ for len in 19 46 90 160 260 330; do
 			if (j.columns>80) process.exit(1)' "$T/qr.$n.json" || fail "qr.$n: quiet zone not 4 modules, or wider than 80"
 		# The other polarity must not read: the characters really choose it.
 		if [ -n "$polarity" ]; then other=""; else other=--invert; fi
-		node "$TOOL" $other "$T/qr.$n.wrong.pgm" < "$T/qr.$n" > /dev/null
+		node "$TOOL" $other "$T/qr.$n.wrong.pgm" < "$T/qr.$n" > /dev/null || fail "qr.$n: the converter failed on the other polarity"
+		[ -s "$T/qr.$n.wrong.pgm" ] || fail "qr.$n: no image in the other polarity"
 		[ -z "$(zbarimg --raw -q "$T/qr.$n.wrong.pgm" 2>/dev/null)" ] || fail "qr.$n decodes in the wrong polarity too"
 	done
 	pass "${#url} characters: decodes in both polarities, quiet zone 4 modules, $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).columns)' "$T/qr.$n.json") columns"

@@ -38,10 +38,9 @@ totp() { hook GET "/totp/$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d
 password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' "$FIXTURE" "$1"; }
 
 # --- the private world --------------------------------------------------------------
-SSHD_PID= ; MADE_RUN_SSHD=
+SSHD_PID=
 stop_sshd() {
 	[ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
-	[ -z "$MADE_RUN_SSHD" ] || rmdir /run/sshd 2>/dev/null
 	return 0
 }
 unmount_all() { umount -l /etc/nsswitch.conf /etc/pam.d /var/lib "$LIBDIR" 2>/dev/null; return 0; }
@@ -82,7 +81,7 @@ unset AUTHGEAR_NSS_INDEX
 [ "$(stat -c %a /var/lib/authgear/nss.index)" = 644 ] || fail "index mode"
 
 # --- sshd on loopback ------------------------------------------------------------------
-[ -d /run/sshd ] || { install -d -m 0755 /run/sshd; MADE_RUN_SSHD=1; }
+private_run_sshd
 ln -s /usr/sbin/sshd "$T/$SVC"
 PORT=$(free_port)
 sshd_lab_config "$T" "$PORT"
@@ -96,7 +95,7 @@ for i in $(seq 100); do listening && break; sleep 0.1; done
 listening || { cat "$T/sshd.log"; fail "sshd did not start"; }
 
 # --- before the first login: the provisional entry sshd sees ------------------------------
-UID_ALICE=1697447617 # the hash of "alice" in the default uid_range (golden value, test_accounts.c)
+UID_ALICE=2102120105 # the hash of "alice" in the default uid_range 2001000000-2147000000 (golden value)
 getent passwd alice > "$T/prov"
 [ "$(cat "$T/prov")" = "alice:*:$UID_ALICE:$UID_ALICE::$T/home/alice:/bin/bash" ] || { cat "$T/prov"; fail "provisional entry"; }
 if getent passwd | grep -q '^alice:'; then fail "getpwent lists a provisional entry"; fi

@@ -38,7 +38,7 @@ session  required  pam_unix.so
 password required  pam_deny.so
 PAMD
 mount --bind "$T/pam.d" /etc/pam.d
-[ -d /run/sshd ] || install -d -m 0755 /run/sshd
+private_run_sshd
 
 ln -s /usr/sbin/sshd "$T/sshd-ag"
 PORT=$(free_port)
@@ -72,7 +72,12 @@ n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("
 [ "$n" = 0 ] || fail "the pam_unix login made $n requests at the IdP"
 pass "the pam_unix login made no request at the IdP"
 
-if expect -f "$EXP" "$PORT" nosuchuser whatever - "$WHO" > "$T/nosuch.out" 2>&1; then fail "an unknown user logged in"; fi
+hook POST /counters/reset >/dev/null
+expect -f "$EXP" "$PORT" nosuchuser whatever - "$WHO" > "$T/nosuch.out" 2>&1; rc=$?
+# 1 is expect's "Permission denied": sshd answered and refused (not a timeout, 2, or ssh's 255).
+[ $rc = 1 ] || { cat "$T/nosuch.out" "$T/sshd.log"; fail "an unknown user: want denied (1), got $rc"; }
+if grep -q "Verification code" "$T/nosuch.out"; then fail "an unknown user reached pam_authgear's prompts"; fi
+assert_contains "$T/sshd.log" "Failed keyboard-interactive/pam for invalid user nosuchuser from 127.0.0.1" "sshd answered and refused the unknown user"
 n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))')
 [ "$n" = 0 ] || fail "an unknown name made $n requests at the IdP"
 pass "an unknown name over ssh: refused without a request at the IdP"

@@ -48,7 +48,9 @@ for lib in $needed; do
 	*) fail "libnss_authgear.so.2 needs $lib (only libc is allowed)" ;;
 	esac
 done
-pass "libnss_authgear.so.2 needs only libc (NEEDED: ${needed:-none})"
+# An empty list would mean readelf's output was not read: libc must be there.
+echo "$needed" | grep -qx 'libc\.so\.6' || fail "libnss_authgear.so.2's NEEDED lacks libc.so.6 (got: ${needed:-none})"
+pass "libnss_authgear.so.2 needs only libc (NEEDED: $(echo $needed))"
 
 # The PAM module must not leak core symbols either (no ag_* in the dynamic table).
 if nm -D "$MODULE" | grep -q ' ag_'; then fail "core symbols visible in pam_authgear.so"; fi

@@ -47,24 +47,28 @@ attack() {
 login good || { cat "$T/good.out" "$T/good.err"; fail "a genuine ID token was refused"; }
 [ "$(field sub good)" = 2f91682e-7cf4-4bd7-b86f-d91a20e3de70 ] || fail "sub"
 [ "$(field amr good)" = mfa,otp,pwd,x_primary_password,x_secondary_totp ] || fail "amr"
+# The alg in the header of the ID token a login got (the probe's tokens file).
+token_alg() { node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(JSON.parse(Buffer.from(j.id_token.split(".")[0],"base64url")).alg)' "$1"; }
 for alg in RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA; do
-	hook POST /keys/alg "{\"alg\":\"$alg\"}" >/dev/null
+	hook POST /keys/alg "{\"alg\":\"$alg\"}" >/dev/null || fail "$alg: the IdP did not switch its signer"
 	fresh_cache # a new signer: new algs advertised, a new kid
 	login "alg-$alg" || { cat "$T/alg-$alg.out" "$T/alg-$alg.log"; fail "$alg: genuine token refused"; }
-	pass "$alg ID token from the IdP's real signer verified"
+	got=$(token_alg "$T/alg-$alg.tok")
+	[ "$got" = "$alg" ] || fail "$alg: the verified ID token's header says alg $got"
+	pass "$alg ID token from the IdP's real signer verified (header alg $got)"
 done
-hook POST /keys/alg '{"alg":"RS256"}' >/dev/null
+hook POST /keys/alg '{"alg":"RS256"}' >/dev/null || fail "switching the IdP's signer to RS256"
 fresh_cache
 
 # allowed_algs narrows what the issuer offers: an ES256-signed token under allowed_algs = RS256
-hook POST /keys/alg '{"alg":"ES256"}' >/dev/null
+hook POST /keys/alg '{"alg":"ES256"}' >/dev/null || fail "switching the IdP's signer to ES256"
 fresh_cache
 write_config "$T/rs-only.conf" "allowed_algs = RS256"
 if login alg-narrowed "$T/rs-only.conf"; then fail "ES256 accepted with allowed_algs = RS256"; fi
 grep -qF "jws: alg ES256 not allowed" "$T/alg-narrowed.log" || { cat "$T/alg-narrowed.log"; fail "alg-narrowed reason"; }
 pass "allowed_algs = RS256 refuses an ES256 token the issuer advertises"
 N_ATTACKS=$((N_ATTACKS + 1))
-hook POST /keys/alg '{"alg":"RS256"}' >/dev/null
+hook POST /keys/alg '{"alg":"RS256"}' >/dev/null || fail "switching the IdP's signer to RS256"
 fresh_cache
 login warm || fail "login after the alg changes"
 

@@ -105,28 +105,75 @@ enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *cons
 	return AG_OK;
 }
 
-struct grantable_check {
-	const char *group;
-	bool found;
-};
-
-static bool match_group(const char *name, void *ctx)
-{
-	struct grantable_check *c = ctx;
-
-	if (strcmp(name, c->group) == 0)
-		c->found = true;
-	return !c->found;
-}
-
 bool ag_identity_grantable(const struct ag_config *cfg, const char *group)
 {
-	const struct ag_config_table *t = ag_config_table(cfg, "roles");
-	struct grantable_check c = { group, false };
+	return ag_config_grants(cfg, group);
+}
 
-	for (size_t i = 0; t && i < t->n_entries && !c.found; i++)
-		ag_name_list_each(t->entries[i].value, match_group, &c);
-	return c.found;
+/* Bound, or pinned by authgear-pam pin/import; false when the store cannot
+ * be read (a pattern match is then decided without it). */
+static bool in_store(const struct ag_config *cfg, const struct ag_log *log, const char *user)
+{
+	struct ag_store *store = NULL;
+	struct ag_store_db db = { 0 };
+	const struct ag_store_user *u;
+	bool found = false;
+
+	if (ag_store_open(cfg->state_dir, log, &store) == AG_OK && ag_store_read(store, &db) == AG_OK) {
+		u = ag_store_db_user(&db, user);
+		found = u && (u->sub || u->uid);
+		ag_store_db_free(&db);
+	}
+	ag_store_close(store);
+	return found;
+}
+
+/* What another source already gives the name a pattern matched: an account
+ * (other than our own provisional entry, whose UID is the first candidate)
+ * or a group (files, LDAP, or one we serve); NULL: nothing. */
+static const char *host_has(const struct ag_config *cfg, const struct ag_idmap_probe *probe, const char *user)
+{
+	struct ag_id_range range = config_range(cfg);
+	uint32_t id;
+	int r;
+
+	if (ag_config_group_name(cfg, user))
+		return "a group of [roles] or primary_group";
+	r = probe->user_uid(probe->ctx, user, &id);
+	if (r < 0)
+		return "an account in a user database that failed to answer";
+	if (r > 0 && id != ag_id_first(AG_ID_USER, user, &range))
+		return "an account";
+	r = probe->group_gid(probe->ctx, user, &id);
+	if (r < 0)
+		return "a group in a group database that failed to answer";
+	if (r > 0)
+		return "a group";
+	return NULL;
+}
+
+bool ag_identity_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user,
+			 const struct ag_idmap_probe *probe)
+{
+	const char *has;
+
+	if (!probe)
+		probe = &ag_idmap_system_probe;
+	if (!ag_name_valid(user) || ag_identity_reserved(user, probe))
+		return false; /* root and the host's system accounts are never ours */
+	/* The admin's deliberate choices: a listed name (a migration keeps its
+	 * host UID), a pin; bound names stay ours after they leave the list. */
+	if (ag_name_listed(cfg->users, user) || config_pin(cfg, user) || in_store(cfg, log, user))
+		return true;
+	if (!ag_name_allowed(cfg->users, user))
+		return false;
+	has = host_has(cfg, probe, user);
+	if (has) {
+		ag_log(log, LOG_INFO, "%s matches a pattern of users, but this host already has %s of that name; "
+				      "not an Authgear user (list it by name to migrate it)", user, has);
+		return false;
+	}
+	return true;
 }
 
 /* Add the IDs the configuration gives out (except user's own) to taken. */
@@ -165,20 +212,12 @@ static uint64_t config_view(const struct ag_config *cfg)
 	return h & 0x7fffffffffffffffull; /* kept as a SQLite integer */
 }
 
-/* The IDs the current index shows for name as a provisional entry (what
- * sshd saw before PAM ran); false when it shows none. */
-static bool provisional_ids(const char *state_dir, const char *name, uint32_t *uid, uint32_t *gid)
+/* Map the index at path read-only; false when there is none or it is unusable. */
+static bool index_map(const char *path, struct ag_index *ix, void **map, size_t *size)
 {
-	char path[PATH_MAX], buf[8192];
-	struct ag_index ix;
-	struct passwd pw;
 	struct stat st;
-	bool shown = false;
-	void *map;
 	int fd;
 
-	if (snprintf(path, sizeof path, "%s/%s", state_dir, AG_INDEX_FILE) >= (int)sizeof path)
-		return false;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return false;
@@ -187,18 +226,53 @@ static bool provisional_ids(const char *state_dir, const char *name, uint32_t *u
 		close(fd);
 		return false;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	*size = (size_t)st.st_size;
+	*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (map == MAP_FAILED)
+	if (*map == MAP_FAILED)
 		return false;
-	if (ag_index_open(map, (size_t)st.st_size, &ix, NULL) &&
-	    ag_index_provisional(&ix, name, &pw, buf, sizeof buf) == AG_INDEX_OK) {
+	if (!ag_index_open(*map, *size, ix, NULL)) {
+		munmap(*map, *size);
+		return false;
+	}
+	return true;
+}
+
+/* The IDs the current index shows for name as a provisional entry (what
+ * sshd saw before PAM ran); false when it shows none. */
+static bool provisional_ids(const char *state_dir, const char *name, uint32_t *uid, uint32_t *gid)
+{
+	char path[PATH_MAX], buf[8192];
+	struct ag_index ix;
+	struct passwd pw;
+	bool shown = false;
+	void *map;
+	size_t size;
+
+	if (snprintf(path, sizeof path, "%s/%s", state_dir, AG_INDEX_FILE) >= (int)sizeof path ||
+	    !index_map(path, &ix, &map, &size))
+		return false;
+	if (ag_index_provisional(&ix, name, &pw, buf, sizeof buf) == AG_INDEX_OK) {
 		*uid = (uint32_t)pw.pw_uid;
 		*gid = (uint32_t)pw.pw_gid;
 		shown = true;
 	}
-	munmap(map, (size_t)st.st_size);
+	munmap(map, size);
 	return shown;
+}
+
+bool ag_identity_index_names(const char *index_path, const char *name)
+{
+	struct ag_index ix;
+	bool named;
+	void *map;
+	size_t size;
+
+	if (!index_map(index_path, &ix, &map, &size))
+		return false;
+	named = ag_index_names(&ix, name);
+	munmap(map, size);
+	return named;
 }
 
 struct login_ctx {
@@ -364,6 +438,13 @@ static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struc
 		ag_log(c->log, LOG_ERR, "account: %s is not bound; no UID given", c->user);
 		return AG_ERR_INVALID_ARG;
 	}
+	if (ag_config_group_name(c->cfg, c->user)) {
+		/* bound by a pattern before groups were reserved */
+		ag_log(c->log, LOG_ERR, "account: %s is also the name of a group of [roles] or primary_group; a user may "
+					"not take a group's name (authgear-pam forget %s, or rename the group); refusing",
+		       c->user, c->user);
+		return AG_ERR_CONFIG;
+	}
 	if (!u->uid) {
 		uint32_t shown_uid, shown_gid;
 		bool shown = provisional_ids(c->state_dir, c->user, &shown_uid, &shown_gid), host = false;
@@ -394,21 +475,9 @@ static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struc
 	}
 	for (size_t i = 0; i < c->n_groups && err == AG_OK; i++) {
 		const char *name = c->groups[i];
-		struct ag_store_user other;
-		bool found;
 
-		if (!c->cfg->primary_group) {
-			err = ag_store_tx_user(tx, name, &other, &found);
-			found = found && other.sub;
-			ag_store_user_clear(&other);
-			if (err != AG_OK)
-				break;
-			if (found) {
-				ag_log(c->log, LOG_ERR, "account: group %s is also the private group of user %s; not "
-							"granted", name, name);
-				continue;
-			}
-		}
+		/* (a user of that name loses its private group in the index, never
+		 * the [roles] group its members) */
 		err = ensure_group(c, tx, name, &g, &ok);
 		if (err == AG_OK && ok && !strv_add_unique(name, &granted))
 			err = AG_ERR_NOMEM;
@@ -570,8 +639,16 @@ static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_con
 	}
 	/* Groups: each user's private group, then the groups [roles] can grant
 	 * (and the shared primary group) with their members. */
-	for (size_t i = 0; upg && i < p.n_users; i++)
+	for (size_t i = 0; upg && i < p.n_users; i++) {
+		if (ag_config_group_name(cfg, p.users[i].name)) {
+			/* the [roles] group keeps its name: sudo's %group rules and
+			 * sshd's AllowGroups match by name */
+			ag_log(log, LOG_WARNING, "index: user %s has the name of a group of [roles]; its private group "
+						 "is left out", p.users[i].name);
+			continue;
+		}
 		p.groups[p.n_groups++] = (struct ag_index_in_group){ p.users[i].name, p.users[i].uid, false, NULL, 0 };
+	}
 	for (size_t i = 0; i < db->n_groups; i++) {
 		const struct ag_store_group *g = &db->groups[i];
 		struct ag_index_in_group *o = &p.groups[p.n_groups];
@@ -579,11 +656,6 @@ static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_con
 
 		if (!grantable && !is_primary)
 			continue; /* no longer in [roles]: its GID stays pinned, the group is not served */
-		if (upg && user_pos(&p, g->name) >= 0) {
-			ag_log(log, LOG_WARNING, "index: group %s has the name of a user's private group; left out",
-			       g->name);
-			continue;
-		}
 		p.members[p.n_groups] = malloc((p.n_users + 1) * sizeof **p.members);
 		if (!p.members[p.n_groups])
 			goto out;

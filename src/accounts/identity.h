@@ -20,6 +20,22 @@
  * resolves to a system account (UID below 1000, or nobody). */
 bool ag_identity_reserved(const char *name, const struct ag_idmap_probe *probe);
 
+/* Whether user is pam_authgear's (no network, no prompt): a valid name, not
+ * reserved, and either bound in the store, pinned ([uids], pin, import),
+ * listed in `users` by its exact name, or matched by a pattern of `users`
+ * while the host has neither an account nor a group of that name (nor is it
+ * a [roles] group or primary_group). A pattern never takes over what the
+ * host already has: those names are the next module's. probe NULL: the
+ * host's NSS. */
+bool ag_identity_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user,
+			 const struct ag_idmap_probe *probe);
+
+/* Whether the NSS index at index_path names name by itself (bound, pinned,
+ * or listed by its exact name): with an unusable configuration, such a
+ * name is still an Authgear user's and must not fall through to the next
+ * module. False when there is no usable index. */
+bool ag_identity_index_names(const char *index_path, const char *name);
+
 /* The Unix groups [roles] grants for these roles, in table order, each once.
  * Caller frees with ag_identity_strv_free. */
 enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *const *roles, size_t n_roles,

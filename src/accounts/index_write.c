@@ -518,8 +518,10 @@ enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, cons
 	/* A file a crashed writer left is simply replaced. */
 	unlink(path);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
+	if (fd < 0 || ag_file_own_by_root(fd) != 0) {
 		ag_log(log, LOG_ERR, "index: cannot create %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return AG_ERR_IO;
 	}
 	while (left) {

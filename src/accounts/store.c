@@ -39,7 +39,7 @@
 #define JSON_THROTTLE "throttle.json"
 #define JSON_MAX (64 * 1024 * 1024)
 #define BUSY_MS 10000           /* a writer holds the lock for milliseconds */
-#define THROTTLE_WINDOW 60      /* seconds */
+#define THROTTLE_WINDOW AG_STORE_THROTTLE_WINDOW
 #define THROTTLE_ROWS_MAX 16384 /* attempts tracked before idle keys are evicted */
 #define THROTTLE_EVICT 512      /* keys evicted at a time */
 
@@ -312,7 +312,8 @@ static enum ag_err create_db(struct ag_store *s)
 	snprintf(tmp, sizeof tmp, "%s.new.%ld", s->path, (long)getpid());
 	unlink(tmp);
 	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || fchmod(fd, 0600) != 0) {
+	/* root:root; SQLite gives its -wal and -shm files the database's owner */
+	if (fd < 0 || fchmod(fd, 0600) != 0 || ag_file_own_by_root(fd) != 0) {
 		ag_log(s->log, LOG_ERR, "store %s: cannot create: %s", tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -1324,6 +1325,64 @@ enum ag_err ag_store_throttle_attempt(struct ag_store *s, const char *name, cons
 	return err;
 }
 
+static enum ag_err read_tx(struct ag_store *s, const char *name, time_t now, bool clear, struct ag_store_throttle *t)
+{
+	long long n, oldest;
+	sqlite3_stmt *st;
+	enum ag_err err;
+	char sql[96];
+	int rc;
+
+	snprintf(sql, sizeof sql, "DELETE FROM throttle WHERE at <= %lld", (long long)now - THROTTLE_WINDOW);
+	err = exec(s, sql, "throttle");
+	if (err == AG_OK)
+		err = attempts(s, name, NULL, &n, &oldest);
+	if (err != AG_OK)
+		return err;
+	t->attempts = (long)n;
+	t->oldest_age = n ? (long)(now - (time_t)oldest) : 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM throttle "
+				"WHERE name = ?1 GROUP BY rhost)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "throttle");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	t->max_per_source = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return fail(s, rc, "throttle");
+	if (!clear || !n)
+		return AG_OK;
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM throttle WHERE name = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "throttle");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	err = run(s, st, "throttle");
+	sqlite3_finalize(st);
+	if (err == AG_OK)
+		ag_log(s->log, LOG_NOTICE, "throttle: %s cleared (%lld attempts forgotten)", name, n);
+	return err;
+}
+
+enum ag_err ag_store_throttle_read(struct ag_store *s, const char *name, time_t now, bool clear,
+				   struct ag_store_throttle *t)
+{
+	enum ag_err err;
+
+	memset(t, 0, sizeof *t);
+	if (!ag_name_valid(name))
+		return AG_ERR_INVALID_ARG;
+	err = exec(s, "BEGIN IMMEDIATE", "throttle");
+	if (err != AG_OK)
+		return err;
+	err = read_tx(s, name, now, clear, t);
+	if (err == AG_OK)
+		err = exec(s, "COMMIT", "throttle");
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", "throttle");
+	return err;
+}
+
 enum ag_err ag_store_throttle_forgive(struct ag_store *s)
 {
 	sqlite3_stmt *st;
@@ -1347,7 +1406,6 @@ enum ag_err ag_store_throttle_forgive(struct ag_store *s)
 static enum ag_err json_load(struct ag_store *s, const char *name, json_t **out)
 {
 	char path[PATH_MAX], why[256];
-	json_error_t jerr;
 	enum ag_err err;
 	size_t len;
 	char *buf;
@@ -1355,19 +1413,17 @@ static enum ag_err json_load(struct ag_store *s, const char *name, json_t **out)
 	*out = NULL;
 	snprintf(path, sizeof path, "%s/%s", s->dir, name);
 	err = ag_file_read_root(path, JSON_MAX, &buf, &len, why, sizeof why);
-	if (err == AG_ERR_NOT_CONFIGURED)
-		return AG_OK;
+	if (err == AG_ERR_NOT_FOUND)
+		return AG_OK; /* nothing to import */
 	if (err != AG_OK) {
 		ag_log(s->log, LOG_ERR, "store %s: %s; not imported", path, why);
 		return err;
 	}
-	*out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	err = ag_json_parse_object_max(buf, len, JSON_MAX, s->log, path, out);
 	free(buf);
-	if (!*out || !json_is_object(*out)) {
-		ag_log(s->log, LOG_ERR, "store %s: not a JSON object (line %d); not imported", path, jerr.line);
-		json_decref(*out);
-		*out = NULL;
-		return AG_ERR_IO;
+	if (err != AG_OK) {
+		ag_log(s->log, LOG_ERR, "store %s: not imported", path);
+		return err == AG_ERR_NOMEM ? err : AG_ERR_CORRUPT;
 	}
 	return AG_OK;
 }

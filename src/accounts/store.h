@@ -65,6 +65,16 @@ enum ag_err ag_store_throttle_attempt(struct ag_store *s, const char *name, cons
 				      long per_name, time_t now, long *retry_after);
 enum ag_err ag_store_throttle_forgive(struct ag_store *s);
 
+/* For the administrator (authgear-pam throttle): name's attempts within the
+ * last minute from all sources, the most from one source, and the age in
+ * seconds of the oldest; with clear, forget them all. */
+#define AG_STORE_THROTTLE_WINDOW 60 /* seconds: the throttle's minute */
+struct ag_store_throttle {
+	long attempts, max_per_source, oldest_age;
+};
+enum ag_err ag_store_throttle_read(struct ag_store *s, const char *name, time_t now, bool clear,
+				   struct ag_store_throttle *t);
+
 /* --- users and groups ------------------------------------------------------ */
 
 struct ag_store_user {

@@ -26,10 +26,8 @@ enum ag_err ag_cache_load(const char *dir, const char *name, const char *source,
 	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
 		return AG_ERR_INVALID_ARG;
 	err = ag_file_read_root(path, AG_JSON_MAX, &buf, &len, why, sizeof why);
-	/* file.c still says AG_ERR_NOT_CONFIGURED (the config loader's and the
-	 * store's contract); a cache that is not there yet is just not found. */
-	if (err == AG_ERR_NOT_CONFIGURED)
-		return AG_ERR_NOT_FOUND;
+	if (err == AG_ERR_NOT_FOUND)
+		return err; /* not cached yet */
 	if (err != AG_OK) {
 		ag_log(log, LOG_WARNING, "cache %s: %s", path, why);
 		return err == AG_ERR_NOMEM ? err : AG_ERR_PARSE;

@@ -1,6 +1,7 @@
 /* Configuration file parser (see conf.h). */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr.h"
 #include "base/conf.h"
 #include "base/file.h"
 #include "base/idset.h"
@@ -32,6 +34,8 @@ enum key_type {
 	KEY_RANGE,    /* "MIN-MAX" UIDs (uid.h) */
 	KEY_PASSWD_PATH, /* absolute path for a passwd field: printable, no ':' or spaces, %u and %% */
 	KEY_NAME,     /* a Unix name (names.h) */
+	KEY_FROM,     /* console and/or address ranges (addr.h) */
+	KEY_AMR,      /* amr combinations: "a+b" joined by commas or spaces, values [A-Za-z0-9_.:-] */
 };
 
 struct key_spec {
@@ -55,7 +59,8 @@ struct key_spec {
 static const struct key_spec key_specs[] = {
 	STR(issuer,       KEY_URL,    NULL, true),
 	STR(client_id,    KEY_TOKEN,  NULL, true),
-	STR(redirect_uri, KEY_URI,    NULL, true),
+	/* redirect_uri: required with the password method (apply_defaults) */
+	STR(redirect_uri, KEY_URI,    NULL, false),
 	STR(scopes,       KEY_SCOPES, "openid offline_access", false),
 	STR(ca_file,      KEY_PATH,   NULL, false),
 	STR(state_dir,    KEY_PATH,   "/var/lib/authgear", false),
@@ -64,6 +69,7 @@ static const struct key_spec key_specs[] = {
 	STR(client_secret_file, KEY_PATH, NULL, false),
 	NUM(connect_timeout, KEY_SECONDS, 5, 1, 60),
 	NUM(timeout,         KEY_SECONDS, 15, 1, 300),
+	NUM(login_timeout,   KEY_SECONDS, 115, 5, 900),
 	NUM(leeway,          KEY_SECONDS, 60, 0, 300),
 	NUM(cache_ttl,       KEY_SECONDS, 3600, 60, 86400),
 	NUM(insecure_loopback_for_tests, KEY_BOOL, 0, 0, 1),
@@ -75,6 +81,7 @@ static const struct key_spec key_specs[] = {
 	NUM(require_mfa,  KEY_BOOL,     1, 0, 1),
 	STR(require_roles, KEY_LIST,    NULL, false),
 	NUM(reveal_unknown_users, KEY_BOOL, 0, 0, 1),
+	NUM(terminate_other_sessions, KEY_BOOL, 0, 0, 1),
 	NUM(max_attempts_per_minute, KEY_NUMBER, 5, 1, 1000),
 	NUM(debug,           KEY_BOOL, 0, 0, 1),
 	/* device-code login (RFC 8628) */
@@ -84,6 +91,8 @@ static const struct key_spec key_specs[] = {
 	NUM(qr_invert,       KEY_BOOL,   0, 0, 1),
 	NUM(device_max_wait, KEY_SECONDS, 110, 5, 900),
 	STR(username_claim,  KEY_TOKEN,  "preferred_username", false),
+	STR(device_from,     KEY_FROM,   NULL, false),
+	STR(mfa_amr,         KEY_AMR,    AG_MFA_AMR_DEFAULT, false),
 	/* accounts: UIDs, home, shell, primary group ([roles] and [uids] below) */
 	STR(uid_range,    KEY_RANGE,       AG_UID_RANGE_DEFAULT, false),
 	STR(home,         KEY_PASSWD_PATH, "/home/%u", false),
@@ -278,6 +287,38 @@ static bool valid_choice(const char *v, const char *choices)
 }
 
 /* Words from choices separated by commas and/or spaces, at least one, none twice. */
+/* One amr value of an mfa_amr combination: what RFC 8176 values and issuers'
+ * own scheme names are made of. */
+static bool amr_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == ':' || c == '-';
+}
+
+/* mfa_amr: one or more combinations, each one or more values joined by '+'
+ * (no empty value, no other characters). */
+static bool valid_amr(const char *v)
+{
+	const char *cur = v, *w;
+	size_t n, n_combos = 0;
+
+	while ((w = ag_list_next(&cur, &n))) {
+		bool value_started = false;
+
+		for (size_t i = 0; i < n; i++) {
+			if (w[i] == '+' && value_started)
+				value_started = false;
+			else if (amr_char(w[i]))
+				value_started = true;
+			else
+				return false;
+		}
+		if (!value_started)
+			return false;
+		n_combos++;
+	}
+	return n_combos > 0;
+}
+
 static bool valid_words(const char *v, const char *choices)
 {
 	char word[64];
@@ -337,6 +378,20 @@ static bool parse_long(const char *v, long min, long max, long *out)
 	return true;
 }
 
+static bool is_list(enum key_type t)
+{
+	return t == KEY_LIST || t == KEY_SCOPES || t == KEY_ALGS || t == KEY_WORDS;
+}
+
+/* "users = dana  # our first user" would allow-list "our", "first" and
+ * "user", and users = "dana" nobody: a list never holds these characters. */
+static bool has_comment_or_quote(const char *v)
+{
+	return strpbrk(v, "#\"'`") != NULL;
+}
+
+#define LIST_COMMENT_OR_QUOTE "'#' or a quote in a list: comments go on a line of their own, values are never quoted"
+
 static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned line)
 {
 	const struct key_spec *spec = &key_specs[k];
@@ -344,6 +399,8 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 	bool b;
 	long n;
 
+	if (is_list(spec->type) && has_comment_or_quote(v))
+		return fail(p, AG_ERR_CONFIG, line, "%s: " LIST_COMMENT_OR_QUOTE, spec->name);
 	switch (spec->type) {
 	case KEY_URL:
 	case KEY_URI:
@@ -398,6 +455,17 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 		if (v[0] != '/' || !valid_template(v) || strchr(v, ':') || strlen(v) >= 256)
 			return fail(p, AG_ERR_CONFIG, line,
 				    "%s: must be an absolute path without spaces or ':' (%%u = user name)", spec->name);
+		break;
+	case KEY_FROM:
+		if (!ag_addr_list_valid(v))
+			return fail(p, AG_ERR_CONFIG, line,
+				    "%s: must be console and/or addresses or ranges (192.0.2.0/24, 2001:db8::/32)", spec->name);
+		break;
+	case KEY_AMR:
+		if (!valid_amr(v))
+			return fail(p, AG_ERR_CONFIG, line,
+				    "%s: must be amr combinations like 'mfa, pwd+otp' (values of letters, digits, _ . : -)",
+				    spec->name);
 		break;
 	case KEY_NAME:
 		if (!ag_name_valid(v))
@@ -481,6 +549,8 @@ static enum ag_err validate_table_entry(struct parser *p, const struct ag_config
 	uint32_t uid, other;
 
 	if (strcmp(t->name, "roles") == 0) {
+		if (has_comment_or_quote(value))
+			return fail(p, AG_ERR_CONFIG, line, "[roles] %.64s: " LIST_COMMENT_OR_QUOTE, key);
 		if (!ag_name_list_valid(value, ROLE_GROUPS_MAX))
 			return fail(p, AG_ERR_CONFIG, line,
 				    "[roles] %.64s: must be 1-%d Unix group names (lower case, at most %d characters, "
@@ -639,6 +709,43 @@ static enum ag_err handle_line(struct parser *p, const char *s, size_t n, unsign
 	return handle_global(p, key, value, line);
 }
 
+struct user_group_check {
+	struct parser *p;
+	const char *what;
+	unsigned line;
+	enum ag_err err;
+};
+
+static bool user_not_group(const char *name, void *vctx)
+{
+	struct user_group_check *c = vctx;
+
+	if (!ag_config_group_name(c->p->cfg, name))
+		return true;
+	c->err = fail(c->p, AG_ERR_CONFIG, c->line,
+		      "%s %s: also the name of a group of [roles] or primary_group; a user may not take a group's name",
+		      c->what, name);
+	return false;
+}
+
+/* Names given to users (users by exact name, [uids]) are never group names. */
+static enum ag_err check_user_names(struct parser *p)
+{
+	const struct ag_config_table *uids = ag_config_table(p->cfg, "uids");
+	struct user_group_check c = { p, "users:", 0, AG_OK };
+
+	for (size_t k = 0; k < N_KEYS; k++)
+		if (strcmp(key_specs[k].name, "users") == 0)
+			c.line = p->seen_line[k];
+	ag_name_list_each(p->cfg->users, user_not_group, &c);
+	c.what = "[uids]";
+	for (size_t i = 0; uids && i < uids->n_entries && c.err == AG_OK; i++) {
+		c.line = uids->entries[i].line;
+		user_not_group(uids->entries[i].key, &c);
+	}
+	return c.err;
+}
+
 static enum ag_err apply_defaults(struct parser *p)
 {
 	for (size_t k = 0; k < N_KEYS; k++) {
@@ -666,6 +773,10 @@ static enum ag_err apply_defaults(struct parser *p)
 			}
 		}
 	}
+	/* Only the password method redirects (authorize, consent, code
+	 * exchange); a device-only configuration has nothing to register. */
+	if (!p->cfg->redirect_uri && ag_config_has_method(p->cfg, "password"))
+		return fail(p, AG_ERR_CONFIG, 0, "required key 'redirect_uri' is missing (methods include password)");
 	return AG_OK;
 }
 
@@ -702,6 +813,8 @@ enum ag_err ag_config_parse(const char *name, const char *buf, size_t len,
 	}
 	if (err == AG_OK)
 		err = apply_defaults(&p);
+	if (err == AG_OK)
+		err = check_user_names(&p);
 	if (err == AG_OK && name) {
 		p.cfg->path = strdup(name);
 		if (!p.cfg->path)
@@ -735,6 +848,8 @@ enum ag_err ag_config_load(const char *path, enum ag_config_mode mode,
 	err = ag_file_read_root(path, AG_CONFIG_FILE_MAX, &buf, &len, reason, sizeof reason);
 	if (err == AG_ERR_TOO_LARGE)
 		err = AG_ERR_CONFIG;
+	else if (err == AG_ERR_NOT_FOUND)
+		err = AG_ERR_NOT_CONFIGURED; /* no file: this host does not use Authgear */
 	if (err != AG_OK)
 		return fail(&p, err, 0, "%s", reason);
 	err = ag_config_parse(path, buf, len, mode, log, out, why, why_len);
@@ -773,6 +888,34 @@ const struct ag_config_table *ag_config_table(const struct ag_config *cfg, const
 	return NULL;
 }
 
+struct grants_check {
+	const char *group;
+	bool found;
+};
+
+static bool grants_one(const char *name, void *ctx)
+{
+	struct grants_check *c = ctx;
+
+	c->found = strcmp(name, c->group) == 0;
+	return !c->found;
+}
+
+bool ag_config_grants(const struct ag_config *cfg, const char *group)
+{
+	const struct ag_config_table *t = ag_config_table(cfg, "roles");
+	struct grants_check c = { group, false };
+
+	for (size_t i = 0; t && i < t->n_entries && !c.found; i++)
+		ag_name_list_each(t->entries[i].value, grants_one, &c);
+	return c.found;
+}
+
+bool ag_config_group_name(const struct ag_config *cfg, const char *name)
+{
+	return ag_config_grants(cfg, name) || (cfg->primary_group && strcmp(cfg->primary_group, name) == 0);
+}
+
 const char *ag_config_key_name(size_t i)
 {
 	return i < N_KEYS ? key_specs[i].name : NULL;
@@ -801,6 +944,36 @@ bool ag_config_has_method(const struct ag_config *cfg, const char *method)
 	while ((w = ag_list_next(&cur, &n)))
 		if (n == strlen(method) && strncmp(w, method, n) == 0)
 			return true;
+	return false;
+}
+
+static bool amr_has(char *const *amr, size_t n, const char *value, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(amr[i]) == len && strncmp(amr[i], value, len) == 0)
+			return true;
+	return false;
+}
+
+bool ag_config_amr_proves_mfa(const struct ag_config *cfg, char *const *amr, size_t n)
+{
+	const char *cur = cfg->mfa_amr, *w;
+	size_t len;
+
+	while ((w = ag_list_next(&cur, &len))) {
+		bool all = true;
+
+		for (size_t i = 0; i < len && all;) {
+			size_t k = i;
+
+			while (k < len && w[k] != '+')
+				k++;
+			all = amr_has(amr, n, w + i, k - i);
+			i = k + 1;
+		}
+		if (all)
+			return true;
+	}
 	return false;
 }
 

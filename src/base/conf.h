@@ -21,6 +21,9 @@
 #define AG_CONFIG_DEFAULT_PATH "/etc/authgear/pam_authgear.conf"
 #define AG_CONFIG_LINE_MAX 4096          /* bytes per line, newline excluded */
 #define AG_CONFIG_FILE_MAX (1024 * 1024) /* bytes per file */
+/* RFC 8176 §2 as mfa_amr: "mfa", or a knowledge factor (pwd) with a
+ * possession factor (otp, hwk, swk, sms). */
+#define AG_MFA_AMR_DEFAULT "mfa, pwd+otp, pwd+hwk, pwd+swk, pwd+sms"
 
 struct ag_config_entry {
 	char *key;
@@ -49,6 +52,7 @@ struct ag_config {
 	char *client_secret_file;
 	long connect_timeout;  /* seconds */
 	long timeout;          /* seconds, whole request */
+	long login_timeout;    /* seconds, all requests of one PAM call together */
 	long leeway;           /* seconds of clock skew allowed in token times */
 	long cache_ttl;        /* seconds discovery and JWKS stay cached */
 	bool insecure_loopback_for_tests;
@@ -62,6 +66,7 @@ struct ag_config {
 	bool require_mfa;
 	char *require_roles;   /* role keys; NULL: no role required */
 	bool reveal_unknown_users;
+	bool terminate_other_sessions; /* confirm Authgear's terminate_other_sessions step */
 	long max_attempts_per_minute;
 	/* device-code login (RFC 8628) */
 	char *methods;         /* "password", "device" or both, comma separated */
@@ -69,7 +74,9 @@ struct ag_config {
 	bool qr;               /* draw the QR code of the verification URI */
 	bool qr_invert;        /* characters draw the light modules (dark terminals) */
 	long device_max_wait;  /* seconds, below sshd's LoginGraceTime */
-	char *username_claim;  /* userinfo claim that must equal the Unix name */
+	char *username_claim;  /* userinfo claim that must name the Unix account */
+	char *device_from;     /* console and/or address ranges of PAM_RHOST; NULL: anywhere */
+	char *mfa_amr;         /* amr combinations proving a second factor (device logins): "mfa, pwd+otp" */
 	/* accounts: the Unix side of Authgear users (identity.c) */
 	char *uid_range;       /* "MIN-MAX" UIDs and GIDs are hashed into */
 	char *home;            /* home directory template, %u = Unix name */
@@ -110,6 +117,18 @@ const char *ag_config_table_get(const struct ag_config_table *table, const char 
 
 /* Whether methods (password, device) lists method. */
 bool ag_config_has_method(const struct ag_config *cfg, const char *method);
+
+/* Whether [roles] can grant group. */
+bool ag_config_grants(const struct ag_config *cfg, const char *group);
+
+/* Whether name is a group of [roles] or primary_group: never a user's name
+ * (a user named like a group would give its private group the group's
+ * name, which sudo's %group rules and sshd's AllowGroups match). */
+bool ag_config_group_name(const struct ag_config *cfg, const char *name);
+/* mfa_amr: whether amr (n values) holds every value of at least one of the
+ * configured combinations ("mfa, pwd+otp": "mfa" alone, or both "pwd" and
+ * "otp"). */
+bool ag_config_amr_proves_mfa(const struct ag_config *cfg, char *const *amr, size_t n);
 
 /* Name of the i-th global key the parser knows; NULL past the last one. */
 const char *ag_config_key_name(size_t i);

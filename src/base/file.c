@@ -44,7 +44,7 @@ static enum ag_err read_root(const char *path, size_t max, bool secret, char **b
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return ag_why(why, why_len, AG_ERR_NOT_CONFIGURED, "file not found");
+			return ag_why(why, why_len, AG_ERR_NOT_FOUND, "file not found");
 		return ag_why(why, why_len, AG_ERR_IO, "cannot open: %s", strerror(errno));
 	}
 	if (fstat(fd, &st) != 0) {
@@ -110,6 +110,14 @@ enum ag_err ag_file_read_secret(const char *path, size_t max, char **buf, size_t
 	return read_root(path, max, true, buf, len, why, why_len);
 }
 
+/* What root creates is root:root: a login under sudo runs with the user's
+ * GID as its effective group, and files would inherit it. Not root (unit
+ * tests): left as created. */
+int ag_file_own_by_root(int fd)
+{
+	return geteuid() == 0 ? fchown(fd, 0, 0) : 0;
+}
+
 enum ag_err ag_dir_ensure(const char *dir, mode_t mode, const struct ag_log *log)
 {
 	char why[256];
@@ -118,10 +126,15 @@ enum ag_err ag_dir_ensure(const char *dir, mode_t mode, const struct ag_log *log
 
 	if (mkdir(dir, mode) == 0) {
 		/* mkdir applies the umask; set the exact mode. */
-		if (chmod(dir, mode) != 0) {
-			ag_log(log, LOG_ERR, "%s: cannot set mode: %s", dir, strerror(errno));
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd < 0 || fchmod(fd, mode) != 0 || ag_file_own_by_root(fd) != 0) {
+			ag_log(log, LOG_ERR, "%s: cannot set owner and mode: %s", dir, strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			return AG_ERR_IO;
 		}
+		close(fd);
 		return AG_OK;
 	}
 	if (errno != EEXIST) {
@@ -186,7 +199,7 @@ enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *
 		ag_log(log, LOG_ERR, "%s: cannot create temporary file: %s", dir, strerror(errno));
 		return AG_ERR_IO;
 	}
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != AG_OK || fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0 || ag_file_own_by_root(fd) != 0 || write_all(fd, data, len) != AG_OK || fsync(fd) != 0) {
 		ag_log(log, LOG_ERR, "%s: cannot write: %s", final, strerror(errno));
 		goto out;
 	}
@@ -226,8 +239,11 @@ enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, co
 	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
 		return AG_ERR_INVALID_ARG;
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (*fd < 0) {
+	if (*fd < 0 || ag_file_own_by_root(*fd) != 0) {
 		ag_log(log, LOG_ERR, "%s: cannot open lock: %s", path, strerror(errno));
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
 		return AG_ERR_IO;
 	}
 	while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {

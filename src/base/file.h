@@ -16,7 +16,7 @@
  * the file they name). On failure *buf is NULL and a reason is written to
  * why: "file not found", "not a regular file", "owned by uid N; ...",
  * "mode 0666 is writable ...", "file larger than N bytes", ... A missing file
- * is AG_ERR_NOT_CONFIGURED, an unsafe one AG_ERR_CONFIG_PERM, an oversized one
+ * is AG_ERR_NOT_FOUND, an unsafe one AG_ERR_CONFIG_PERM, an oversized one
  * AG_ERR_TOO_LARGE, other failures AG_ERR_IO. *buf is NUL-terminated. */
 enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *len,
 			      char *why, size_t why_len);
@@ -44,5 +44,10 @@ enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *
  * the process dies: no stale lock survives a crash). */
 enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, const struct ag_log *log, int *fd);
 void ag_lock_release(int fd);
+
+/* fchown(fd, 0, 0) when running as root (0 otherwise): what root creates
+ * under state_dir is root:root even when the process's group is another (a
+ * login under sudo). */
+int ag_file_own_by_root(int fd);
 
 #endif

@@ -1,6 +1,7 @@
 /* HTTPS client on libcurl (see http.h). */
 #include "config.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ struct ag_http {
 	CURL *curl;
 	const struct ag_log *log;
 	bool insecure_loopback;
+	long connect_timeout_ms, timeout_ms; /* per request, cut to what is left of the deadline */
+	long login_timeout;                  /* seconds, 0: no deadline */
+	struct timespec deadline;            /* CLOCK_MONOTONIC */
 	long connections;
 	long requests;
 	double wait_ms;                     /* time inside perform() */
@@ -185,6 +189,11 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 		return AG_ERR_NOMEM;
 	http->log = log;
 	http->insecure_loopback = opts->insecure_loopback;
+	http->connect_timeout_ms = opts->connect_timeout * 1000;
+	http->timeout_ms = opts->timeout * 1000;
+	http->login_timeout = opts->login_timeout;
+	clock_gettime(CLOCK_MONOTONIC, &http->deadline);
+	http->deadline.tv_sec += opts->login_timeout;
 	c = http->curl = curl_easy_init();
 	if (!c) {
 		free(http);
@@ -204,8 +213,6 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file) == CURLE_OK;
 	/* "" disables proxies, including the environment's https_proxy. */
 	ok &= curl_easy_setopt(c, CURLOPT_PROXY, opts->proxy ? opts->proxy : "") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opts->connect_timeout) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, opts->timeout) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)AG_HTTP_BODY_MAX) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, http->errbuf) == CURLE_OK;
@@ -306,6 +313,23 @@ static bool add_header(struct curl_slist **list, const char *line)
 	return true;
 }
 
+long ag_http_remaining_ms(const struct ag_http *http)
+{
+	struct timespec now;
+	long long ms;
+
+	if (!http->login_timeout)
+		return LONG_MAX;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(http->deadline.tv_sec - now.tv_sec) * 1000 + (http->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? (long)ms : 0;
+}
+
+static long min_ms(long a, long b)
+{
+	return a < b ? a : b;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -323,7 +347,7 @@ static enum ag_err perform_once(struct ag_http *http, const char *method, const 
 	bool ok;
 	enum ag_err err;
 	CURLcode rc;
-	long n_conn = 0;
+	long n_conn = 0, left;
 	CURL *c = http->curl;
 
 	memset(resp, 0, sizeof *resp);
@@ -331,6 +355,15 @@ static enum ag_err perform_once(struct ag_http *http, const char *method, const 
 	err = ag_http_check_url(http, url);
 	if (err != AG_OK)
 		return err;
+	/* One deadline for the whole PAM call (login_timeout): each request gets
+	 * its own timeouts or what is left, whichever is shorter, so a slow
+	 * issuer cannot hold the call past sshd's LoginGraceTime. */
+	left = ag_http_remaining_ms(http);
+	if (left < 1) {
+		ag_log(http->log, LOG_ERR, "http: %s %s: login_timeout (%ld s) reached; no request made", method, shown,
+		       http->login_timeout);
+		return AG_ERR_TIMEOUT;
+	}
 	if (http->transport.request) {
 		http->requests++;
 		err = http->transport.request(http->transport.ctx, method, url, content_type, body, bearer, resp);
@@ -340,6 +373,9 @@ static enum ag_err perform_once(struct ag_http *http, const char *method, const 
 			ag_http_response_clear(resp);
 		return err;
 	}
+	if (curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, min_ms(http->connect_timeout_ms, left)) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, min_ms(http->timeout_ms, left)) != CURLE_OK)
+		return AG_ERR_UNSUPPORTED;
 
 	ok = add_header(&headers, "Accept: application/json") && add_header(&headers, "Expect:");
 	if (ok && content_type) {
@@ -387,7 +423,10 @@ static enum ag_err perform_once(struct ag_http *http, const char *method, const 
 
 	if (rc != CURLE_OK) {
 		err = map_curl_error(rc, http);
-		if (err == AG_ERR_TOO_LARGE)
+		if (err == AG_ERR_TIMEOUT && ag_http_remaining_ms(http) < 1)
+			ag_log(http->log, LOG_ERR, "http: %s %s: cut at login_timeout (%ld s)", method, shown,
+			       http->login_timeout);
+		else if (err == AG_ERR_TOO_LARGE)
 			ag_log(http->log, LOG_ERR, "http: %s %s: response over the %s limit", method, shown,
 			       http->headers_over ? "header" : "body");
 		else if (err == AG_ERR_CONV)

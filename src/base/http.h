@@ -30,6 +30,7 @@ struct ag_http_opts {
 	const char *proxy;             /* NULL: no proxy */
 	long connect_timeout;          /* seconds */
 	long timeout;                  /* seconds, whole request */
+	long login_timeout;            /* seconds from ag_http_new for all requests together; 0: none */
 	bool insecure_loopback;        /* allow http:// to 127.0.0.0/8, [::1], localhost */
 };
 
@@ -98,6 +99,10 @@ char *ag_http_query(const char *url);
 /* The decoded value of the first name=value in url's query; AG_OK with *value
  * NULL when absent. Caller frees (wipes: it may be a code). */
 enum ag_err ag_http_query_param(const char *url, const char *name, char **value);
+
+/* Milliseconds left of login_timeout (LONG_MAX without one; 0 when it has
+ * passed): a wait between requests (device polling) ends with it. */
+long ag_http_remaining_ms(const struct ag_http *http);
 
 /* Wipe and free the response's contents. */
 void ag_http_response_clear(struct ag_http_response *resp);

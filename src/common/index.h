@@ -106,6 +106,10 @@ static inline uint32_t ag_index_id_hash(uint32_t x)
 
 /* --- reader ----------------------------------------------------------- */
 
+/* The index the NSS module reads: AG_INDEX_DEFAULT_PATH (test-hooks builds:
+ * AUTHGEAR_NSS_INDEX when set to an absolute path, through secure_getenv). */
+const char *ag_index_path(void);
+
 enum ag_index_status {
 	AG_INDEX_OK,
 	AG_INDEX_NOTFOUND,
@@ -151,5 +155,30 @@ enum ag_index_status ag_index_user_gids(const struct ag_index *ix, uint32_t idx,
  * the first hash candidate. NOTFOUND for any other name. */
 enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
 					  char *buf, size_t len);
+
+/* The same, where a name only a pattern of the allow-list matches counts
+ * only when by_pattern is true; a name listed by itself or pinned always
+ * does. The NSS module answers pattern matches only to sshd (its lookup
+ * before PAM runs), so useradd and `getent passwd x || useradd x` see
+ * that such a name does not exist yet. */
+enum ag_index_status ag_index_provisional_for(const struct ag_index *ix, const char *name, bool by_pattern,
+					      struct passwd *pw, char *buf, size_t len);
+
+/* Whether the index names name by itself: a bound user, a pin, or an entry
+ * of the allow-list equal to it (not a pattern match). */
+bool ag_index_names(const struct ag_index *ix, const char *name);
+
+/* The same entries by UID, so getpwnam and getpwuid agree (id(1) asks
+ * both): only names the index can lead back to, the pinned names and the
+ * plain names (not patterns) of the allow-list. NOTFOUND otherwise. */
+enum ag_index_status ag_index_provisional_by_uid(const struct ag_index *ix, uint32_t uid, struct passwd *pw,
+						 char *buf, size_t len);
+
+/* The user-private group (GID = UID, no members) of a provisional entry, by
+ * name and by GID; NOTFOUND with a shared primary_group. */
+enum ag_index_status ag_index_provisional_group(const struct ag_index *ix, const char *name, struct group *gr,
+						char *buf, size_t len);
+enum ag_index_status ag_index_provisional_group_by_gid(const struct ag_index *ix, uint32_t gid, struct group *gr,
+						       char *buf, size_t len);
 
 #endif

@@ -4,11 +4,28 @@
 #include "config.h"
 
 #include <stdalign.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/index.h"
 #include "common/names.h"
 #include "common/uid.h"
+
+#ifdef AG_TEST_HOOKS
+/* Test builds only: a default build reads one index, whatever the
+ * environment says (nss_authgear.c). */
+const char *ag_index_path(void)
+{
+	const char *p = secure_getenv("AUTHGEAR_NSS_INDEX");
+
+	return p && p[0] == '/' ? p : AG_INDEX_DEFAULT_PATH;
+}
+#else
+const char *ag_index_path(void)
+{
+	return AG_INDEX_DEFAULT_PATH;
+}
+#endif
 
 static bool section_ok(const struct ag_index *ix, const struct ag_index_section *s, size_t elem)
 {
@@ -357,31 +374,178 @@ static enum ag_index_status pinned_uid(const struct ag_index *ix, const char *na
 	return AG_INDEX_NOTFOUND;
 }
 
-enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
-					  char *buf, size_t len)
+/* The provisional UID of name, and the templates; NOTFOUND unless the index
+ * gives name a provisional entry: valid, allowed, not root, not bound. The
+ * one rule for lookups by name, by UID and by GID. */
+struct provisional {
+	uint32_t uid, gid;
+	const char *home_tmpl, *shell;
+};
+
+/* by_pattern: whether a name only a pattern of the allow-list matches
+ * counts (the NSS module answers those only to sshd); a name listed by
+ * itself or pinned always does. */
+static enum ag_index_status provisional_of(const struct ag_index *ix, const char *name, bool by_pattern,
+					   struct provisional *p)
 {
 	const struct ag_index_header *h = ix->h;
 	struct ag_id_range range = { h->uid_min, h->uid_max };
-	const char *allow, *tmpl, *shell;
-	char home[4096];
 	enum ag_index_status st;
-	uint32_t uid;
+	const char *allow;
+	uint32_t idx;
 
 	if (h->allow == AG_INDEX_NONE || h->home == AG_INDEX_NONE || h->shell == AG_INDEX_NONE)
 		return AG_INDEX_NOTFOUND;
 	allow = str(ix, h->allow);
-	tmpl = str(ix, h->home);
-	shell = str(ix, h->shell);
-	if (!allow || !tmpl || !shell || range.min < AG_UID_MIN_ALLOWED || range.min >= range.max)
+	p->home_tmpl = str(ix, h->home);
+	p->shell = str(ix, h->shell);
+	if (!allow || !p->home_tmpl || !p->shell || range.min < AG_UID_MIN_ALLOWED || range.min >= range.max)
 		return AG_INDEX_CORRUPT;
 	if (!ag_name_valid(name) || strcmp(name, "root") == 0 || !ag_name_allowed(allow, name))
 		return AG_INDEX_NOTFOUND;
-	st = pinned_uid(ix, name, &uid);
+	st = ag_index_user_by_name(ix, name, &idx);
+	if (st != AG_INDEX_NOTFOUND)
+		return st == AG_INDEX_OK ? AG_INDEX_NOTFOUND : st; /* bound: the real entry answers */
+	st = pinned_uid(ix, name, &p->uid);
 	if (st == AG_INDEX_CORRUPT)
 		return st;
+	if (!by_pattern && st == AG_INDEX_NOTFOUND && !ag_name_listed(allow, name))
+		return AG_INDEX_NOTFOUND;
 	if (st == AG_INDEX_NOTFOUND)
-		uid = ag_id_first(AG_ID_USER, name, &range);
-	if (!ag_name_expand(tmpl, name, home, sizeof home))
+		p->uid = ag_id_first(AG_ID_USER, name, &range);
+	p->gid = h->primary_gid ? h->primary_gid : p->uid;
+	return AG_INDEX_OK;
+}
+
+bool ag_index_names(const struct ag_index *ix, const char *name)
+{
+	const char *allow = ix->h->allow == AG_INDEX_NONE ? NULL : str(ix, ix->h->allow);
+	uint32_t idx, uid;
+
+	if (!ag_name_valid(name))
+		return false;
+	return ag_index_user_by_name(ix, name, &idx) == AG_INDEX_OK || pinned_uid(ix, name, &uid) == AG_INDEX_OK ||
+	       (allow && ag_name_listed(allow, name));
+}
+
+static enum ag_index_status fill_provisional(const struct provisional *p, const char *name, struct passwd *pw,
+					     char *buf, size_t len)
+{
+	char home[4096];
+
+	if (!ag_name_expand(p->home_tmpl, name, home, sizeof home))
 		return AG_INDEX_CORRUPT;
-	return fill_pw(pw, buf, len, name, uid, h->primary_gid ? h->primary_gid : uid, home, shell);
+	return fill_pw(pw, buf, len, name, p->uid, p->gid, home, p->shell);
+}
+
+enum ag_index_status ag_index_provisional_for(const struct ag_index *ix, const char *name, bool by_pattern,
+					      struct passwd *pw, char *buf, size_t len)
+{
+	struct provisional p;
+	enum ag_index_status st = provisional_of(ix, name, by_pattern, &p);
+
+	return st == AG_INDEX_OK ? fill_provisional(&p, name, pw, buf, len) : st;
+}
+
+enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
+					  char *buf, size_t len)
+{
+	return ag_index_provisional_for(ix, name, true, pw, buf, len);
+}
+
+/* The name whose provisional UID is uid: the pinned names and the plain
+ * names of the allow-list (a pattern names nobody in particular, so a UID
+ * cannot lead back to it). *name is copied into namebuf. */
+static enum ag_index_status provisional_name_by_uid(const struct ag_index *ix, uint32_t uid, char *namebuf,
+						    size_t namelen, struct provisional *p)
+{
+	const struct ag_index_pin *pins = (const struct ag_index_pin *)(const void *)(ix->base + ix->h->pins.off);
+	const char *allow, *cur, *item;
+	enum ag_index_status st;
+	size_t n;
+
+	for (uint32_t i = 0; i < ix->h->pins.count; i++) {
+		const char *s = str(ix, pins[i].name);
+
+		if (!s)
+			return AG_INDEX_CORRUPT;
+		if (pins[i].uid != uid || strlen(s) >= namelen)
+			continue;
+		st = provisional_of(ix, s, false, p);
+		if (st == AG_INDEX_CORRUPT)
+			return st;
+		if (st == AG_INDEX_OK && p->uid == uid) {
+			memcpy(namebuf, s, strlen(s) + 1);
+			return AG_INDEX_OK;
+		}
+	}
+	if (ix->h->allow == AG_INDEX_NONE || !(allow = str(ix, ix->h->allow)))
+		return ix->h->allow == AG_INDEX_NONE ? AG_INDEX_NOTFOUND : AG_INDEX_CORRUPT;
+	cur = allow;
+	while ((item = ag_list_next(&cur, &n))) {
+		if (n >= namelen || memchr(item, '*', n) || memchr(item, '?', n) || memchr(item, '[', n))
+			continue;
+		memcpy(namebuf, item, n);
+		namebuf[n] = '\0';
+		st = provisional_of(ix, namebuf, false, p);
+		if (st == AG_INDEX_CORRUPT)
+			return st;
+		if (st == AG_INDEX_OK && p->uid == uid)
+			return AG_INDEX_OK;
+	}
+	return AG_INDEX_NOTFOUND;
+}
+
+enum ag_index_status ag_index_provisional_by_uid(const struct ag_index *ix, uint32_t uid, struct passwd *pw,
+						 char *buf, size_t len)
+{
+	char name[AG_NAME_MAX + 1];
+	struct provisional p;
+	enum ag_index_status st = provisional_name_by_uid(ix, uid, name, sizeof name, &p);
+
+	return st == AG_INDEX_OK ? fill_provisional(&p, name, pw, buf, len) : st;
+}
+
+/* A user-private group with no members. */
+static enum ag_index_status fill_private_group(struct group *gr, char *buf, size_t len, const char *name, uint32_t gid)
+{
+	uintptr_t mis = (uintptr_t)buf % alignof(char *);
+	struct arena a = { buf, len, mis ? alignof(char *) - mis : 0 };
+	char **mem;
+
+	if (a.used > len || sizeof(char *) > len - a.used)
+		return AG_INDEX_ERANGE;
+	mem = (char **)(void *)(buf + a.used);
+	a.used += sizeof(char *);
+	mem[0] = NULL;
+	gr->gr_gid = gid;
+	gr->gr_mem = mem;
+	if (!(gr->gr_name = put(&a, name)) || !(gr->gr_passwd = put(&a, "*")))
+		return AG_INDEX_ERANGE;
+	return AG_INDEX_OK;
+}
+
+enum ag_index_status ag_index_provisional_group(const struct ag_index *ix, const char *name, struct group *gr,
+						char *buf, size_t len)
+{
+	struct provisional p;
+	enum ag_index_status st;
+
+	if (ix->h->primary_gid)
+		return AG_INDEX_NOTFOUND; /* a shared primary group: no private ones */
+	st = provisional_of(ix, name, false, &p); /* as by UID: named ones only */
+	return st == AG_INDEX_OK ? fill_private_group(gr, buf, len, name, p.gid) : st;
+}
+
+enum ag_index_status ag_index_provisional_group_by_gid(const struct ag_index *ix, uint32_t gid, struct group *gr,
+						       char *buf, size_t len)
+{
+	char name[AG_NAME_MAX + 1];
+	struct provisional p;
+	enum ag_index_status st;
+
+	if (ix->h->primary_gid)
+		return AG_INDEX_NOTFOUND;
+	st = provisional_name_by_uid(ix, gid, name, sizeof name, &p);
+	return st == AG_INDEX_OK ? fill_private_group(gr, buf, len, name, p.gid) : st;
 }

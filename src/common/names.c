@@ -53,6 +53,29 @@ bool ag_name_allowed(const char *list, const char *name)
 	return false;
 }
 
+struct listed_check {
+	const char *name;
+	bool found;
+};
+
+static bool listed_one(const char *entry, void *ctx)
+{
+	struct listed_check *c = ctx;
+
+	c->found = strcmp(entry, c->name) == 0;
+	return !c->found;
+}
+
+bool ag_name_listed(const char *list, const char *name)
+{
+	struct listed_check c = { name, false };
+
+	if (!list || !ag_name_valid(name))
+		return false;
+	ag_name_list_each(list, listed_one, &c);
+	return c.found;
+}
+
 bool ag_name_expand(const char *tmpl, const char *name, char *out, size_t len)
 {
 	size_t n = 0;

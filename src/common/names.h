@@ -27,6 +27,10 @@ const char *ag_list_next(const char **cur, size_t *n);
  * ("dev-*", "*") separated by commas and/or spaces. */
 bool ag_name_allowed(const char *list, const char *name);
 
+/* Whether the allow-list names name itself (an entry equal to it), not
+ * only through a pattern: the admin's deliberate choice of that name. */
+bool ag_name_listed(const char *list, const char *name);
+
 /* Expand a template where %u is the Unix name and %% a percent sign into out
  * (len bytes, NUL included): home directories ("/home/%u"), login IDs
  * ("%u@corp.example"). False when it does not fit or a '%' is not followed by 'u' or

@@ -15,7 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define AG_UID_RANGE_DEFAULT "200000-2000200000"
+/* Above SSSD's default id-mapping range (200000-2000200000, AD-joined
+ * hosts), below systemd's foreign UID range (2147352576-2147418111) and
+ * 2^31 (signed-UID trouble), clear of its container range (524288-
+ * 1879048191) and everything under 65536 (README "UIDs and GIDs"). */
+#define AG_UID_RANGE_DEFAULT "2001000000-2147000000"
 #define AG_UID_MIN_ALLOWED 1000u          /* below: system accounts */
 #define AG_UID_MAX_ALLOWED 4294967294u    /* (uid_t)-1 is "no UID" */
 #define AG_UID_NOBODY 65534u

@@ -34,20 +34,7 @@ static enum ag_err deny(struct ag_login *l, enum ag_err err, const char *line)
 
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
-	struct ag_store *store = NULL;
-	char *sub = NULL;
-	bool ours;
-
-	if (!ag_name_valid(user) || ag_identity_reserved(user, NULL))
-		return false; /* root and the host's system accounts are never ours */
-	if (ag_name_allowed(cfg->users, user))
-		return true;
-	/* Bound names stay ours after they leave the allow-list. */
-	ours = ag_store_open(cfg->state_dir, log, &store) == AG_OK && ag_store_bound_sub(store, user, &sub) == AG_OK &&
-	       sub != NULL;
-	free(sub);
-	ag_store_close(store);
-	return ours;
+	return ag_identity_is_ours(cfg, log, user, NULL);
 }
 
 /* The person's line for an Authgear error; lockout says when to come back. */
@@ -66,9 +53,53 @@ static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct
 	return deny(l, err, NULL);
 }
 
+#define TOTP_DIGITS 6          /* Authgear's TOTP (RFC 6238, 6 digits) */
+#define RECOVERY_CODE_CHARS 10 /* Authgear's recovery codes: 10 letters and digits, often shown XXXXX-XXXXX */
+
+/* Check a second-factor answer's form before it costs an attempt at
+ * Authgear (and a step towards its lockout of the real account). A TOTP code
+ * keeps its digits only (blanks dropped); a recovery code may carry blanks
+ * and dashes. An answer equal to the password is what sshd sends under
+ * password authentication: it answers every prompt with the password. */
+static enum ag_err check_code_form(struct ag_login *l, bool recovery, char *answer, const char *password)
+{
+	bool bad = false;
+	size_t n = 0;
+
+	if (password && strcmp(answer, password) == 0) {
+		ag_log(l->log, LOG_WARNING, "login: %s: the answer to the code prompt is the password: sshd answers every "
+		       "prompt with it under password authentication; set AuthenticationMethods keyboard-interactive in "
+		       "sshd_config (not sent to Authgear)", l->user);
+		return AG_ERR_CREDENTIALS;
+	}
+	for (const char *p = answer; *p && !bad; p++) {
+		bool digit = *p >= '0' && *p <= '9';
+		bool letter = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z');
+
+		if (*p == ' ' || *p == '\t' || (recovery && *p == '-'))
+			continue;
+		if (!(digit || (recovery && letter)) || n >= 64)
+			bad = true;
+		else if (recovery)
+			n++;
+		else
+			answer[n++] = *p; /* in place: n never passes p */
+	}
+	if (!recovery)
+		answer[n] = '\0';
+	if (bad || n != (recovery ? RECOVERY_CODE_CHARS : TOTP_DIGITS)) {
+		ag_log(l->log, LOG_NOTICE, "login: %s: the %s is not %s; not sent to Authgear (no attempt used)", l->user,
+		       recovery ? "recovery code" : "verification code",
+		       recovery ? "10 letters and digits" : "6 digits");
+		return AG_ERR_CREDENTIALS;
+	}
+	return AG_OK;
+}
+
 /* Pick the second factor: the authenticator app, or a recovery code; a short
  * numbered choice only when both are offered. */
-static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, struct ag_flow_error *ferr)
+static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, const char *password,
+				 struct ag_flow_error *ferr)
 {
 	bool totp = ag_flow_offers(f, "authentication", "secondary_totp");
 	bool recovery = ag_flow_offers(f, "authentication", "recovery_code");
@@ -98,6 +129,11 @@ static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, struct a
 			   strcmp(kind, "recovery_code") == 0 ? "Recovery code: " : "Verification code: ", &answer);
 	if (err != AG_OK)
 		return err;
+	err = check_code_form(l, strcmp(kind, "recovery_code") == 0, answer, password);
+	if (err != AG_OK) {
+		ag_free_secret(answer);
+		return deny(l, err, NULL);
+	}
 	input = json_pack("{s:s, s:s}", "authentication", kind,
 			  strcmp(kind, "recovery_code") == 0 ? "recovery_code" : "code", answer);
 	ag_free_secret(answer);
@@ -111,10 +147,10 @@ static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, struct a
 
 /* Drive the flow from after the password to "finished"; returns the
  * finish_redirect_uri (points into the flow). */
-static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *second_factor_proven,
-			      const char **finish_uri)
+static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, const char *password,
+			      bool *second_factor_proven, const char **finish_uri)
 {
-	struct ag_flow_error ferr;
+	struct ag_flow_error ferr = { 0 };
 	enum ag_err err = AG_OK;
 
 	*finish_uri = NULL;
@@ -131,7 +167,7 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 			return AG_OK;
 		}
 		if (strcmp(action, "authenticate") == 0) {
-			err = second_factor(l, f, &ferr);
+			err = second_factor(l, f, password, &ferr);
 			if (err != AG_OK)
 				return ferr.reason[0] ? flow_denied(l, err, &ferr) : err;
 			*second_factor_proven = true;
@@ -143,9 +179,16 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, bool *secon
 			ag_log(l->log, LOG_NOTICE, "login: %s must change the password at Authgear", l->user);
 			return deny(l, AG_ERR_PASSWORD_EXPIRED, NULL);
 		}
-		if (strcmp(action, "terminate_other_sessions") == 0)
+		if (strcmp(action, "terminate_other_sessions") == 0) {
+			/* Confirming signs the person out of their other Authgear
+			 * sessions without asking them: only when the admin chose it. */
+			if (!l->cfg->terminate_other_sessions) {
+				ag_log(l->log, LOG_NOTICE, "login: %s is signed in elsewhere and the client allows one session; "
+							   "terminate_other_sessions = no: refusing", l->user);
+				return deny(l, AG_ERR_DENIED, "You are signed in elsewhere; sign out there first, then try again.");
+			}
 			input = json_pack("{s:b}", "confirm_terminate_other_sessions", 1);
-		else if (strcmp(action, "prompt_create_passkey") == 0)
+		} else if (strcmp(action, "prompt_create_passkey") == 0)
 			input = json_pack("{s:b}", "skip", 1);
 		else {
 			ag_log(l->log, LOG_ERR, "authflow: unknown action '%.64s'; denying", action);
@@ -242,7 +285,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 	}
 	if (f->tracking_id[0])
 		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", f->tracking_id);
-	err = drive_flow(l, f, &proven, &finish_uri);
+	err = drive_flow(l, f, password, &proven, &finish_uri);
 	if (err == AG_OK)
 		err = ag_authorize_consent(l->o, finish_uri, pk.state, &code);
 	ag_login_step(l, "consent");

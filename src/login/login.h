@@ -29,7 +29,7 @@ struct ag_login {
 	const struct ag_log *log;
 	const struct ag_conv *conv;
 	const char *user;                  /* the Unix name, already checked to be ours */
-	const char *rhost;                 /* PAM_RHOST (the throttle's key); NULL: local */
+	const char *rhost;                 /* PAM_RHOST (the throttle's key, device_from); NULL or "": local */
 	/* optional: called after each step with its name, its duration and the
 	 * part of it (or, prewarmed, of the typing before it) spent waiting on
 	 * the network (CLI) */

@@ -3,14 +3,16 @@
  * QR code in qr.c, the checks every login ends with in login.c. */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "base/addr.h"
 #include "base/json.h"
 #include "base/secret.h"
+#include "common/names.h"
 #include "login/login.h"
 #include "login/qr.h"
 #include "oidc/device.h"
@@ -20,6 +22,20 @@
 #define DEVICE_NEW_CODES_MAX 3 /* "new" answers honoured in one attempt */
 #define PRESS_ENTER "Press Enter once you have approved the sign-in (or type 'new' for a new code): "
 
+/* device_from: whoever starts a device login chooses where the approval
+ * lands (RFC 8628 §5.4: an attacker's `ssh victim@host` forwards the code to
+ * the victim), so the admin may allow it only from the console or known
+ * networks. */
+static bool device_allowed_here(const struct ag_login *l)
+{
+	return !l->cfg->device_from || ag_addr_list_match(l->cfg->device_from, l->rhost);
+}
+
+static const char *where(const struct ag_login *l)
+{
+	return l->rhost && l->rhost[0] ? l->rhost : "the console";
+}
+
 enum ag_err ag_login_choose_method(struct ag_login *l, bool *device)
 {
 	int choice = 1;
@@ -28,6 +44,11 @@ enum ag_err ag_login_choose_method(struct ag_login *l, bool *device)
 	*device = ag_config_has_method(l->cfg, "device");
 	if (!*device || !ag_config_has_method(l->cfg, "password"))
 		return AG_OK;
+	if (!device_allowed_here(l)) {
+		ag_log(l->log, LOG_INFO, "device: not offered to %s from %.64s (device_from)", l->user, where(l));
+		*device = false;
+		return AG_OK;
+	}
 	err = ag_login_choose(l, "Sign in: 1) Approve on your phone (QR)  2) Password and code", 2, &choice);
 	if (err == AG_OK && choice == 2)
 		*device = false;
@@ -35,12 +56,23 @@ enum ag_err ag_login_choose_method(struct ag_login *l, bool *device)
 }
 
 /* The first message: where to go and the code to type, spaced out so that
- * it reads at a glance; its own message, short enough for any conversation. */
+ * it reads at a glance, and on the same line as the issuer wrote it, for
+ * copying into a browser field that may not accept the spaced form; its own
+ * message, short enough for any conversation. */
 static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
 {
-	char spaced[2 * AG_DEVICE_USER_CODE_MAX + 1], *text;
+	char spaced[2 * AG_DEVICE_USER_CODE_MAX + 1], host[256] = "", *text;
 	size_t n = 0, len;
 	enum ag_err err;
+
+	/* Where and as whom: a person asked to approve someone else's request
+	 * (device-code phishing) can see that it is not their own sign-in. */
+	if (gethostname(host, sizeof host) != 0 || !host[0])
+		snprintf(host, sizeof host, "this host");
+	host[sizeof host - 1] = '\0';
+	for (char *p = host; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 
 	for (const char *c = a->user_code; *c; c++) {
 		if (n)
@@ -48,13 +80,14 @@ static enum ag_err show_code(struct ag_login *l, const struct ag_device_auth *a)
 		spaced[n++] = *c;
 	}
 	spaced[n] = '\0';
-	len = strlen(a->verification_uri) + n + 128;
+	len = strlen(a->verification_uri) + n + strlen(a->user_code) + strlen(host) + strlen(l->user) + 128;
 	text = malloc(len);
 	if (!text) {
 		ag_wipe(spaced, sizeof spaced);
 		return AG_ERR_NOMEM;
 	}
-	snprintf(text, len, "To sign in, open %s\nand enter the code:\n\n    %s", a->verification_uri, spaced);
+	snprintf(text, len, "To sign in to %s as %s, open %s\nand enter the code:\n\n    %s   (%s)", host, l->user,
+		 a->verification_uri, spaced, a->user_code);
 	err = ag_login_tell(l, text);
 	ag_free_secret_n(text, len);
 	ag_wipe(spaced, sizeof spaced);
@@ -111,38 +144,26 @@ static enum ag_err offer_code(struct ag_login *l, struct ag_device_auth *a, doub
 	return err;
 }
 
-/* The claim that names the Unix account, from a userinfo document; for
- * "email", the local part of a verified address. NULL when absent. */
-static char *claimed_name(const json_t *info, const char *claim)
-{
-	const char *v = ag_json_string(info, claim, 255);
-	bool verified = false;
-	const char *at;
-	char *local;
-
-	if (!v)
-		return NULL;
-	if (strcmp(claim, "email") != 0)
-		return strdup(v);
-	if (!ag_json_bool(info, "email_verified", &verified) || !verified || !(at = strrchr(v, '@')) || at == v)
-		return NULL;
-	local = strndup(v, (size_t)(at - v));
-	for (char *p = local; p && *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return local;
-}
-
 /* No login ID was typed, so the account that approved must be the Unix
- * name's (username_claim at userinfo, same sub as the ID token). */
+ * name's (username_claim at userinfo, same sub as the ID token): the claim
+ * equals the Unix name; for "email", a verified address equal as a whole to
+ * the login_id template filled in with it (the identity the password login
+ * names: %u@corp.example), never just its local part, which anyone can
+ * have at their own domain. */
 enum ag_err ag_login_userinfo_name(struct ag_login *l, const struct ag_tokens *tokens)
 {
-	const char *claim = l->cfg->username_claim;
-	char line[AG_LOGIN_LINE_MAX];
+	const char *claim = l->cfg->username_claim, *value, *sub;
+	bool email = strcmp(claim, "email") == 0, verified = false, ok;
+	char line[AG_LOGIN_LINE_MAX], want[256];
 	json_t *info = NULL;
-	char *name = NULL;
-	const char *sub;
 	enum ag_err err;
 
+	if (!email)
+		snprintf(want, sizeof want, "%s", l->user);
+	else if (!ag_name_expand(l->cfg->login_id, l->user, want, sizeof want)) {
+		ag_log(l->log, LOG_ERR, "device: login_id does not expand for %s", l->user);
+		return AG_ERR_CONFIG;
+	}
 	err = ag_userinfo(l->o, tokens->access_token, &info);
 	ag_login_step(l, "userinfo");
 	if (err != AG_OK)
@@ -153,16 +174,22 @@ enum ag_err ag_login_userinfo_name(struct ag_login *l, const struct ag_tokens *t
 		err = AG_ERR_PROTOCOL;
 		goto out;
 	}
-	name = claimed_name(info, claim);
-	if (!name || strcmp(name, l->user) != 0) {
-		ag_log(l->log, LOG_NOTICE, "device: %s: approved by sub %s whose %s%s is %s%.64s%s; denying", l->user,
-		       l->claims.sub, claim, strcmp(claim, "email") == 0 ? " (verified, local part)" : "",
-		       name ? "'" : "", name ? name : "absent", name ? "'" : "");
+	value = ag_json_string(info, claim, 255);
+	if (email && value && (!ag_json_bool(info, "email_verified", &verified) || !verified))
+		value = NULL;
+	ok = value && (email ? strcasecmp(value, want) == 0 : strcmp(value, want) == 0);
+	if (!ok) {
+		if (email)
+			ag_log(l->log, LOG_NOTICE, "device: %s: approved by sub %s whose email (verified) is %s%.64s%s, "
+						   "not '%s' (login_id); denying", l->user, l->claims.sub,
+			       value ? "'" : "", value ? value : "absent", value ? "'" : "", want);
+		else
+			ag_log(l->log, LOG_NOTICE, "device: %s: approved by sub %s whose %s is %s%.64s%s; denying", l->user,
+			       l->claims.sub, claim, value ? "'" : "", value ? value : "absent", value ? "'" : "");
 		snprintf(line, sizeof line, "The account that approved the sign-in is not %s's.", l->user);
 		err = ag_login_deny(l, AG_ERR_DENIED, line);
 	}
 out:
-	free(name);
 	json_decref(info);
 	return err;
 }
@@ -237,6 +264,11 @@ enum ag_err ag_login_device(struct ag_login *l)
 	enum ag_err err;
 
 	err = ag_login_begin(l, "device");
+	if (err == AG_OK && !device_allowed_here(l)) {
+		ag_log(l->log, LOG_NOTICE, "device: %s: a device login from %.64s is outside device_from; refused", l->user,
+		       where(l));
+		err = ag_login_deny(l, AG_ERR_DENIED, "Approving the sign-in on your phone is not allowed from here.");
+	}
 	if (err == AG_OK)
 		err = ag_login_oidc(l);
 	if (err == AG_OK)

@@ -33,22 +33,15 @@ static bool has_required_role(const struct ag_config *cfg, const struct ag_claim
 	return false;
 }
 
-/* RFC 8176 §2: "mfa", or a knowledge factor with a possession factor. */
-static bool mfa_proven(const struct ag_claims *claims, bool second_factor_proven, enum ag_mfa_rule rule)
+/* The password path: the client saw the factor AND amr has "mfa". Where the
+ * factors were proven at the issuer: one of mfa_amr's combinations (by
+ * default RFC 8176 §2: "mfa", or a knowledge factor with a possession one). */
+static bool mfa_proven(const struct ag_config *cfg, const struct ag_claims *claims, bool second_factor_proven,
+		       enum ag_mfa_rule rule)
 {
-	static const char *const possession[] = { "otp", "hwk", "swk", "sms" };
-	bool mfa = has_value(claims->amr, claims->n_amr, "mfa");
-
 	if (rule == AG_MFA_SEEN_AND_AMR)
-		return second_factor_proven && mfa;
-	if (mfa)
-		return true;
-	if (!has_value(claims->amr, claims->n_amr, "pwd"))
-		return false;
-	for (size_t i = 0; i < sizeof possession / sizeof possession[0]; i++)
-		if (has_value(claims->amr, claims->n_amr, possession[i]))
-			return true;
-	return false;
+		return second_factor_proven && has_value(claims->amr, claims->n_amr, "mfa");
+	return ag_config_amr_proves_mfa(cfg, claims->amr, claims->n_amr);
 }
 
 enum ag_err ag_policy_check(const struct ag_config *cfg, const struct ag_log *log, const char *user,
@@ -68,10 +61,16 @@ enum ag_err ag_policy_check(const struct ag_config *cfg, const struct ag_log *lo
 	/* Never let a password-only login satisfy require_mfa: the client must
 	 * have seen a second factor pass AND the server must say so (§8); or,
 	 * where the factors were proven at the issuer, its amr must say so. */
-	if (cfg->require_mfa && !mfa_proven(claims, second_factor_proven, rule)) {
-		ag_log(log, LOG_NOTICE, "login: %s: second factor required but not proven (client saw %s, amr %s mfa)",
-		       user, second_factor_proven ? "one" : "none",
-		       has_value(claims->amr, claims->n_amr, "mfa") ? "has" : "lacks");
+	if (cfg->require_mfa && !mfa_proven(cfg, claims, second_factor_proven, rule)) {
+		if (rule == AG_MFA_AMR_FACTORS)
+			ag_log(log, LOG_NOTICE,
+			       "login: %s: second factor required but not proven (amr matches none of mfa_amr = %s)", user,
+			       cfg->mfa_amr);
+		else
+			ag_log(log, LOG_NOTICE,
+			       "login: %s: second factor required but not proven (client saw %s, amr %s mfa)", user,
+			       second_factor_proven ? "one" : "none",
+			       has_value(claims->amr, claims->n_amr, "mfa") ? "has" : "lacks");
 		return AG_ERR_MFA_REQUIRED;
 	}
 	return AG_OK;

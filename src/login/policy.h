@@ -15,9 +15,9 @@
 enum ag_mfa_rule {
 	/* the client saw a second factor pass AND amr contains "mfa" (password path) */
 	AG_MFA_SEEN_AND_AMR,
-	/* amr alone: "mfa", or a knowledge factor "pwd" together with a possession
-	 * factor "otp", "hwk", "swk" or "sms" (RFC 8176 §2; device path, where the
-	 * factors were proven at the issuer) */
+	/* amr alone, against the configuration's mfa_amr combinations (default
+	 * RFC 8176 §2: "mfa", or "pwd" with "otp", "hwk", "swk" or "sms"); the
+	 * device path, where the factors were proven at the issuer */
 	AG_MFA_AMR_FACTORS,
 };
 

@@ -1,6 +1,8 @@
 /* Authentication Flow API client (see authflow.h). */
 #include "config.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,27 +46,48 @@ static void copy_field(char *dst, size_t n, const json_t *obj, const char *key)
 	snprintf(dst, n, "%s", v ? v : "");
 }
 
+/* s starts with pattern: 'd' is a digit, anything else itself. */
+static bool shaped(const char *s, const char *pattern)
+{
+	for (; *pattern; s++, pattern++)
+		if (*pattern == 'd' ? !isdigit((unsigned char)*s) : *s != *pattern)
+			return false;
+	return true;
+}
+
 time_t ag_flow_parse_time(const char *s)
 {
 	struct tm tm = { 0 };
-	int oh = 0, om = 0, n = 0;
-	char sign;
+	int oh = 0, om = 0;
+	long off = 0;
 	time_t t;
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-		   &tm.tm_sec, &n) != 6)
+	if (!s || !shaped(s, "dddd-dd-ddTdd:dd:dd") ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec) != 6)
 		return 0;
-	s += n;
-	if (*s == '.')
-		s += 1 + strspn(s + 1, "0123456789");
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return 0;
+	s += 19;
+	if (*s == '.') { /* Go writes up to 9 digits; whole seconds are enough here */
+		size_t n = strspn(s + 1, "0123456789");
+		if (n == 0)
+			return 0;
+		s += 1 + n;
+	}
+	if (s[0] == 'Z' && s[1] == '\0') {
+		off = 0;
+	} else if ((s[0] == '+' || s[0] == '-') && shaped(s + 1, "dd:dd") && s[6] == '\0' &&
+		   sscanf(s + 1, "%2d:%2d", &oh, &om) == 2 && oh <= 23 && om <= 59) {
+		off = (s[0] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+	} else {
+		return 0;
+	}
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	t = timegm(&tm);
-	if (*s == 'Z' && s[1] == '\0')
-		return t;
-	if (sscanf(s, "%c%2d:%2d", &sign, &oh, &om) == 3 && (sign == '+' || sign == '-'))
-		return t - (sign == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-	return 0;
+	return t == (time_t)-1 ? 0 : t - off;
 }
 
 static void parse_error(const json_t *error, struct ag_flow_error *ferr)

@@ -30,6 +30,11 @@ struct ag_flow {
 	char tracking_id[128];  /* the last tracking_id seen, for the audit line */
 };
 
+/* An RFC 3339 date-time as Go's time.Time marshals it (AccountLockout's
+ * info.until): 2026-08-21T10:00:00[.fraction](Z|+hh:mm|-hh:mm), fraction of
+ * any length (dropped). 0 when s is not one. */
+time_t ag_flow_parse_time(const char *s);
+
 /* Create a flow; batch (may be NULL) is a JSON array of inputs fed in order.
  * On an error envelope the result is the reason's ag_err and *ferr is filled;
  * when the server also returned the flow's (unchanged) state, *out is set. */
@@ -55,9 +60,6 @@ void ag_flow_free(struct ag_flow *f);
 enum ag_err ag_flow_parse_response(struct ag_flow *f, const struct ag_http_response *resp,
 				   struct ag_flow_error *ferr);
 
-/* An RFC 3339 date-time as Go's time.Time writes it in JSON (the lockout's
- * info.until): 2026-08-21T10:00:00[.frac](Z|+hh:mm|-hh:mm); 0 when malformed. */
-time_t ag_flow_parse_time(const char *s);
 
 /* The core error for an Authgear error reason (InvalidCredentials ->
  * AG_ERR_CREDENTIALS, DisabledUser -> AG_ERR_DISABLED, ...). */

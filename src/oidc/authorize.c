@@ -1,6 +1,7 @@
 /* Authorization request and consent hop (see authorize.h). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,75 @@ static enum ag_err build_url(struct ag_http *http, const char *endpoint, const c
 	*out = ag_buf_steal(&url, NULL);
 	ag_buf_free(&url);
 	return *out ? AG_OK : AG_ERR_NOMEM;
+}
+
+#define OAUTH_TEXT_MAX 200 /* bytes of error / error_description quoted in a log line */
+
+/* text (n bytes) as printable ASCII, at most OAUTH_TEXT_MAX: the server's
+ * words go into a log line, never its control characters. */
+static void printable(char *out, size_t len, const char *text, size_t n)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n && j + 1 < len && j < OAUTH_TEXT_MAX; i++)
+		out[j++] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+	out[j] = '\0';
+}
+
+/* The value of "name: value" on a line of Authgear's plain-text 400 body
+ * ("Invalid OAuth authorization request:\nerror: ...\nerror_description: ..."). */
+static void body_field(const struct ag_http_response *resp, const char *name, char *out, size_t len)
+{
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	for (const char *p = resp->body; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t line = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (line > n + 1 && strncmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1 + (p[n + 1] == ' ');
+			printable(out, len, v, line - (size_t)(v - p));
+			return;
+		}
+		p += line + (eol ? 1 : 0);
+	}
+}
+
+/* Log the server's OAuth error and error_description verbatim (they are not
+ * secret, and name the setting to fix): from redirect_uri?error=... or from
+ * a 400 page when the client or redirect_uri itself is refused (§2.5). */
+static void log_oauth_error(struct ag_oidc *o, const char *step, const struct ag_http_response *resp,
+			    const char *target)
+{
+	char error[OAUTH_TEXT_MAX + 1] = "", desc[OAUTH_TEXT_MAX + 1] = "";
+	char *e = NULL, *d = NULL;
+
+	if (target) {
+		if (ag_http_query_param(target, "error", &e) == AG_OK && e)
+			printable(error, sizeof error, e, strlen(e));
+		if (ag_http_query_param(target, "error_description", &d) == AG_OK && d)
+			printable(desc, sizeof desc, d, strlen(d));
+		free(e);
+		free(d);
+	} else {
+		body_field(resp, "error", error, sizeof error);
+		body_field(resp, "error_description", desc, sizeof desc);
+	}
+	if (error[0])
+		ag_log(o->log, LOG_ERR, "%s: the server refused the request: %s: %s (check client_id %s, redirect_uri %s "
+		       "and scopes against the application in the Authgear portal)", step, error, desc[0] ? desc : "-",
+		       o->cfg->client_id, o->cfg->redirect_uri);
+	else
+		ag_log(o->log, LOG_ERR, "%s: status %ld, expected a redirect with a usable Location", step, resp->status);
+}
+
+/* Whether url is on the issuer (its origin and a path below it). */
+static bool on_issuer(const char *url, const char *issuer)
+{
+	size_t n = strlen(issuer);
+
+	return strncmp(url, issuer, n) == 0 && (url[n] == '/' || url[n] == '?' || url[n] == '\0');
 }
 
 enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts, const struct ag_pkce *pk,
@@ -84,15 +154,25 @@ enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts
 	 * never fetched, must still be https: a downgrade is a sign of trouble. */
 	err = ag_http_redirect_target(o->http, &resp, o->cfg->redirect_uri, &target);
 	if (err != AG_OK) {
-		ag_log(o->log, LOG_ERR, "authorize: status %ld, expected a redirect with a usable Location",
-		       resp.status);
+		log_oauth_error(o, "authorize", &resp, NULL);
+		if (resp.status == 400)
+			err = AG_ERR_OAUTH;
 		goto out;
 	}
 	err = ag_http_query_param(target, "error", &error);
 	if (err == AG_OK && error) {
-		ag_log(o->log, LOG_ERR, "authorize: refused with %.64s (check client_id, redirect_uri and scopes)",
-		       error);
+		log_oauth_error(o, "authorize", &resp, target);
 		err = AG_ERR_OAUTH;
+	}
+	/* A client with a Custom UI URI sends the sign-in to that page and then
+	 * answers the consent step with HTML instead of a redirect: refuse now,
+	 * before any credential is sent (§2.5). */
+	if (err == AG_OK && !ag_http_url_is_client(target, o->cfg->redirect_uri) && !on_issuer(target, o->cfg->issuer)) {
+		ag_log(o->log, LOG_ERR, "authorize: the sign-in page is not on the issuer but %.200s: this application "
+		       "has a Custom UI URI, and Authgear then answers the consent step with an HTML page instead of the "
+		       "redirect this module reads; leave Custom UI URI empty for client %s in the Authgear portal",
+		       target, o->cfg->client_id);
+		err = AG_ERR_CONFIG;
 	}
 	if (err == AG_OK)
 		err = ag_http_query_param(target, "x_ref", &x_ref);
@@ -124,13 +204,19 @@ enum ag_err ag_authorize_consent(struct ag_oidc *o, const char *finish_uri, cons
 	err = ag_http_redirect_target(o->http, &resp, redirect_uri, &target);
 	if (err == AG_OK && !ag_http_url_is_client(target, redirect_uri))
 		err = AG_ERR_PROTOCOL;
+	if (err != AG_OK && resp.status == 200) {
+		ag_log(o->log, LOG_ERR, "consent: status 200 with a page instead of a redirect to redirect_uri: the "
+		       "application has a Custom UI URI; leave Custom UI URI empty for client %s in the Authgear portal",
+		       o->cfg->client_id);
+		goto out;
+	}
 	if (err != AG_OK) {
-		ag_log(o->log, LOG_ERR, "consent: status %ld without a redirect to redirect_uri", resp.status);
+		log_oauth_error(o, "consent", &resp, NULL);
 		goto out;
 	}
 	err = ag_http_query_param(target, "error", &error);
 	if (err == AG_OK && error) {
-		ag_log(o->log, LOG_ERR, "consent: refused with %.64s", error);
+		log_oauth_error(o, "consent", &resp, target);
 		err = AG_ERR_OAUTH;
 	}
 	if (err == AG_OK)

@@ -138,6 +138,9 @@ enum ag_err ag_device_poll(struct ag_oidc *o, const struct ag_device_auth *a, do
 
 	memset(out, 0, sizeof *out);
 	*outcome = AG_DEVICE_FAILED;
+	/* login_timeout bounds the waits between polls too */
+	if (ag_clock_ms(o->clock) + (double)ag_http_remaining_ms(o->http) < deadline_ms)
+		deadline_ms = ag_clock_ms(o->clock) + (double)ag_http_remaining_ms(o->http);
 	*polls = 0;
 	for (;;) {
 		double next;

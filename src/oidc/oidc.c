@@ -52,6 +52,7 @@ enum ag_err ag_oidc_open(const struct ag_config *cfg, const struct ag_log *log, 
 		.proxy = cfg->proxy,
 		.connect_timeout = cfg->connect_timeout,
 		.timeout = cfg->timeout,
+		.login_timeout = cfg->login_timeout,
 		.insecure_loopback = cfg->insecure_loopback_for_tests,
 	};
 	char private_dir[PATH_MAX];

@@ -73,6 +73,7 @@ const app = {
   counters: new Counters(),
   faults: new Faults(),
   limits: new Limits(opts.rateLimits),
+  loginIdKeys: ['email', 'phone', 'username'], // the project's identity.login_id.keys (POST /login-id-keys)
   authInfos: new Map(), // consent code -> { uid, sub, amr, authTime, exp, ... }
   idpSessions: new Map(), // `session` cookie -> { sub, amr, authTime }
   deviceTokens: new Map(), // `mfa_device_token` cookie -> { sub, exp }

@@ -150,9 +150,16 @@ static void test_id_grammar(void **state)
 /* The hash is a contract between hosts: these values must never change. */
 static void test_uid_golden_values(void **state)
 {
+	struct ag_id_range r;
+
 	assert_int_equal(ag_id_candidate(AG_ID_USER, "alice", 0, &default_range), 1697447617u);
 	assert_int_equal(ag_id_candidate(AG_ID_USER, "dev-x", 0, &default_range), 231073034u);
+	assert_int_equal(ag_id_first(AG_ID_USER, "bob", &default_range), 1036068508u); /* test_accounts_cli.sh */
 	assert_int_equal(ag_id_first(AG_ID_USER, "alice", &default_range), 1697447617u);
+	/* the default uid_range since 2001000000-2147000000 (test_accounts_cli.sh) */
+	assert_true(ag_id_range_parse(AG_UID_RANGE_DEFAULT, &r));
+	assert_int_equal(ag_id_first(AG_ID_USER, "dev-new", &r), 2099031549u);
+	assert_int_equal(ag_id_first(AG_ID_USER, "bob", &r), 2081946800u);
 	/* Users and groups of the same name get different numbers. */
 	assert_int_not_equal(ag_id_candidate(AG_ID_GROUP, "alice", 0, &default_range),
 			     ag_id_candidate(AG_ID_USER, "alice", 0, &default_range));
@@ -362,7 +369,7 @@ static void test_config_accounts_keys(void **state)
 
 	assert_int_equal(ag_config_parse("t.conf", MINIMAL, sizeof MINIMAL - 1, AG_CONFIG_STRICT, &test_log, &cfg,
 					 NULL, 0), AG_OK);
-	assert_string_equal(cfg->uid_range, "200000-2000200000");
+	assert_string_equal(cfg->uid_range, "2001000000-2147000000");
 	assert_string_equal(cfg->home, "/home/%u");
 	assert_string_equal(cfg->shell, "/bin/bash");
 	assert_null(cfg->primary_group);

@@ -127,7 +127,19 @@ static void test_required_keys(void **state)
 {
 	expect_error("client_id = pam\nredirect_uri = http://x/cb\n", AG_ERR_CONFIG, "required key 'issuer'");
 	expect_error("issuer = https://a\nredirect_uri = http://x/cb\n", AG_ERR_CONFIG, "required key 'client_id'");
-	expect_error("issuer = https://a\nclient_id = c\n", AG_ERR_CONFIG, "required key 'redirect_uri'");
+	expect_error("issuer = https://a\nclient_id = c\n", AG_ERR_CONFIG,
+		     "required key 'redirect_uri' is missing (methods include password)");
+	expect_error("issuer = https://a\nclient_id = c\nmethods = device, password\n", AG_ERR_CONFIG,
+		     "required key 'redirect_uri'");
+	{ /* a device-only configuration redirects nowhere: redirect_uri is optional */
+		static const char dev[] = "issuer = https://a\nclient_id = c\nmethods = device\n";
+		struct ag_config *cfg = NULL;
+		char why[256];
+
+		assert_int_equal(parse(dev, strlen(dev), AG_CONFIG_STRICT, &cfg, why, sizeof why), AG_OK);
+		assert_null(cfg->redirect_uri);
+		ag_config_free(cfg);
+	}
 	expect_error("", AG_ERR_CONFIG, "required key 'issuer'");
 }
 
@@ -460,6 +472,40 @@ static int remove_tmpdir(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* mfa_amr: validated at load, the default is RFC 8176's rule, an issuer's
+ * own names work once configured. */
+static void test_mfa_amr(void **state)
+{
+	static const char *const bad[] = { "pwd++otp", "+otp", "pwd+", "pwd+o/tp", "pwd+ otp", "mfa,,+", "\"mfa\"" };
+	char *rfc_pwd_otp[] = { "pwd", "otp" }, *rfc_mfa[] = { "mfa" }, *pwd_only[] = { "pwd", "x_primary_password" };
+	char *scheme[] = { "password", "otp" }, *hwk[] = { "pwd", "hwk", "x" };
+	struct ag_config *cfg;
+	char why[256], text[512];
+	(void)state;
+
+	assert_int_equal(parse(MINIMAL, strlen(MINIMAL), AG_CONFIG_STRICT, &cfg, why, sizeof why), AG_OK);
+	assert_string_equal(cfg->mfa_amr, "mfa, pwd+otp, pwd+hwk, pwd+swk, pwd+sms");
+	assert_true(ag_config_amr_proves_mfa(cfg, rfc_pwd_otp, 2));
+	assert_true(ag_config_amr_proves_mfa(cfg, rfc_mfa, 1));
+	assert_true(ag_config_amr_proves_mfa(cfg, hwk, 3));
+	assert_false(ag_config_amr_proves_mfa(cfg, pwd_only, 2));
+	assert_false(ag_config_amr_proves_mfa(cfg, scheme, 2));
+	assert_false(ag_config_amr_proves_mfa(cfg, NULL, 0));
+	ag_config_free(cfg);
+
+	snprintf(text, sizeof text, "%smfa_amr = password+otp, urn:example:mfa\n", MINIMAL);
+	assert_int_equal(parse(text, strlen(text), AG_CONFIG_STRICT, &cfg, why, sizeof why), AG_OK);
+	assert_true(ag_config_amr_proves_mfa(cfg, scheme, 2));
+	assert_false(ag_config_amr_proves_mfa(cfg, scheme, 1)); /* "password" alone */
+	assert_false(ag_config_amr_proves_mfa(cfg, rfc_pwd_otp, 2));
+	ag_config_free(cfg);
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "%smfa_amr = %s\n", MINIMAL, bad[i]);
+		expect_error(text, AG_ERR_CONFIG, "mfa_amr: must be amr combinations like 'mfa, pwd+otp'");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest parser_tests[] = {
@@ -484,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_file_wrong_owner),
 		cmocka_unit_test(test_file_not_regular),
 		cmocka_unit_test(test_file_hostile_content),
+		cmocka_unit_test(test_mfa_amr),
 	};
 	int failed = cmocka_run_group_tests_name("config parser", parser_tests, NULL, NULL);
 

@@ -1,4 +1,5 @@
-/* cmocka tests for the error table, the PAM mapping, logging and wiping. */
+/* cmocka tests for the error table, the PAM mapping, logging, wiping, and the
+ * Flow API's RFC 3339 timestamps. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "oidc/authflow.h"
 
 static void test_error_table_complete(void **state)
 {
@@ -213,6 +215,44 @@ static void test_json_errors_never_quote_input(void **state)
 	}
 }
 
+/* AccountLockout's info.until as Authgear (Go) writes it: fractions of any
+ * length and offsets; anything else is 0 (no "try again in" time). */
+static void test_lockout_until_parser(void **state)
+{
+	static const struct {
+		const char *in;
+		time_t want;
+	} cases[] = {
+		{ "2026-08-21T10:00:00Z", 1787306400 },
+		{ "2026-08-21T10:00:00.5Z", 1787306400 },
+		{ "2026-08-21T10:00:00.123456789Z", 1787306400 }, /* Go's RFC3339Nano */
+		{ "2026-08-21T10:00:00.999999999Z", 1787306400 }, /* dropped, not rounded up */
+		{ "2026-08-21T12:00:00+02:00", 1787306400 },
+		{ "2026-08-21T12:30:00.000001+02:30", 1787306400 },
+		{ "2026-08-21T05:15:00.25-04:45", 1787306400 },
+		{ "2026-08-21T10:00:00+00:00", 1787306400 },
+		{ "2026-08-21T10:00:00", 0 },           /* no zone */
+		{ "2026-08-21T10:00:00.Z", 0 },         /* a dot without digits */
+		{ "2026-08-21T10:00:00Zjunk", 0 },
+		{ "2026-08-21T10:00:00+02:00junk", 0 },
+		{ "2026-08-21T10:00:00+2:00", 0 },
+		{ "2026-08-21 10:00:00Z", 0 },
+		{ "2026-13-21T10:00:00Z", 0 },
+		{ "2026-08-21T24:00:00Z", 0 },
+		{ "2026-08-21T10:00:00+24:00", 0 },
+		{ "+026-08-21T10:00:00Z", 0 },
+		{ " 2026-08-21T10:00:00Z", 0 },
+		{ "", 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		time_t got = ag_flow_parse_time(cases[i].in);
+		if (got != cases[i].want)
+			fail_msg("'%s': got %lld, want %lld", cases[i].in, (long long)got, (long long)cases[i].want);
+	}
+	assert_int_equal(ag_flow_parse_time(NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_wipe),
 		cmocka_unit_test(test_json_errors_never_quote_input),
+		cmocka_unit_test(test_lockout_until_parser),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@ static void capture_sink(void *ctx, int priority, const char *line)
 }
 
 static const struct ag_log test_log = { .sink = capture_sink };
-static const struct ag_id_range range = { 200000, 2000200000 };
+static const struct ag_id_range range = { 2001000000, 2147000000 }; /* the default uid_range */
 
 /* A fake host: a few passwd and group entries. */
 struct host {
@@ -411,18 +411,27 @@ static void test_group_clashes(void **state)
 		snprintf(text, sizeof text,
 			 "issuer = https://a.example\nclient_id = p\nredirect_uri = http://127.0.0.1/cb\nstate_dir = %s\n"
 			 "users = alice, bob\n[roles]\nops = bob, wheel, ops\n", state_dir);
+		/* a user listed by a group's name: a configuration error (issue 11) */
+		assert_int_equal(ag_config_parse("t", text, strlen(text), AG_CONFIG_STRICT, &test_log, &cfg, NULL, 0),
+				 AG_ERR_CONFIG);
+		assert_non_null(strstr(logs, "users: bob: also the name of a group"));
+		snprintf(text, sizeof text,
+			 "issuer = https://a.example\nclient_id = p\nredirect_uri = http://127.0.0.1/cb\nstate_dir = %s\n"
+			 "users = alice, b*\n[roles]\nops = bob, wheel, ops\n", state_dir);
 		assert_int_equal(ag_config_parse("t", text, strlen(text), AG_CONFIG_STRICT, &test_log, &cfg, NULL, 0),
 				 AG_OK);
 	}
 	host.group_names[0] = "wheel";
 	host.group_ids[0] = 0;
-	login(s, cfg, "bob", "sub-bob", NULL, 0, AG_OK);
+	/* bound by a pattern: refused, and the [roles] group keeps its name */
+	login(s, cfg, "bob", "sub-bob", NULL, 0, AG_ERR_CONFIG);
+	assert_non_null(strstr(logs, "bob is also the name of a group of [roles]"));
 	login(s, cfg, "alice", "sub-alice", roles, 1, AG_OK);
-	assert_non_null(strstr(logs, "group bob is also the private group of user bob; not granted"));
 	assert_non_null(strstr(logs, "group wheel has GID 0 on this host; never granted"));
 	assert_int_equal(ag_store_read(s, &db), AG_OK);
-	assert_int_equal(ag_store_db_user(&db, "alice")->n_groups, 1);
-	assert_string_equal(ag_store_db_user(&db, "alice")->groups[0], "ops");
+	assert_int_equal(ag_store_db_user(&db, "alice")->n_groups, 2);
+	assert_string_equal(ag_store_db_user(&db, "alice")->groups[0], "bob");
+	assert_string_equal(ag_store_db_user(&db, "alice")->groups[1], "ops");
 	assert_null(ag_store_db_group(&db, "wheel"));
 	ag_store_db_free(&db);
 	ag_config_free(cfg);

@@ -8,15 +8,22 @@ export function htmlRedirectBody(url) {
     + `<body><script nonce="">window.location.href = ${JSON.stringify(url).replace(/</g, '\\u003c')}</script></body></html>`;
 }
 
-// Authgear oauth.WriteResponse for query mode: 303 + Location + tiny HTML.
-export function redirectTo(ctx, url, status = 303) {
-  ctx.status = status;
-  ctx.set('Location', url);
+// Authgear oauth.WriteResponse for query mode: 303 + Location + tiny HTML;
+// a client with a Custom UI URI (x_custom_ui_uri) gets 200 and the HTML only
+// (UseHTTP200, authgear-protocol.md §2.5).
+export function redirectTo(ctx, url, status = 303, client = undefined) {
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = htmlRedirectBody(url);
+  if (client && client.x_custom_ui_uri && status === 303) {
+    ctx.status = 200;
+    ctx.remove('Location');
+    return;
+  }
+  ctx.status = status;
+  ctx.set('Location', url);
 }
 
-export function redirectError(ctx, redirectUri, error, description, state) {
+export function redirectError(ctx, redirectUri, error, description, state, client = undefined) {
   const u = new URL(redirectUri);
   const q = new URLSearchParams(u.search);
   q.set('error', error);
@@ -24,7 +31,7 @@ export function redirectError(ctx, redirectUri, error, description, state) {
   if (state) q.set('state', state);
   q.sort();
   u.search = q.toString();
-  redirectTo(ctx, u.toString());
+  redirectTo(ctx, u.toString(), 303, client);
 }
 
 export function fatal(ctx, error, description) {
@@ -63,7 +70,7 @@ export function authorizeMiddleware(app) {
     }
     if (!client.redirect_uris.includes(redirectUri)) return fatal(ctx, 'invalid_request', 'redirect URI is not allowed');
     const state = get('state');
-    const fail = (e, d) => redirectError(ctx, redirectUri, e, d, state);
+    const fail = (e, d) => redirectError(ctx, redirectUri, e, d, state, client);
 
     if (get('response_type') !== 'code') return fail('unsupported_response_type', 'only "code" response type is supported by the test IdP');
     const scope = get('scope');
@@ -107,13 +114,16 @@ export function authorizeMiddleware(app) {
     if (!loc) return undefined;
     const url = new URL(loc, app.issuer);
     if (url.searchParams.has('x_ref')) {
-      const abs = url.toString();
+      // A Custom UI URI replaces the built-in UI's address, same query.
+      const ui = client.x_custom_ui_uri ? new URL(client.x_custom_ui_uri) : url;
+      if (ui !== url) url.searchParams.forEach((v, k) => ui.searchParams.set(k, v));
+      const abs = ui.toString();
       ctx.remove('Set-Cookie');
       ctx.append('Set-Cookie', `oauth_ui=${url.searchParams.get('x_ref')}; Path=/; Secure; HttpOnly; SameSite=None`);
       redirectTo(ctx, abs, 302);
     } else {
       url.searchParams.delete('iss');
-      redirectTo(ctx, url.toString());
+      redirectTo(ctx, url.toString(), 303, client);
       ctx.remove('Set-Cookie');
     }
     return undefined;

@@ -11,7 +11,7 @@ export function consentMiddleware(app) {
     const client = app.clients.get(q.client_id);
     const canRedirect = client && typeof q.redirect_uri === 'string' && client.redirect_uris.includes(q.redirect_uri);
     const fail = (desc) => (canRedirect
-      ? redirectError(ctx, q.redirect_uri, 'invalid_request', desc, q.state)
+      ? redirectError(ctx, q.redirect_uri, 'invalid_request', desc, q.state, client)
       : fatal(ctx, 'invalid_request', desc));
 
     const info = app.authInfos.get(q.code);
@@ -52,7 +52,7 @@ export function consentMiddleware(app) {
       case 'error': url.searchParams.delete('code'); url.searchParams.set('error', 'access_denied'); url.searchParams.set('error_description', 'injected by the test IdP'); break;
       default: break;
     }
-    redirectTo(ctx, url.toString());
+    redirectTo(ctx, url.toString(), 303, client);
     return undefined;
   };
 }

@@ -18,8 +18,10 @@ export class Counters {
     const path = (req.url || '/').split('?')[0];
     this.paths[path] = (this.paths[path] || 0) + 1;
     const rec = { path, method: req.method, t_ms: nowMs() };
+    // the authorize request's parameters (no secrets: PKCE challenge, state, nonce)
+    if (path === '/oauth2/authorize') rec.query = Object.fromEntries(new URL(req.url || '/', 'https://x').searchParams);
     if (this.requests.length < MAX_LOG) this.requests.push(rec);
-    res.on('finish', () => { rec.status = res.statusCode; });
+    res.on('finish', () => { rec.status = res.statusCode; rec.done_ms = nowMs(); });
     return rec;
   }
 }

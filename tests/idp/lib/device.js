@@ -14,6 +14,9 @@ export const DEFAULT_DEVICE = {
   user_code: null, // pinned user code shown to clients (e.g. "WDJB-MJHT")
   verification_uri: null, // pinned verification_uri
   verification_uri_complete: null, // pinned verification_uri_complete (default: uri?user_code=…)
+  // A third-party issuer's amr for every approval (e.g. ["password","otp"]):
+  // non-RFC 8176 values, as some issuers send; null: Authgear's values.
+  amr: null,
 };
 
 export class Device {
@@ -91,7 +94,7 @@ export class Device {
     const g = new P.Grant({ clientId: dc.clientId, accountId: u.sub });
     g.addOIDCScope(dc.params.scope);
     const grantId = await g.save();
-    const useAmr = amr || collectAMR(hasTotp(u) ? ['primary_password', 'secondary_totp'] : ['primary_password']);
+    const useAmr = amr || this.cfg.amr || collectAMR(hasTotp(u) ? ['primary_password', 'secondary_totp'] : ['primary_password']);
     Object.assign(dc, { accountId: u.sub, grantId, scope: dc.params.scope, authTime: epoch(), amr: useAmr });
     await dc.save();
     return { user_code: userCode, sub: u.sub, amr: useAmr };

@@ -6,6 +6,19 @@ const STATUS = {
   DataRace: 409, TooManyRequest: 429, InternalError: 500, ServiceUnavailable: 503, RequestEntityTooLarge: 413,
 };
 
+// A time as Go's time.Time marshals it into JSON (RFC3339Nano, UTC as
+// Authgear runs): nanoseconds with trailing zeros dropped, no fraction at all
+// when they are zero ("2026-08-21T10:00:00.123456789Z", "...:00.5Z", "...:00Z").
+// JavaScript has milliseconds; the digits below them come from the
+// high-resolution clock, as Go's would.
+export function goTime(ms, subMsNanos = Number(process.hrtime.bigint() % 1000000n)) {
+  const whole = Math.floor(ms / 1000);
+  const nanos = (ms - whole * 1000) * 1e6 + subMsNanos;
+  const base = new Date(whole * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+  const frac = String(Math.floor(nanos)).padStart(9, '0').replace(/0+$/, '');
+  return `${base}${frac ? `.${frac}` : ''}Z`;
+}
+
 export class APIError extends Error {
   constructor(name, reason, message, info) {
     super(message);
@@ -36,7 +49,7 @@ export const E = {
   disabled: (reason, flowType) => new APIError('Forbidden', 'DisabledUser', 'user is disabled',
     { ...(reason ? { reason } : {}), FlowType: flowType }),
   lockout: (until, flowType) => new APIError('TooManyRequest', 'AccountLockout', 'account locked',
-    { until: new Date(until).toISOString().replace(/\.\d{3}Z$/, 'Z'), FlowType: flowType }),
+    { until: goTime(until), FlowType: flowType }),
   rateLimited: (name, group, bucket) => new APIError('TooManyRequest', 'RateLimited', 'request rate limited',
     { rate_limit: { name, group }, rate_limit_name: group, bucket_name: bucket }),
   tooManyRequest: () => new APIError('TooManyRequest', 'TooManyRequest', 'Reach Rate Limit'),

@@ -4,7 +4,7 @@ import { sleep } from './util.js';
 export const FAULT_TYPES = {
   // answered before the request reaches the IdP logic
   http500: 'early', status: 'early', delay: 'early', garbage_json: 'early', html200: 'early',
-  oversized: 'early', reset: 'early', hang: 'early',
+  oversized: 'early', reset: 'early', hang: 'early', date_skew: 'early',
   // applied to the real response
   truncated_json: 'late', cut_connection: 'late', duplicate_keys: 'late', wrong_issuer: 'late', http_location: 'late',
 };
@@ -45,6 +45,8 @@ export class Faults {
     };
     switch (f.type) {
       case 'delay': await sleep((f.seconds ?? 1) * 1000); return false;
+      // a Date header off by `seconds` (a server clock that is wrong), the answer itself real
+      case 'date_skew': res.setHeader('Date', new Date(Date.now() + (f.seconds ?? 600) * 1000).toUTCString()); return false;
       case 'http500': send(500, 'application/json', '{"error":"server_error","error_description":"injected fault: http500"}'); return true;
       case 'status': send(f.status || 503, f.content_type || 'application/json', f.body ?? '{"error":"injected"}'); return true;
       case 'garbage_json': send(200, 'application/json', '{"access_token": "x", "id_token": ]] \u0000 not json {{'); return true;

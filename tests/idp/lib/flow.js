@@ -11,7 +11,9 @@ import {
 const BASE = '/api/v1/authentication_flows';
 const FLOW_TTL_MS = 20 * 60 * 1000;
 const ALL_FLOW_TYPES = ['signup', 'promote', 'login', 'signup_login', 'reauth', 'account_recovery'];
-const LOGIN_IDS = ['email', 'phone', 'username'];
+// Every login-ID type the IdP knows; a project offers only its configured
+// keys (identity.login_id.keys, app.loginIdKeys, POST /login-id-keys).
+export const LOGIN_IDS = ['email', 'phone', 'username'];
 const ORDER = {
   login: ['identify', 'authenticate_primary', 'authenticate_secondary', 'change_password', 'check_account_status',
     'terminate_other_sessions', 'prompt_create_passkey', 'finished'],
@@ -221,7 +223,7 @@ export class FlowAPI {
       case 'identify':
         return {
           type: 'identify',
-          data: { type: 'identification_data', options: (s.type === 'reauth' ? ['id_token'] : LOGIN_IDS).map((identification) => ({ identification })) },
+          data: { type: 'identification_data', options: (s.type === 'reauth' ? ['id_token'] : this.app.loginIdKeys).map((identification) => ({ identification })) },
         };
       case 'authenticate_primary':
       case 'authenticate_secondary':
@@ -414,7 +416,7 @@ export class FlowAPI {
           need('id_token');
           this.identifyByIdToken(s, input.id_token);
         } else {
-          const idf = choose('identification', LOGIN_IDS);
+          const idf = choose('identification', this.app.loginIdKeys);
           need('login_id');
           const v = input.login_id;
           if (idf === 'email' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v)) throw invalidLoginId('email', s.type);

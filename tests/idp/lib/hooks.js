@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { CERT_KINDS } from './certs.js';
 import { craftJwt } from './craft.js';
+import { LOGIN_IDS } from './flow.js';
 import { totp } from './totp.js';
 import { hasTotp, userClaims } from './users.js';
 import { b64url, epoch, readRaw } from './util.js';
@@ -112,6 +113,17 @@ export function createHookServer(app) {
   route('POST', '/device/approve', async (b) => { needDevice(); return app.device.approve(b.user_code, b.username, b.amr); });
   route('POST', '/device/deny', async (b) => { needDevice(); return app.device.deny(b.user_code); });
   route('POST', '/device/expire', (b) => { needDevice(); return app.device.expire(b.user_code); });
+
+  // the project's login-ID keys: identify offers only these; any other identification is ValidationFailed
+  route('GET', '/login-id-keys', () => ({ keys: app.loginIdKeys }));
+  route('POST', '/login-id-keys', (b) => {
+    const keys = b.keys;
+    if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => !LOGIN_IDS.includes(k)) || new Set(keys).size !== keys.length) {
+      throw new HookError(400, `keys must be a non-empty list of distinct ${LOGIN_IDS.join(' ')}`);
+    }
+    app.loginIdKeys = keys;
+    return { keys };
+  });
 
   // faults
   route('GET', '/faults', () => ({ faults: app.faults.list(), tls: app.tlsKind }));

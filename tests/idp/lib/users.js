@@ -43,6 +43,7 @@ export function loadFixture(file) {
       issue_jwt_access_token: !!c.issue_jwt_access_token,
       device_grant: !!c.device_grant,
       x_max_concurrent_session: c.x_max_concurrent_session || 0,
+      x_custom_ui_uri: c.x_custom_ui_uri || '',
       client_secret: c.client_secret,
     });
   }

@@ -85,3 +85,16 @@ test('forced slow_down for the next N polls; deny; expire now; pinned user code 
   const list = await idp.hook('GET', '/device');
   assert.ok(list.codes.length >= 3);
 });
+
+test('a third-party issuer mode: device config amr sets non-RFC 8176 values for every approval', async () => {
+  await idp.hook('POST', '/device/config', { interval: 0, user_code: null, verification_uri: null, amr: ['password', 'otp'] });
+  try {
+    const r = await authorizeDevice();
+    await idp.hook('POST', '/device/approve', { user_code: r.json.user_code, username: 'alice' });
+    const t = await poll(r.json.device_code);
+    assert.equal(t.status, 200);
+    assert.deepEqual(decodeJwt(t.json.id_token).payload.amr, ['password', 'otp']);
+  } finally {
+    await idp.hook('POST', '/device/config', { amr: null });
+  }
+});

@@ -27,6 +27,7 @@ test('counters, request log and reset', async () => {
   assert.equal(reqs[0].method, 'POST');
   assert.equal(reqs[0].status, 200);
   assert.ok(reqs[1].t_ms >= reqs[0].t_ms && reqs[0].t_ms > 1.7e12);
+  assert.ok(reqs[0].done_ms >= reqs[0].t_ms && reqs[1].t_ms >= reqs[0].done_ms, 'done_ms: when the answer was sent');
   await idp.hook('POST', '/counters/reset');
   assert.deepEqual(await idp.hook('GET', '/counters'), {});
   assert.deepEqual(await idp.hook('GET', '/requests'), []);
@@ -67,10 +68,16 @@ test('early faults: http500, status, html200, garbage_json, oversized, delay (co
   const t0 = Date.now();
   assert.equal((await idp.req('GET', '/oauth2/jwks')).status, 200);
   assert.ok(Date.now() - t0 >= 450);
+  await fault({ path: DISC, type: 'date_skew', seconds: -600 });
+  const d = await idp.req('GET', DISC);
+  assert.equal(d.status, 200);
+  assert.equal(d.json.issuer, idp.issuer);
+  const skew = (Date.parse(d.headers.date) - Date.now()) / 1000;
+  assert.ok(skew > -603 && skew < -597, `Date header ${d.headers.date}: skew ${skew} s`);
   await clear();
   const c = await idp.hook('GET', '/counters');
   assert.equal(c['/oauth2/token'], 1);
-  assert.equal(c[DISC], 5);
+  assert.equal(c[DISC], 6);
   const reqs = await idp.hook('GET', '/requests');
   assert.equal(reqs[0].fault, 'http500');
   assert.equal(reqs[0].grant_type, 'refresh_token', 'logged even when a fault answered');

@@ -274,7 +274,8 @@ test('lockout: the crossing attempt and later correct ones answer AccountLockout
   let last;
   for (let i = 0; i < 6; i += 1) last = await input(r, { authentication: 'primary_password', password: `wrong${i}` });
   assertError(last, 429, 'TooManyRequest', 'AccountLockout');
-  assert.match(last.json.error.info.until, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  // Go's RFC3339Nano: a fraction of 1-9 digits without trailing zeros (or none)
+  assert.match(last.json.error.info.until, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/);
   assertError(await input(r, { authentication: 'primary_password', password: USER.demo.password }), 429, 'TooManyRequest', 'AccountLockout');
   await idp.hook('POST', '/users/demo/unlock');
   assert.equal((await input(r, { authentication: 'primary_password', password: USER.demo.password })).status, 200);
@@ -344,4 +345,41 @@ test('account enumeration: unknown login IDs are rate limited per IP', async () 
   assertError(rl, 429, 'TooManyRequest', 'RateLimited');
   assert.equal(rl.json.error.info.bucket_name, 'AccountEnumerationPerIP');
   await idp.hook('POST', '/limits/reset');
+});
+
+test('identify offers only the project\'s login-ID keys; any other identification is ValidationFailed', async () => {
+  try {
+    assert.equal((await idp.hook('POST', '/login-id-keys', { keys: ['username'] })).keys[0], 'username');
+    const { r } = await start();
+    assert.deepEqual(r.json.result.action.data.options, [{ identification: 'username' }]);
+    const byEmail = await input(r, { identification: 'email', login_id: 'alice@example.com' });
+    assertError(byEmail, 400, 'Invalid', 'ValidationFailed');
+    assert.deepEqual(byEmail.json.error.info.causes[0], { location: '/identification', kind: 'enum', details: { actual: 'email', expected: ['username'] } });
+    assert.equal((await input(r, { identification: 'username', login_id: 'alice' })).status, 200);
+    await idp.hook('POST', '/login-id-keys', { keys: ['email'] });
+    const { r: r2 } = await start();
+    assertError(await input(r2, { identification: 'username', login_id: 'alice' }), 400, 'Invalid', 'ValidationFailed');
+    assert.equal((await input(r2, { identification: 'email', login_id: 'alice@example.com' })).status, 200);
+    await assert.rejects(idp.hook('POST', '/login-id-keys', { keys: ['oauth'] }), /-> 400/);
+  } finally {
+    await idp.hook('POST', '/login-id-keys', { keys: ['email', 'phone', 'username'] });
+  }
+});
+
+test('count_all_attempts: per-method limits count successful attempts too, as Authgear does', async () => {
+  await idp.hook('POST', '/limits/reset');
+  await idp.hook('POST', '/limits', { count_all_attempts: true, password_per_user_per_ip: 2 });
+  try {
+    for (let i = 0; i < 2; i += 1) {
+      const { r } = await toPassword('bob');
+      assert.equal((await input(r, { authentication: 'primary_password', password: USER.bob.password })).status, 200);
+    }
+    const { r } = await toPassword('bob');
+    const rl = await input(r, { authentication: 'primary_password', password: USER.bob.password });
+    assertError(rl, 429, 'TooManyRequest', 'RateLimited');
+    assert.equal(rl.json.error.info.bucket_name, 'VerifyPasswordPerUserPerIP');
+  } finally {
+    await idp.hook('POST', '/limits', { count_all_attempts: false, password_per_user_per_ip: 10 });
+    await idp.hook('POST', '/limits/reset');
+  }
 });
