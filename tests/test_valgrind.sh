@@ -66,7 +66,7 @@ hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$H
 # vg_pam NAME USER: pamtester authenticate under valgrind, stdin the answers;
 # success and the module's audit line are required, 0 bytes lost.
 vg_pam() {
-	rc=$(export LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	rc=$(export LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		PAM_WRAPPER_DISABLE_DEEPBIND=1 AUTHGEAR_TEST_LOG="$T/$1.log"; vg "$1" pamtester -v "$1" "$2" authenticate) || exit 1
 	[ "$rc" = 0 ] && grep -q "successfully authenticated" "$T/out-$1.txt" \
 		|| { cat "$T/out-$1.txt" "$T/$1.log"; fail "$1: pamtester under valgrind: want success, got exit $rc"; }

@@ -155,8 +155,6 @@ static void check_authorize(struct ag_check_report *r, struct ag_oidc *o, struct
 	}
 	ag_check_add(r, "authorize", true, true, "client %s with redirect_uri %s: the issuer opened a sign-in session",
 		     o->cfg->client_id, o->cfg->redirect_uri);
-	if (!ag_config_has_method(o->cfg, "password"))
-		goto out;
 	err = ag_flow_create(o, "login", o->cfg->flow_name, url_query, NULL, &f, &ferr);
 	if (err != AG_OK && ferr.reason[0])
 		ag_check_add(r, "flow", true, false, "creating the login flow '%s' failed: %s (%s)", o->cfg->flow_name,
@@ -306,7 +304,8 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	else
 		ag_check_add(report, "authflow", true, true, "Authentication Flow API answers at %s%s", cfg->issuer,
 			     AG_AUTHFLOW_PATH);
-	check_authorize(report, o, &last);
+	if (ag_config_has_method(cfg, "password"))
+		check_authorize(report, o, &last); /* a device login never authorizes (no redirect_uri needed) */
 out:
 	/* The host's side does not need the issuer: run it whenever the file loads. */
 	if (cfg)

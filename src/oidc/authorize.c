@@ -143,6 +143,10 @@ enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts
 		params[n++] = "id_token_hint";
 		params[n++] = opts->id_token_hint;
 	}
+	if (!o->cfg->redirect_uri) { /* optional with methods = device; the password method requires it */
+		ag_log(o->log, LOG_ERR, "authorize: no redirect_uri configured");
+		return AG_ERR_CONFIG;
+	}
 	err = ag_oidc_discovery(o, &d);
 	if (err == AG_OK)
 		err = build_url(o->http, d->authorization_endpoint, params, &url);
