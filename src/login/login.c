@@ -369,6 +369,30 @@ enum ag_err ag_login_deny(struct ag_login *l, enum ag_err err, const char *line)
 	return deny(l, err, line);
 }
 
+/* Exact names only: a pattern ("dev-*") would let anyone make us talk. */
+static bool listed_by_name(const char *list, const char *user)
+{
+	size_t n;
+
+	for (const char *cur = list, *p; (p = ag_list_next(&cur, &n));)
+		if (n == strlen(user) && memcmp(p, user, n) == 0 && !memchr(p, '*', n) && !memchr(p, '?', n) &&
+		    !memchr(p, '[', n))
+			return true;
+	return false;
+}
+
+bool ag_login_prewarm_wanted(const struct ag_login *l)
+{
+	char *sub = NULL;
+	bool bound;
+
+	if (listed_by_name(l->cfg->users, l->user))
+		return true;
+	bound = l->store && ag_store_bound_sub(l->store, l->user, &sub) == AG_OK && sub;
+	free(sub);
+	return bound;
+}
+
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 {
 	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
@@ -384,7 +408,8 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 			/* A returning or named user: authorize while the person types.
 			 * Otherwise the network work starts only after the first
 			 * answer (sshd delays the prompt otherwise). */
-			ag_prewarm_start(&pw, l, &opts);
+			if (ag_login_prewarm_wanted(l) && (l->o || ag_login_oidc(l) == AG_OK))
+				ag_prewarm_start(&pw, l->o, l->log, &opts);
 			err = ag_login_ask(l, AG_CONV_SECRET, "Password: ", &password);
 		}
 		if (err == AG_OK && !password)

@@ -114,6 +114,11 @@ void ag_login_step(struct ag_login *l, const char *name);
 /* Open l->o on l's configuration and clock. */
 enum ag_err ag_login_oidc(struct ag_login *l);
 
+/* Whether a password login of l->user may authorize while the person types
+ * (login/prewarm.h): listed in users by its exact name (not only by a
+ * pattern) or bound in l->store. */
+bool ag_login_prewarm_wanted(const struct ag_login *l);
+
 /* Release what l holds (claims, connections). */
 void ag_login_clear(struct ag_login *l);
 

@@ -6,35 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "accounts/store.h"
 #include "base/http.h"
-#include "common/names.h"
 #include "login/prewarm.h"
 #include "oidc/oidc.h"
-
-/* Exact names only: a pattern ("dev-*") would let anyone make us talk. */
-static bool listed_by_name(const char *list, const char *user)
-{
-	size_t n;
-
-	for (const char *cur = list, *p; (p = ag_list_next(&cur, &n));)
-		if (n == strlen(user) && memcmp(p, user, n) == 0 && !memchr(p, '*', n) && !memchr(p, '?', n) &&
-		    !memchr(p, '[', n))
-			return true;
-	return false;
-}
-
-bool ag_prewarm_wanted(const struct ag_login *l)
-{
-	char *sub = NULL;
-	bool bound;
-
-	if (listed_by_name(l->cfg->users, l->user))
-		return true;
-	bound = l->store && ag_store_bound_sub(l->store, l->user, &sub) == AG_OK && sub;
-	free(sub);
-	return bound;
-}
 
 static void *worker(void *arg)
 {
@@ -46,7 +20,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-bool ag_prewarm_start(struct ag_prewarm *p, struct ag_login *l, const struct ag_authorize_opts *opts)
+bool ag_prewarm_start(struct ag_prewarm *p, struct ag_oidc *o, const struct ag_log *log,
+		      const struct ag_authorize_opts *opts)
 {
 	sigset_t all, old;
 	int rc;
@@ -54,9 +29,7 @@ bool ag_prewarm_start(struct ag_prewarm *p, struct ag_login *l, const struct ag_
 	memset(p, 0, sizeof *p);
 	atomic_init(&p->cancel, false);
 	p->err = AG_ERR_INVALID_ARG;
-	if (!ag_prewarm_wanted(l) || (!l->o && ag_login_oidc(l) != AG_OK))
-		return false;
-	p->o = l->o;
+	p->o = o;
 	p->opts = *opts;
 	ag_http_set_cancel(p->o->http, &p->cancel);
 	/* Signals (sshd's LoginGraceTime alarm, a TERM) stay with the caller's
@@ -67,7 +40,7 @@ bool ag_prewarm_start(struct ag_prewarm *p, struct ag_login *l, const struct ag_
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		ag_http_set_cancel(p->o->http, NULL);
-		ag_log(l->log, LOG_WARNING, "prewarm: cannot start a thread (%s); authorizing after the password",
+		ag_log(log, LOG_WARNING, "prewarm: cannot start a thread (%s); authorizing after the password",
 		       strerror(rc));
 		return false;
 	}

@@ -22,7 +22,8 @@
 #include <stdbool.h>
 
 #include "base/error.h"
-#include "login/login.h"
+#include "base/log.h"
+#include "oidc/oidc.h"
 #include "oidc/authorize.h"
 #include "oidc/pkce.h"
 
@@ -41,14 +42,12 @@ struct ag_prewarm {
 	bool running;
 };
 
-/* Whether l->user may be prewarmed: listed in users by exact name (not only
- * by a pattern) or bound in l->store. */
-bool ag_prewarm_wanted(const struct ag_login *l);
-
-/* When ag_prewarm_wanted: open l->o if needed and start the worker on it
- * with opts (copied; its strings must outlive the join). Returns whether a
- * worker runs; false leaves the login to authorize itself. */
-bool ag_prewarm_start(struct ag_prewarm *p, struct ag_login *l, const struct ag_authorize_opts *opts);
+/* Start the worker on o (the caller's until ag_prewarm_join) with opts
+ * (copied; its strings must outlive the join). Whom to prewarm is the
+ * login's decision (ag_login_prewarm_wanted). Returns whether a worker runs;
+ * false leaves the login to authorize itself. */
+bool ag_prewarm_start(struct ag_prewarm *p, struct ag_oidc *o, const struct ag_log *log,
+		      const struct ag_authorize_opts *opts);
 
 /* Wait for the worker (no-op when none runs); with cancel, stop its request
  * first and discard the result (p->err AG_ERR_CONV). */

@@ -19,6 +19,7 @@
 #include "base/conf.h"
 #include "base/http.h"
 #include "capture.h"
+#include "login/login.h"
 #include "login/prewarm.h"
 #include "oidc/oidc.h"
 
@@ -101,16 +102,11 @@ static void test_wanted(void **state)
 
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
 		struct ag_login l = login_of(yes[i]);
-		assert_true(ag_prewarm_wanted(&l));
+		assert_true(ag_login_prewarm_wanted(&l));
 	}
 	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
 		struct ag_login l = login_of(no[i]);
-		struct ag_prewarm p;
-		assert_false(ag_prewarm_wanted(&l));
-		assert_false(ag_prewarm_start(&p, &l, &(struct ag_authorize_opts){ .max_age = -1 }));
-		ag_prewarm_join(&p, false);
-		assert_false(p.used);
-		ag_prewarm_clear(&p);
+		assert_false(ag_login_prewarm_wanted(&l));
 	}
 	assert_int_equal(requests, 0);
 }
@@ -122,7 +118,7 @@ static void test_worker_authorizes(void **state)
 	struct ag_prewarm p;
 
 	delay_ms = 50;
-	assert_true(ag_prewarm_start(&p, &l, &(struct ag_authorize_opts){ .max_age = -1 }));
+	assert_true(ag_prewarm_start(&p, l.o, l.log, &(struct ag_authorize_opts){ .max_age = -1 }));
 	ag_prewarm_join(&p, false);
 	assert_true(p.used);
 	assert_int_equal(p.err, AG_OK);
@@ -145,7 +141,7 @@ static void test_cancel(void **state)
 	struct ag_prewarm p;
 
 	delay_ms = 100;
-	assert_true(ag_prewarm_start(&p, &l, &(struct ag_authorize_opts){ .max_age = -1 }));
+	assert_true(ag_prewarm_start(&p, l.o, l.log, &(struct ag_authorize_opts){ .max_age = -1 }));
 	ag_prewarm_join(&p, true);
 	assert_true(p.used);
 	assert_int_equal(p.err, AG_ERR_CONV);
