@@ -275,6 +275,23 @@ bool ag_identity_index_names(const char *index_path, const char *name)
 	return named;
 }
 
+bool ag_identity_index_pattern_only(const char *index_path, const char *name)
+{
+	struct ag_index ix;
+	struct passwd pw;
+	char buf[8192];
+	bool only;
+	void *map;
+	size_t size;
+
+	if (!index_map(index_path, &ix, &map, &size))
+		return false;
+	only = ag_index_provisional_for(&ix, name, true, &pw, buf, sizeof buf) == AG_INDEX_OK &&
+	       ag_index_provisional_for(&ix, name, false, &pw, buf, sizeof buf) == AG_INDEX_NOTFOUND;
+	munmap(map, size);
+	return only;
+}
+
 struct login_ctx {
 	const struct ag_config *cfg;
 	const struct ag_log *log;

@@ -2,6 +2,8 @@
  * (authgear-protocol.md §2, §3, §12), and the checks that end every login. */
 #include "config.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "base/http.h"
 #include "base/json.h"
 #include "base/secret.h"
+#include "common/index.h"
 #include "common/names.h"
 #include "login/login.h"
 #include "oidc/authflow.h"
@@ -34,6 +37,30 @@ static enum ag_err deny(struct ag_login *l, enum ag_err err, const char *line)
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
 	return ag_identity_is_ours(cfg, log, user, NULL);
+}
+
+bool ag_login_resolves(const struct ag_log *log, const char *user)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc = getpwnam_r(user, &pw, buf, sizeof buf, &found);
+
+	if ((rc == 0 && found) || rc == ERANGE)
+		return true; /* ERANGE: there is an entry, longer than buf */
+	/* A name only a pattern of users matches resolves, before its first
+	 * login, only in sshd; a console login or su of it must still work. In
+	 * sshd the NSS module was asked already, so nothing more is accepted
+	 * there. (ag_login_is_ours has made sure the host has no account or
+	 * group of that name.) */
+	if ((rc == 0 || rc == ENOENT || rc == ESRCH) /* not found (getpwnam_r(3)), not a failing source */ &&
+	    !ag_index_caller_is_sshd() && ag_identity_index_pattern_only(ag_index_path(), user)) {
+		ag_log(log, LOG_DEBUG, "%s: first login of a name a pattern of users matches (the NSS module shows "
+				       "it to sshd only)", user);
+		return true;
+	}
+	ag_log(log, LOG_ERR, "%s does not resolve through NSS: add authgear to the passwd and group lines of "
+	       "/etc/nsswitch.conf or run authgear-pam reindex (no request sent)", user);
+	return false;
 }
 
 /* The person's line for an Authgear error; lockout says when to come back. */
