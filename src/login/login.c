@@ -253,6 +253,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	 * login, roles -> groups), the throttle, the NSS index. Here, once
 	 * verified and allowed, is where the token cache will keep
 	 * tokens->refresh_token (roadmap), in the same transaction. */
+	ag_store_busy_limit(l->store, ag_http_remaining_ms(l->o->http)); /* what is left of login_timeout */
 	err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles, l->claims.n_roles,
 				NULL, &again);
 	if (err == AG_ERR_DENIED)
@@ -348,6 +349,9 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
+		/* login_timeout counts from the first request, which comes later:
+		 * a writer's lock may not hold this call longer than it either */
+		ag_store_busy_limit(l->store, l->cfg->login_timeout * 1000L);
 		/* Checked and recorded in one transaction, before any network:
 		 * concurrent attempts cannot all pass a check that has not seen
 		 * the others yet. */
