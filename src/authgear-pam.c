@@ -262,6 +262,11 @@ static int cmd_login(int argc, char **argv)
 		ag_config_free(cfg);
 		return EXIT_FAILURE;
 	}
+	if (!ag_login_resolves(&log, argv[optind])) {
+		printf("refused: %s does not resolve through NSS (see above); nothing sent to Authgear\n", argv[optind]);
+		ag_config_free(cfg);
+		return EXIT_FAILURE;
+	}
 	l.cfg = cfg;
 	l.log = &log;
 	l.conv = &conv;

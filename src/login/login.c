@@ -2,6 +2,8 @@
  * (authgear-protocol.md §2, §3, §12), and the checks that end every login. */
 #include "config.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "base/http.h"
 #include "base/json.h"
 #include "base/secret.h"
+#include "common/index.h"
 #include "common/names.h"
 #include "login/login.h"
 #include "login/prewarm.h"
@@ -35,6 +38,30 @@ static enum ag_err deny(struct ag_login *l, enum ag_err err, const char *line)
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
 	return ag_identity_is_ours(cfg, log, user, NULL);
+}
+
+bool ag_login_resolves(const struct ag_log *log, const char *user)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc = getpwnam_r(user, &pw, buf, sizeof buf, &found);
+
+	if ((rc == 0 && found) || rc == ERANGE)
+		return true; /* ERANGE: there is an entry, longer than buf */
+	/* A name only a pattern of users matches resolves, before its first
+	 * login, only in sshd; a console login or su of it must still work. In
+	 * sshd the NSS module was asked already, so nothing more is accepted
+	 * there. (ag_login_is_ours has made sure the host has no account or
+	 * group of that name.) */
+	if ((rc == 0 || rc == ENOENT || rc == ESRCH) /* not found (getpwnam_r(3)), not a failing source */ &&
+	    !ag_index_caller_is_sshd() && ag_identity_index_pattern_only(ag_index_path(), user)) {
+		ag_log(log, LOG_DEBUG, "%s: first login of a name a pattern of users matches (the NSS module shows "
+				       "it to sshd only)", user);
+		return true;
+	}
+	ag_log(log, LOG_ERR, "%s does not resolve through NSS: add authgear to the passwd and group lines of "
+	       "/etc/nsswitch.conf or run authgear-pam reindex (no request sent)", user);
+	return false;
 }
 
 /* The person's line for an Authgear error; lockout says when to come back. */
@@ -227,6 +254,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	 * login, roles -> groups), the throttle, the NSS index. Here, once
 	 * verified and allowed, is where the token cache will keep
 	 * tokens->refresh_token (roadmap), in the same transaction. */
+	ag_store_busy_limit(l->store, ag_http_remaining_ms(l->o->http)); /* what is left of login_timeout */
 	err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles, l->claims.n_roles,
 				NULL, &again);
 	if (err == AG_ERR_DENIED)
@@ -331,6 +359,9 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
+		/* login_timeout counts from the first request, which comes later:
+		 * a writer's lock may not hold this call longer than it either */
+		ag_store_busy_limit(l->store, l->cfg->login_timeout * 1000L);
 		/* Checked and recorded in one transaction, before any network:
 		 * concurrent attempts cannot all pass a check that has not seen
 		 * the others yet. */

@@ -68,6 +68,15 @@ struct ag_login_proof {
  * (users = ...) or already bound in the store. No network, no prompt. */
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user);
 
+/* Whether user resolves through NSS (getpwnam), checked before any request:
+ * sshd runs the stack for a name it cannot resolve ("Invalid user") and
+ * answers every prompt with a placeholder, which must not cost an attempt
+ * at Authgear (and a step towards its lockout of the real account). Outside
+ * sshd, a name only a pattern of users matches also counts before its
+ * first login (the NSS module shows it to sshd only). False: logged with
+ * what to fix. */
+bool ag_login_resolves(const struct ag_log *log, const char *user);
+
 /* The password + TOTP login. first_password (may be NULL) is the password an
  * earlier module collected (use_first_pass / try_first_pass); without one the
  * person is asked. On failure l->line says why in one line. */
