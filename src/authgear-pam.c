@@ -219,9 +219,9 @@ static enum ag_err term_talk(void *ctx, enum ag_conv_style style, const char *te
 	return *answer ? AG_OK : AG_ERR_CONV;
 }
 
-static void print_step(void *ctx, const char *step, double ms)
+static void print_step(void *ctx, const char *step, double ms, double network_ms)
 {
-	printf("  step %-22s %8.1f ms\n", step, ms);
+	printf("  step %-22s %8.1f ms  network %8.1f ms\n", step, ms, network_ms);
 }
 
 static int cmd_login(int argc, char **argv)
@@ -262,12 +262,18 @@ static int cmd_login(int argc, char **argv)
 		ag_config_free(cfg);
 		return EXIT_FAILURE;
 	}
+	if (!ag_login_resolves(&log, argv[optind])) {
+		printf("refused: %s does not resolve through NSS (see above); nothing sent to Authgear\n", argv[optind]);
+		ag_config_free(cfg);
+		return EXIT_FAILURE;
+	}
 	l.cfg = cfg;
 	l.log = &log;
 	l.conv = &conv;
 	l.user = argv[optind];
 	l.on_step = print_step;
 	err = device ? ag_login_device(&l) : ag_login_password(&l, NULL);
+	printf("  network total %.1f ms in %ld request%s\n", l.network_ms, l.requests, l.requests == 1 ? "" : "s");
 	if (err == AG_OK)
 		printf("signed in: %s is Authgear user %s; %ld requests on %ld connection%s\n", l.user, l.claims.sub,
 		       l.requests, l.connections, l.connections == 1 ? "" : "s");

@@ -303,39 +303,6 @@ static enum nss_status no_index(enum nss_status st, int *errnop)
 	return st == NSS_STATUS_SUCCESS ? NSS_STATUS_NOTFOUND : st;
 }
 
-/* Whether this process is sshd: provisional entries for names that only a
- * pattern of the allow-list matches are answered to sshd alone, because
- * sshd looks the user up before PAM runs and refuses a name it cannot
- * resolve; anywhere else (useradd, `getent passwd x || useradd x`) such a
- * name does not exist until its first login. OpenSSH 9.8 and later run that
- * lookup in sshd-session, 10.0 in sshd-auth. The executable's name, not
- * argv[0] (sshd started through a symlink such as sshd-lab still counts).
- * Computed once per process image. */
-static bool caller_is_sshd(void)
-{
-	static int cached = -1;
-	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-	static const char deleted[] = " (deleted)"; /* the binary was replaced by an upgrade */
-	char exe[PATH_MAX];
-	const char *base;
-	ssize_t n;
-
-	if (v >= 0)
-		return v;
-	v = 0;
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		if ((size_t)n > sizeof deleted - 1 && strcmp(exe + n - (sizeof deleted - 1), deleted) == 0)
-			exe[n - (sizeof deleted - 1)] = '\0';
-		base = strrchr(exe, '/');
-		base = base ? base + 1 : exe;
-		v = strcmp(base, "sshd") == 0 || strcmp(base, "sshd-session") == 0 || strcmp(base, "sshd-auth") == 0;
-	}
-	__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-	return v;
-}
-
 enum nss_status NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
 	enum ag_index_status r;
@@ -349,7 +316,7 @@ enum nss_status NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *bu
 	if (r == AG_INDEX_OK)
 		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
 	else if (r == AG_INDEX_NOTFOUND)
-		r = ag_index_provisional_for(&m->ix, name, caller_is_sshd(), pw, buf, len);
+		r = ag_index_provisional_for(&m->ix, name, ag_index_caller_is_sshd(), pw, buf, len);
 	st = status_of(m, r, errnop);
 	put_index(m);
 	return st;

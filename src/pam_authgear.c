@@ -4,8 +4,6 @@
  * through pam_codes.c. */
 #include "config.h"
 
-#include <errno.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,20 +108,6 @@ static const char *our_user(pam_handle_t *pamh, const struct ag_config *cfg, con
 	return user;
 }
 
-/* The index the NSS module reads; test builds (--enable-test-hooks) take
- * AUTHGEAR_NSS_INDEX like the NSS module does. A state_dir elsewhere is
- * reached through the /var/lib/authgear symlink README asks for. */
-static const char *index_path(void)
-{
-#ifdef AG_TEST_HOOKS
-	const char *p = secure_getenv("AUTHGEAR_NSS_INDEX");
-
-	if (p && p[0] == '/')
-		return p;
-#endif
-	return AG_INDEX_DEFAULT_PATH;
-}
-
 /* The configuration file exists but cannot be used (unsafe, invalid): names
  * the NSS index names by themselves (bound, pinned, listed by exact name)
  * are Authgear users whose login must not fall through to a local password
@@ -135,30 +119,12 @@ static int config_fault(pam_handle_t *pamh, const struct ag_log *log, enum ag_er
 
 	if (err == AG_ERR_NOT_CONFIGURED || pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user)
 		return PAM_IGNORE;
-	if (!ag_identity_index_names(index_path(), user))
+	if (!ag_identity_index_names(ag_index_path(), user))
 		return PAM_IGNORE;
 	ag_log(log, LOG_ERR, "%.64s is an Authgear user here, but the configuration cannot be used (see above); "
 			     "refusing instead of passing to the next module", user);
 	pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
 	return PAM_AUTHINFO_UNAVAIL;
-}
-
-/* sshd runs the stack for a name it cannot resolve ("Invalid user") and
- * answers every prompt with a placeholder: sending that to Authgear would
- * waste an attempt and count towards the real account's lockout. So an
- * Authgear user must resolve (our NSS module answers allow-listed names
- * before their first login) before any request. */
-static bool resolves(const struct ag_log *log, const char *user)
-{
-	struct passwd pw, *found = NULL;
-	char buf[4096];
-	int rc = getpwnam_r(user, &pw, buf, sizeof buf, &found);
-
-	if ((rc == 0 && found) || rc == ERANGE)
-		return true; /* ERANGE: there is an entry, longer than buf */
-	ag_log(log, LOG_ERR, "%s does not resolve through NSS: add authgear to the passwd and group lines of "
-	       "/etc/nsswitch.conf or run authgear-pam reindex (no request sent)", user);
-	return false;
 }
 
 /* For the entry points that only need to know whether the user is ours. */
@@ -200,7 +166,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		ag_config_free(cfg);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
-	if (!resolves(&log, user)) {
+	if (!ag_login_resolves(&log, user)) {
 		rc = ag_err_to_pam_login(AG_ERR_USER_UNKNOWN, cfg->reveal_unknown_users);
 		ag_config_free(cfg);
 		return rc;

@@ -130,8 +130,15 @@ ns_check "$T/nsswitch.out"
 [ $rc -eq 1 ] || { cat "$T/nsswitch.out"; fail "check passed without authgear in nsswitch.conf (exit $rc)"; }
 pw=$(sed -n 's/^passwd:[[:space:]]*//p' "$T/ns/nsswitch.conf" | sed 's/[[:space:]]*$//')
 assert_contains "$T/nsswitch.out" "FAIL  nsswitch   /etc/nsswitch.conf: 'passwd: $pw' has no authgear" "nsswitch without authgear in passwd fails"
-assert_contains "$T/nsswitch.out" "append it, keeping the others: 'passwd: $pw authgear'" "the fix keeps the other sources (systemd)"
-assert_contains "$T/nsswitch.out" "FAIL  nsswitch   /etc/nsswitch.conf: 'group:" "nsswitch without authgear in group fails"
+assert_contains "$T/nsswitch.out" "add it, keeping the others: 'passwd: $pw authgear'" "the fix keeps the other sources (systemd)"
+assert_contains "$T/nsswitch.out" "FAIL  nsswitch   /etc/nsswitch.conf: 'group: files systemd' has no authgear" "nsswitch without authgear in group fails"
+# README's group line: authgear right after files, with files' merge action.
+grep -qxF 'group:          files [SUCCESS=merge] authgear systemd' "$abs_top_srcdir/README.md" || fail "README's group line changed"
+assert_contains "$T/nsswitch.out" "add it, keeping the others: 'group: files [SUCCESS=merge] authgear systemd'" "the group fix is README's line"
+sed -E 's/^group:.*/group: files [NOTFOUND=return] ldap/; /^passwd:/d' "$T/ns/nsswitch.good" > "$T/ns/nsswitch.conf"
+ns_check "$T/nsswitch2.out"
+assert_contains "$T/nsswitch2.out" "add it, keeping the others: 'group: files [NOTFOUND=return SUCCESS=merge] authgear ldap'" "the merge goes into files' own actions"
+assert_contains "$T/nsswitch2.out" "has no 'passwd:' line: Authgear users do not resolve (sshd says 'Invalid user'); add 'passwd: files authgear'" "a missing passwd line"
 cp "$T/ns/nsswitch.good" "$T/ns/nsswitch.conf"
 
 # 3. A stale index: the allow-list changed after the last reindex.

@@ -253,11 +253,12 @@ grep -nE '^auth\s' /etc/pam.d/common-auth > "$T/common-auth"
 ag_line=$(grep -m1 -n 'pam_authgear.so' "$T/common-auth" | cut -d: -f1)
 unix_line=$(grep -m1 -n 'pam_unix.so' "$T/common-auth" | cut -d: -f1)
 [ -n "$ag_line" ] && [ -n "$unix_line" ] && [ "$ag_line" -lt "$unix_line" ] || { cat "$T/common-auth"; fail "common-auth: pam_authgear not before pam_unix"; }
-grep -qE '^auth\s+\[success=2 ignore=ignore default=die\]\s+pam_authgear.so\s*$' /etc/pam.d/common-auth \
+grep -qE '^auth\s+\[success=2 ignore=ignore module_unknown=ignore default=die\]\s+pam_authgear.so\s*$' /etc/pam.d/common-auth \
 	|| { cat /etc/pam.d/common-auth; fail "common-auth: pam_authgear's jump does not reach pam_permit"; }
-grep -qE '^account\s+required\s+pam_authgear.so' /etc/pam.d/common-account || fail "common-account"
+grep -qE '^account\s+\[success=ok ignore=ignore module_unknown=ignore default=bad\]\s+pam_authgear.so\s*$' /etc/pam.d/common-account \
+	|| { cat /etc/pam.d/common-account; fail "common-account: pam_authgear's line (module_unknown=ignore)"; }
 grep -qE '^session\s+optional\s+pam_authgear.so' /etc/pam.d/common-session || fail "common-session"
-pass "pam-auth-update --enable authgear: common-auth jumps past pam_unix on success, dies on failure; account and session lines"
+pass "pam-auth-update --enable authgear: common-auth jumps past pam_unix on success, dies on failure, ignores a module libpam cannot load; account and session lines"
 install -m 0644 /usr/share/doc/authgear-pam/examples/sshd_config.d/authgear.conf /etc/ssh/sshd_config.d/authgear.conf
 PORT=$(free_port)
 mkdir -p /run/sshd
@@ -353,6 +354,19 @@ path_unit_fires
 if ssh_in down-alice alice "$PW" 000000 "echo LOGGED-IN"; then cat "$T/down-alice.txt"; fail "alice signed in with the IdP down"; fi
 if grep -q '^LOGGED-IN$' "$T/down-alice.txt"; then fail "alice got a session with the IdP down"; fi
 assert_contains "$T/sshd.log" "Failed keyboard-interactive/pam for alice" "IdP down: alice is refused (fail closed)"
+# The module file gone (a wrong install directory, a half-removed package):
+# libpam cannot load it ("module unknown"); the profile's module_unknown=ignore
+# keeps local users signing in, and alice (no local password) stays refused.
+AG_SO=$(dpkg -L libpam-authgear | grep '/pam_authgear\.so$')
+[ -f "$AG_SO" ] || fail "libpam-authgear ships no pam_authgear.so"
+mv "$AG_SO" "$T/pam_authgear.so.moved"
+ssh_in nomod-bob localbob Local-pass-1 000000 "echo NOMOD-\$(id -un)" || { cat "$T/nomod-bob.txt"; tail -20 "$T/sshd.log"; fail "localbob: ssh login failed with pam_authgear.so missing"; }
+assert_contains "$T/nomod-bob.txt" "NOMOD-localbob" "module file missing: a pam_unix user signs in over SSH through the profile"
+console console-nomod root Root-pass-1 000000 || { cat "$T/console-nomod.txt"; fail "root: console login failed with pam_authgear.so missing"; }
+assert_contains "$T/console-nomod.txt" "CONSOLE-root-0" "module file missing: root signs in at the console through the profile"
+if ssh_in nomod-alice alice "$PW" 000000 "echo LOGGED-IN"; then cat "$T/nomod-alice.txt"; fail "alice signed in with the module missing"; fi
+if grep -q '^LOGGED-IN$' "$T/nomod-alice.txt"; then fail "alice got a session with the module missing"; fi
+mv "$T/pam_authgear.so.moved" "$AG_SO"
 kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
 
 # --- remove, install again, purge ----------------------------------------------------------------------

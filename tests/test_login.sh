@@ -75,9 +75,12 @@ pass "first login bound alice to her sub in a 0600 database"
 code=$(totp alice); remember "$code"
 printf '%s\n1\n%s\n' "$PW_ALICE" "$code" | AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" alice \
 	> "$T/cli.out" 2>&1 || { cat "$T/cli.out"; fail "authgear-pam login"; }
-for step in authorize "identify + password" "second factor" consent token verify; do
-	grep -qE "^  step ${step//+/\\+} +[0-9]+\.[0-9] ms$" "$T/cli.out" || { cat "$T/cli.out"; fail "authgear-pam login: step '$step' missing"; }
+# alice is named in users: her authorize request went while she typed
+for step in "authorize \(prewarmed\)" "identify \+ password" "second factor" consent token verify; do
+	grep -qE "^  step $step +[0-9]+\.[0-9] ms  network +[0-9]+\.[0-9] ms$" "$T/cli.out" ||
+		{ cat "$T/cli.out"; fail "authgear-pam login: step '$step' missing"; }
 done
+grep -qE "^  network total [0-9]+\.[0-9] ms in 5 requests$" "$T/cli.out" || { cat "$T/cli.out"; fail "authgear-pam login: no network total"; }
 assert_contains "$T/cli.out" "signed in: alice is Authgear user 2f91682e-7cf4-4bd7-b86f-d91a20e3de70; 5 requests on 1 connection" "authgear-pam login signs in and counts its requests"
 if grep -qF -- "$PW_ALICE" "$T/cli.out" || grep -qF -- "$code" "$T/cli.out"; then fail "authgear-pam login printed a secret"; fi
 "$CLI" login --config "$T/c.conf" root > "$T/cli-root.out" 2>&1 && fail "authgear-pam login root must fail"

@@ -275,6 +275,23 @@ bool ag_identity_index_names(const char *index_path, const char *name)
 	return named;
 }
 
+bool ag_identity_index_pattern_only(const char *index_path, const char *name)
+{
+	struct ag_index ix;
+	struct passwd pw;
+	char buf[8192];
+	bool only;
+	void *map;
+	size_t size;
+
+	if (!index_map(index_path, &ix, &map, &size))
+		return false;
+	only = ag_index_provisional_for(&ix, name, true, &pw, buf, sizeof buf) == AG_INDEX_OK &&
+	       ag_index_provisional_for(&ix, name, false, &pw, buf, sizeof buf) == AG_INDEX_NOTFOUND;
+	munmap(map, size);
+	return only;
+}
+
 struct login_ctx {
 	const struct ag_config *cfg;
 	const struct ag_log *log;
@@ -426,6 +443,47 @@ static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, ag_stor
 	return ag_store_write(s, fn, ctx, &ix);
 }
 
+/* A host group (files, LDAP) named like user, other than user's own private
+ * group (GID = UID), wins over that private group: getgrgid of the private
+ * GID answering the name would give user the host group's name, and sudo's
+ * %group rules and sshd's AllowGroups match by name. The group is recorded
+ * as a host group, which the index never serves under user's private GID
+ * (index_bytes); the record stays when the host group goes. A source that
+ * fails to answer leaves things as they are. */
+static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_idmap_probe *probe,
+				       const struct ag_log *log, const char *user, uint32_t uid)
+{
+	struct ag_store_group g;
+	uint32_t gid;
+	bool found;
+	enum ag_err err;
+	int r = probe->group_gid(probe->ctx, user, &gid);
+
+	if (r < 0)
+		ag_log(log, LOG_WARNING, "account: cannot look group %s up in the other group databases", user);
+	if (r <= 0 || gid == uid)
+		return AG_OK;
+	if (gid == 0) {
+		ag_log(log, LOG_ERR, "account: this host has a group %s with GID 0; refusing user %s", user, user);
+		return AG_ERR_CONFIG;
+	}
+	err = ag_store_tx_gid_holder(tx, gid, g.name, &found);
+	if (err != AG_OK || found)
+		return err; /* one of ours (the index still shows a former [roles] group of that name) */
+	err = ag_store_tx_group(tx, user, &g, &found);
+	if (err != AG_OK || (found && g.local && g.gid == gid))
+		return err;
+	g.gid = gid;
+	g.local = true;
+	err = ag_store_tx_put_group(tx, &g);
+	if (err != AG_OK)
+		return err;
+	ag_store_tx_reindex(tx);
+	ag_log(log, LOG_WARNING, "account: this host has a group %s (GID %u); user %s's private group (GID %u) no "
+				 "longer answers by that name (rename one of them)", user, gid, user, uid);
+	return AG_OK;
+}
+
 static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struct ag_store_user *u)
 {
 	struct ag_store_group g;
@@ -469,6 +527,8 @@ static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struc
 					    "login; keeping %u (authgear-pam forget resets it)", c->user, pin, u->uid, u->uid);
 	}
 	err = c->taken_loaded ? ag_idset_add(&c->taken, u->uid) : AG_OK;
+	if (err == AG_OK && !c->cfg->primary_group)
+		err = yield_private_group(tx, c->probe, c->log, c->user, u->uid);
 	if (err == AG_OK && c->cfg->primary_group) {
 		err = ensure_group(c, tx, c->cfg->primary_group, &g, &ok);
 		if (err == AG_OK && !ok)
@@ -645,11 +705,19 @@ static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_con
 	/* Groups: each user's private group, then the groups [roles] can grant
 	 * (and the shared primary group) with their members. */
 	for (size_t i = 0; upg && i < p.n_users; i++) {
+		const struct ag_store_group *host = ag_store_db_group(db, p.users[i].name);
+
 		if (ag_config_group_name(cfg, p.users[i].name)) {
 			/* the [roles] group keeps its name: sudo's %group rules and
 			 * sshd's AllowGroups match by name */
 			ag_log(log, LOG_WARNING, "index: user %s has the name of a group of [roles]; its private group "
 						 "is left out", p.users[i].name);
+			continue;
+		}
+		if (host && host->local) {
+			/* the same for a host group (yield_private_group) */
+			ag_log(log, LOG_INFO, "index: user %s has the name of a host group; its private group is left "
+					      "out", p.users[i].name);
 			continue;
 		}
 		p.groups[p.n_groups++] = (struct ag_index_in_group){ p.users[i].name, p.users[i].uid, false, NULL, 0 };
@@ -991,13 +1059,27 @@ enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, 
 	return err;
 }
 
+/* A rebuild also looks for host groups that have appeared under the name of
+ * a bound user (one lookup per user: an admin's command, not a login). */
 static enum ag_err reindex_tx(struct ag_store_tx *tx, void *ctx)
 {
+	const struct ag_config *cfg = ctx;
+	struct ag_store_db db;
+	enum ag_err err = AG_OK;
+
+	if (!cfg->primary_group) {
+		err = ag_store_tx_read(tx, &db);
+		for (size_t i = 0; err == AG_OK && i < db.n_users; i++)
+			if (db.users[i].sub && db.users[i].uid)
+				err = yield_private_group(tx, &ag_idmap_system_probe, ag_store_tx_log(tx),
+							  db.users[i].name, db.users[i].uid);
+		ag_store_db_free(&db);
+	}
 	ag_store_tx_reindex(tx);
-	return AG_OK;
+	return err;
 }
 
 enum ag_err ag_identity_reindex(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log)
 {
-	return edit(s, cfg, reindex_tx, NULL);
+	return edit(s, cfg, reindex_tx, (void *)cfg);
 }

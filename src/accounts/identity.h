@@ -37,6 +37,12 @@ bool ag_identity_is_ours(const struct ag_config *cfg, const struct ag_log *log, 
  * module. False when there is no usable index. */
 bool ag_identity_index_names(const char *index_path, const char *name);
 
+/* Whether the NSS index at index_path gives name a provisional entry only
+ * because a pattern of `users` matches it: the NSS module answers such a
+ * name to sshd alone (index.h), so elsewhere (login, su, the CLI) it does
+ * not resolve before its first login. False when there is no usable index. */
+bool ag_identity_index_pattern_only(const char *index_path, const char *name);
+
 /* The Unix groups [roles] grants for these roles, in table order, each once.
  * Caller frees with ag_identity_strv_free. */
 enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *const *roles, size_t n_roles,

@@ -116,6 +116,7 @@ struct ag_store {
 	char *path;       /* the database */
 	const struct ag_log *log;
 	sqlite3 *db;
+	long busy_ms;     /* how long a statement waits for another writer's lock */
 	sqlite3_stmt *stmts[S__COUNT];
 	/* the attempt ag_store_throttle_attempt recorded */
 	long long attempt_id;
@@ -150,8 +151,8 @@ static enum ag_err fail(struct ag_store *s, int rc, const char *what)
 		break;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		ag_log(s->log, LOG_ERR, "store %s: %s: still locked by another writer after %d ms", s->path, what,
-		       BUSY_MS);
+		ag_log(s->log, LOG_ERR, "store %s: %s: still locked by another writer after %ld ms", s->path, what,
+		       s->busy_ms);
 		break;
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
@@ -269,6 +270,13 @@ static enum ag_err check_files(struct ag_store *s)
 	return err;
 }
 
+void ag_store_busy_limit(struct ag_store *s, long ms)
+{
+	s->busy_ms = ms < 0 ? 0 : ms < BUSY_MS ? ms : BUSY_MS;
+	if (s->db)
+		sqlite3_busy_timeout(s->db, (int)s->busy_ms); /* 0: no wait at all */
+}
+
 /* --- opening, creating, migrating ---------------------------------------------- */
 
 static enum ag_err connect_db(struct ag_store *s, const char *path, sqlite3 **out)
@@ -284,6 +292,7 @@ static enum ag_err connect_db(struct ag_store *s, const char *path, sqlite3 **ou
 		return AG_ERR_IO;
 	}
 	sqlite3_extended_result_codes(*out, 1);
+	s->busy_ms = BUSY_MS;
 	sqlite3_busy_timeout(*out, BUSY_MS);
 	/* Every login is a short process: checkpointing the WAL at each close
 	 * would cost a rewrite and an fsync of the database per login; the

@@ -38,6 +38,10 @@ struct ag_store_tx;
 enum ag_err ag_store_open(const char *state_dir, const struct ag_log *log, struct ag_store **out);
 void ag_store_close(struct ag_store *s);
 
+/* Wait at most ms (and never longer than the store's own 10 s) for another
+ * writer's lock from now on: a login's remaining login_timeout. */
+void ag_store_busy_limit(struct ag_store *s, long ms);
+
 /* state_dir, where the NSS index lives. */
 const char *ag_store_state_dir(const struct ag_store *s);
 

@@ -241,25 +241,59 @@ static bool nsswitch_sources(const char *db, char *out, size_t len, bool *has_au
 	return found;
 }
 
+/* README's line for db with authgear added to sources (the others kept):
+ * passwd appends it (`files systemd authgear`); group puts it right after
+ * files with files' [SUCCESS=merge] (`files [SUCCESS=merge] authgear
+ * systemd`): the merge reaches only the source that follows. */
+static void nsswitch_fix(const char *db, const char *sources, char *out, size_t len)
+{
+	const char *p = sources, *end = NULL;
+	bool merge = false;
+	char word[256];
+
+	if (strcmp(db, "group") == 0) {
+		while (!end && next_word(&p, word, sizeof word))
+			if (strcmp(word, "files") == 0)
+				end = p;
+	}
+	if (!end) {
+		snprintf(out, len, "%s: %s%sauthgear", db, sources, sources[0] ? " " : "");
+		return;
+	}
+	p = skip_blanks(end);
+	if (*p == '[' && strchr(p, ']')) {
+		/* files' own actions: add SUCCESS=merge inside them */
+		end = strchr(p, ']');
+		snprintf(word, sizeof word, "%.*s", (int)(end - p), p);
+		merge = strcasestr(word, "SUCCESS=merge") != NULL;
+		snprintf(out, len, "%s: %.*s%s] authgear%s", db, (int)(end - sources), sources, merge ? "" : " SUCCESS=merge",
+			 end + 1);
+		return;
+	}
+	snprintf(out, len, "%s: %.*s [SUCCESS=merge] authgear%s", db, (int)(end - sources), sources, end);
+}
+
 /* passwd and group name authgear; glibc can load the module. */
 static void check_nsswitch(struct ag_check_report *r, bool required)
 {
 	static const char *const dbs[] = { "passwd", "group" };
-	char sources[512];
+	char sources[512], fix[600];
 	bool ours, all = true;
 	void *h;
 
 	for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
 		if (!nsswitch_sources(dbs[i], sources, sizeof sources, &ours)) {
+			nsswitch_fix(dbs[i], "files", fix, sizeof fix);
 			ag_check_add(r, "nsswitch", required, false,
 				     "%s has no '%s:' line: Authgear users do not resolve (sshd says 'Invalid user'); "
-				     "add '%s: files authgear'", NSSWITCH, dbs[i], dbs[i]);
+				     "add '%s'", NSSWITCH, dbs[i], fix);
 			all = false;
 		} else if (!ours) {
+			nsswitch_fix(dbs[i], sources, fix, sizeof fix);
 			ag_check_add(r, "nsswitch", required, false,
 				     "%s: '%s: %s' has no authgear: Authgear users do not resolve (sshd says 'Invalid "
-				     "user'); append it, keeping the others: '%s: %s authgear'",
-				     NSSWITCH, dbs[i], sources, dbs[i], sources);
+				     "user'); add it, keeping the others: '%s'",
+				     NSSWITCH, dbs[i], sources, fix);
 			all = false;
 		}
 	}

@@ -26,6 +26,8 @@ struct ag_http {
 	struct timespec deadline;            /* CLOCK_MONOTONIC */
 	long connections;
 	long requests;
+	double wait_ms;                     /* time inside perform() */
+	const atomic_bool *cancel;          /* NULL: never cancelled */
 	char errbuf[CURL_ERROR_SIZE];
 	/* the response being received */
 	struct ag_http_transport transport; /* request NULL: libcurl */
@@ -177,6 +179,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* libcurl calls this about once a second and on every transfer event;
+ * non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct ag_http *http = userp;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return http->cancel && atomic_load(http->cancel);
+}
+
 enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *log, struct ag_http **out)
 {
 	struct ag_http *http;
@@ -208,7 +220,10 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, opts->insecure_loopback ? "https,http" : "https") == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
+	/* TLS 1.2 at least; the highest both sides speak (1.3: a one-round-trip
+	 * handshake, where 1.2 takes two). */
+	ok &= curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_DEFAULT)) ==
+	      CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
 	if (opts->ca_file)
@@ -222,6 +237,8 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, http) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HEADERDATA, http) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_XFERINFODATA, http) == CURLE_OK;
 	if (!ok) {
 		ag_log(log, LOG_ERR, "http: libcurl lacks a required option (needs >= 7.85 with OpenSSL)");
 		ag_http_free(http);
@@ -237,6 +254,13 @@ void ag_http_set_transport(struct ag_http *http, const struct ag_http_transport 
 		http->transport = *t;
 	else
 		memset(&http->transport, 0, sizeof http->transport);
+}
+
+void ag_http_set_cancel(struct ag_http *http, const atomic_bool *cancel)
+{
+	http->cancel = cancel;
+	/* the progress callback runs only with NOPROGRESS off */
+	curl_easy_setopt(http->curl, CURLOPT_NOPROGRESS, cancel ? 0L : 1L);
 }
 
 void ag_http_free(struct ag_http *http)
@@ -289,6 +313,8 @@ static enum ag_err map_curl_error(CURLcode rc, const struct ag_http *http)
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return AG_ERR_TIMEOUT;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return AG_ERR_CONV; /* cancelled: the person's answer did not come */
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -345,9 +371,17 @@ static long min_ms(long a, long b)
 	return a < b ? a : b;
 }
 
-static enum ag_err perform(struct ag_http *http, const char *method, const char *url,
-			   const char *content_type, const char *body, const char *bearer,
-			   struct ag_http_response *resp)
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static enum ag_err perform_once(struct ag_http *http, const char *method, const char *url,
+				const char *content_type, const char *body, const char *bearer,
+				struct ag_http_response *resp)
 {
 	struct curl_slist *headers = NULL;
 	char shown[512], line[4096];
@@ -436,6 +470,8 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 		else if (err == AG_ERR_TOO_LARGE)
 			ag_log(http->log, LOG_ERR, "http: %s %s: response over the %s limit", method, shown,
 			       http->headers_over ? "header" : "body");
+		else if (err == AG_ERR_CONV)
+			ag_log(http->log, LOG_DEBUG, "http: %s %s: cancelled (nobody waits for it)", method, shown);
 		else
 			ag_log(http->log, LOG_ERR, "http: %s %s: %s%s%s", method, shown, curl_easy_strerror(rc),
 			       http->errbuf[0] ? ": " : "", http->errbuf);
@@ -449,6 +485,23 @@ static enum ag_err perform(struct ag_http *http, const char *method, const char 
 	}
 	ag_log(http->log, LOG_DEBUG, "http: %s %s: %ld, %zu bytes", method, shown, resp->status, resp->body_len);
 	return AG_OK;
+}
+
+/* One request, its time counted as waiting on the network. */
+static enum ag_err perform(struct ag_http *http, const char *method, const char *url, const char *content_type,
+			   const char *body, const char *bearer, struct ag_http_response *resp)
+{
+	double t0 = now_ms();
+	enum ag_err err;
+
+	if (http->cancel && atomic_load(http->cancel)) {
+		memset(resp, 0, sizeof *resp);
+		return AG_ERR_CONV;
+	}
+	err = perform_once(http, method, url, content_type, body, bearer, resp);
+
+	http->wait_ms += now_ms() - t0;
+	return err;
 }
 
 enum ag_err ag_http_get(struct ag_http *http, const char *url, const char *bearer,
@@ -506,6 +559,11 @@ long ag_http_connections(const struct ag_http *http)
 long ag_http_requests(const struct ag_http *http)
 {
 	return http->requests;
+}
+
+double ag_http_wait_ms(const struct ag_http *http)
+{
+	return http->wait_ms;
 }
 
 static bool is_json_type(const char *ct)

@@ -3,7 +3,7 @@
  * One ag_http per PAM transaction: its easy handle is reused, so every request
  * of a login shares one TLS connection when the server keeps it alive.
  * HTTPS only (plain http only for a loopback URL and only when the caller
- * allows it for tests), TLS >= 1.2, peer and host verified, connect and total
+ * allows it for tests), TLS >= 1.2 (1.3 preferred: one round trip less), peer and host verified, connect and total
  * timeouts, an explicit proxy (the environment's is never used), a cap on the
  * body and on the headers, and no automatic redirects: a step that needs a
  * Location reads it from the response.
@@ -11,6 +11,7 @@
 #ifndef AG_HTTP_H
 #define AG_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -130,5 +131,13 @@ void ag_http_add_param(struct ag_http *http, struct ag_buf *b, const char *sep, 
 /* How many connections the handle opened, and requests it sent, so far. */
 long ag_http_connections(const struct ag_http *http);
 long ag_http_requests(const struct ag_http *http);
+/* Milliseconds spent inside requests so far (waiting on the network). */
+double ag_http_wait_ms(const struct ag_http *http);
+
+/* Make the request in flight, and every later one, stop early (as
+ * AG_ERR_CONV: nobody is waiting for it) once *cancel is true. For a handle
+ * another thread drives (login/prewarm.c); the flag outlives the handle's
+ * use. NULL: no such flag. */
+void ag_http_set_cancel(struct ag_http *http, const atomic_bool *cancel);
 
 #endif

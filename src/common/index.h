@@ -164,6 +164,11 @@ enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char 
 enum ag_index_status ag_index_provisional_for(const struct ag_index *ix, const char *name, bool by_pattern,
 					      struct passwd *pw, char *buf, size_t len);
 
+/* Whether this process is sshd (sshd, sshd-session, sshd-auth: the
+ * executable's name), the one caller that gets provisional entries of names
+ * only a pattern matches (the by_pattern of ag_index_provisional_for). */
+bool ag_index_caller_is_sshd(void);
+
 /* Whether the index names name by itself: a bound user, a pin, or an entry
  * of the allow-list equal to it (not a pattern match). */
 bool ag_index_names(const struct ag_index *ix, const char *name);

@@ -3,9 +3,11 @@
  * file, so a corrupt index is AG_INDEX_CORRUPT and never a crash. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/index.h"
 #include "common/names.h"
@@ -26,6 +28,39 @@ const char *ag_index_path(void)
 	return AG_INDEX_DEFAULT_PATH;
 }
 #endif
+
+/* Whether this process is sshd: provisional entries for names that only a
+ * pattern of the allow-list matches are answered to sshd alone, because
+ * sshd looks the user up before PAM runs and refuses a name it cannot
+ * resolve; anywhere else (useradd, `getent passwd x || useradd x`) such a
+ * name does not exist until its first login. OpenSSH 9.8 and later run that
+ * lookup in sshd-session, 10.0 in sshd-auth. The executable's name, not
+ * argv[0] (sshd started through a symlink such as sshd-lab still counts).
+ * Computed once per process image. */
+bool ag_index_caller_is_sshd(void)
+{
+	static int cached = -1;
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	static const char deleted[] = " (deleted)"; /* the binary was replaced by an upgrade */
+	char exe[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	if (v >= 0)
+		return v;
+	v = 0;
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((size_t)n > sizeof deleted - 1 && strcmp(exe + n - (sizeof deleted - 1), deleted) == 0)
+			exe[n - (sizeof deleted - 1)] = '\0';
+		base = strrchr(exe, '/');
+		base = base ? base + 1 : exe;
+		v = strcmp(base, "sshd") == 0 || strcmp(base, "sshd-session") == 0 || strcmp(base, "sshd-auth") == 0;
+	}
+	__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	return v;
+}
 
 static bool section_ok(const struct ag_index *ix, const struct ag_index_section *s, size_t elem)
 {

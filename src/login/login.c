@@ -2,6 +2,8 @@
  * (authgear-protocol.md §2, §3, §12), and the checks that end every login. */
 #include "config.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +14,11 @@
 #include "base/http.h"
 #include "base/json.h"
 #include "base/secret.h"
+#include "common/index.h"
 #include "common/names.h"
 #include "login/account.h"
 #include "login/login.h"
+#include "login/prewarm.h"
 #include "oidc/authflow.h"
 #include "oidc/authorize.h"
 #include "oidc/oidc.h"
@@ -35,6 +39,30 @@ static enum ag_err deny(struct ag_login *l, enum ag_err err, const char *line)
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
 	return ag_identity_is_ours(cfg, log, user, NULL);
+}
+
+bool ag_login_resolves(const struct ag_log *log, const char *user)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc = getpwnam_r(user, &pw, buf, sizeof buf, &found);
+
+	if ((rc == 0 && found) || rc == ERANGE)
+		return true; /* ERANGE: there is an entry, longer than buf */
+	/* A name only a pattern of users matches resolves, before its first
+	 * login, only in sshd; a console login or su of it must still work. In
+	 * sshd the NSS module was asked already, so nothing more is accepted
+	 * there. (ag_login_is_ours has made sure the host has no account or
+	 * group of that name.) */
+	if ((rc == 0 || rc == ENOENT || rc == ESRCH) /* not found (getpwnam_r(3)), not a failing source */ &&
+	    !ag_index_caller_is_sshd() && ag_identity_index_pattern_only(ag_index_path(), user)) {
+		ag_log(log, LOG_DEBUG, "%s: first login of a name a pattern of users matches (the NSS module shows "
+				       "it to sshd only)", user);
+		return true;
+	}
+	ag_log(log, LOG_ERR, "%s does not resolve through NSS: add authgear to the passwd and group lines of "
+	       "/etc/nsswitch.conf or run authgear-pam reindex (no request sent)", user);
+	return false;
 }
 
 /* The person's line for an Authgear error; lockout says when to come back. */
@@ -226,6 +254,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	}
 	/* One store transaction: the binding, the Unix side (UID at the first
 	 * login, roles -> groups), the throttle, the token cache, the NSS index. */
+	ag_store_busy_limit(l->store, ag_http_remaining_ms(l->o->http)); /* what is left of login_timeout */
 	err = ag_account_cache_from(&cache, tokens, &l->claims, ag_clock_wall(l->clock), true);
 	if (err == AG_OK)
 		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles,
@@ -237,10 +266,11 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	return err == AG_OK ? AG_OK : deny(l, err, NULL);
 }
 
-/* The whole exchange once the password is known (§12 steps 2-9). */
-static enum ag_err password_exchange(struct ag_login *l, const char *password)
+/* The whole exchange once the password is known (§12 steps 2-9); the
+ * authorization request already sent when pw->used (prewarm.h). */
+static enum ag_err password_exchange(struct ag_login *l, const char *password, const struct ag_authorize_opts *opts,
+				     struct ag_prewarm *pw)
 {
-	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
 	struct ag_pkce pk = { 0 };
 	struct ag_flow *f = NULL;
 	struct ag_flow_error ferr = { 0 };
@@ -252,10 +282,18 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 	json_t *batch = NULL;
 	enum ag_err err;
 
-	err = ag_pkce_new(&pk);
-	if (err == AG_OK)
-		err = ag_authorize(l->o, &opts, &pk, &url_query);
-	ag_login_step(l, "authorize");
+	if (pw->used) {
+		/* its error is this login's: a retry would only double the wait */
+		err = pw->err;
+		pk = pw->pk, url_query = pw->url_query;
+		memset(&pw->pk, 0, sizeof pw->pk), pw->url_query = NULL;
+		ag_login_step(l, "authorize (prewarmed)");
+	} else {
+		err = ag_pkce_new(&pk);
+		if (err == AG_OK)
+			err = ag_authorize(l->o, opts, &pk, &url_query);
+		ag_login_step(l, "authorize");
+	}
 	/* The template was validated at load: failing here means too long. */
 	if (err == AG_OK && !ag_name_expand(l->cfg->login_id, l->user, login_id, sizeof login_id))
 		err = AG_ERR_INVALID_ARG;
@@ -268,7 +306,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password)
 		err = AG_ERR_NOMEM;
 		goto out;
 	}
-	err = ag_flow_create(l->o, ag_flow_type_name(opts.flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
+	err = ag_flow_create(l->o, ag_flow_type_name(opts->flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
 	ag_json_wipe(batch);
 	ag_login_step(l, "identify + password");
 	if (err != AG_OK) {
@@ -323,6 +361,9 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
 	if (err == AG_OK) {
+		/* login_timeout counts from the first request, which comes later:
+		 * a writer's lock may not hold this call longer than it either */
+		ag_store_busy_limit(l->store, l->cfg->login_timeout * 1000L);
 		/* Checked and recorded in one transaction, before any network:
 		 * concurrent attempts cannot all pass a check that has not seen
 		 * the others yet. */
@@ -349,6 +390,7 @@ void ag_login_end(struct ag_login *l, enum ag_err err, bool count_conv)
 	if (l->o) {
 		l->connections = ag_http_connections(l->o->http);
 		l->requests = ag_http_requests(l->o->http);
+		l->network_ms = ag_http_wait_ms(l->o->http);
 	}
 	audit(l, err);
 	if (err != AG_OK && err != AG_ERR_CONV)
@@ -360,27 +402,59 @@ enum ag_err ag_login_deny(struct ag_login *l, enum ag_err err, const char *line)
 	return deny(l, err, line);
 }
 
+/* Exact names only: a pattern ("dev-*") would let anyone make us talk. */
+static bool listed_by_name(const char *list, const char *user)
+{
+	size_t n;
+
+	for (const char *cur = list, *p; (p = ag_list_next(&cur, &n));)
+		if (n == strlen(user) && memcmp(p, user, n) == 0 && !memchr(p, '*', n) && !memchr(p, '?', n) &&
+		    !memchr(p, '[', n))
+			return true;
+	return false;
+}
+
+bool ag_login_prewarm_wanted(const struct ag_login *l)
+{
+	char *sub = NULL;
+	bool bound;
+
+	if (listed_by_name(l->cfg->users, l->user))
+		return true;
+	bound = l->store && ag_store_bound_sub(l->store, l->user, &sub) == AG_OK && sub;
+	free(sub);
+	return bound;
+}
+
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 {
+	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
+	struct ag_prewarm pw = { 0 };
 	char *password = NULL;
 	enum ag_err err;
 
 	err = ag_login_begin(l, "password");
 	if (err == AG_OK) {
-		if (first_password)
+		if (first_password) {
 			password = strdup(first_password);
-		else
+		} else {
+			/* A returning or named user: authorize while the person types.
+			 * Otherwise the network work starts only after the first
+			 * answer (sshd delays the prompt otherwise). */
+			if (ag_login_prewarm_wanted(l) && (l->o || ag_login_oidc(l) == AG_OK))
+				ag_prewarm_start(&pw, l->o, l->log, &opts);
 			err = ag_login_ask(l, AG_CONV_SECRET, "Password: ", &password);
+		}
 		if (err == AG_OK && !password)
 			err = AG_ERR_NOMEM;
 	}
-	/* The network work starts only after the first answer (sshd delays the
-	 * prompt otherwise). */
 	l->t_step = ag_clock_ms(l->clock); /* the steps below are the module's own time */
-	if (err == AG_OK)
+	ag_prewarm_join(&pw, err != AG_OK); /* l->o is the worker's until here */
+	if (err == AG_OK && !l->o)
 		err = ag_login_oidc(l);
 	if (err == AG_OK)
-		err = password_exchange(l, password);
+		err = password_exchange(l, password, &opts, &pw);
+	ag_prewarm_clear(&pw);
 	ag_free_secret(password);
 	ag_login_end(l, err, false);
 	return err;

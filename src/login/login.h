@@ -30,8 +30,10 @@ struct ag_login {
 	const struct ag_conv *conv;
 	const char *user;                  /* the Unix name, already checked to be ours */
 	const char *rhost;                 /* PAM_RHOST (the throttle's key, device_from); NULL or "": local */
-	/* optional: called after each step with its name and duration (CLI) */
-	void (*on_step)(void *ctx, const char *step, double ms);
+	/* optional: called after each step with its name, its duration and the
+	 * part of it (or, prewarmed, of the typing before it) spent waiting on
+	 * the network (CLI) */
+	void (*on_step)(void *ctx, const char *step, double ms, double network_ms);
 	void *step_ctx;
 	/* optional: the clock (NULL: ag_clock_system); tests set their own */
 	const struct ag_clock *clock;
@@ -43,11 +45,13 @@ struct ag_login {
 	struct ag_claims claims;           /* the verified ID token's claims on success */
 	long requests;                     /* HTTPS requests made */
 	long connections;                  /* TLS connections opened */
+	double network_ms;                 /* time inside HTTPS requests */
 
 	/* internal */
 	struct ag_oidc *o;
 	struct ag_store *store;
 	double t_step;
+	double network_step;               /* network time at the last step */
 };
 
 /* How a login method proved who signed in, for ag_login_finish. */
@@ -63,6 +67,15 @@ struct ag_login_proof {
 /* Whether user is handled by pam_authgear: a valid name that is allow-listed
  * (users = ...) or already bound in the store. No network, no prompt. */
 bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, const char *user);
+
+/* Whether user resolves through NSS (getpwnam), checked before any request:
+ * sshd runs the stack for a name it cannot resolve ("Invalid user") and
+ * answers every prompt with a placeholder, which must not cost an attempt
+ * at Authgear (and a step towards its lockout of the real account). Outside
+ * sshd, a name only a pattern of users matches also counts before its
+ * first login (the NSS module shows it to sshd only). False: logged with
+ * what to fix. */
+bool ag_login_resolves(const struct ag_log *log, const char *user);
 
 /* The password + TOTP login. first_password (may be NULL) is the password an
  * earlier module collected (use_first_pass / try_first_pass); without one the
@@ -109,6 +122,11 @@ void ag_login_step(struct ag_login *l, const char *name);
 
 /* Open l->o on l's configuration and clock. */
 enum ag_err ag_login_oidc(struct ag_login *l);
+
+/* Whether a password login of l->user may authorize while the person types
+ * (login/prewarm.h): listed in users by its exact name (not only by a
+ * pattern) or bound in l->store. */
+bool ag_login_prewarm_wanted(const struct ag_login *l);
 
 /* Release what l holds (claims, connections). */
 void ag_login_clear(struct ag_login *l);

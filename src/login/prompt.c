@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/http.h"
 #include "login/login.h"
+#include "oidc/oidc.h"
 
 enum ag_err ag_login_ask(struct ag_login *l, enum ag_conv_style style, const char *prompt, char **answer)
 {
@@ -55,9 +57,10 @@ enum ag_err ag_login_choose(struct ag_login *l, const char *menu, int n, int *ch
 
 void ag_login_step(struct ag_login *l, const char *name)
 {
-	double t = ag_clock_ms(l->clock);
+	double t = ag_clock_ms(l->clock), net = l->o ? ag_http_wait_ms(l->o->http) : 0;
 
 	if (l->on_step)
-		l->on_step(l->step_ctx, name, t - l->t_step);
+		l->on_step(l->step_ctx, name, t - l->t_step, net - l->network_step);
 	l->t_step = t;
+	l->network_step = net;
 }

@@ -8,10 +8,22 @@
  * ANSWER (none left: the conversation fails). Prints one line
  * per message ("prompt-echo-off: Password: ", "info: ...", "error: ...") and
  * last "rc=N NAME".
+ *
+ * For timing tests (test_latency.sh), with PAM_DRIVER_TRACE set, to stderr:
+ * "prompt t_ms=EPOCH_MS threads=N" when a prompt comes (N: this process's
+ * threads), then after PAM_DRIVER_WAIT_MS (default 0) milliseconds
+ * "answer t_ms=EPOCH_MS" as it answers, and after the operation
+ * "end t_ms=EPOCH_MS threads=N". An ANSWER of
+ * "@hang" never answers (the person walked away); with no ANSWER left the
+ * conversation fails after the wait.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <security/pam_appl.h>
 
@@ -19,6 +31,45 @@ struct script {
 	char **answers;
 	int n, next;
 };
+
+static int threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static long long now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void trace_answer(const char *answer)
+{
+	const char *wait = getenv("PAM_DRIVER_WAIT_MS");
+	struct timespec ts;
+	long ms = wait ? atol(wait) : 0;
+
+	if (!getenv("PAM_DRIVER_TRACE"))
+		return;
+	fprintf(stderr, "prompt t_ms=%lld threads=%d\n", now_ms(), threads());
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	fprintf(stderr, "answer t_ms=%lld\n", now_ms());
+	if (strcmp(answer, "@hang") == 0)
+		for (;;)
+			pause();
+}
 
 static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
@@ -41,11 +92,13 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
 		if (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON) {
 			if (s->next >= s->n) {
 				printf("(no answer left)\n");
+				trace_answer("@none");
 				for (int j = 0; j < i; j++)
 					free(r[j].resp);
 				free(r);
 				return PAM_CONV_ERR;
 			}
+			trace_answer(s->answers[s->next]);
 			r[i].resp = strdup(s->answers[s->next++]);
 		}
 	}
@@ -80,6 +133,8 @@ int main(int argc, char **argv)
 			rc = PAM_SYSTEM_ERR;
 	}
 	printf("rc=%d %s\n", rc, pam_strerror(pamh, rc));
+	if (getenv("PAM_DRIVER_TRACE"))
+		fprintf(stderr, "end t_ms=%lld threads=%d\n", now_ms(), threads());
 	pam_end(pamh, rc);
 	return rc == PAM_SUCCESS ? 0 : 1;
 }

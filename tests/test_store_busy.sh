@@ -1,0 +1,92 @@
+#!/bin/bash
+# login_timeout bounds the store's wait for another writer's lock, through
+# the real libpam (pam_wrapper + tests/tools/pam_driver) against the test IdP
+# over HTTPS. Another process (the sqlite3 CLI) holds the store's write lock
+# (BEGIN IMMEDIATE), as a stuck or slow writer would:
+#   1. from before the login: the throttle's transaction (before any request)
+#      waits at most login_timeout, not the store's own 10 s, and the login
+#      fails closed with one plain line and zero requests;
+#   2. taken once the login's requests have started: the login's final
+#      transaction waits only for what is left of login_timeout.
+. "$abs_top_srcdir/tests/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (the store is root's)"
+ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1 || skip "pam_wrapper not installed"
+command -v sqlite3 > /dev/null || skip "sqlite3 (the CLI) not installed"
+new_tmpdir
+DRIVER="$abs_top_builddir/tests/tools/pam_driver"
+FIXTURE="$IDP_DIR/fixtures/users.json"
+hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2"; }
+requests() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))'; }
+password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' "$FIXTURE" "$1"; }
+run() { # run CASE CONFIG: carol's password login; transcript in $T/CASE.out, log in $T/CASE.log
+	pam_service "$1" "auth required $MODULE config=$2"
+	timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+		AUTHGEAR_TEST_LOG="$T/$1.log" "$DRIVER" "$1" carol authenticate "$(password carol)" > "$T/$1.out" 2>&1
+	touch "$T/$1.log"
+}
+
+idp_start "$T/idp"
+BASE=("users = carol" "require_mfa = no" "max_attempts_per_minute = 1000" "timeout = 30")
+write_config "$T/c.conf" "${BASE[@]}" "login_timeout = 5"
+run first "$T/c.conf"
+grep -q '^rc=0 ' "$T/first.out" || { cat "$T/first.out" "$T/first.log"; fail "carol's first login"; }
+DB="$T/state/private/accounts.db"
+[ -f "$DB" ] || fail "no store at $DB"
+
+# The lock holder: sqlite3 reading its statements from a FIFO, so the lock
+# stays until we end it.
+LOCKER=
+unlock() {
+	[ -n "$LOCKER" ] || return 0
+	echo "ROLLBACK;" >&3 2>/dev/null || true
+	exec 3>&-
+	wait "$LOCKER" 2>/dev/null || true
+	LOCKER=
+}
+CLEANUP_HOOKS="$CLEANUP_HOOKS unlock"
+locked() { ! sqlite3 -cmd ".timeout 0" "$DB" "BEGIN IMMEDIATE; ROLLBACK;" > /dev/null 2>&1; }
+lock() {
+	rm -f "$T/lock.fifo"; mkfifo "$T/lock.fifo"
+	sqlite3 "$DB" < "$T/lock.fifo" > "$T/locker.out" 2>&1 &
+	LOCKER=$!
+	exec 3> "$T/lock.fifo"
+	echo "BEGIN IMMEDIATE;" >&3
+	for _ in $(seq 100); do locked && return 0; sleep 0.1; done
+	fail "the sqlite3 CLI did not take the write lock"
+}
+
+# --- 1. The lock held from before the login ------------------------------------------
+lock
+hook POST /counters/reset > /dev/null
+t0=$(now_ms)
+run held "$T/c.conf"
+ms=$(( $(now_ms) - t0 ))
+unlock
+if grep -q '^rc=0 ' "$T/held.out"; then cat "$T/held.out"; fail "carol signed in while the store was locked"; fi
+assert_contains "$T/held.out" "error: Sign-in failed: a local file could not be read or written." "the person gets one plain line"
+assert_contains "$T/held.log" "still locked by another writer after 5000 ms" "the wait was login_timeout (5 s), not the store's 10 s"
+[ "$(requests)" = 0 ] || { hook GET /counters; fail "a login that could not record its attempt made requests"; }
+# (the store's own wait alone is 10 s)
+[ "$ms" -lt 9500 ] || { cat "$T/held.log"; fail "login_timeout = 5 with the store locked: the call took $ms ms"; }
+pass "the store locked by another writer: refused after $ms ms (login_timeout = 5), zero requests"
+
+# --- 2. The lock taken while the requests run: the final write gets what is left --------
+write_config "$T/slow.conf" "${BASE[@]}" "login_timeout = 8"
+hook POST /counters/reset > /dev/null
+hook POST /faults '{"path":"*","type":"delay","seconds":1}' > /dev/null
+t0=$(now_ms)
+run slow "$T/slow.conf" &
+RUN=$!
+for _ in $(seq 200); do [ "$(requests)" -gt 0 ] && break; sleep 0.05; done
+[ "$(requests)" -gt 0 ] || fail "the slow login made no request"
+lock
+wait "$RUN" || true
+ms=$(( $(now_ms) - t0 ))
+unlock
+hook POST /faults/clear '{}' > /dev/null
+if grep -q '^rc=0 ' "$T/slow.out"; then cat "$T/slow.out" "$T/slow.log"; fail "carol signed in while the store was locked"; fi
+assert_contains "$T/slow.out" "error: Sign-in failed: a local file could not be read or written." "the person gets one plain line"
+waited=$(sed -n 's/.*still locked by another writer after \([0-9]*\) ms.*/\1/p' "$T/slow.log" | head -1)
+[ -n "$waited" ] || { cat "$T/slow.log"; fail "the final transaction did not wait for the lock"; }
+[ "$waited" -lt 8000 ] || fail "the final transaction waited $waited ms, more than login_timeout = 8 allows"
+pass "the lock taken after the requests began: the final transaction waited $waited ms (what was left of login_timeout = 8), the call took $ms ms"
