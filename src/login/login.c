@@ -262,9 +262,13 @@ static bool past_password(const struct ag_flow *f)
 /* The whole exchange once the password is known (§12 steps 2-9); the
  * authorization request already sent when pw->used (prewarm.h). code (may
  * be NULL): the second factor the person typed already, sent with identify
- * and password in one batch_input (recovery: a recovery code). */
+ * and password in one batch_input (recovery: a recovery code). When that
+ * batch does not fit, the exchange goes on from the state it returned, or,
+ * when none came back (the flow finished before the code: §3.3, no state
+ * beside AuthenticationFlowNotFound), *again asks for a new exchange
+ * without the code. */
 static enum ag_err password_exchange(struct ag_login *l, const char *password, const char *code, bool recovery,
-				     const struct ag_authorize_opts *opts, struct ag_prewarm *pw)
+				     const struct ag_authorize_opts *opts, struct ag_prewarm *pw, bool *again)
 {
 	struct ag_pkce pk = { 0 };
 	struct ag_flow *f = NULL;
@@ -315,11 +319,16 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 	ag_login_step(l, code ? "identify + password + code" : "identify + password");
 	if (err == AG_OK && code)
 		factor = recovery ? AG_STORE_FACTOR_RECOVERY_CODE : AG_STORE_FACTOR_TOTP;
-	if (err == AG_ERR_PROTOCOL && code && f && past_password(f)) {
+	if (err == AG_ERR_PROTOCOL && code && ferr.reason[0] && (!f || past_password(f))) {
 		/* Not the person's answers: the account's factors changed, or the
-		 * flow asks something else. On from the state it returned. */
-		ag_log(l->log, LOG_NOTICE, "login: %s: the one-request login did not fit (%s at '%.64s'); going on step "
-		       "by step", l->user, ferr.reason[0] ? ferr.reason : ag_err_name(err), ag_flow_action(f));
+		 * flow asks something else. */
+		ag_log(l->log, LOG_NOTICE, "login: %s: the one-request login did not fit (%s%s%.64s); %s", l->user,
+		       ferr.reason, f ? " at " : "", f ? ag_flow_action(f) : "",
+		       f ? "going on step by step" : "starting again step by step");
+		if (!f) {
+			*again = true;
+			goto out;
+		}
 		memset(&ferr, 0, sizeof ferr);
 		err = AG_OK;
 	}
@@ -471,8 +480,15 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 	ag_prewarm_join(&pw, err != AG_OK); /* l->o is the worker's until here */
 	if (err == AG_OK && !l->o)
 		err = ag_login_oidc(l);
-	if (err == AG_OK)
-		err = password_exchange(l, password, code, recovery, &opts, &pw);
+	if (err == AG_OK) {
+		bool again = false;
+
+		err = password_exchange(l, password, code, recovery, &opts, &pw, &again);
+		if (again) {
+			pw.used = false; /* its authorization request went with the first try */
+			err = password_exchange(l, password, NULL, false, &opts, &pw, &again);
+		}
+	}
 	ag_prewarm_clear(&pw);
 	ag_free_secret(code);
 	ag_free_secret(password);
