@@ -7,9 +7,12 @@
 # or the end. Discovery and JWKS cached. Not a test: it prints numbers.
 #
 #   first login: a name that only matches a pattern (users = d*), not bound:
-#                no prewarm, which is also the old step-by-step order of a
-#                returning user before issue 18;
-#   returning:   the same user bound: authorize prewarmed while Password: is up.
+#                no prewarm, no batch, which is also the old step-by-step
+#                order of a returning user before issue 18;
+#   returning, step by step: the same user bound, its last factor forgotten
+#                (sqlite3): authorize prewarmed while Password: is up;
+#   returning, batch: bound, last login with TOTP: both prompts first, the
+#                prewarm, then identify + password + code in one request.
 #
 #   bench/latency.sh 3         (from a built tree with --enable-test-hooks)
 set -euo pipefail
@@ -66,26 +69,30 @@ for rtt in 0 50 200; do
 	for _ in $(seq 50); do grep -q listening "$tmp/proxy.out" 2>/dev/null && break; sleep 0.1; done
 	"$cli" forget --config "$tmp/c.conf" demo >/dev/null 2>&1 || true
 	login >/dev/null # discovery and JWKS into the cache
-	: > "$tmp/first"; : > "$tmp/ret"
+	: > "$tmp/first"; : > "$tmp/ret"; : > "$tmp/batch"
 	for _ in $(seq "$N"); do
 		"$cli" forget --config "$tmp/c.conf" demo >/dev/null
 		login >> "$tmp/first"
+		sqlite3 "$tmp/state/private/accounts.db" "UPDATE users SET last_factor = NULL"
 		login >> "$tmp/ret"
+		login >> "$tmp/batch"
 	done
-	wait[first,$rtt]=$(avg 1 < "$tmp/first")
-	wait[ret,$rtt]=$(avg 1 < "$tmp/ret")
-	wait[first1,$rtt]=$(avg 2 < "$tmp/first")
-	wait[ret1,$rtt]=$(avg 2 < "$tmp/ret")
+	for k in first ret batch; do
+		wait[$k,$rtt]=$(avg 1 < "$tmp/$k")
+		wait[${k}1,$rtt]=$(avg 2 < "$tmp/$k")
+	done
 	kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=
 done
 
 printf '%-52s %8s %8s %8s %14s\n' "person's waiting per login, ms ($N logins each)" "RTT 0" "RTT 50" "RTT 200" "round trips"
-for k in first ret first1 ret1; do
+for k in first ret batch first1 ret1 batch1; do
 	case $k in
-	first) name="first login / old step-by-step order (no prewarm)" ;;
-	ret) name="returning user (authorize prewarmed)" ;;
-	first1) name="  of it between the prompts, no prewarm" ;;
-	ret1) name="  of it between the prompts, prewarmed" ;;
+	first) name="first login / old step-by-step order" ;;
+	ret) name="returning, step by step (prewarmed)" ;;
+	batch) name="returning, batch (prewarmed, one flow request)" ;;
+	first1) name="  of it between the prompts, first login" ;;
+	ret1) name="  of it between the prompts, step by step" ;;
+	batch1) name="  of it between the prompts, batch" ;;
 	esac
 	printf '%-52s %8s %8s %8s %14s\n' "$name" "${wait[$k,0]}" "${wait[$k,50]}" "${wait[$k,200]}" \
 		"$(awk -v a="${wait[$k,0]}" -v b="${wait[$k,200]}" 'BEGIN{printf "%.1f", (b-a)/200}')"
