@@ -45,6 +45,10 @@ max_attempts_per_minute = 1000
 EOC
 chmod 600 "$tmp/c.conf"
 mkdir -p "$tmp/pamd"
+# the module refuses a name NSS cannot resolve: demo through nss_wrapper
+cp /etc/passwd "$tmp/passwd"; cp /etc/group "$tmp/group"
+echo "demo:x:64200:64200::/nonexistent:/bin/sh" >> "$tmp/passwd"; echo "demo:x:64200:" >> "$tmp/group"
+export NSS_WRAPPER_PASSWD="$tmp/passwd" NSS_WRAPPER_GROUP="$tmp/group"
 echo "auth required $module config=$tmp/c.conf" > "$tmp/pamd/ag"
 password=$(node -e 'console.log(require(process.argv[1]).users.find(u=>u.username==="demo").password)' "$idp/fixtures/users.json")
 totp() { curl -s "$HOOK_URL/totp/demo" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))'; }
@@ -53,7 +57,7 @@ totp() { curl -s "$HOOK_URL/totp/demo" | node -e 'let s="";process.stdin.on("dat
 login() {
 	local code
 	code=$(totp)
-	env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$tmp/pamd" PAM_DRIVER_TRACE=1 \
+	env LD_PRELOAD="libpam_wrapper.so libnss_wrapper.so" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$tmp/pamd" PAM_DRIVER_TRACE=1 \
 		PAM_DRIVER_WAIT_MS=1500 "$driver" ag demo authenticate "$password" "$code" > "$tmp/out" 2> "$tmp/trace" ||
 		{ cat "$tmp/out" "$tmp/trace" >&2; exit 1; }
 	# total, and the first wait alone (password -> Verification code:)
