@@ -302,6 +302,7 @@ struct login_ctx {
 	time_t now;
 	char *const *roles;
 	size_t n_roles;
+	const enum ag_store_factor *factor; /* NULL: leave the remembered one */
 	char **groups;
 	size_t n_groups;
 	struct ag_id_range range;
@@ -571,6 +572,8 @@ static enum ag_err login_tx(struct ag_store_tx *tx, void *vctx)
 		err = login_edit(tx, c, &u);
 	if (err == AG_OK)
 		err = ag_store_tx_put_user(tx, &u);
+	if (err == AG_OK && c->factor)
+		err = ag_store_tx_set_last_factor(tx, c->user, *c->factor);
 	if (err == AG_OK)
 		err = ag_store_tx_throttle_clear(tx);
 	if (err == AG_OK && c->tokens)
@@ -581,12 +584,13 @@ static enum ag_err login_tx(struct ag_store_tx *tx, void *vctx)
 
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			      const char *user, const char *sub, char *const *roles, size_t n_roles,
-			      const struct ag_idmap_probe *probe, const struct ag_token_cache *tokens,
+			      const enum ag_store_factor *factor, const struct ag_idmap_probe *probe,
+			      const struct ag_token_cache *tokens,
 			      bool *sign_in_again)
 {
 	struct login_ctx c = { .cfg = cfg, .log = log, .probe = probe ? probe : &ag_idmap_system_probe,
 			       .state_dir = ag_store_state_dir(s), .user = user, .sub = sub, .now = time(NULL),
-			       .roles = roles, .n_roles = n_roles, .range = config_range(cfg),
+			       .factor = factor, .roles = roles, .n_roles = n_roles, .range = config_range(cfg),
 			       .tokens = tokens };
 	enum ag_err err;
 

@@ -55,8 +55,9 @@ void ag_identity_strv_free(char **v, size_t n);
  * hash sequence checked against probe), record its roles and the groups
  * they grant (a role removed at Authgear drops its group now), give new
  * groups a GID, clear the throttle's record of this attempt, and rebuild
- * the NSS index when something it shows changed. probe NULL: the host's
- * NSS.
+ * the NSS index when something it shows changed. factor (NULL: leave it)
+ * is the second factor this login completed (ag_store_last_factor). probe
+ * NULL: the host's NSS.
  *
  * AG_ERR_DENIED (after the UID is pinned) when this first login got another
  * UID or GID than the provisional entry the index showed: a program that
@@ -66,7 +67,8 @@ void ag_identity_strv_free(char **v, size_t n);
  * another sub. */
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			      const char *user, const char *sub, char *const *roles, size_t n_roles,
-			      const struct ag_idmap_probe *probe, const struct ag_token_cache *tokens,
+			      const enum ag_store_factor *factor, const struct ag_idmap_probe *probe,
+			      const struct ag_token_cache *tokens,
 			      bool *sign_in_again);
 
 /* Administration (authgear-pam). Each is one store transaction (a new index

@@ -6,7 +6,9 @@
  * Schema (AG_STORE_SCHEMA_VERSION in PRAGMA user_version, our
  * application_id in the header; migrations[] below, applied in order):
  *   meta(key, value)                  generation, view, json_migrated
- *   users(id, name, sub, uid, bound_at, last_login)   sub NULL: a pin
+ *   users(id, name, sub, uid, bound_at, last_login, last_factor)   sub NULL: a pin;
+ *                                     last_factor: the second factor of the
+ *                                     last password login (NULL: none known)
  *   groups(id, name, gid, local)
  *   memberships(user_id, group_id, pos)   the groups of the last login
  *   roles(user_id, pos, role)             the roles of the last login
@@ -49,7 +51,7 @@
 enum stmt {
 	S_USER, S_USER_GROUPS, S_USER_ROLES, S_USER_UPSERT, S_USER_ID, S_MEMBERS_DEL, S_MEMBER_ADD, S_ROLES_DEL,
 	S_ROLE_ADD, S_USER_DEL, S_GROUP, S_GROUP_UPSERT, S_UID_HOLDER, S_GID_HOLDER, S_META_GET, S_META_SET,
-	S__COUNT
+	S_FACTOR_GET, S_FACTOR_SET, S__COUNT
 };
 
 static const char *const stmt_sql[S__COUNT] = {
@@ -59,7 +61,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_USER_ROLES] = "SELECT role FROM roles WHERE user_id = ?1 ORDER BY pos",
 	[S_USER_UPSERT] = "INSERT INTO users (name, sub, uid, bound_at, last_login) VALUES (?1, ?2, ?3, ?4, ?5) "
 			  "ON CONFLICT (name) DO UPDATE SET sub = excluded.sub, uid = excluded.uid, "
-			  "bound_at = excluded.bound_at, last_login = excluded.last_login",
+			  "bound_at = excluded.bound_at, last_login = excluded.last_login, "
+			  /* another account's factor says nothing of this one's */
+			  "last_factor = CASE WHEN users.sub IS excluded.sub THEN users.last_factor END",
 	[S_USER_ID] = "SELECT id FROM users WHERE name = ?1",
 	[S_MEMBERS_DEL] = "DELETE FROM memberships WHERE user_id = ?1",
 	[S_MEMBER_ADD] = "INSERT INTO memberships (user_id, group_id, pos) "
@@ -75,6 +79,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[S_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 		       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[S_FACTOR_GET] = "SELECT last_factor FROM users WHERE name = ?1 AND sub IS NOT NULL",
+	[S_FACTOR_SET] = "UPDATE users SET last_factor = ?2 WHERE name = ?1",
 };
 
 /* Forward migrations: migrations[v - 1] takes the schema from v - 1 to v. */
@@ -106,6 +112,8 @@ static const char *const migrations[] = {
 	" roles TEXT NOT NULL DEFAULT '', login_at INTEGER NOT NULL DEFAULT 0,"
 	" checked_at INTEGER NOT NULL DEFAULT 0, check_ok_at INTEGER NOT NULL DEFAULT 0,"
 	" check_result TEXT NOT NULL DEFAULT '');",
+	/* 4: the second factor of the last password login (the one-request login) */
+	"ALTER TABLE users ADD COLUMN last_factor TEXT CHECK (last_factor IN ('totp', 'recovery_code'));",
 };
 
 static const char *const tables[] = { "meta", "users", "groups", "memberships", "roles", "throttle", "tokens" };
@@ -658,6 +666,46 @@ enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub)
 	}
 	ag_store_user_clear(&u);
 	return err;
+}
+
+static const char *const factor_names[] = {
+	[AG_STORE_FACTOR_TOTP] = "totp", [AG_STORE_FACTOR_RECOVERY_CODE] = "recovery_code",
+};
+
+enum ag_err ag_store_last_factor(struct ag_store *s, const char *name, enum ag_store_factor *f)
+{
+	sqlite3_stmt *st = stmt(s, S_FACTOR_GET);
+	enum ag_err err = AG_OK;
+	int rc;
+
+	*f = AG_STORE_FACTOR_NONE;
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+
+		for (size_t i = 1; i < sizeof factor_names / sizeof *factor_names; i++)
+			if (strcmp(v, factor_names[i]) == 0)
+				*f = (enum ag_store_factor)i;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = fail(s, rc, "read");
+	}
+	done(st);
+	return err;
+}
+
+enum ag_err ag_store_tx_set_last_factor(struct ag_store_tx *tx, const char *name, enum ag_store_factor f)
+{
+	sqlite3_stmt *st = stmt(tx->s, S_FACTOR_SET);
+
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (f != AG_STORE_FACTOR_NONE)
+		sqlite3_bind_text(st, 2, factor_names[f], -1, SQLITE_STATIC);
+	return run(tx->s, st, "write the user");
 }
 
 void ag_store_db_free(struct ag_store_db *db)

@@ -24,7 +24,7 @@
 #include "common/names.h"
 
 #define AG_STORE_FILE "accounts.db"
-#define AG_STORE_SCHEMA_VERSION 3
+#define AG_STORE_SCHEMA_VERSION 4
 #define AG_STORE_APPLICATION_ID 0x41475043 /* "AGPC" */
 
 struct ag_store;
@@ -48,6 +48,13 @@ const char *ag_store_state_dir(const struct ag_store *s);
 /* The sub bound to name: AG_OK with *sub set (caller frees), or AG_OK with
  * *sub NULL when the name is not bound. */
 enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub);
+
+/* The second factor name's last password login completed (NONE: none, not
+ * known, or the name is not bound): the login asks Password: and
+ * Verification code: together for TOTP (README "How a login goes"). It
+ * follows the binding: a name bound to another sub forgets it. */
+enum ag_store_factor { AG_STORE_FACTOR_NONE, AG_STORE_FACTOR_TOTP, AG_STORE_FACTOR_RECOVERY_CODE };
+enum ag_err ag_store_last_factor(struct ag_store *s, const char *name, enum ag_store_factor *f);
 
 /* The generation of the NSS index the database last committed (0: none). */
 enum ag_err ag_store_generation(struct ag_store *s, uint64_t *gen);
@@ -150,6 +157,8 @@ enum ag_err ag_store_tx_uid_holder(struct ag_store_tx *tx, uint32_t uid, const c
 enum ag_err ag_store_tx_gid_holder(struct ag_store_tx *tx, uint32_t gid, char *name, bool *found);
 /* Add every UID (except except's) and GID the store gives out to taken. */
 enum ag_err ag_store_tx_taken(struct ag_store_tx *tx, const char *except, struct ag_idset *taken);
+/* Remember name's second factor (after ag_store_tx_put_user). */
+enum ag_err ag_store_tx_set_last_factor(struct ag_store_tx *tx, const char *name, enum ag_store_factor f);
 /* The whole database as this transaction sees it. */
 enum ag_err ag_store_tx_read(struct ag_store_tx *tx, struct ag_store_db *db);
 /* Bind name to sub at its first successful login and record the login (a

@@ -282,7 +282,7 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 	}
 	err = ag_account_cache_from(&row, &fresh_tokens, &claims, now, false);
 	if (err == AG_OK)
-		err = ag_identity_login(s, cfg, log, user, sub, claims.roles, claims.n_roles, NULL, &row, NULL);
+		err = ag_identity_login(s, cfg, log, user, sub, claims.roles, claims.n_roles, NULL, NULL, &row, NULL);
 	ag_account_cache_release(&row);
 	if (err == AG_OK)
 		ag_log(log, LOG_INFO, "account: %s: checked %s (%s%s%s)", user,

@@ -86,20 +86,13 @@ static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct
 
 /* Check a second-factor answer's form before it costs an attempt at
  * Authgear (and a step towards its lockout of the real account). A TOTP code
- * keeps its digits only (blanks dropped); a recovery code may carry blanks
- * and dashes. An answer equal to the password is what sshd sends under
- * password authentication: it answers every prompt with the password. */
-static enum ag_err check_code_form(struct ag_login *l, bool recovery, char *answer, const char *password)
+ * keeps its digits only (blanks dropped, in place); a recovery code may
+ * carry blanks and dashes (left as typed: Authgear drops them). */
+static bool code_form_ok(bool recovery, char *answer)
 {
 	bool bad = false;
 	size_t n = 0;
 
-	if (password && strcmp(answer, password) == 0) {
-		ag_log(l->log, LOG_WARNING, "login: %s: the answer to the code prompt is the password: sshd answers every "
-		       "prompt with it under password authentication; set AuthenticationMethods keyboard-interactive in "
-		       "sshd_config (not sent to Authgear)", l->user);
-		return AG_ERR_CREDENTIALS;
-	}
 	for (const char *p = answer; *p && !bad; p++) {
 		bool digit = *p >= '0' && *p <= '9';
 		bool letter = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z');
@@ -113,9 +106,28 @@ static enum ag_err check_code_form(struct ag_login *l, bool recovery, char *answ
 		else
 			answer[n++] = *p; /* in place: n never passes p */
 	}
-	if (!recovery)
+	if (!recovery && !bad)
 		answer[n] = '\0';
-	if (bad || n != (recovery ? RECOVERY_CODE_CHARS : TOTP_DIGITS)) {
+	return !bad && n == (recovery ? RECOVERY_CODE_CHARS : TOTP_DIGITS);
+}
+
+/* An answer equal to the password is what sshd sends under password
+ * authentication: it answers every prompt with the password. */
+static bool answer_is_password(struct ag_login *l, const char *answer, const char *password)
+{
+	if (!password || strcmp(answer, password) != 0)
+		return false;
+	ag_log(l->log, LOG_WARNING, "login: %s: the answer to the code prompt is the password: sshd answers every "
+	       "prompt with it under password authentication; set AuthenticationMethods keyboard-interactive in "
+	       "sshd_config (not sent to Authgear)", l->user);
+	return true;
+}
+
+static enum ag_err check_code_form(struct ag_login *l, bool recovery, char *answer, const char *password)
+{
+	if (answer_is_password(l, answer, password))
+		return AG_ERR_CREDENTIALS;
+	if (!code_form_ok(recovery, answer)) {
 		ag_log(l->log, LOG_NOTICE, "login: %s: the %s is not %s; not sent to Authgear (no attempt used)", l->user,
 		       recovery ? "recovery code" : "verification code",
 		       recovery ? "10 letters and digits" : "6 digits");
@@ -127,7 +139,7 @@ static enum ag_err check_code_form(struct ag_login *l, bool recovery, char *answ
 /* Pick the second factor: the authenticator app, or a recovery code; a short
  * numbered choice only when both are offered. */
 static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, const char *password,
-				 struct ag_flow_error *ferr)
+				 enum ag_store_factor *used, struct ag_flow_error *ferr)
 {
 	bool totp = ag_flow_offers(f, "authentication", "secondary_totp");
 	bool recovery = ag_flow_offers(f, "authentication", "recovery_code");
@@ -170,13 +182,15 @@ static enum ag_err second_factor(struct ag_login *l, struct ag_flow *f, const ch
 	err = ag_flow_input(f, input, ferr);
 	ag_json_wipe(input);
 	json_decref(input);
+	if (err == AG_OK)
+		*used = strcmp(kind, "recovery_code") == 0 ? AG_STORE_FACTOR_RECOVERY_CODE : AG_STORE_FACTOR_TOTP;
 	return err;
 }
 
 /* Drive the flow from after the password to "finished"; returns the
  * finish_redirect_uri (points into the flow). */
 static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, const char *password,
-			      bool *second_factor_proven, const char **finish_uri)
+			      enum ag_store_factor *factor, const char **finish_uri)
 {
 	struct ag_flow_error ferr = { 0 };
 	enum ag_err err = AG_OK;
@@ -195,10 +209,9 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, const char 
 			return AG_OK;
 		}
 		if (strcmp(action, "authenticate") == 0) {
-			err = second_factor(l, f, password, &ferr);
+			err = second_factor(l, f, password, factor, &ferr);
 			if (err != AG_OK)
 				return ferr.reason[0] ? flow_denied(l, err, &ferr) : err;
-			*second_factor_proven = true;
 			ag_login_step(l, "second factor");
 			continue;
 		}
@@ -258,7 +271,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	err = ag_account_cache_from(&cache, tokens, &l->claims, ag_clock_wall(l->clock), true);
 	if (err == AG_OK)
 		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles,
-					l->claims.n_roles, NULL, &cache, &again);
+					l->claims.n_roles, proof->factor, NULL, &cache, &again);
 	ag_account_cache_release(&cache);
 	if (err == AG_ERR_DENIED)
 		return deny(l, err, again ? "Your Unix account has just been set up; please sign in again."
@@ -266,20 +279,37 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	return err == AG_OK ? AG_OK : deny(l, err, NULL);
 }
 
+/* Whether the flow a failed batch left is past the password (§3.3: a failed
+ * input returns the newest state): then the step-by-step exchange can go on
+ * from it without asking for the password again. */
+static bool past_password(const struct ag_flow *f)
+{
+	const char *action = ag_flow_action(f);
+
+	return strcmp(action, "identify") != 0 &&
+	       !(strcmp(action, "authenticate") == 0 && ag_flow_offers(f, "authentication", "primary_password"));
+}
+
 /* The whole exchange once the password is known (§12 steps 2-9); the
- * authorization request already sent when pw->used (prewarm.h). */
-static enum ag_err password_exchange(struct ag_login *l, const char *password, const struct ag_authorize_opts *opts,
-				     struct ag_prewarm *pw)
+ * authorization request already sent when pw->used (prewarm.h). code (may
+ * be NULL): the second factor the person typed already, sent with identify
+ * and password in one batch_input (recovery: a recovery code). When that
+ * batch does not fit, the exchange goes on from the state it returned, or,
+ * when none came back (the flow finished before the code: §3.3, no state
+ * beside AuthenticationFlowNotFound), *again asks for a new exchange
+ * without the code. */
+static enum ag_err password_exchange(struct ag_login *l, const char *password, const char *code, bool recovery,
+				     const struct ag_authorize_opts *opts, struct ag_prewarm *pw, bool *again)
 {
 	struct ag_pkce pk = { 0 };
 	struct ag_flow *f = NULL;
 	struct ag_flow_error ferr = { 0 };
 	struct ag_tokens tokens = { 0 };
-	char *url_query = NULL, *code = NULL;
+	char *url_query = NULL, *oauth_code = NULL;
 	char login_id[LOGIN_ID_MAX + 1];
 	const char *finish_uri;
-	bool proven = false;
-	json_t *batch = NULL;
+	enum ag_store_factor factor = AG_STORE_FACTOR_NONE;
+	json_t *batch = NULL, *second = NULL;
 	enum ag_err err;
 
 	if (pw->used) {
@@ -299,16 +329,40 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 		err = AG_ERR_INVALID_ARG;
 	if (err != AG_OK)
 		goto out;
-	/* identify + password in one request (batch_input, §3.2). */
+	/* identify + password (+ the second factor) in one request (batch_input, §3.2). */
 	batch = json_pack("[{s:s, s:s}, {s:s, s:s}]", "identification", l->cfg->login_id_type, "login_id", login_id,
 			  "authentication", "primary_password", "password", password);
+	if (batch && code) {
+		second = json_pack("{s:s, s:s}", "authentication", recovery ? "recovery_code" : "secondary_totp",
+				   recovery ? "recovery_code" : "code", code);
+		if (!second || json_array_append(batch, second) != 0) {
+			ag_json_wipe(batch);
+			json_decref(batch);
+			batch = NULL;
+		}
+	}
 	if (!batch) {
 		err = AG_ERR_NOMEM;
 		goto out;
 	}
 	err = ag_flow_create(l->o, ag_flow_type_name(opts->flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
 	ag_json_wipe(batch);
-	ag_login_step(l, "identify + password");
+	ag_login_step(l, code ? "identify + password + code" : "identify + password");
+	if (err == AG_OK && code)
+		factor = recovery ? AG_STORE_FACTOR_RECOVERY_CODE : AG_STORE_FACTOR_TOTP;
+	if (err == AG_ERR_PROTOCOL && code && ferr.reason[0] && (!f || past_password(f))) {
+		/* Not the person's answers: the account's factors changed, or the
+		 * flow asks something else. */
+		ag_log(l->log, LOG_NOTICE, "login: %s: the one-request login did not fit (%s%s%.64s); %s", l->user,
+		       ferr.reason, f ? " at " : "", f ? ag_flow_action(f) : "",
+		       f ? "going on step by step" : "starting again step by step");
+		if (!f) {
+			*again = true;
+			goto out;
+		}
+		memset(&ferr, 0, sizeof ferr);
+		err = AG_OK;
+	}
 	if (err != AG_OK) {
 		if (ferr.reason[0])
 			err = flow_denied(l, err, &ferr);
@@ -316,24 +370,26 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 	}
 	if (f->tracking_id[0])
 		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", f->tracking_id);
-	err = drive_flow(l, f, password, &proven, &finish_uri);
+	err = drive_flow(l, f, password, &factor, &finish_uri);
 	if (err == AG_OK)
-		err = ag_authorize_consent(l->o, finish_uri, pk.state, &code);
+		err = ag_authorize_consent(l->o, finish_uri, pk.state, &oauth_code);
 	ag_login_step(l, "consent");
 	if (err == AG_OK)
-		err = ag_token_exchange_code(l->o, code, pk.verifier, &tokens);
+		err = ag_token_exchange_code(l->o, oauth_code, pk.verifier, &tokens);
 	ag_login_step(l, "token");
 	if (err == AG_OK) {
 		const struct ag_login_proof proof = {
-			.nonce = pk.nonce, .second_factor_proven = proven, .rule = AG_MFA_SEEN_AND_AMR,
+			.nonce = pk.nonce, .second_factor_proven = factor != AG_STORE_FACTOR_NONE,
+			.rule = AG_MFA_SEEN_AND_AMR, .factor = &factor,
 		};
 		err = ag_login_finish(l, &tokens, &proof);
 	}
 out:
 	ag_tokens_clear(&tokens);
-	ag_free_secret(code);
+	ag_free_secret(oauth_code);
 	free(url_query);
 	json_decref(batch);
+	json_decref(second);
 	ag_flow_free(f);
 	ag_pkce_clear(&pk);
 	return err;
@@ -426,35 +482,73 @@ bool ag_login_prewarm_wanted(const struct ag_login *l)
 	return bound;
 }
 
+/* The code prompt asked together with Password: for a user whose last login
+ * completed TOTP. A recovery code is taken there too (a lost phone); its
+ * form decides which one it is. */
+static enum ag_err ask_code(struct ag_login *l, const char *password, char **code, bool *recovery)
+{
+	enum ag_err err = ag_login_ask(l, AG_CONV_SECRET, "Verification code: ", code);
+
+	if (err != AG_OK)
+		return err;
+	if (answer_is_password(l, *code, password))
+		return deny(l, AG_ERR_CREDENTIALS, NULL);
+	/* the recovery form first: the TOTP check compacts the answer */
+	*recovery = code_form_ok(true, *code);
+	if (!*recovery && !code_form_ok(false, *code)) {
+		ag_log(l->log, LOG_NOTICE, "login: %s: the verification code is not 6 digits (nor a recovery code); "
+		       "not sent to Authgear (no attempt used)", l->user);
+		return deny(l, AG_ERR_CREDENTIALS, NULL);
+	}
+	return AG_OK;
+}
+
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 {
 	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
 	struct ag_prewarm pw = { 0 };
-	char *password = NULL;
+	enum ag_store_factor last = AG_STORE_FACTOR_NONE;
+	char *password = NULL, *code = NULL;
+	bool recovery = false;
 	enum ag_err err;
 
 	err = ag_login_begin(l, "password");
+	/* A bound user whose last login completed TOTP is asked both prompts
+	 * first, and the exchange is one batch (README "How a login goes"); a
+	 * store that cannot tell only costs the one-request order. */
+	if (err == AG_OK && ag_store_last_factor(l->store, l->user, &last) != AG_OK)
+		last = AG_STORE_FACTOR_NONE;
 	if (err == AG_OK) {
-		if (first_password) {
+		/* A returning or named user: authorize while the person types.
+		 * Otherwise the network work starts only after the first answer
+		 * (sshd delays the prompt otherwise). */
+		if ((!first_password || last == AG_STORE_FACTOR_TOTP) && ag_login_prewarm_wanted(l) &&
+		    (l->o || ag_login_oidc(l) == AG_OK))
+			ag_prewarm_start(&pw, l->o, l->log, &opts);
+		if (first_password)
 			password = strdup(first_password);
-		} else {
-			/* A returning or named user: authorize while the person types.
-			 * Otherwise the network work starts only after the first
-			 * answer (sshd delays the prompt otherwise). */
-			if (ag_login_prewarm_wanted(l) && (l->o || ag_login_oidc(l) == AG_OK))
-				ag_prewarm_start(&pw, l->o, l->log, &opts);
+		else
 			err = ag_login_ask(l, AG_CONV_SECRET, "Password: ", &password);
-		}
 		if (err == AG_OK && !password)
 			err = AG_ERR_NOMEM;
 	}
+	if (err == AG_OK && last == AG_STORE_FACTOR_TOTP)
+		err = ask_code(l, password, &code, &recovery);
 	l->t_step = ag_clock_ms(l->clock); /* the steps below are the module's own time */
 	ag_prewarm_join(&pw, err != AG_OK); /* l->o is the worker's until here */
 	if (err == AG_OK && !l->o)
 		err = ag_login_oidc(l);
-	if (err == AG_OK)
-		err = password_exchange(l, password, &opts, &pw);
+	if (err == AG_OK) {
+		bool again = false;
+
+		err = password_exchange(l, password, code, recovery, &opts, &pw, &again);
+		if (again) {
+			pw.used = false; /* its authorization request went with the first try */
+			err = password_exchange(l, password, NULL, false, &opts, &pw, &again);
+		}
+	}
 	ag_prewarm_clear(&pw);
+	ag_free_secret(code);
 	ag_free_secret(password);
 	ag_login_end(l, err, false);
 	return err;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "accounts/store.h"
 #include "base/conf.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -62,6 +63,9 @@ struct ag_login_proof {
 	/* No login ID was typed (device): the account that approved must be the
 	 * Unix name's, username_claim at userinfo with the ID token's sub. */
 	bool name_from_userinfo;
+	/* The second factor the client saw pass, remembered for the next login's
+	 * order (NULL: this method cannot tell; the remembered one stays). */
+	const enum ag_store_factor *factor;
 };
 
 /* Whether user is handled by pam_authgear: a valid name that is allow-listed

@@ -172,7 +172,7 @@ static void read_index(struct mapped *m)
 static void login(struct ag_store *s, struct ag_config *cfg, const char *user, const char *sub, char **roles,
 		  size_t n_roles, enum ag_err want)
 {
-	enum ag_err err = ag_identity_login(s, cfg, &test_log, user, sub, roles, n_roles, &probe, NULL, NULL);
+	enum ag_err err = ag_identity_login(s, cfg, &test_log, user, sub, roles, n_roles, NULL, &probe, NULL, NULL);
 
 	if (err != want)
 		print_error("login %s: %s\n", user, logs);
@@ -651,12 +651,100 @@ static void test_schema_version(void **state)
 	logs[0] = '\0';
 	s = NULL;
 	assert_int_equal(ag_store_open(state_dir, &test_log, &s), AG_ERR_IO);
-	assert_non_null(strstr(logs, "schema version 99; this pam_authgear knows 1 to 3"));
+	assert_non_null(strstr(logs, "schema version 99; this pam_authgear knows 1 to 4"));
 	after = slurp(private_path("accounts.db"), &n2);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(before, after, n1);
 	free(before);
 	free(after);
+}
+
+static enum ag_store_factor last_factor(struct ag_store *s, const char *name)
+{
+	enum ag_store_factor f = (enum ag_store_factor)99;
+
+	assert_int_equal(ag_store_last_factor(s, name, &f), AG_OK);
+	return f;
+}
+
+static void login_factor(struct ag_store *s, struct ag_config *cfg, const char *user, const char *sub,
+			 const enum ag_store_factor *f)
+{
+	assert_int_equal(ag_identity_login(s, cfg, &test_log, user, sub, NULL, 0, f, &probe, NULL, NULL), AG_OK);
+}
+
+static enum ag_err rebind_tx(struct ag_store_tx *tx, void *ctx)
+{
+	struct ag_store_user u;
+	bool found;
+	enum ag_err err = ag_store_tx_user(tx, ctx, &u, &found);
+
+	free(u.sub);
+	u.sub = strdup("s-other");
+	if (err == AG_OK)
+		err = ag_store_tx_put_user(tx, &u);
+	ag_store_user_clear(&u);
+	return err;
+}
+
+static enum ag_err same_tx(struct ag_store_tx *tx, void *ctx)
+{
+	struct ag_store_user u;
+	bool found;
+	enum ag_err err = ag_store_tx_user(tx, ctx, &u, &found);
+
+	u.last_login++;
+	if (err == AG_OK)
+		err = ag_store_tx_put_user(tx, &u);
+	ag_store_user_clear(&u);
+	return err;
+}
+
+/* The second factor of the last password login (schema 4, after the token cache of schema 3): a database of
+ * schema 2 gains the column with its rows kept; a login sets it, a login
+ * that cannot tell (device) leaves it; another write of the same binding
+ * keeps it, a binding to another sub drops it; a pin or an unknown name
+ * has none. */
+static void test_last_factor(void **state)
+{
+	const enum ag_store_factor totp = AG_STORE_FACTOR_TOTP, rc = AG_STORE_FACTOR_RECOVERY_CODE,
+				   none = AG_STORE_FACTOR_NONE;
+	struct ag_config *cfg = config(NULL);
+	struct ag_store *s = store();
+	char text[4096];
+
+	ag_store_close(s);
+	unlink(private_path("accounts.db"));
+	unlink(private_path("accounts.db-wal"));
+	unlink(private_path("accounts.db-shm"));
+	snprintf(text, sizeof text, "PRAGMA application_id = %d; %s %s PRAGMA user_version = 2;"
+		 "INSERT INTO users (name, sub, uid) VALUES ('alice', 's-a', 300001);", AG_STORE_APPLICATION_ID,
+		 ag_store_migration(1), ag_store_migration(2));
+	sql(private_path("accounts.db"), text);
+	chmod(private_path("accounts.db"), 0600);
+	logs[0] = '\0';
+	s = store();
+	assert_non_null(strstr(logs, "schema migrated to version 4"));
+	assert_int_equal(last_factor(s, "alice"), AG_STORE_FACTOR_NONE);
+	login_factor(s, cfg, "alice", "s-a", &totp);
+	assert_int_equal(last_factor(s, "alice"), AG_STORE_FACTOR_TOTP);
+	login_factor(s, cfg, "alice", "s-a", NULL);
+	assert_int_equal(last_factor(s, "alice"), AG_STORE_FACTOR_TOTP);
+	assert_int_equal(ag_store_write(s, same_tx, "alice", NULL), AG_OK);
+	assert_int_equal(last_factor(s, "alice"), AG_STORE_FACTOR_TOTP);
+	login_factor(s, cfg, "alice", "s-a", &rc);
+	assert_int_equal(last_factor(s, "alice"), AG_STORE_FACTOR_RECOVERY_CODE);
+	login_factor(s, cfg, "alice", "s-a", &none);
+	assert_int_equal(last_factor(s, "alice"), AG_STORE_FACTOR_NONE);
+	login_factor(s, cfg, "alice", "s-a", &totp);
+	assert_int_equal(ag_store_write(s, rebind_tx, "alice", NULL), AG_OK);
+	assert_int_equal(last_factor(s, "alice"), AG_STORE_FACTOR_NONE);
+	assert_int_equal(last_factor(s, "nobody"), AG_STORE_FACTOR_NONE);
+	/* a pin is no binding: nothing to remember for it */
+	sql(private_path("accounts.db"), "INSERT INTO users (name, uid, last_factor) VALUES ('dev-p', 5000, 'totp')");
+	assert_int_equal(last_factor(s, "dev-p"), AG_STORE_FACTOR_NONE);
+	ag_store_close(s);
+	ag_config_free(cfg);
 }
 
 /* Damaged databases: each is refused with its reason and never changed. */
@@ -1057,6 +1145,7 @@ int main(void)
 		cmocka_unit_test_setup(test_migrate_json, fresh),
 		cmocka_unit_test_setup(test_migrate_bad_json, fresh),
 		cmocka_unit_test_setup(test_schema_version, fresh),
+		cmocka_unit_test_setup(test_last_factor, fresh),
 		cmocka_unit_test_setup(test_corrupt_database, fresh),
 		cmocka_unit_test_setup(test_permissions, fresh),
 		cmocka_unit_test_setup(test_index_generation, fresh),

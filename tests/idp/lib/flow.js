@@ -191,6 +191,10 @@ export class FlowAPI {
     let s = s0;
     let token = token0 || (s.step === 'finished' ? null : this.save(s));
     for (const input of inputs || []) {
+      // An input after the flow finished (a batch longer than the flow):
+      // the flow is gone, and AuthenticationFlowNotFound carries no state
+      // (authgear-protocol.md §3.3).
+      if (s.step === 'finished') { this.deleteFlow(s.flowId); throw E.flowNotFound(); }
       const next = JSON.parse(JSON.stringify(s));
       try {
         this.apply(ctx, next, input, out);

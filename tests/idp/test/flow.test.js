@@ -178,6 +178,30 @@ test('batch_input: whole login in one request; failure returns the newest state'
   assert.deepEqual(b.json.result.action.data.options, [{ authentication: 'primary_password' }]);
 });
 
+test('batch_input longer than the flow: the flow is gone, AuthenticationFlowNotFound without a state', async () => {
+  const a = await authorize(idp);
+  const r = await flow(idp, '', {
+    type: 'login', name: 'default', url_query: a.query,
+    batch_input: [{ identification: 'username', login_id: 'carol' }, { authentication: 'primary_password', password: USER.carol.password },
+      { authentication: 'secondary_totp', code: '123456' }],
+  });
+  assertError(r, 404, 'NotFound', 'AuthenticationFlowNotFound');
+  assert.equal(r.json.result, undefined, r.text);
+  // alice without TOTP (recovery codes kept) has no secondary authenticator: the flow finishes after the
+  // password (§3.4, if_exists), so the code in the batch meets no flow either
+  await idp.hook('POST', '/users/alice/set', { totp_secret: null });
+  try {
+    const b = await flow(idp, '', {
+      type: 'login', name: 'default', url_query: (await authorize(idp)).query,
+      batch_input: [{ identification: 'username', login_id: 'alice' }, { authentication: 'primary_password', password: USER.alice.password },
+        { authentication: 'secondary_totp', code: '123456' }],
+    });
+    assertError(b, 404, 'NotFound', 'AuthenticationFlowNotFound');
+  } finally {
+    await idp.hook('POST', '/users/alice/set', { totp_secret: USER.alice.totp_secret });
+  }
+});
+
 test('erin: change_password with PasswordPolicyViolated, then success', async () => {
   const { a, r } = await toPassword('erin');
   const r2 = await input(r, { authentication: 'primary_password', password: USER.erin.password });
