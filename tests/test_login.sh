@@ -73,7 +73,7 @@ pass "first login bound alice to her sub in a 0600 database"
 
 # --- authgear-pam login: the same path from a terminal, steps and timings, no secrets ---
 code=$(totp alice); remember "$code"
-printf '%s\n1\n%s\n' "$PW_ALICE" "$code" | AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" alice \
+printf '%s\n1\n%s\n' "$PW_ALICE" "$code" | LD_PRELOAD=libnss_wrapper.so AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" alice \
 	> "$T/cli.out" 2>&1 || { cat "$T/cli.out"; fail "authgear-pam login"; }
 for step in authorize "identify + password" "second factor" consent token verify; do
 	grep -qE "^  step ${step//+/\\+} +[0-9]+\.[0-9] ms$" "$T/cli.out" || { cat "$T/cli.out"; fail "authgear-pam login: step '$step' missing"; }
