@@ -390,7 +390,7 @@ pass "no verification_uri_complete: the QR code carries verification_uri, the co
 
 # --- authgear-pam login --device: the same flow from a terminal, without PAM ---------------
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}'
-printf '\n' | timeout 60 "$CLI" login --config "$T/d.conf" --device alice > "$T/cli.out" 2>&1 \
+printf '\n' | LD_PRELOAD=libnss_wrapper.so timeout 60 "$CLI" login --config "$T/d.conf" --device alice > "$T/cli.out" 2>&1 \
 	|| { cat "$T/cli.out"; fail "authgear-pam login --device failed"; }
 wait "$BG"; BG=
 assert_contains "$T/cli.out" "    W D J B - M J H T   (WDJB-MJHT)" "cli: the user code"
