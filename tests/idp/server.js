@@ -10,14 +10,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const MIN_NODE = [20, 18, 0];
+const MIN_NODE = [18, 19, 0];
 
 function die(msg) { process.stderr.write(`test IdP: ${msg}\n`); process.exit(2); }
 
 const have = process.versions.node.split('.').map(Number);
 if (have[0] < MIN_NODE[0] || (have[0] === MIN_NODE[0] && (have[1] < MIN_NODE[1]
   || (have[1] === MIN_NODE[1] && have[2] < MIN_NODE[2])))) {
-  die(`Node.js ${process.versions.node} is too old; oidc-provider 9.13.3 needs >= ${MIN_NODE.join('.')}`);
+  die(`Node.js ${process.versions.node} is too old; the test IdP (oidc-provider 8.8.1) needs >= ${MIN_NODE.join('.')}`);
 }
 
 function parseArgs(argv) {
