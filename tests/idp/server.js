@@ -74,6 +74,10 @@ const app = {
   faults: new Faults(),
   limits: new Limits(opts.rateLimits),
   loginIdKeys: ['email', 'phone', 'username'], // the project's identity.login_id.keys (POST /login-id-keys)
+  // the project's configured flows per type (authentication_flow.<type>_flows, POST /flows) and
+  // the login flows whose identify step requires bot protection
+  flows: { login: ['default'], reauth: ['default'], signup_login: ['default'], bot_protection: [] },
+  otpCodes: new Map(), // username -> the email OTP code last "sent" (GET /otp/NAME)
   authInfos: new Map(), // consent code -> { uid, sub, amr, authTime, exp, ... }
   idpSessions: new Map(), // `session` cookie -> { sub, amr, authTime }
   deviceTokens: new Map(), // `mfa_device_token` cookie -> { sub, exp }
