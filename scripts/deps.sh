@@ -3,7 +3,7 @@
 # Debian 12, as root. Safe to run again.
 set -euo pipefail
 
-NODE_MIN=20.18 # oidc-provider 9.13.3 in the test IdP
+NODE_MIN=18.19 # oidc-provider 8.8.1 in the test IdP: Debian 12's own nodejs (18.19, 18.20) is enough
 PACKAGES=(
 	# build
 	autoconf automake libtool pkg-config make gcc
@@ -14,6 +14,8 @@ PACKAGES=(
 	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd man-db sqlite3
 	# the Debian packages (dpkg-buildpackage, tests/test_deb.sh)
 	dpkg-dev debhelper dh-nss lintian
+	# the test IdP: Debian's own Node.js and npm
+	nodejs
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -25,9 +27,8 @@ missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ! command -v node >/dev/null 2>&1; then
-	missing+=(nodejs)
-fi
+# Debian's npm, unless the installed node brings its own (a NodeSource nodejs
+# ships /usr/bin/npm, which Debian's npm package would conflict with).
 if ! command -v npm >/dev/null 2>&1; then
 	missing+=(npm)
 fi
@@ -39,8 +40,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number), [x,y]=process.argv[1].split(".").map(Number); process.exit(a>x||(a===x&&b>=y)?0:1)' "$NODE_MIN"; then
-	echo "deps.sh: Node.js $(node --version) is too old: the test IdP (oidc-provider 9) needs Node.js $NODE_MIN or newer." >&2
-	echo "deps.sh: install Node.js $NODE_MIN or newer (20 LTS or 22 LTS) and run again." >&2
+	echo "deps.sh: Node.js $(node --version) is too old: the test IdP (oidc-provider 8.8.1) needs Node.js $NODE_MIN or newer." >&2
+	echo "deps.sh: install Debian 12's nodejs (apt-get install nodejs) or a newer Node.js and run again." >&2
 	exit 1
 fi
 echo "deps.sh: all dependencies present (Node.js $(node --version))"

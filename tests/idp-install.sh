@@ -5,7 +5,7 @@
 set -eu
 src=$1
 dest=$2
-node_min=20.18 # oidc-provider 9.13.3
+node_min=18.19 # oidc-provider 8.8.1; Debian 12's nodejs is 18.19 or newer
 
 command -v node >/dev/null 2>&1 || { echo "idp-install: node not found; install Node.js >= $node_min (scripts/deps.sh does)" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || { echo "idp-install: npm not found; install npm" >&2; exit 1; }

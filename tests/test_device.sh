@@ -257,13 +257,13 @@ after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}
 run email-ok email carol ""
 grep -q '^rc=0 ' "$T/email-ok.txt" || { cat "$T/email-ok.txt" "$T/email-ok.log"; fail "email: carol@example.com is carol"; }
 pass "username_claim = email: the verified address equals login_id (%u@example.com)"
-hook POST /users/carol/set '{"verified":false}' >/dev/null
+hook POST /users/carol/set '{"email_verified":false}' >/dev/null
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}'
 run email-unverified email carol ""
 grep -q "^error: The account that approved the sign-in is not carol's.$" "$T/email-unverified.txt" \
 	|| { cat "$T/email-unverified.txt"; fail "email-unverified"; }
 expect_log email-unverified "whose email (verified) is absent, not 'carol@example.com' (login_id); denying"
-hook POST /users/carol/set '{"verified":true}' >/dev/null
+hook POST /users/carol/set '{"email_verified":true}' >/dev/null
 
 # --- require_mfa: amr must prove a second factor (RFC 8176) -----------------------------------
 after_polls 1 POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}'

@@ -164,6 +164,10 @@ static void check_authorize(struct ag_check_report *r, struct ag_oidc *o, struct
 	else if (strcmp(ag_flow_action(f), "identify") != 0)
 		ag_check_add(r, "flow", true, false, "the login flow '%s' starts with '%.64s', not identify",
 			     o->cfg->flow_name, ag_flow_action(f));
+	else if (ag_flow_needs_bot_protection(f))
+		ag_check_add(r, "flow", true, false, "the login flow '%s' requires bot protection (a captcha) to identify, "
+			     "which a PAM prompt cannot solve: turn it off for this flow, or give this client a flow "
+			     "without it (flow_name)", o->cfg->flow_name);
 	else
 		ag_check_add(r, "flow", true, true, "login flow '%s' created on it; it asks to identify first (stopped "
 			     "there: no credential sent)", o->cfg->flow_name);

@@ -72,6 +72,11 @@ static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct
 
 	if (ferr->tracking_id[0])
 		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", ferr->tracking_id);
+	if (strcmp(ferr->reason, "AuthenticationFlowFlowNotFound") == 0) {
+		ag_log(l->log, LOG_ERR, "authflow: the project has no flow named '%s' (flow_name): add it in Authgear or "
+					"set flow_name to one it has", l->cfg->flow_name);
+		return deny(l, AG_ERR_CONFIG, NULL);
+	}
 	if ((err == AG_ERR_LOCKED || err == AG_ERR_RATE_LIMITED) && ferr->until) {
 		long minutes = (long)((ferr->until - ag_clock_wall(l->clock) + 59) / 60);
 		snprintf(line, sizeof line, "Too many attempts; try again in %ld minute%s.", minutes < 1 ? 1 : minutes,
@@ -79,6 +84,16 @@ static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct
 		return deny(l, err, line);
 	}
 	return deny(l, err, NULL);
+}
+
+/* A flow asking for a captcha (bot protection, §3.13) cannot be finished
+ * at a PAM prompt: refused before any answer is sent for that step. */
+static enum ag_err bot_protected(struct ag_login *l, const struct ag_flow *f)
+{
+	ag_log(l->log, LOG_ERR, "authflow: the flow '%s' requires bot protection (a captcha) at '%.64s', which a PAM "
+				"prompt cannot solve: turn it off for this flow, or give this client a flow without it "
+				"(flow_name); denying", l->cfg->flow_name, ag_flow_action(f));
+	return deny(l, AG_ERR_CONFIG, NULL);
 }
 
 #define TOTP_DIGITS 6          /* Authgear's TOTP (RFC 6238, 6 digits) */
@@ -208,6 +223,8 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, const char 
 			}
 			return AG_OK;
 		}
+		if (ag_flow_needs_bot_protection(f))
+			return bot_protected(l, f);
 		if (strcmp(action, "authenticate") == 0) {
 			err = second_factor(l, f, password, factor, &ferr);
 			if (err != AG_OK)
@@ -364,7 +381,10 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 		err = AG_OK;
 	}
 	if (err != AG_OK) {
-		if (ferr.reason[0])
+		/* the batch failed where a captcha was wanted (the unchanged state says so) */
+		if (f && ag_flow_needs_bot_protection(f))
+			err = bot_protected(l, f);
+		else if (ferr.reason[0])
 			err = flow_denied(l, err, &ferr);
 		goto out;
 	}

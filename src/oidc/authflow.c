@@ -258,6 +258,20 @@ bool ag_flow_offers(const struct ag_flow *f, const char *key, const char *value)
 	return false;
 }
 
+bool ag_flow_needs_bot_protection(const struct ag_flow *f)
+{
+	const json_t *options = json_object_get(ag_flow_data(f), "options");
+	bool on;
+	json_t *opt;
+	size_t i;
+
+	json_array_foreach(options, i, opt) {
+		if (ag_json_bool(json_object_get(opt, "bot_protection"), "enabled", &on) && on)
+			return true;
+	}
+	return false;
+}
+
 void ag_flow_free(struct ag_flow *f)
 {
 	if (!f)

@@ -51,6 +51,10 @@ const json_t *ag_flow_data(const struct ag_flow *f);
 /* The option strings "authentication" (or "identification") offered now. */
 bool ag_flow_offers(const struct ag_flow *f, const char *key, const char *value);
 
+/* An option offered now requires bot protection (a captcha response in the
+ * input, §3.13), which no PAM prompt can give. */
+bool ag_flow_needs_bot_protection(const struct ag_flow *f);
+
 void ag_flow_free(struct ag_flow *f);
 
 /* Take a Flow API response apart (call() and the fuzz target): a 5xx other

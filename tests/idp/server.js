@@ -10,14 +10,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const MIN_NODE = [20, 18, 0];
+const MIN_NODE = [18, 19, 0];
 
 function die(msg) { process.stderr.write(`test IdP: ${msg}\n`); process.exit(2); }
 
 const have = process.versions.node.split('.').map(Number);
 if (have[0] < MIN_NODE[0] || (have[0] === MIN_NODE[0] && (have[1] < MIN_NODE[1]
   || (have[1] === MIN_NODE[1] && have[2] < MIN_NODE[2])))) {
-  die(`Node.js ${process.versions.node} is too old; oidc-provider 9.13.3 needs >= ${MIN_NODE.join('.')}`);
+  die(`Node.js ${process.versions.node} is too old; the test IdP (oidc-provider 8.8.1) needs >= ${MIN_NODE.join('.')}`);
 }
 
 function parseArgs(argv) {
@@ -74,6 +74,10 @@ const app = {
   faults: new Faults(),
   limits: new Limits(opts.rateLimits),
   loginIdKeys: ['email', 'phone', 'username'], // the project's identity.login_id.keys (POST /login-id-keys)
+  // the project's configured flows per type (authentication_flow.<type>_flows, POST /flows) and
+  // the login flows whose identify step requires bot protection
+  flows: { login: ['default'], reauth: ['default'], signup_login: ['default'], bot_protection: [] },
+  otpCodes: new Map(), // username -> the email OTP code last "sent" (GET /otp/NAME)
   authInfos: new Map(), // consent code -> { uid, sub, amr, authTime, exp, ... }
   idpSessions: new Map(), // `session` cookie -> { sub, amr, authTime }
   deviceTokens: new Map(), // `mfa_device_token` cookie -> { sub, exp }

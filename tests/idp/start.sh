@@ -16,11 +16,11 @@ if [ -z "$state" ]; then
 fi
 node=${NODE:-node}
 if ! command -v "$node" >/dev/null 2>&1; then
-	echo "test IdP: node not found (Node.js >= 20.18 is required)" >&2
+	echo "test IdP: node not found (Node.js >= 18.19 is required: Debian 12's nodejs)" >&2
 	exit 1
 fi
-if ! "$node" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=18)?0:1)'; then
-	echo "test IdP: Node.js $("$node" --version) is too old; oidc-provider 9.13.3 needs >= 20.18.0" >&2
+if ! "$node" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>18||(a===18&&b>=19)?0:1)'; then
+	echo "test IdP: Node.js $("$node" --version) is too old; oidc-provider 8.8.1 needs >= 18.19.0" >&2
 	exit 1
 fi
 if [ ! -d "$here/node_modules/oidc-provider" ]; then

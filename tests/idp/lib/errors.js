@@ -55,6 +55,8 @@ export const E = {
   tooManyRequest: () => new APIError('TooManyRequest', 'TooManyRequest', 'Reach Rate Limit'),
   passwordPolicy: (causes, flowType) => new APIError('Invalid', 'PasswordPolicyViolated', 'password policy violated',
     { causes, FlowType: flowType }),
+  botProtectionFailed: (flowType) => new APIError('Forbidden', 'BotProtectionVerificationFailed', 'bot protection verification failed',
+    { FlowType: flowType }),
   invalidIdToken: () => new APIError('Invalid', 'Invalid', 'invalid ID token'),
   differentUser: (flowType) => new APIError('BadRequest', 'AuthenticationFlowDifferentUserID', 'different user ID', { FlowType: flowType }),
   unexpected: () => new APIError('InternalError', 'UnexpectedError', 'unexpected error'),

@@ -7,6 +7,7 @@ export const FAULT_TYPES = {
   oversized: 'early', reset: 'early', hang: 'early', date_skew: 'early',
   // applied to the real response
   truncated_json: 'late', cut_connection: 'late', duplicate_keys: 'late', wrong_issuer: 'late', http_location: 'late',
+  set_field: 'late',
 };
 
 export class Faults {
@@ -14,6 +15,7 @@ export class Faults {
 
   add(spec) {
     if (!spec || !FAULT_TYPES[spec.type]) throw new Error(`unknown fault type ${spec && spec.type}; one of ${Object.keys(FAULT_TYPES).join(' ')}`);
+    if (spec.type === 'set_field' && typeof spec.key !== 'string') throw new Error('set_field needs "key" (and "value"; null removes the member)');
     const path = spec.path || '*';
     const f = { ...spec, path, remaining: Number.isInteger(spec.count) ? spec.count : null };
     this.byPath.set(path, f);
@@ -81,12 +83,16 @@ export class Faults {
       let text = bodyText(ctx.body);
       if (text === null) return;
       let j;
-      if (f.type === 'wrong_issuer' || f.type === 'duplicate_keys') {
+      if (f.type === 'wrong_issuer' || f.type === 'duplicate_keys' || f.type === 'set_field') {
         try { j = JSON.parse(text); } catch { return; } // not a JSON response: left as it is
         if (!j || typeof j !== 'object' || Array.isArray(j) || !Object.keys(j).length) return;
       }
       if (f.type === 'wrong_issuer') {
         if (j && typeof j === 'object' && 'issuer' in j) j.issuer = f.issuer || 'https://wrong-issuer.example.invalid';
+        text = JSON.stringify(j);
+      } else if (f.type === 'set_field') {
+        // one member of the real JSON object set to `value` (e.g. userinfo's sub), or removed when null
+        if (f.value === null) delete j[f.key]; else j[f.key] = f.value;
         text = JSON.stringify(j);
       } else if (f.type === 'duplicate_keys') {
         const key = f.key || Object.keys(j)[0];

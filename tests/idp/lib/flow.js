@@ -1,8 +1,9 @@
 // Authentication Flow API (authgear-protocol.md §3): login and reauth flows, cookie-less.
+import crypto from 'node:crypto';
 import { APIError, E } from './errors.js';
 import { verifyTotp } from './totp.js';
 import {
-  accountUsable, collectAMR, hasSecondary, hasTotp, normaliseRecoveryCode,
+  accountUsable, collectAMR, hasOobOtpEmail, hasSecondary, hasTotp, normaliseRecoveryCode,
 } from './users.js';
 import {
   epoch, randomAlnum, randomBase32, readRaw, sortedQuery,
@@ -20,6 +21,15 @@ const ORDER = {
   reauth: ['identify', 'reauthenticate', 'check_account_status', 'finished'],
 };
 const MIN_PASSWORD = 8;
+const BOT_PROTECTION = { enabled: true, provider: { type: 'cloudflare' } };
+// The bot-protection response the test IdP's "provider" accepts; anything else fails.
+export const BOT_PASS = 'test-bot-protection-pass';
+
+// ali***@example.com, as Authgear masks a claim value
+function maskEmail(e) {
+  const [local, domain] = e.split('@');
+  return `${local.slice(0, 3)}***@${domain}`;
+}
 
 const cause = (location, kind, details = {}) => ({ location, kind, details });
 
@@ -132,7 +142,7 @@ export class FlowAPI {
     }
     // signup_login finds existing users like login; other flow types are not emulated.
     const type = body.type === 'signup_login' ? 'login' : body.type;
-    if (!ORDER[type] || body.name !== 'default') throw E.flowFlowNotFound(body.type);
+    if (!ORDER[type] || !(this.app.flows[body.type] || []).includes(body.name)) throw E.flowFlowNotFound(body.type);
 
     const q = new URLSearchParams(body.url_query || '');
     const xref = q.get('x_ref') || ctx.query.x_ref;
@@ -224,19 +234,33 @@ export class FlowAPI {
   action(s) {
     const u = this.user(s);
     switch (s.step) {
-      case 'identify':
+      case 'identify': {
+        const bot = this.botProtected(s) ? { bot_protection: BOT_PROTECTION } : {};
         return {
           type: 'identify',
-          data: { type: 'identification_data', options: (s.type === 'reauth' ? ['id_token'] : this.app.loginIdKeys).map((identification) => ({ identification })) },
+          data: { type: 'identification_data', options: (s.type === 'reauth' ? ['id_token'] : this.app.loginIdKeys).map((identification) => ({ identification, ...bot })) },
         };
+      }
       case 'authenticate_primary':
       case 'authenticate_secondary':
       case 'reauthenticate':
+        if (s.oob) {
+          // §3.7: the OOB OTP sub-state after choosing an *_oob_otp_* option
+          return {
+            type: 'authenticate',
+            authentication: s.oob.authentication,
+            data: {
+              type: 'verify_oob_otp_data', channel: 'email', otp_form: 'code', masked_claim_value: maskEmail(u.email),
+              code_length: 6, can_resend_at: new Date((s.oob.sentAt + 60) * 1000).toISOString().replace('.000Z', 'Z'),
+              can_check: false, failed_attempt_rate_limit_exceeded: false, delivery_status: 'sent',
+            },
+          };
+        }
         return {
           type: 'authenticate',
           data: {
             type: 'authentication_data',
-            options: this.options(s, u).map((authentication) => ({ authentication })),
+            options: this.options(s, u),
             device_token_enabled: s.step !== 'reauthenticate' && hasSecondary(u),
           },
         };
@@ -280,12 +304,28 @@ export class FlowAPI {
     }
   }
 
+  // The options of an authenticate step (§3.6): only what the user has, primary_password always.
   options(s, u) {
-    if (s.step === 'authenticate_primary') return ['primary_password'];
+    const oob = hasOobOtpEmail(u) ? [{
+      authentication: 'secondary_oob_otp_email', otp_form: 'code', masked_display_name: maskEmail(u.email), channels: ['email'],
+    }] : [];
+    const totp = hasTotp(u) ? [{ authentication: 'secondary_totp' }] : [];
+    if (s.step === 'authenticate_primary') return [{ authentication: 'primary_password' }];
     if (s.step === 'authenticate_secondary') {
-      return [...(hasTotp(u) ? ['secondary_totp'] : []), ...(u.recovery_codes.length ? ['recovery_code'] : [])];
+      return [...totp, ...oob, ...(u.recovery_codes.length ? [{ authentication: 'recovery_code' }] : [])];
     }
-    return [...(u.password ? ['primary_password'] : []), ...(hasTotp(u) ? ['secondary_totp'] : [])];
+    return [...(u.password ? [{ authentication: 'primary_password' }] : []), ...totp, ...oob];
+  }
+
+  optionNames(s, u) { return this.options(s, u).map((o) => o.authentication); }
+
+  botProtected(s) { return s.type === 'login' && this.app.flows.bot_protection.includes(s.name) && !s.botVerified; }
+
+  // A new email OTP code for u ("sent": GET /otp/NAME reads it).
+  sendOtp(s, u, authentication) {
+    const code = String(crypto.randomInt(0, 1000000)).padStart(6, '0');
+    this.app.otpCodes.set(u.username, code);
+    s.oob = { authentication, sentAt: epoch() };
   }
 
   // Move from step `from` to the next step that applies; invisible steps run here.
@@ -413,6 +453,30 @@ export class FlowAPI {
       }
     };
 
+    // §3.13: an option that requires bot protection needs its response in the input
+    if (s.step === 'identify' && this.botProtected(s)) {
+      if (input.bot_protection === undefined) {
+        throw E.validation([cause('', 'required', { actual: Object.keys(input), expected: ['bot_protection'], missing: ['bot_protection'] })], s.type);
+      }
+      const bp = input.bot_protection;
+      if (!bp || typeof bp !== 'object' || bp.type !== 'cloudflare' || typeof bp.response !== 'string') {
+        throw E.validation([cause('/bot_protection', 'type', { expected: ['{"type":"cloudflare","response":string}'] })], s.type);
+      }
+      if (bp.response !== BOT_PASS) throw E.botProtectionFailed(s.type);
+      s.botVerified = true;
+    }
+    if ((s.step === 'authenticate_secondary' || s.step === 'reauthenticate') && s.oob) {
+      // §3.7 inputs: {"code"} or {"resend": true}
+      if (input.resend === true) { this.sendOtp(s, u, s.oob.authentication); return; }
+      need('code');
+      if (s.step === 'authenticate_secondary') deviceTokenFlag();
+      verify('oob_otp_email', () => this.app.otpCodes.get(u.username) === input.code);
+      this.app.otpCodes.delete(u.username);
+      s.authns.push(s.oob.authentication);
+      s.oob = null;
+      s.step = this.next(s, s.step, ctx, out);
+      return;
+    }
     switch (s.step) {
       case 'identify': {
         if (s.type === 'reauth') {
@@ -436,7 +500,7 @@ export class FlowAPI {
         return;
       }
       case 'authenticate_primary': {
-        choose('authentication', this.options(s, u));
+        choose('authentication', this.optionNames(s, u));
         need('password');
         deviceTokenFlag();
         verify('password', () => !!u.password && input.password === u.password);
@@ -446,9 +510,16 @@ export class FlowAPI {
       }
       case 'authenticate_secondary':
       case 'reauthenticate': {
-        const a = choose('authentication', this.options(s, u));
+        const a = choose('authentication', this.optionNames(s, u));
         if (s.step === 'reauthenticate' && input.request_device_token !== undefined) {
           throw E.validation([cause('/request_device_token', 'additionalProperties', {})], s.type);
+        }
+        if (a === 'secondary_oob_otp_email') {
+          // §3.6: index = the option's position (one channel, so no "channel")
+          const at = this.optionNames(s, u).indexOf(a);
+          if (input.index !== at) throw E.validation([cause('/index', input.index === undefined ? 'required' : 'const', { expected: at })], s.type);
+          this.sendOtp(s, u, a);
+          return;
         }
         if (a === 'primary_password') {
           need('password');

@@ -23,7 +23,8 @@ export function createHookServer(app) {
   const userView = (u) => ({
     username: u.username, sub: u.sub, email: u.email, phone: u.phone, roles: u.roles, disabled: u.disabled,
     anonymous: u.anonymous, verified: u.verified, password_expired: u.password_expired, has_totp: hasTotp(u),
-    recovery_codes_left: u.recovery_codes.length, locked_until: u.lockedUntil > Date.now() ? new Date(u.lockedUntil).toISOString() : null,
+    recovery_codes_left: u.recovery_codes.length,
+    email_verified: u.email_verified, username_identity: u.username_identity, oob_otp_email: u.oob_otp_email, locked_until: u.lockedUntil > Date.now() ? new Date(u.lockedUntil).toISOString() : null,
   });
 
   route('GET', '/health', () => ({ ok: true, issuer: app.issuer }));
@@ -58,7 +59,8 @@ export function createHookServer(app) {
   });
   route('POST', '/users/([^/]+)/set', (b, q, [n]) => {
     const u = user(n);
-    const allowed = ['password', 'password_expired', 'verified', 'anonymous', 'email', 'totp_secret', 'recovery_codes', 'prompt_create_passkey'];
+    const allowed = ['password', 'password_expired', 'verified', 'anonymous', 'email', 'email_verified', 'phone_verified',
+      'username_identity', 'totp_secret', 'oob_otp_email', 'recovery_codes', 'prompt_create_passkey'];
     for (const [k, v] of Object.entries(b)) {
       if (!allowed.includes(k)) throw new HookError(400, `cannot set ${k}; one of ${allowed.join(' ')}`);
       u[k] = v;
@@ -123,6 +125,32 @@ export function createHookServer(app) {
     }
     app.loginIdKeys = keys;
     return { keys };
+  });
+
+  // the project's flows: create answers AuthenticationFlowFlowNotFound for a name not listed for
+  // its type; login flows in bot_protection require a bot-protection response at identify
+  const flowsView = () => ({ login: app.flows.login, reauth: app.flows.reauth, bot_protection: app.flows.bot_protection });
+  route('GET', '/flows', flowsView);
+  route('POST', '/flows', (b) => {
+    const names = (k) => {
+      const v = b[k];
+      if (v === undefined) return app.flows[k];
+      if (!Array.isArray(v) || v.some((n) => typeof n !== 'string' || !/^[a-z0-9_-]{1,64}$/.test(n))) {
+        throw new HookError(400, `${k} must be a list of flow names ([a-z0-9_-])`);
+      }
+      return [...v];
+    };
+    const next = { login: names('login'), reauth: names('reauth'), bot_protection: names('bot_protection') };
+    Object.assign(app.flows, next);
+    return flowsView();
+  });
+
+  // the email OTP code last sent to a user (secondary_oob_otp_email)
+  route('GET', '/otp/([^/]+)', (b, q, [n]) => {
+    user(n);
+    const code = app.otpCodes.get(n);
+    if (!code) throw new HookError(404, `no code sent to ${n}`);
+    return { code, channel: 'email' };
   });
 
   // faults

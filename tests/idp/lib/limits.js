@@ -15,6 +15,8 @@ export const DEFAULT_LIMITS = {
   totp_per_user_per_ip: 10,
   recovery_code_per_ip: 60,
   recovery_code_per_user_per_ip: 10,
+  oob_otp_email_per_ip: 60, // failed email OTP codes
+  oob_otp_email_per_user_per_ip: 10,
   account_enumeration_per_ip: 10, // failed login-ID lookups -> RateLimited
   token_per_ip: 120, // token endpoint -> x_rate_limited
   token_per_user: 60,
@@ -26,6 +28,7 @@ const BUCKETS = {
   password: ['authentication.password', 'VerifyPassword'],
   totp: ['authentication.totp', 'VerifyTOTP'],
   recovery_code: ['authentication.recovery_code', 'VerifyRecoveryCode'],
+  oob_otp_email: ['authentication.oob_otp.email', 'TrackFailedOTPAttempt'],
 };
 
 export class Limits {

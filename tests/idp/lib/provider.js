@@ -1,4 +1,4 @@
-// The oidc-provider 9.13.3 instance and its configuration (oidc-provider-notes.md).
+// The oidc-provider 8.8.1 instance and its configuration (oidc-provider-notes.md).
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
 import { interactionUrl } from './authorize.js';

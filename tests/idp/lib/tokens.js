@@ -38,11 +38,29 @@ export class Tokens {
       const form = await readForm(ctx);
       if (app.limits.tokenRequest(ctx.ip)) return oauthError(ctx, 429, 'x_rate_limited', 'rate limited');
       let clientId = form.client_id;
+      let secret = form.client_secret;
       if (!clientId && !form.client_secret) {
+        // both absent from the body: HTTP Basic (RFC 6749 App. B url-decoding), as Authgear
         const m = /^Basic\s+(.+)$/i.exec(ctx.get('Authorization') || '');
-        if (m) clientId = decodeURIComponent(Buffer.from(m[1], 'base64').toString('utf8').split(':')[0]);
+        if (m) {
+          const [id, ...rest] = Buffer.from(m[1], 'base64').toString('utf8').split(':');
+          const dec = (v) => { try { return decodeURIComponent(v.replace(/\+/g, ' ')); } catch { return v; } };
+          clientId = dec(id);
+          secret = rest.length ? dec(rest.join(':')) : undefined;
+        }
       }
       if (!app.clients.has(clientId)) return oauthError(ctx, 400, 'invalid_client', 'invalid client ID');
+      // §5.1: a confidential client must send its secret (a public client's is ignored)
+      const want = app.clients.get(clientId).client_secret;
+      if (want) {
+        if (typeof secret !== 'string' || secret === '') return oauthError(ctx, 400, 'invalid_client', 'client secret is required');
+        const a = Buffer.from(secret); const b = Buffer.from(want);
+        if (a.length !== b.length || !crypto.timingSafeEqual(a, b)) return oauthError(ctx, 400, 'invalid_request', 'invalid client secret');
+        // oidc-provider reads the client's credentials from the body (client_secret_post)
+        form.client_id = clientId;
+        form.client_secret = secret;
+        delete ctx.req.headers.authorization;
+      }
       const P = app.provider;
       let sub;
       if (form.grant_type === 'refresh_token') {
@@ -240,9 +258,11 @@ export class Tokens {
     ctx.type = 'application/json';
     ctx.body = {
       ...userClaims(u),
-      ...(u.email ? { email: u.email, email_verified: u.verified } : {}),
-      ...(u.phone ? { phone_number: u.phone, phone_number_verified: u.verified } : {}),
-      preferred_username: u.username,
+      // standard attributes from the user's identities (§5.5): each claim's own verification,
+      // preferred_username only for a username login ID
+      ...(u.email ? { email: u.email, email_verified: u.email_verified } : {}),
+      ...(u.phone ? { phone_number: u.phone, phone_number_verified: u.phone_verified } : {}),
+      ...(u.username_identity ? { preferred_username: u.username } : {}),
       custom_attributes: u.custom_attributes,
       x_web3: {},
     };

@@ -18,10 +18,18 @@ export function loadFixture(file) {
       username: u.username,
       sub: u.sub,
       email: u.email ? u.email.toLowerCase() : undefined,
+      // Authgear verifies each email / phone claim on its own (userinfo email_verified).
+      email_verified: u.email_verified !== undefined ? !!u.email_verified : true,
       phone: u.phone,
+      phone_verified: u.phone_verified !== undefined ? !!u.phone_verified : true,
+      // false: no username login ID (an email-only project): no username login,
+      // no preferred_username at userinfo; `username` stays the IdP's handle.
+      username_identity: u.username_identity !== undefined ? !!u.username_identity : true,
       password: u.password,
       password_expired: !!u.password_expired,
       totp_secret: u.totp_secret,
+      // a secondary_oob_otp_email authenticator (codes "sent" to the email, GET /otp/NAME)
+      oob_otp_email: !!u.oob_otp_email,
       recovery_codes: (u.recovery_codes || []).map(normaliseRecoveryCode),
       roles: [...(u.roles || [])],
       disabled: !!u.disabled,
@@ -61,7 +69,7 @@ export class Users {
   byLoginId(type, value) {
     if (typeof value !== 'string') return undefined;
     for (const u of this.map.values()) {
-      if (type === 'username' && u.username.toLowerCase() === value.toLowerCase()) return u;
+      if (type === 'username' && u.username_identity && u.username.toLowerCase() === value.toLowerCase()) return u;
       if (type === 'email' && u.email && u.email === value.toLowerCase()) return u;
       if (type === 'phone' && u.phone && u.phone === value) return u;
     }
@@ -72,8 +80,9 @@ export class Users {
 }
 
 export const hasTotp = (u) => !!u.totp_secret;
-export const hasSecondary = (u) => hasTotp(u);
-export const canReauthenticate = (u) => !!(u.password || u.totp_secret);
+export const hasOobOtpEmail = (u) => !!(u.oob_otp_email && u.email);
+export const hasSecondary = (u) => hasTotp(u) || hasOobOtpEmail(u);
+export const canReauthenticate = (u) => !!(u.password || hasSecondary(u));
 
 // The account-status check of Authgear (check_account_status step, refresh, resolver).
 export function accountUsable(u) { return !!u && !u.disabled; }
@@ -94,6 +103,7 @@ export function userClaims(u) {
 const AMR_OF = {
   primary_password: ['pwd', 'x_primary_password'],
   secondary_totp: ['otp', 'x_secondary_totp'],
+  secondary_oob_otp_email: ['otp', 'x_secondary_oob_otp_email'],
   recovery_code: ['x_recovery_code'],
   device_token: ['x_device_token'],
 };
