@@ -185,7 +185,8 @@ private_etc_users() {
 	local f u name id pw
 	for f in passwd shadow group; do [ -e "$T/$f" ] || cp "/etc/$f" "$T/$f"; done
 	for u in "$@"; do
-		IFS=: read -r name id pw <<<"$u"
+		name=${u%%:*} id=${u#*:} pw=
+		case $id in *:*) pw=${id#*:} id=${id%%:*} ;; esac
 		echo "$name:x:$id:$id::/nonexistent:/bin/sh" >> "$T/passwd"
 		if [ -n "$pw" ]; then pw=$(openssl passwd -6 "$pw"); else pw='!'; fi
 		echo "$name:$pw:20000:0:99999:7:::" >> "$T/shadow"
@@ -222,7 +223,7 @@ sshd_lab_world() {
 	auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") \
 		|| fail "pam.d/sshd has no pam_authgear line"
 	{
-		echo "${auth_line/pam_authgear.so/$MODULE config=$T/c.conf debug}"
+		echo "$auth_line" | sed "s|pam_authgear.so|$MODULE config=$T/c.conf debug|"
 		echo "auth     required    pam_unix.so"
 		echo "account  required    pam_unix.so"
 		echo "session  optional    pam_mkhomedir.so umask=0077"
