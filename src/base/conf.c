@@ -896,27 +896,16 @@ const struct ag_config_table *ag_config_table(const struct ag_config *cfg, const
 	return NULL;
 }
 
-struct grants_check {
-	const char *group;
-	bool found;
-};
-
-static bool grants_one(const char *name, void *ctx)
-{
-	struct grants_check *c = ctx;
-
-	c->found = strcmp(name, c->group) == 0;
-	return !c->found;
-}
-
+/* (The parser keeps only [roles] values of valid names, so ag_name_listed's
+ * refusal of an invalid name refuses nothing a value could hold.) */
 bool ag_config_grants(const struct ag_config *cfg, const char *group)
 {
 	const struct ag_config_table *t = ag_config_table(cfg, "roles");
-	struct grants_check c = { group, false };
 
-	for (size_t i = 0; t && i < t->n_entries && !c.found; i++)
-		ag_name_list_each(t->entries[i].value, grants_one, &c);
-	return c.found;
+	for (size_t i = 0; t && i < t->n_entries; i++)
+		if (ag_name_listed(t->entries[i].value, group))
+			return true;
+	return false;
 }
 
 bool ag_config_group_name(const struct ag_config *cfg, const char *name)
