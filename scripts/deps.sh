@@ -12,6 +12,7 @@ PACKAGES=(
 	libcmocka-dev libpam-wrapper libpamtest0 libpamtest0-dev pamtester libnss-wrapper
 	libuid-wrapper openssh-server openssh-client sudo expect tmux socat curl ca-certificates
 	openssl valgrind zbar-tools binutils tar iproute2 util-linux passwd man-db sqlite3
+	clang-format-14 # tests/test_style.sh: the version tests/style-clean.txt was made with
 	# the Debian packages (dpkg-buildpackage, tests/test_deb.sh)
 	dpkg-dev debhelper dh-nss lintian
 	# the test IdP: Debian's own Node.js and npm

@@ -16,6 +16,7 @@
 #include "accounts/identity.h"
 #include "accounts/store.h"
 #include "admin/check.h"
+#include "base/buf.h"
 #include "base/conf.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -25,6 +26,7 @@
 #include "login/qr.h"
 
 #define EXIT_USAGE 2
+#define GROUPS_SHOWN_MAX 65536 /* the users table shows every group up to this */
 
 static const char usage_text[] =
 	"Usage: authgear-pam COMMAND [OPTIONS]\n"
@@ -415,23 +417,21 @@ static int cmd_users(int argc, char **argv)
 	printf("%-32s %-10s %-32s %s\n", "NAME", "UID", "GROUPS", "LAST LOGIN");
 	for (size_t i = 0; i < db.n_users; i++) {
 		const struct ag_store_user *u = &db.users[i];
-		char groups[1024] = "", uid[16] = "-", when[32] = "-";
+		struct ag_buf groups = AG_BUF_INIT(GROUPS_SHOWN_MAX);
+		char uid[16] = "-", when[32] = "-";
 		time_t t = (time_t)u->last_login;
 		struct tm tm;
 
-		for (size_t g = 0; g < u->n_groups; g++) {
-			if (!ag_identity_grantable(a.cfg, u->groups[g]))
-				continue;
-			if (groups[0])
-				strncat(groups, ",", sizeof groups - strlen(groups) - 1);
-			strncat(groups, u->groups[g], sizeof groups - strlen(groups) - 1);
-		}
+		for (size_t g = 0; g < u->n_groups; g++)
+			if (ag_identity_grantable(a.cfg, u->groups[g]))
+				ag_buf_join(&groups, ",", u->groups[g]);
 		if (u->uid)
 			snprintf(uid, sizeof uid, "%u", u->uid);
 		if (u->last_login && gmtime_r(&t, &tm))
 			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		printf("%-32s %-10s %-32s %s%s\n", u->name, uid, groups[0] ? groups : "-", when,
+		printf("%-32s %-10s %-32s %s%s\n", u->name, uid, ag_buf_shown(&groups), when,
 		       u->sub ? "" : " (pinned; no login yet)");
+		ag_buf_free(&groups);
 	}
 	ag_store_db_free(&db);
 	admin_close(&a);

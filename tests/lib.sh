@@ -145,3 +145,136 @@ private_run_sshd() {
 # Milliseconds since the epoch (GNU date): for elapsed-time bounds, where
 # whole seconds would blur a bound by up to a second.
 now_ms() { date +%s%3N; }
+
+# --- the test IdP's hooks (tests/idp) ------------------------------------------
+# hook METHOD PATH [JSON]: one call to the IdP's test hooks.
+hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2"; }
+# totp USER: the user's current TOTP code.
+totp() { hook GET "/totp/$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))'; }
+# requests: every request the IdP counted since the last POST /counters/reset.
+requests() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))'; }
+# counter PATH: the requests to PATH alone.
+counter() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]||0))' "$1"; }
+# password USER: the user's password in $FIXTURE (default: the IdP's users).
+password() {
+	node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' \
+		"${FIXTURE:-$IDP_DIR/fixtures/users.json}" "$1"
+}
+
+# --- sshd on loopback in a private mount namespace (testing-pam.md §5) --------
+# sshd_test_begin [TOOL...]: skip unless root and sshd, ssh, expect, unshare
+# and each TOOL are there; then run this test again (once) in a private
+# mount namespace, where its mounts end with it.
+sshd_test_begin() {
+	local t
+	[ "$(id -u)" = 0 ] || skip "needs root (sshd, mount namespace)"
+	for t in /usr/sbin/sshd ssh expect unshare "$@"; do
+		command -v "$t" >/dev/null || [ -x "$t" ] || skip "$t not installed"
+	done
+	if [ -z "${AG_IN_MOUNT_NS:-}" ]; then
+		unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
+		exec unshare --mount --propagation private env AG_IN_MOUNT_NS=1 bash "$0"
+	fi
+}
+
+# private_etc_users NAME:ID[:PASSWORD]...: /etc/passwd, shadow and group
+# become copies in $T with these users (and a group of the same ID) added;
+# without a password the account is locked ("!"). Extra lines for the
+# copies go to $T/passwd etc. before this is called.
+private_etc_users() {
+	local f u name id pw
+	for f in passwd shadow group; do [ -e "$T/$f" ] || cp "/etc/$f" "$T/$f"; done
+	for u in "$@"; do
+		name=${u%%:*} id=${u#*:} pw=
+		case $id in *:*) pw=${id#*:} id=${id%%:*} ;; esac
+		echo "$name:x:$id:$id::/nonexistent:/bin/sh" >> "$T/passwd"
+		if [ -n "$pw" ]; then pw=$(openssl passwd -6 "$pw"); else pw='!'; fi
+		echo "$name:$pw:20000:0:99999:7:::" >> "$T/shadow"
+		echo "$name:x:$id:" >> "$T/group"
+	done
+	for f in passwd shadow group; do mount --bind "$T/$f" "/etc/$f" || fail "bind /etc/$f"; done
+}
+
+# private_pam_service NAME AUTH_CONTROL: /etc/pam.d (a copy) with service
+# NAME: pam_authgear ($T/c.conf) with that control, then pam_unix.
+private_pam_service() {
+	cp -a /etc/pam.d "$T/pam.d"
+	cat > "$T/pam.d/$1" <<PAMD
+auth     $2  $MODULE config=$T/c.conf
+auth     required  pam_unix.so
+account  required  pam_unix.so
+session  required  pam_unix.so
+password required  pam_deny.so
+PAMD
+	mount --bind "$T/pam.d" /etc/pam.d
+}
+
+# sshd_lab_world SERVICE: what an Authgear user's first SSH login needs,
+# as overlays: libnss_authgear.so.2 in the system library directory
+# ($LIBDIR), /etc/pam.d/SERVICE (the shipped pam.d/sshd auth line with
+# $T/c.conf, pam_unix's account stack, pam_mkhomedir), a private /var/lib
+# (state_dir /var/lib/authgear: the NSS module's default) and an
+# nsswitch.conf with authgear. Extra /etc files to bind: ETC_BIND (names).
+sshd_lab_world() {
+	local auth_line f
+	LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
+	mkdir -p "$T/ov/lib" "$T/ov/pamd" "$T/ov/varlib" "$T/home"
+	cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
+	auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") \
+		|| fail "pam.d/sshd has no pam_authgear line"
+	{
+		echo "$auth_line" | sed "s|pam_authgear.so|$MODULE config=$T/c.conf debug|"
+		echo "auth     required    pam_unix.so"
+		echo "account  required    pam_unix.so"
+		echo "session  optional    pam_mkhomedir.so umask=0077"
+		echo "session  required    pam_unix.so"
+		echo "password required    pam_deny.so"
+	} > "$T/ov/pamd/$1"
+	sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
+		/etc/nsswitch.conf > "$T/nsswitch.conf"
+	lab_overlay "$LIBDIR" "$T/ov/lib"
+	lab_overlay /etc/pam.d "$T/ov/pamd"
+	lab_overlay /var/lib "$T/ov/varlib"
+	for f in nsswitch.conf ${ETC_BIND:-}; do mount --bind "$T/$f" "/etc/$f" || fail "bind /etc/$f"; done
+	[ -e "$LIBDIR/libnss_authgear.so.2" ] && [ -e "/etc/pam.d/$1" ] || fail "overlays"
+	unset AUTHGEAR_NSS_INDEX
+}
+# lab_overlay DIR UPPER: DIR shows UPPER's files over its own.
+lab_overlay() {
+	mkdir -p "$2" "$2.work"
+	mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$2.work" "$1" || fail "overlay on $1"
+}
+
+# sshd_start SERVICE [sshd_config lines...]: the lab sshd (sshd_lab_config)
+# as $T/SERVICE, a link to sshd, so its PAM service is SERVICE, on a free
+# port $PORT, with these lines first (the first value of a keyword wins);
+# sshd's log in $T/sshd.log. A running one is stopped first; it is stopped
+# at exit too. The caller's environment reaches sshd
+# (AUTHGEAR_TEST_LOG=... sshd_start ...).
+SSHD_PID=
+sshd_start() {
+	local svc=$1 l i
+	shift
+	sshd_stop
+	private_run_sshd_once
+	[ -e "$T/$svc" ] || ln -s /usr/sbin/sshd "$T/$svc"
+	PORT=$(free_port)
+	rm -f "$T/hostkey" "$T/hostkey.pub"
+	sshd_lab_config "$T" "$PORT"
+	{ for l in "$@"; do echo "$l"; done; cat "$T/sshd_config"; } > "$T/sshd_config.run"
+	"$T/$svc" -t -f "$T/sshd_config.run" || fail "sshd -t"
+	"$T/$svc" -D -f "$T/sshd_config.run" -E "$T/sshd.log" &
+	SSHD_PID=$!
+	case " $CLEANUP_HOOKS " in *" sshd_stop "*) ;; *) CLEANUP_HOOKS="sshd_stop $CLEANUP_HOOKS" ;; esac
+	for i in $(seq 300); do sshd_listening && return 0; sleep 0.1; done
+	cat "$T/sshd.log"
+	fail "sshd did not start"
+}
+sshd_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+sshd_stop() {
+	[ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
+	SSHD_PID=
+	return 0
+}
+RUN_SSHD_PRIVATE=
+private_run_sshd_once() { [ -n "$RUN_SSHD_PRIVATE" ] || { private_run_sshd; RUN_SSHD_PRIVATE=1; }; }

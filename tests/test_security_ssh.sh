@@ -17,15 +17,7 @@
 # - Low (uid_range): that first login's UID is outside SSSD's default
 #   id-mapping range and systemd's documented ranges.
 . "$abs_top_srcdir/tests/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (sshd, sudo, mounts)"
-[ -x /usr/sbin/sshd ] || skip "sshd not installed"
-command -v ssh >/dev/null && command -v expect >/dev/null && command -v unshare >/dev/null \
-	&& command -v sudo >/dev/null && command -v visudo >/dev/null || skip "ssh, expect, unshare or sudo missing"
-if [ -z "${AG_IN_MOUNT_NS:-}" ]; then
-	unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
-	exec unshare --mount --propagation private env AG_IN_MOUNT_NS=1 bash "$0" "$@"
-fi
-LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
+sshd_test_begin sudo visudo
 new_tmpdir
 EXPECT="$abs_top_srcdir/tests/tools/ssh_login.exp"
 SVC=sshd-lab
@@ -39,43 +31,18 @@ f.users.push({ ...bob, username: "sudo", sub: "5d0c0de5-0000-4000-8000-000000000
 	password: "sudo-password-1", totp_secret: "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U" });
 require("fs").writeFileSync(process.argv[2], JSON.stringify(f));' "$IDP_DIR/fixtures/users.json" "$T/users.json"
 idp_start "$T/idp" --users "$T/users.json"
-hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2"; }
-requests() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))'; }
-totp() { hook GET "/totp/$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))'; }
 
 # --- the private world --------------------------------------------------------------
-SSHD_PID= ; MADE_RUN_SSHD=
-stop_sshd() {
-	[ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
-	[ -z "$MADE_RUN_SSHD" ] || rmdir /run/sshd 2>/dev/null
-	return 0
-}
 unmount_all() {
-	umount -l /etc/nsswitch.conf /etc/passwd /etc/shadow /etc/group /etc/sudoers /etc/pam.d /var/lib "$LIBDIR" \
+	umount -l /etc/nsswitch.conf /etc/passwd /etc/shadow /etc/group /etc/sudoers /etc/pam.d /var/lib "${LIBDIR:-}" \
 		2>/dev/null
 	return 0
 }
-CLEANUP_HOOKS="stop_sshd $CLEANUP_HOOKS unmount_all"
-overlay() { # overlay DIR UPPER: DIR shows UPPER's files over its own
-	mkdir -p "$2" "$2.work"
-	mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$2.work" "$1" || fail "overlay on $1"
-}
-mkdir -p "$T/ov/lib" "$T/ov/pamd" "$T/ov/varlib" "$T/home"
-cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
+CLEANUP_HOOKS="$CLEANUP_HOOKS unmount_all"
+mkdir -p "$T/home"
 write_config "$T/c.conf" "users = alice, *" "timeout = 10" "home = $T/home/%u" "shell = /bin/bash" \
 	"[roles]" "unix-admin = authgear-admins" "unix-user = authgear-users"
 sed -i "s|^state_dir = .*|state_dir = /var/lib/authgear|" "$T/c.conf"
-auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") || fail "pam.d/sshd has no pam_authgear line"
-{
-	echo "${auth_line/pam_authgear.so/$MODULE config=$T/c.conf debug}"
-	echo "auth     required    pam_unix.so"
-	echo "account  required    pam_unix.so"
-	echo "session  optional    pam_mkhomedir.so umask=0077"
-	echo "session  required    pam_unix.so"
-	echo "password required    pam_deny.so"
-} > "$T/ov/pamd/$SVC"
-sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
-	/etc/nsswitch.conf > "$T/nsswitch.conf"
 # A host account: UID 1500, in group sudo, with a local password.
 HOST_PW=host-local-password-1
 cp /etc/passwd "$T/passwd"; cp /etc/shadow "$T/shadow"; cp /etc/group "$T/group"
@@ -87,26 +54,12 @@ mkdir -m 0700 "$T/home/hostacct" && chown 1500:1500 "$T/home/hostacct"
 printf 'Defaults !fqdn, !lecture, passwd_tries=1\nroot ALL=(ALL:ALL) ALL\n%%sudo ALL=(ALL:ALL) ALL\n' > "$T/sudoers"
 chmod 0440 "$T/sudoers"
 visudo -cf "$T/sudoers" > /dev/null || fail "sudoers does not parse"
-overlay "$LIBDIR" "$T/ov/lib"
-overlay /etc/pam.d "$T/ov/pamd"
-overlay /var/lib "$T/ov/varlib"
-for f in nsswitch.conf passwd shadow group sudoers; do mount --bind "$T/$f" "/etc/$f" || fail "bind /etc/$f"; done
-[ -e "$LIBDIR/libnss_authgear.so.2" ] && [ -e /etc/pam.d/$SVC ] || fail "overlays"
+ETC_BIND="passwd shadow group sudoers" sshd_lab_world "$SVC"
 getent group sudo | grep -q hostacct || fail "hostacct not in group sudo"
-unset AUTHGEAR_NSS_INDEX
 "$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex"
 
 # --- sshd on loopback ------------------------------------------------------------------
-[ -d /run/sshd ] || { install -d -m 0755 /run/sshd; MADE_RUN_SSHD=1; }
-ln -s /usr/sbin/sshd "$T/$SVC"
-PORT=$(free_port)
-sshd_lab_config "$T" "$PORT"
-"$T/$SVC" -t -f "$T/sshd_config" || fail "sshd -t"
-"$T/$SVC" -D -f "$T/sshd_config" -E "$T/sshd.log" &
-SSHD_PID=$!
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
-for i in $(seq 100); do listening && break; sleep 0.1; done
-listening || { cat "$T/sshd.log"; fail "sshd did not start"; }
+sshd_start "$SVC"
 
 # ssh_as NAME PASSWORD CODE OUT: rc in $rc, client output in $T/OUT.txt
 ssh_as() {

@@ -17,63 +17,23 @@
 # `id` inside the session; an unlisted unknown name refused with no request
 # to the IdP; a role removed at the IdP drops its group at the next login.
 . "$abs_top_srcdir/tests/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (sshd, mounts)"
-[ -x /usr/sbin/sshd ] || skip "sshd not installed"
-command -v ssh >/dev/null && command -v expect >/dev/null && command -v unshare >/dev/null \
-	|| skip "ssh, expect or unshare missing"
-if [ -z "${AG_IN_MOUNT_NS:-}" ]; then
-	unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
-	exec unshare --mount --propagation private env AG_IN_MOUNT_NS=1 bash "$0" "$@"
-fi
-LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
+sshd_test_begin
 new_tmpdir
-FIXTURE="$IDP_DIR/fixtures/users.json"
 EXPECT="$abs_top_srcdir/tests/tools/ssh_login.exp"
 SVC=sshd-lab
 
 idp_start "$T/idp"
-hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2"; }
-requests() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))'; }
-totp() { hook GET "/totp/$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))'; }
-password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' "$FIXTURE" "$1"; }
 
 # --- the private world --------------------------------------------------------------
-SSHD_PID=
-stop_sshd() {
-	[ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
-	return 0
-}
-unmount_all() { umount -l /etc/nsswitch.conf /etc/pam.d /var/lib "$LIBDIR" 2>/dev/null; return 0; }
-CLEANUP_HOOKS="stop_sshd $CLEANUP_HOOKS unmount_all"
-overlay() { # overlay DIR UPPER: DIR shows UPPER's files over its own
-	mkdir -p "$2" "$2.work"
-	mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$2.work" "$1" || fail "overlay on $1"
-}
-mkdir -p "$T/ov/lib" "$T/ov/pamd" "$T/ov/varlib" "$T/home"
-cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
+unmount_all() { umount -l /etc/nsswitch.conf /etc/pam.d /var/lib "${LIBDIR:-}" 2>/dev/null; return 0; }
+CLEANUP_HOOKS="$CLEANUP_HOOKS unmount_all"
 write_config "$T/c.conf" "users = alice, dev-*" "timeout = 10" "home = $T/home/%u" "shell = /bin/bash" \
 	"[roles]" "unix-admin = authgear-admins" "unix-user = authgear-users, users"
 sed -i "s|^state_dir = .*|state_dir = /var/lib/authgear|" "$T/c.conf"
-# The auth line of the shipped pam.d/sshd with pam_unix after it (what its
+# sshd-lab: the auth line of the shipped pam.d/sshd with pam_unix after it (what its
 # common-auth holds), pam_unix's account stack, and the README's
 # pam_mkhomedir line.
-auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") || fail "pam.d/sshd has no pam_authgear line"
-{
-	echo "${auth_line/pam_authgear.so/$MODULE config=$T/c.conf debug}"
-	echo "auth     required    pam_unix.so"
-	echo "account  required    pam_unix.so"
-	echo "session  optional    pam_mkhomedir.so umask=0077"
-	echo "session  required    pam_unix.so"
-	echo "password required    pam_deny.so"
-} > "$T/ov/pamd/$SVC"
-sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
-	/etc/nsswitch.conf > "$T/nsswitch.conf"
-overlay "$LIBDIR" "$T/ov/lib"
-overlay /etc/pam.d "$T/ov/pamd"
-overlay /var/lib "$T/ov/varlib"
-mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
-[ -e "$LIBDIR/libnss_authgear.so.2" ] && [ -e /etc/pam.d/$SVC ] || fail "overlays"
-unset AUTHGEAR_NSS_INDEX
+sshd_lab_world "$SVC"
 
 # The admin's first step after configuring: the index, so sshd can see
 # allow-listed names before their first login.
@@ -81,18 +41,9 @@ unset AUTHGEAR_NSS_INDEX
 [ "$(stat -c %a /var/lib/authgear/nss.index)" = 644 ] || fail "index mode"
 
 # --- sshd on loopback ------------------------------------------------------------------
-private_run_sshd
-ln -s /usr/sbin/sshd "$T/$SVC"
-PORT=$(free_port)
-sshd_lab_config "$T" "$PORT"
-"$T/$SVC" -t -f "$T/sshd_config" || fail "sshd -t"
 # (sshd runs PAM authentication with an empty environment, so the module's
 # lines go to syslog only; the assertions use sshd's log and the IdP's counters.)
-"$T/$SVC" -D -f "$T/sshd_config" -E "$T/sshd.log" &
-SSHD_PID=$!
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
-for i in $(seq 100); do listening && break; sleep 0.1; done
-listening || { cat "$T/sshd.log"; fail "sshd did not start"; }
+sshd_start "$SVC"
 
 # --- before the first login: the provisional entry sshd sees ------------------------------
 UID_ALICE=2102120105 # the hash of "alice" in the default uid_range 2001000000-2147000000 (golden value)

@@ -6,54 +6,17 @@
 #   password: the module refuses that answer locally, makes no code attempt
 #   at the IdP (counted there), and logs the sshd setting to change.
 . "$abs_top_srcdir/tests/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (sshd, mount namespace)"
-for t in /usr/sbin/sshd ssh expect unshare; do command -v "$t" >/dev/null || [ -x "$t" ] || skip "$t not installed"; done
-
-if [ -z "${IN_MOUNT_NS:-}" ]; then
-	IN_MOUNT_NS=1 exec unshare --mount --propagation private "$0" "$@"
-fi
+sshd_test_begin
 new_tmpdir
 idp_start "$T/idp"
 write_config "$T/c.conf" "users = alice, bob"
-FIXTURE="$IDP_DIR/fixtures/users.json"
-hook() { curl -fsS -X "$1" ${3:+-H 'content-type: application/json' -d "$3"} "$HOOK_URL$2"; }
-counter() { hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]||0))' "$1"; }
-password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.username===process.argv[2]).password)' "$FIXTURE" "$1"; }
 
-# alice exists locally (no password): sshd resolves her without our NSS module.
-for f in passwd shadow group; do cp "/etc/$f" "$T/$f"; done
-printf 'alice:x:64001:64001::/nonexistent:/bin/sh\nbob:x:64002:64002::/nonexistent:/bin/sh\n' >> "$T/passwd"
-printf 'alice:!:20000:0:99999:7:::\nbob:!:20000:0:99999:7:::\n' >> "$T/shadow"
-printf 'alice:x:64001:\nbob:x:64002:\n' >> "$T/group"
-for f in passwd shadow group; do mount --bind "$T/$f" "/etc/$f"; done
-cp -a /etc/pam.d "$T/pam.d"
-cat > "$T/pam.d/sshd-ag" <<PAMD
-auth     [success=done ignore=ignore module_unknown=ignore default=die]  $MODULE config=$T/c.conf
-auth     required  pam_unix.so
-account  required  pam_unix.so
-session  required  pam_unix.so
-password required  pam_deny.so
-PAMD
-mount --bind "$T/pam.d" /etc/pam.d
-[ -d /run/sshd ] || install -d -m 0755 /run/sshd
-ln -s /usr/sbin/sshd "$T/sshd-ag"
+# alice and bob exist locally (no password): sshd resolves them without our NSS module.
+private_etc_users alice:64001 bob:64002
+private_pam_service sshd-ag "[success=done ignore=ignore module_unknown=ignore default=die]"
 
-# start_sshd [sshd_config lines...]: the lab sshd with those lines appended
-# (the first value of a keyword wins in sshd_config, so they go first).
-SSHD_PID=
-stop_sshd() { [ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }; SSHD_PID=; true; }
-CLEANUP_HOOKS="$CLEANUP_HOOKS stop_sshd"
-start_sshd() {
-	stop_sshd
-	PORT=$(free_port)
-	rm -f "$T/hostkey" "$T/hostkey.pub"
-	sshd_lab_config "$T" "$PORT"
-	{ for l in "$@"; do echo "$l"; done; cat "$T/sshd_config"; } > "$T/sshd_config.run"
-	"$T/sshd-ag" -t -f "$T/sshd_config.run" || fail "sshd config"
-	AUTHGEAR_TEST_LOG="$T/module.log" "$T/sshd-ag" -D -f "$T/sshd_config.run" -E "$T/sshd.log" &
-	SSHD_PID=$!
-	for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
-}
+# start_sshd [sshd_config lines...]: the lab sshd with those lines first.
+start_sshd() { AUTHGEAR_TEST_LOG="$T/module.log" sshd_start sshd-ag "$@"; }
 
 # client LOGLEVEL PREFERRED PASSWORD [USER]: one attempt, its screen in $T/client.out.
 client() {
@@ -121,7 +84,7 @@ set +e
 printf 'zed-password\n123456\n' | run_pamtester agzed zed authenticate; rc=$?
 set -e
 [ $rc -ne 0 ] || fail "zed signed in"
-n=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Object.values(JSON.parse(s)).reduce((a,b)=>a+b,0)))')
+n=$(requests)
 [ "$n" = 0 ] || { hook GET /counters; fail "an unresolvable name made $n requests at the IdP"; }
 pass "a name that does not resolve through NSS makes zero requests at the IdP"
 assert_contains "$T/module.log" "zed does not resolve through NSS: add authgear to the passwd and group lines of /etc/nsswitch.conf or run authgear-pam reindex (no request sent)" "the log says what to fix"

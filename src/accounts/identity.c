@@ -14,13 +14,16 @@
 
 #include "accounts/identity.h"
 #include "accounts/index_write.h"
+#include "base/buf.h"
 #include "base/file.h"
+#include "base/strv.h"
 #include "common/index.h"
 #include "common/names.h"
 #include "common/uid.h"
 
 #define IMPORT_MAX (16 * 1024 * 1024)
 #define HOME_MAX 4096
+#define LOG_LIST_MAX 1024 /* a list joined for one log line */
 
 static struct ag_id_range config_range(const struct ag_config *cfg)
 {
@@ -51,53 +54,20 @@ bool ag_identity_reserved(const char *name, const struct ag_idmap_probe *probe)
 	return probe->user_uid(probe->ctx, name, &uid) > 0 && (uid < AG_UID_MIN_ALLOWED || uid == AG_UID_NOBODY);
 }
 
-void ag_identity_strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-struct strv {
-	char **v;
-	size_t n;
-	bool failed;
-};
-
-static bool strv_add_unique(const char *name, void *ctx)
-{
-	struct strv *s = ctx;
-	char **v;
-
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], name) == 0)
-			return true;
-	v = realloc(s->v, (s->n + 1) * sizeof *v);
-	if (!v || !(v[s->n] = strdup(name))) {
-		if (v)
-			s->v = v;
-		s->failed = true;
-		return false;
-	}
-	s->v = v;
-	s->n++;
-	return true;
-}
-
 enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *const *roles, size_t n_roles,
 					 char ***groups, size_t *n_groups)
 {
 	const struct ag_config_table *t = ag_config_table(cfg, "roles");
-	struct strv out = { 0 };
+	struct ag_strv out = { 0 };
 
 	for (size_t i = 0; t && i < t->n_entries && !out.failed; i++)
 		for (size_t r = 0; r < n_roles; r++)
 			if (strcmp(t->entries[i].key, roles[r]) == 0) {
-				ag_name_list_each(t->entries[i].value, strv_add_unique, &out);
+				ag_name_list_each(t->entries[i].value, ag_strv_add_unique, &out);
 				break;
 			}
 	if (out.failed) {
-		ag_identity_strv_free(out.v, out.n);
+		ag_strv_free(out.v, out.n);
 		return AG_ERR_NOMEM;
 	}
 	*groups = out.v;
@@ -169,8 +139,10 @@ bool ag_identity_is_ours(const struct ag_config *cfg, const struct ag_log *log, 
 		return false;
 	has = host_has(cfg, probe, user);
 	if (has) {
-		ag_log(log, LOG_INFO, "%s matches a pattern of users, but this host already has %s of that name; "
-				      "not an Authgear user (list it by name to migrate it)", user, has);
+		ag_log(log, LOG_INFO,
+		       "%s matches a pattern of users, but this host already has %s of that name; "
+		       "not an Authgear user (list it by name to migrate it)",
+		       user, has);
 		return false;
 	}
 	return true;
@@ -198,7 +170,8 @@ static uint64_t config_view(const struct ag_config *cfg)
 	uint64_t h = 1469598103934665603ull;
 
 	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-		h = (h ^ ag_fnv1a64(parts[i] ? parts[i] : "\1", parts[i] ? strlen(parts[i]) + 1 : 1)) * 1099511628211ull;
+		h = (h ^ ag_fnv1a64(parts[i] ? parts[i] : "\1", parts[i] ? strlen(parts[i]) + 1 : 1)) *
+		    1099511628211ull;
 	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
 		const struct ag_config_table *tab = ag_config_table(cfg, tables[t]);
 
@@ -297,7 +270,7 @@ struct login_ctx {
 	const struct ag_log *log;
 	const struct ag_idmap_probe *probe;
 	const char *state_dir;
-	bool provisional_differs;         /* out: refuse this first login */
+	bool provisional_differs; /* out: refuse this first login */
 	const char *user, *sub;
 	time_t now;
 	char *const *roles;
@@ -375,8 +348,8 @@ static enum ag_err first_uid(struct login_ctx *c, struct ag_store_tx *tx, struct
 /* The store's record of group name, created on first use: a host group keeps
  * its GID; another gets one from the hash sequence. *ok false: not grantable
  * (logged). */
-static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_tx *tx, const char *name,
-				struct ag_store_group *g, bool *ok)
+static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_tx *tx, const char *name, struct ag_store_group *g,
+				bool *ok)
 {
 	uint32_t host_gid = 0, gid;
 	bool found;
@@ -398,8 +371,9 @@ static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_tx *tx, con
 	}
 	if (found) {
 		if (r > 0 && host_gid != g->gid) {
-			ag_log(c->log, LOG_NOTICE, "account: group %s exists on this host with GID %u (was %u); using it",
-			       name, host_gid, g->gid);
+			ag_log(c->log, LOG_NOTICE,
+			       "account: group %s exists on this host with GID %u (was %u); using it", name, host_gid,
+			       g->gid);
 			g->gid = host_gid;
 			g->local = true;
 			err = ag_store_tx_put_group(tx, g);
@@ -485,76 +459,117 @@ static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_i
 	return AG_OK;
 }
 
-static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struct ag_store_user *u)
+/* A login goes on only for a bound name that is not also a group's. */
+static enum ag_err login_allowed(const struct login_ctx *c, const struct ag_store_user *u)
 {
-	struct ag_store_group g;
-	struct strv granted = { 0 };
-	char list[512] = "";
-	enum ag_err err;
-	bool ok;
-	uint32_t pin;
-
 	if (!u->sub) {
 		ag_log(c->log, LOG_ERR, "account: %s is not bound; no UID given", c->user);
 		return AG_ERR_INVALID_ARG;
 	}
 	if (ag_config_group_name(c->cfg, c->user)) {
 		/* bound by a pattern before groups were reserved */
-		ag_log(c->log, LOG_ERR, "account: %s is also the name of a group of [roles] or primary_group; a user may "
-					"not take a group's name (authgear-pam forget %s, or rename the group); refusing",
+		ag_log(c->log, LOG_ERR,
+		       "account: %s is also the name of a group of [roles] or primary_group; a user may "
+		       "not take a group's name (authgear-pam forget %s, or rename the group); refusing",
 		       c->user, c->user);
 		return AG_ERR_CONFIG;
 	}
-	if (!u->uid) {
-		uint32_t shown_uid, shown_gid;
-		bool shown = provisional_ids(c->state_dir, c->user, &shown_uid, &shown_gid), host = false;
+	return AG_OK;
+}
 
-		err = first_uid(c, tx, u, &host);
-		if (err == AG_OK && c->cfg->primary_group) {
-			err = ensure_group(c, tx, c->cfg->primary_group, &g, &ok);
-			if (err == AG_OK && !ok)
-				err = AG_ERR_CONFIG;
-		}
-		if (err != AG_OK)
-			return err;
-		if (shown && !host && (shown_uid != u->uid || shown_gid != (c->cfg->primary_group ? g.gid : u->uid))) {
-			ag_log(c->log, LOG_WARNING, "account: before its first login %s was shown UID %u GID %u, now it has "
-						    "UID %u; this login is refused so that the next one starts with the "
-						    "pinned IDs", c->user, shown_uid, shown_gid, u->uid);
-			c->provisional_differs = true;
-		}
-	} else if ((pin = config_pin(c->cfg, c->user)) && pin != u->uid) {
-		ag_log(c->log, LOG_WARNING, "account: [uids] pins %s to %u, but its UID has been %u since its first "
-					    "login; keeping %u (authgear-pam forget resets it)", c->user, pin, u->uid, u->uid);
+/* The store's record of primary_group; a primary group we may not use
+ * refuses the login. */
+static enum ag_err ensure_primary(struct login_ctx *c, struct ag_store_tx *tx, struct ag_store_group *g)
+{
+	bool ok;
+	enum ag_err err = ensure_group(c, tx, c->cfg->primary_group, g, &ok);
+
+	return err == AG_OK && !ok ? AG_ERR_CONFIG : err;
+}
+
+/* The IDs of a first login. When the provisional entry showed other IDs
+ * before, programs may hold them: c->provisional_differs refuses this
+ * login, so that the next one starts with the pinned IDs. */
+static enum ag_err first_login(struct login_ctx *c, struct ag_store_tx *tx, struct ag_store_user *u)
+{
+	struct ag_store_group g;
+	uint32_t shown_uid, shown_gid;
+	bool shown = provisional_ids(c->state_dir, c->user, &shown_uid, &shown_gid), host = false;
+	enum ag_err err = first_uid(c, tx, u, &host);
+
+	if (err == AG_OK && c->cfg->primary_group)
+		err = ensure_primary(c, tx, &g);
+	if (err != AG_OK)
+		return err;
+	if (shown && !host && (shown_uid != u->uid || shown_gid != (c->cfg->primary_group ? g.gid : u->uid))) {
+		ag_log(c->log, LOG_WARNING,
+		       "account: before its first login %s was shown UID %u GID %u, now it has "
+		       "UID %u; this login is refused so that the next one starts with the "
+		       "pinned IDs",
+		       c->user, shown_uid, shown_gid, u->uid);
+		c->provisional_differs = true;
 	}
-	err = c->taken_loaded ? ag_idset_add(&c->taken, u->uid) : AG_OK;
-	if (err == AG_OK && !c->cfg->primary_group)
-		err = yield_private_group(tx, c->probe, c->log, c->user, u->uid);
-	if (err == AG_OK && c->cfg->primary_group) {
-		err = ensure_group(c, tx, c->cfg->primary_group, &g, &ok);
-		if (err == AG_OK && !ok)
-			err = AG_ERR_CONFIG; /* a primary group we may not use */
-	}
+	return AG_OK;
+}
+
+/* u->groups from this login's roles: the primary group's record first,
+ * then each group [roles] grants that may be granted; their names joined
+ * into list for the log. */
+static enum ag_err grant_groups(struct login_ctx *c, struct ag_store_tx *tx, struct ag_store_user *u,
+				struct ag_buf *list)
+{
+	struct ag_store_group g;
+	struct ag_strv granted = { 0 };
+	enum ag_err err = AG_OK;
+	bool ok;
+
+	if (c->cfg->primary_group)
+		err = ensure_primary(c, tx, &g);
 	for (size_t i = 0; i < c->n_groups && err == AG_OK; i++) {
 		const char *name = c->groups[i];
 
 		/* (a user of that name loses its private group in the index, never
 		 * the [roles] group its members) */
 		err = ensure_group(c, tx, name, &g, &ok);
-		if (err == AG_OK && ok && !strv_add_unique(name, &granted))
+		if (err == AG_OK && ok && !ag_strv_add_unique(name, &granted))
 			err = AG_ERR_NOMEM;
-		if (ok) {
-			strncat(list, list[0] ? "," : "", sizeof list - strlen(list) - 1);
-			strncat(list, name, sizeof list - strlen(list) - 1);
-		}
+		if (ok)
+			ag_buf_join(list, ",", name);
 	}
 	if (err == AG_OK)
 		err = ag_store_strv_set(&u->groups, &u->n_groups, granted.v, granted.n);
+	ag_strv_free(granted.v, granted.n);
+	return err;
+}
+
+static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struct ag_store_user *u)
+{
+	struct ag_buf list = AG_BUF_INIT(LOG_LIST_MAX);
+	enum ag_err err = login_allowed(c, u);
+	uint32_t pin;
+
+	if (err != AG_OK)
+		return err;
+	if (!u->uid) {
+		err = first_login(c, tx, u);
+		if (err != AG_OK)
+			return err;
+	} else if ((pin = config_pin(c->cfg, c->user)) && pin != u->uid) {
+		ag_log(c->log, LOG_WARNING,
+		       "account: [uids] pins %s to %u, but its UID has been %u since its first "
+		       "login; keeping %u (authgear-pam forget resets it)",
+		       c->user, pin, u->uid, u->uid);
+	}
+	err = c->taken_loaded ? ag_idset_add(&c->taken, u->uid) : AG_OK;
+	if (err == AG_OK && !c->cfg->primary_group)
+		err = yield_private_group(tx, c->probe, c->log, c->user, u->uid);
+	if (err == AG_OK)
+		err = grant_groups(c, tx, u, &list);
 	if (err == AG_OK)
 		err = ag_store_strv_set(&u->roles, &u->n_roles, c->roles, c->n_roles);
 	if (err == AG_OK)
-		ag_log(c->log, LOG_INFO, "account: %s uid=%u groups=%s", c->user, u->uid, list[0] ? list : "-");
-	ag_identity_strv_free(granted.v, granted.n);
+		ag_log(c->log, LOG_INFO, "account: %s uid=%u groups=%s", c->user, u->uid, ag_buf_shown(&list));
+	ag_buf_free(&list);
 	return err;
 }
 
@@ -588,9 +603,17 @@ enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, c
 			      const struct ag_token_cache *tokens,
 			      bool *sign_in_again)
 {
-	struct login_ctx c = { .cfg = cfg, .log = log, .probe = probe ? probe : &ag_idmap_system_probe,
-			       .state_dir = ag_store_state_dir(s), .user = user, .sub = sub, .now = time(NULL),
-			       .factor = factor, .roles = roles, .n_roles = n_roles, .range = config_range(cfg),
+	struct login_ctx c = { .cfg = cfg,
+			       .log = log,
+			       .probe = probe ? probe : &ag_idmap_system_probe,
+			       .state_dir = ag_store_state_dir(s),
+			       .user = user,
+			       .sub = sub,
+			       .now = time(NULL),
+			       .factor = factor,
+			       .roles = roles,
+			       .n_roles = n_roles,
+			       .range = config_range(cfg),
 			       .tokens = tokens };
 	enum ag_err err;
 
@@ -606,7 +629,7 @@ enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, c
 			*sign_in_again = true;
 		err = AG_ERR_DENIED;
 	}
-	ag_identity_strv_free(c.groups, c.n_groups);
+	ag_strv_free(c.groups, c.n_groups);
 	ag_idset_free(&c.taken);
 	return err;
 }
@@ -645,23 +668,126 @@ static bool has_group(const struct ag_store_user *u, const char *group)
 	return false;
 }
 
+static const char *user_name_at(const void *p, size_t i)
+{
+	return ((const struct index_parts *)p)->users[i].name;
+}
+
 /* The user index (into p->users, sorted by name like the store) of name, or -1. */
 static long user_pos(const struct index_parts *p, const char *name)
 {
-	size_t lo = 0, hi = p->n_users;
+	return ag_name_search(p->n_users, name, user_name_at, p);
+}
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(p->users[mid].name, name);
+static bool parts_alloc(struct index_parts *p, const struct ag_store_db *db, const struct ag_config_table *uids)
+{
+	size_t max_groups = db->n_groups + db->n_users, max_pins = db->n_users + (uids ? uids->n_entries : 0);
 
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	p->users = calloc(db->n_users + 1, sizeof *p->users);
+	p->homes = calloc(db->n_users + 1, sizeof *p->homes);
+	p->groups = calloc(max_groups + 1, sizeof *p->groups);
+	p->members = calloc(max_groups + 1, sizeof *p->members);
+	p->pins = calloc(max_pins + 1, sizeof *p->pins);
+	return p->users && p->homes && p->groups && p->members && p->pins;
+}
+
+/* Users: bound, with a UID; gid is their primary GID. */
+static enum ag_err index_users(struct index_parts *p, const struct ag_store_db *db, const struct ag_config *cfg,
+			       const struct ag_store_group *primary, const struct ag_log *log)
+{
+	for (size_t i = 0; i < db->n_users; i++) {
+		const struct ag_store_user *u = &db->users[i];
+		struct ag_index_in_user *o = &p->users[p->n_users];
+		char home[HOME_MAX];
+
+		if (!u->sub || !u->uid || strcmp(u->name, "root") == 0)
+			continue;
+		if (!ag_name_expand(cfg->home, u->name, home, sizeof home)) {
+			ag_log(log, LOG_ERR, "index: home template does not fit for %s", u->name);
+			return AG_ERR_CONFIG;
+		}
+		if (!(p->homes[p->n_users] = strdup(home)))
+			return AG_ERR_NOMEM;
+		o->name = u->name;
+		o->uid = u->uid;
+		o->gid = !cfg->primary_group ? u->uid : (primary ? primary->gid : u->uid);
+		o->home = p->homes[p->n_users];
+		o->shell = cfg->shell;
+		p->n_users++;
 	}
-	return -1;
+	return AG_OK;
+}
+
+/* Each user's private group (when there is no primary_group). */
+static void index_private_groups(struct index_parts *p, const struct ag_store_db *db, const struct ag_config *cfg,
+				 const struct ag_log *log)
+{
+	for (size_t i = 0; i < p->n_users; i++) {
+		const struct ag_store_group *host = ag_store_db_group(db, p->users[i].name);
+
+		if (ag_config_group_name(cfg, p->users[i].name)) {
+			/* the [roles] group keeps its name: sudo's %group rules and
+			 * sshd's AllowGroups match by name */
+			ag_log(log, LOG_WARNING,
+			       "index: user %s has the name of a group of [roles]; its private group "
+			       "is left out",
+			       p->users[i].name);
+			continue;
+		}
+		if (host && host->local) {
+			/* the same for a host group (yield_private_group) */
+			ag_log(log, LOG_INFO, "index: user %s has the name of a host group; its private group is left out",
+			       p->users[i].name);
+			continue;
+		}
+		p->groups[p->n_groups++] =
+			(struct ag_index_in_group){ p->users[i].name, p->users[i].uid, false, NULL, 0 };
+	}
+}
+
+/* The groups [roles] can grant (and the shared primary group) with their
+ * members. */
+static enum ag_err index_store_groups(struct index_parts *p, const struct ag_store_db *db, const struct ag_config *cfg,
+				      const struct ag_store_group *primary)
+{
+	for (size_t i = 0; i < db->n_groups; i++) {
+		const struct ag_store_group *g = &db->groups[i];
+		struct ag_index_in_group *o = &p->groups[p->n_groups];
+		bool is_primary = primary && g == primary, grantable = ag_identity_grantable(cfg, g->name);
+
+		if (!grantable && !is_primary)
+			continue; /* no longer in [roles]: its GID stays pinned, the group is not served */
+		p->members[p->n_groups] = malloc((p->n_users + 1) * sizeof **p->members);
+		if (!p->members[p->n_groups])
+			return AG_ERR_NOMEM;
+		o->name = g->name;
+		o->gid = g->gid;
+		o->local = g->local;
+		o->members = p->members[p->n_groups];
+		for (size_t u = 0; grantable && u < db->n_users; u++) {
+			long pos;
+
+			if (has_group(&db->users[u], g->name) && (pos = user_pos(p, db->users[u].name)) >= 0)
+				p->members[p->n_groups][o->n_members++] = (uint32_t)pos;
+		}
+		p->n_groups++;
+	}
+	return AG_OK;
+}
+
+/* Pins for provisional entries: [uids] first (it wins at login), then the
+ * store's pinned users not bound yet. */
+static void index_pins(struct index_parts *p, const struct ag_store_db *db, const struct ag_config_table *uids)
+{
+	for (size_t i = 0; uids && i < uids->n_entries; i++) {
+		uint32_t uid;
+
+		if (ag_id_parse(uids->entries[i].value, &uid))
+			p->pins[p->n_pins++] = (struct ag_index_in_pin){ uids->entries[i].key, uid };
+	}
+	for (size_t i = 0; i < db->n_users; i++)
+		if (!db->users[i].sub && db->users[i].uid)
+			p->pins[p->n_pins++] = (struct ag_index_in_pin){ db->users[i].name, db->users[i].uid };
 }
 
 /* The index file for db and cfg (*data: caller frees). */
@@ -670,93 +796,22 @@ static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_con
 {
 	const struct ag_config_table *uids = ag_config_table(cfg, "uids");
 	const struct ag_store_group *primary = cfg->primary_group ? ag_store_db_group(db, cfg->primary_group) : NULL;
-	bool upg = !cfg->primary_group;
 	struct index_parts p = { 0 };
 	struct ag_index_input in = { 0 };
-	size_t max_groups = db->n_groups + db->n_users, max_pins = db->n_users + (uids ? uids->n_entries : 0);
 	enum ag_err err = AG_ERR_NOMEM;
 
 	*data = NULL;
-	p.users = calloc(db->n_users + 1, sizeof *p.users);
-	p.homes = calloc(db->n_users + 1, sizeof *p.homes);
-	p.groups = calloc(max_groups + 1, sizeof *p.groups);
-	p.members = calloc(max_groups + 1, sizeof *p.members);
-	p.pins = calloc(max_pins + 1, sizeof *p.pins);
-	if (!p.users || !p.homes || !p.groups || !p.members || !p.pins)
+	if (!parts_alloc(&p, db, uids))
 		goto out;
-	/* Users: bound, with a UID. */
-	for (size_t i = 0; i < db->n_users; i++) {
-		const struct ag_store_user *u = &db->users[i];
-		struct ag_index_in_user *o = &p.users[p.n_users];
-		char home[HOME_MAX];
-
-		if (!u->sub || !u->uid || strcmp(u->name, "root") == 0)
-			continue;
-		if (!ag_name_expand(cfg->home, u->name, home, sizeof home)) {
-			ag_log(log, LOG_ERR, "index: home template does not fit for %s", u->name);
-			err = AG_ERR_CONFIG;
-			goto out;
-		}
-		if (!(p.homes[p.n_users] = strdup(home)))
-			goto out;
-		o->name = u->name;
-		o->uid = u->uid;
-		o->gid = upg ? u->uid : (primary ? primary->gid : u->uid);
-		o->home = p.homes[p.n_users];
-		o->shell = cfg->shell;
-		p.n_users++;
-	}
-	/* Groups: each user's private group, then the groups [roles] can grant
-	 * (and the shared primary group) with their members. */
-	for (size_t i = 0; upg && i < p.n_users; i++) {
-		const struct ag_store_group *host = ag_store_db_group(db, p.users[i].name);
-
-		if (ag_config_group_name(cfg, p.users[i].name)) {
-			/* the [roles] group keeps its name: sudo's %group rules and
-			 * sshd's AllowGroups match by name */
-			ag_log(log, LOG_WARNING, "index: user %s has the name of a group of [roles]; its private group "
-						 "is left out", p.users[i].name);
-			continue;
-		}
-		if (host && host->local) {
-			/* the same for a host group (yield_private_group) */
-			ag_log(log, LOG_INFO, "index: user %s has the name of a host group; its private group is left "
-					      "out", p.users[i].name);
-			continue;
-		}
-		p.groups[p.n_groups++] = (struct ag_index_in_group){ p.users[i].name, p.users[i].uid, false, NULL, 0 };
-	}
-	for (size_t i = 0; i < db->n_groups; i++) {
-		const struct ag_store_group *g = &db->groups[i];
-		struct ag_index_in_group *o = &p.groups[p.n_groups];
-		bool is_primary = primary && g == primary, grantable = ag_identity_grantable(cfg, g->name);
-
-		if (!grantable && !is_primary)
-			continue; /* no longer in [roles]: its GID stays pinned, the group is not served */
-		p.members[p.n_groups] = malloc((p.n_users + 1) * sizeof **p.members);
-		if (!p.members[p.n_groups])
-			goto out;
-		o->name = g->name;
-		o->gid = g->gid;
-		o->local = g->local;
-		o->members = p.members[p.n_groups];
-		for (size_t u = 0; grantable && u < db->n_users; u++) {
-			long pos;
-
-			if (has_group(&db->users[u], g->name) && (pos = user_pos(&p, db->users[u].name)) >= 0)
-				p.members[p.n_groups][o->n_members++] = (uint32_t)pos;
-		}
-		p.n_groups++;
-	}
-	/* Pins for provisional entries: [uids] first (it wins at login). */
-	for (size_t i = 0; uids && i < uids->n_entries; i++) {
-		uint32_t uid;
-		if (ag_id_parse(uids->entries[i].value, &uid))
-			p.pins[p.n_pins++] = (struct ag_index_in_pin){ uids->entries[i].key, uid };
-	}
-	for (size_t i = 0; i < db->n_users; i++)
-		if (!db->users[i].sub && db->users[i].uid)
-			p.pins[p.n_pins++] = (struct ag_index_in_pin){ db->users[i].name, db->users[i].uid };
+	err = index_users(&p, db, cfg, primary, log);
+	if (err != AG_OK)
+		goto out;
+	if (!cfg->primary_group)
+		index_private_groups(&p, db, cfg, log);
+	err = index_store_groups(&p, db, cfg, primary);
+	if (err != AG_OK)
+		goto out;
+	index_pins(&p, db, uids);
 	in.users = p.users;
 	in.n_users = p.n_users;
 	in.groups = p.groups;
@@ -765,7 +820,7 @@ static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_con
 	in.n_pins = p.n_pins;
 	in.allow = cfg->users;
 	in.range = config_range(cfg);
-	in.primary_gid = upg ? 0 : (primary ? primary->gid : 0);
+	in.primary_gid = primary ? primary->gid : 0;
 	in.home_template = cfg->home;
 	in.shell = cfg->shell;
 	in.generation = generation;
@@ -837,12 +892,12 @@ static enum ag_err pin_apply(struct ag_store_tx *tx, const struct pin_one *p, st
 	err = ag_store_tx_uid_holder(tx, p->uid, p->user, holder, &held);
 	if (err == AG_OK && held)
 		return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u already belongs to %s", where, p->uid,
-			       holder);
+			      holder);
 	for (size_t i = 0; err == AG_OK && ag_idset_has(cfg_uids, p->uid) && uids && i < uids->n_entries; i++)
 		if (strcmp(uids->entries[i].key, p->user) != 0 && ag_id_parse(uids->entries[i].value, &id) &&
 		    id == p->uid)
 			return ag_why(p->why, p->why_len, AG_ERR_DENIED, "%sUID %u is pinned to %s in [uids]", where,
-				       p->uid, uids->entries[i].key);
+				      p->uid, uids->entries[i].key);
 	if (err == AG_OK)
 		err = ag_store_tx_gid_holder(tx, p->uid, holder, &held);
 	if (err == AG_OK && held)
@@ -853,8 +908,8 @@ static enum ag_err pin_apply(struct ag_store_tx *tx, const struct pin_one *p, st
 		return err;
 	if (u.uid && u.uid != p->uid) {
 		err = ag_why(p->why, p->why_len, AG_ERR_DENIED,
-			     "%s%s already has UID %u (UIDs never change; authgear-pam forget %s first)", where, p->user,
-			     u.uid, p->user);
+			     "%s%s already has UID %u (UIDs never change; authgear-pam forget %s first)", where,
+			     p->user, u.uid, p->user);
 	} else {
 		u.uid = p->uid;
 		err = ag_store_tx_put_user(tx, &u);
@@ -879,8 +934,8 @@ static bool name_ok_for_pin(const char *user)
 	return ag_name_valid(user) && strcmp(user, "root") != 0;
 }
 
-enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
-			    const char *user, uint32_t uid, char *why, size_t why_len)
+enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log, const char *user,
+			    uint32_t uid, char *why, size_t why_len)
 {
 	struct pin_one p = { user, uid, cfg, why, why_len };
 	enum ag_err err;
@@ -970,7 +1025,7 @@ static enum ag_err import_duplicates(struct import_ctx *c)
 		}
 	if (dup)
 		return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s is listed again (line %u)", c->path,
-			       dup->line, dup->name, first->line);
+			      dup->line, dup->name, first->line);
 	qsort(c->v, c->n, sizeof *c->v, by_uid);
 	for (size_t i = 1; i < c->n; i++)
 		if (c->v[i].uid == c->v[i - 1].uid && (!dup || c->v[i].line < dup->line)) {
@@ -982,7 +1037,7 @@ static enum ag_err import_duplicates(struct import_ctx *c)
 	(void)name;
 	if (dup)
 		return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: UID %u is listed again (line %u)", c->path,
-			       dup->line, dup->uid, first->line);
+			      dup->line, dup->uid, first->line);
 	qsort(c->v, c->n, sizeof *c->v, by_line);
 	return AG_OK;
 }
@@ -1015,10 +1070,10 @@ static enum ag_err import_parse(struct import_ctx *c, char *buf, size_t len)
 		*colon = '\0';
 		if (!name_ok_for_pin(s))
 			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: '%.40s' is not a valid user name",
-				       c->path, line, s);
+				      c->path, line, s);
 		if (!ag_id_parse(colon + 1, &uid))
 			return ag_why(c->why, c->why_len, AG_ERR_PARSE, "%s:%u: %s: not a UID from %u to %u (not %u)",
-				       c->path, line, s, AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
+				      c->path, line, s, AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
 		if (c->n == cap) {
 			struct import_line *v = realloc(c->v, (cap = cap ? cap * 2 : 64) * sizeof *v);
 			if (!v)

@@ -44,10 +44,9 @@ bool ag_identity_index_names(const char *index_path, const char *name);
 bool ag_identity_index_pattern_only(const char *index_path, const char *name);
 
 /* The Unix groups [roles] grants for these roles, in table order, each once.
- * Caller frees with ag_identity_strv_free. */
+ * Caller frees with ag_strv_free (base/strv.h). */
 enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *const *roles, size_t n_roles,
 					 char ***groups, size_t *n_groups);
-void ag_identity_strv_free(char **v, size_t n);
 
 /* The end of a successful login of user, in one store transaction: bind
  * user to sub (sub NULL: user must be bound already; bound to another sub:
@@ -78,8 +77,8 @@ enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, c
  * nothing; why gets FILE:LINE: reason. */
 enum ag_err ag_identity_forget(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			       const char *user);
-enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
-			    const char *user, uint32_t uid, char *why, size_t why_len);
+enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log, const char *user,
+			    uint32_t uid, char *why, size_t why_len);
 enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			       const char *path, char *why, size_t why_len);
 enum ag_err ag_identity_reindex(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log);

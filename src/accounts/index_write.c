@@ -378,48 +378,94 @@ static uint32_t place(uint64_t *pos, size_t count, size_t elem)
 	return off;
 }
 
+/* The header's fixed fields, and its strings added to the table. */
+static enum ag_err header_start(struct build *b, const struct ag_index_input *in, struct ag_index_header *h)
+{
+	enum ag_err err = AG_OK;
+
+	memcpy(h->magic, AG_INDEX_MAGIC, sizeof h->magic);
+	h->version = AG_INDEX_VERSION;
+	h->byte_order = AG_INDEX_BYTE_ORDER;
+	h->header_size = sizeof *h;
+	h->uid_min = in->range.min;
+	h->uid_max = in->range.max;
+	h->primary_gid = in->primary_gid;
+	h->generation = in->generation;
+	h->allow = h->home = h->shell = AG_INDEX_NONE;
+	if ((in->allow && (err = strtab_add(&b->st, in->allow, &h->allow)) != AG_OK) ||
+	    (in->home_template && (err = strtab_add(&b->st, in->home_template, &h->home)) != AG_OK) ||
+	    (in->shell && (err = strtab_add(&b->st, in->shell, &h->shell)) != AG_OK) ||
+	    (err = strtab_add(&b->st, "", &(uint32_t){ 0 })) != AG_OK) /* never an empty table */
+		return err;
+	return AG_OK;
+}
+
+/* Where each section goes; the file's size. */
+static uint64_t layout(const struct build *b, struct ag_index_header *h)
+{
+	uint64_t pos = sizeof *h;
+
+	h->users = (struct ag_index_section){ place(&pos, b->n_users, sizeof *b->users), (uint32_t)b->n_users };
+	h->user_names.count = table_size((uint32_t)b->n_users);
+	h->user_names.off = place(&pos, h->user_names.count, 4);
+	h->user_uids.count = table_size((uint32_t)b->n_users);
+	h->user_uids.off = place(&pos, h->user_uids.count, 4);
+	h->groups = (struct ag_index_section){ place(&pos, b->n_groups, sizeof *b->groups), (uint32_t)b->n_groups };
+	h->group_names.count = table_size((uint32_t)b->n_groups);
+	h->group_names.off = place(&pos, h->group_names.count, 4);
+	h->group_gids.count = table_size((uint32_t)b->n_groups);
+	h->group_gids.off = place(&pos, h->group_gids.count, 4);
+	h->ids = (struct ag_index_section){ place(&pos, b->n_ids + b->n_members, 4),
+					    (uint32_t)(b->n_ids + b->n_members) };
+	h->pins = (struct ag_index_section){ place(&pos, b->n_pins, sizeof *b->pins), (uint32_t)b->n_pins };
+	h->strings = (struct ag_index_section){ place(&pos, b->st.len, 1), (uint32_t)b->st.len };
+	return pos;
+}
+
+/* The sections and the hash tables into file (zeroed, h->file_size bytes). */
+static void write_sections(struct build *b, const struct ag_index_header *h, unsigned char *file)
+{
+	uint32_t *slots;
+
+	/* Group members follow the users' GID lists in the pool. */
+	for (size_t g = 0; g < b->n_groups; g++)
+		b->groups[g].members_first += (uint32_t)b->n_ids;
+	memcpy(file + h->users.off, b->users, b->n_users * sizeof *b->users);
+	memcpy(file + h->groups.off, b->groups, b->n_groups * sizeof *b->groups);
+	memcpy(file + h->ids.off, b->ids, b->n_ids * 4);
+	memcpy(file + h->ids.off + b->n_ids * 4, b->g_members, b->n_members * 4);
+	memcpy(file + h->pins.off, b->pins, b->n_pins * sizeof *b->pins);
+	memcpy(file + h->strings.off, b->st.buf, b->st.len);
+	slots = (uint32_t *)(void *)(file + h->user_names.off);
+	for (size_t u = 0; u < b->n_users; u++)
+		table_insert(slots, h->user_names.count, b->users[u].hash, (uint32_t)u);
+	slots = (uint32_t *)(void *)(file + h->group_names.off);
+	for (size_t g = 0; g < b->n_groups; g++)
+		table_insert(slots, h->group_names.count, b->groups[g].hash, (uint32_t)g);
+	slots = (uint32_t *)(void *)(file + h->user_uids.off);
+	for (size_t u = 0; u < b->n_users; u++)
+		table_insert(slots, h->user_uids.count, ag_index_id_hash(b->users[u].uid), (uint32_t)u);
+	slots = (uint32_t *)(void *)(file + h->group_gids.off);
+	for (size_t g = 0; g < b->n_groups; g++)
+		table_insert(slots, h->group_gids.count, ag_index_id_hash(b->groups[g].gid), (uint32_t)g);
+	memcpy(file, h, sizeof *h);
+}
+
 enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log *log, void **out, size_t *len)
 {
 	struct build b = { 0 };
 	struct ag_index_header h = { 0 };
-	uint64_t pos = sizeof h;
+	uint64_t pos;
 	unsigned char *file = NULL;
-	uint32_t *slots;
 	enum ag_err err;
 
 	*out = NULL;
 	*len = 0;
 	if ((err = build_users(&b, in, log)) != AG_OK || (err = build_groups(&b, in, log)) != AG_OK ||
-	    (err = build_user_gids(&b)) != AG_OK || (err = build_pins(&b, in)) != AG_OK)
+	    (err = build_user_gids(&b)) != AG_OK || (err = build_pins(&b, in)) != AG_OK ||
+	    (err = header_start(&b, in, &h)) != AG_OK)
 		goto out;
-	memcpy(h.magic, AG_INDEX_MAGIC, sizeof h.magic);
-	h.version = AG_INDEX_VERSION;
-	h.byte_order = AG_INDEX_BYTE_ORDER;
-	h.header_size = sizeof h;
-	h.uid_min = in->range.min;
-	h.uid_max = in->range.max;
-	h.primary_gid = in->primary_gid;
-	h.generation = in->generation;
-	h.allow = h.home = h.shell = AG_INDEX_NONE;
-	if ((in->allow && (err = strtab_add(&b.st, in->allow, &h.allow)) != AG_OK) ||
-	    (in->home_template && (err = strtab_add(&b.st, in->home_template, &h.home)) != AG_OK) ||
-	    (in->shell && (err = strtab_add(&b.st, in->shell, &h.shell)) != AG_OK) ||
-	    (err = strtab_add(&b.st, "", &(uint32_t){ 0 })) != AG_OK) /* never an empty table */
-		goto out;
-
-	h.users = (struct ag_index_section){ place(&pos, b.n_users, sizeof *b.users), (uint32_t)b.n_users };
-	h.user_names.count = table_size((uint32_t)b.n_users);
-	h.user_names.off = place(&pos, h.user_names.count, 4);
-	h.user_uids.count = table_size((uint32_t)b.n_users);
-	h.user_uids.off = place(&pos, h.user_uids.count, 4);
-	h.groups = (struct ag_index_section){ place(&pos, b.n_groups, sizeof *b.groups), (uint32_t)b.n_groups };
-	h.group_names.count = table_size((uint32_t)b.n_groups);
-	h.group_names.off = place(&pos, h.group_names.count, 4);
-	h.group_gids.count = table_size((uint32_t)b.n_groups);
-	h.group_gids.off = place(&pos, h.group_gids.count, 4);
-	h.ids = (struct ag_index_section){ place(&pos, b.n_ids + b.n_members, 4), (uint32_t)(b.n_ids + b.n_members) };
-	h.pins = (struct ag_index_section){ place(&pos, b.n_pins, sizeof *b.pins), (uint32_t)b.n_pins };
-	h.strings = (struct ag_index_section){ place(&pos, b.st.len, 1), (uint32_t)b.st.len };
+	pos = layout(&b, &h);
 	if (pos > AG_INDEX_SIZE_MAX) {
 		ag_log(log, LOG_ERR, "index: %llu bytes is over the limit", (unsigned long long)pos);
 		err = AG_ERR_TOO_LARGE;
@@ -431,28 +477,7 @@ enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log 
 		err = AG_ERR_NOMEM;
 		goto out;
 	}
-	/* Group members follow the users' GID lists in the pool. */
-	for (size_t g = 0; g < b.n_groups; g++)
-		b.groups[g].members_first += (uint32_t)b.n_ids;
-	memcpy(file + h.users.off, b.users, b.n_users * sizeof *b.users);
-	memcpy(file + h.groups.off, b.groups, b.n_groups * sizeof *b.groups);
-	memcpy(file + h.ids.off, b.ids, b.n_ids * 4);
-	memcpy(file + h.ids.off + b.n_ids * 4, b.g_members, b.n_members * 4);
-	memcpy(file + h.pins.off, b.pins, b.n_pins * sizeof *b.pins);
-	memcpy(file + h.strings.off, b.st.buf, b.st.len);
-	slots = (uint32_t *)(void *)(file + h.user_names.off);
-	for (size_t u = 0; u < b.n_users; u++)
-		table_insert(slots, h.user_names.count, b.users[u].hash, (uint32_t)u);
-	slots = (uint32_t *)(void *)(file + h.group_names.off);
-	for (size_t g = 0; g < b.n_groups; g++)
-		table_insert(slots, h.group_names.count, b.groups[g].hash, (uint32_t)g);
-	slots = (uint32_t *)(void *)(file + h.user_uids.off);
-	for (size_t u = 0; u < b.n_users; u++)
-		table_insert(slots, h.user_uids.count, ag_index_id_hash(b.users[u].uid), (uint32_t)u);
-	slots = (uint32_t *)(void *)(file + h.group_gids.off);
-	for (size_t g = 0; g < b.n_groups; g++)
-		table_insert(slots, h.group_gids.count, ag_index_id_hash(b.groups[g].gid), (uint32_t)g);
-	memcpy(file, &h, sizeof h);
+	write_sections(&b, &h, file);
 	*out = file;
 	*len = (size_t)pos;
 	file = NULL;
@@ -535,7 +560,8 @@ enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, cons
 	}
 	if (left || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
 		int e = errno ? errno : ENOSPC;
-		ag_log(log, LOG_ERR, "index: cannot write %s: %s%s", path, strerror(e), e == ENOSPC ? " (disk full)" : "");
+		ag_log(log, LOG_ERR, "index: cannot write %s: %s%s", path, strerror(e),
+		       e == ENOSPC ? " (disk full)" : "");
 		close(fd);
 		unlink(path);
 		return AG_ERR_IO;

@@ -58,6 +58,13 @@ const char *ag_buf_str(const struct ag_buf *b)
 	return b->data ? b->data : "";
 }
 
+const char *ag_buf_shown(const struct ag_buf *b)
+{
+	if (b->failed)
+		return "(too long)";
+	return b->len ? b->data : "-";
+}
+
 char *ag_buf_steal(struct ag_buf *b, size_t *len)
 {
 	char *p;

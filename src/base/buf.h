@@ -18,7 +18,10 @@ struct ag_buf {
 	bool failed; /* an append did not fit in max or in memory */
 };
 
+/* (clang-format would break this initializer over four lines) */
+/* clang-format off */
 #define AG_BUF_INIT(max_bytes) { NULL, 0, 0, (max_bytes), false }
+/* clang-format on */
 
 /* Append n bytes; false (and the buffer failed) when they do not fit. */
 bool ag_buf_append(struct ag_buf *b, const void *data, size_t n);
@@ -29,6 +32,10 @@ bool ag_buf_join(struct ag_buf *b, const char *sep, const char *item);
 
 /* The content, "" when nothing was appended; NULL when the buffer failed. */
 const char *ag_buf_str(const struct ag_buf *b);
+
+/* The content for a log line or a table cell: "-" when empty, "(too long)"
+ * when the buffer failed. */
+const char *ag_buf_shown(const struct ag_buf *b);
 
 /* Hand the NUL-terminated block to the caller, who wipes it with
  * ag_free_secret_n(p, len + 1) (only those bytes were ever written); the

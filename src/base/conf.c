@@ -398,99 +398,107 @@ static bool has_comment_or_quote(const char *v)
 
 #define LIST_COMMENT_OR_QUOTE "'#' or a quote in a list: comments go on a line of their own, values are never quoted"
 
+/* Whether v is a valid value for a string key (every type but numbers and
+ * booleans, which set_key parses). */
+static bool string_valid(const struct key_spec *spec, const char *v)
+{
+	struct ag_id_range r;
+
+	switch (spec->type) {
+	case KEY_URL:
+	case KEY_URI: return valid_uri(v, spec->type == KEY_URL);
+	case KEY_TOKEN: return all_printable(v, strlen(v));
+	case KEY_SCOPES: return valid_scopes(v);
+	case KEY_PATH: return v[0] == '/' && no_controls(v, strlen(v)) && strlen(v) < PATH_MAX;
+	case KEY_ALGS: return valid_algs(v);
+	case KEY_LIST: return no_controls(v, strlen(v)) && strspn(v, AG_LIST_SEPARATORS) != strlen(v);
+	case KEY_TEMPLATE: return valid_template(v);
+	case KEY_CHOICE: return valid_choice(v, spec->choices);
+	case KEY_WORDS: return valid_words(v, spec->choices);
+	case KEY_RANGE: return ag_id_range_parse(v, &r);
+	case KEY_PASSWD_PATH: return v[0] == '/' && valid_template(v) && !strchr(v, ':') && strlen(v) < 256;
+	case KEY_FROM: return ag_addr_list_valid(v);
+	case KEY_AMR: return valid_amr(v);
+	case KEY_NAME: return ag_name_valid(v);
+	case KEY_SECONDS:
+	case KEY_NUMBER:
+	case KEY_BOOL: break;
+	}
+	return false;
+}
+
+/* The line's error for a value key spec does not take: what it must be. */
+static enum ag_err fail_value(struct parser *p, const struct key_spec *spec, unsigned line)
+{
+	const char *name = spec->name;
+
+	switch (spec->type) {
+	case KEY_URL:
+	case KEY_URI: return fail(p, AG_ERR_CONFIG, line, "%s: not a URL without spaces", name);
+	case KEY_TOKEN: return fail(p, AG_ERR_CONFIG, line, "%s: must be printable ASCII without spaces", name);
+	case KEY_SCOPES:
+		return fail(p, AG_ERR_CONFIG, line, "%s: must be scopes separated by single spaces and include openid",
+			    name);
+	case KEY_PATH: return fail(p, AG_ERR_CONFIG, line, "%s: must be an absolute path", name);
+	case KEY_ALGS:
+		return fail(p, AG_ERR_CONFIG, line,
+			    "%s: must be JWS algorithms from RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA", name);
+	case KEY_LIST:
+		return fail(p, AG_ERR_CONFIG, line, "%s: must be names or patterns separated by commas or spaces", name);
+	case KEY_TEMPLATE:
+		return fail(p, AG_ERR_CONFIG, line, "%s: only %%u and %%%% may follow a %%, without spaces", name);
+	case KEY_CHOICE: return fail(p, AG_ERR_CONFIG, line, "%s: must be one of %s", name, spec->choices);
+	case KEY_WORDS:
+		return fail(p, AG_ERR_CONFIG, line, "%s: must be one or more of %s, separated by commas, none twice", name,
+			    spec->choices);
+	case KEY_RANGE:
+		return fail(p, AG_ERR_CONFIG, line, "%s: must be MIN-MAX with %u <= MIN < MAX <= %u", name,
+			    AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED);
+	case KEY_PASSWD_PATH:
+		return fail(p, AG_ERR_CONFIG, line,
+			    "%s: must be an absolute path without spaces or ':' (%%u = user name)", name);
+	case KEY_FROM:
+		return fail(p, AG_ERR_CONFIG, line,
+			    "%s: must be console and/or addresses or ranges (192.0.2.0/24, 2001:db8::/32)", name);
+	case KEY_AMR:
+		return fail(p, AG_ERR_CONFIG, line,
+			    "%s: must be amr combinations like 'mfa, pwd+otp' (values of letters, digits, _ . : -)", name);
+	case KEY_NAME: return fail(p, AG_ERR_CONFIG, line, "%s: not a valid Unix name", name);
+	case KEY_SECONDS:
+	case KEY_NUMBER:
+		return fail(p, AG_ERR_CONFIG, line, "%s: must be a whole number%s from %ld to %ld", name,
+			    spec->type == KEY_SECONDS ? " of seconds" : "", spec->min, spec->max);
+	case KEY_BOOL: return fail(p, AG_ERR_CONFIG, line, "%s: must be yes or no", name);
+	}
+	return fail(p, AG_ERR_CONFIG, line, "%s: invalid value", name);
+}
+
 static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned line)
 {
 	const struct key_spec *spec = &key_specs[k];
 	char *field = (char *)p->cfg + spec->offset;
+	char **slot = (char **)(void *)field;
 	bool b;
 	long n;
 
 	if (is_list(spec->type) && has_comment_or_quote(v))
 		return fail(p, AG_ERR_CONFIG, line, "%s: " LIST_COMMENT_OR_QUOTE, spec->name);
 	switch (spec->type) {
-	case KEY_URL:
-	case KEY_URI:
-		if (!valid_uri(v, spec->type == KEY_URL))
-			return fail(p, AG_ERR_CONFIG, line, "%s: not a URL without spaces", spec->name);
-		break;
-	case KEY_TOKEN:
-		if (!all_printable(v, strlen(v)))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be printable ASCII without spaces", spec->name);
-		break;
-	case KEY_SCOPES:
-		if (!valid_scopes(v))
-			return fail(p, AG_ERR_CONFIG, line,
-				    "%s: must be scopes separated by single spaces and include openid", spec->name);
-		break;
-	case KEY_PATH:
-		if (v[0] != '/' || !no_controls(v, strlen(v)) || strlen(v) >= PATH_MAX)
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be an absolute path", spec->name);
-		break;
-	case KEY_ALGS:
-		if (!valid_algs(v))
-			return fail(p, AG_ERR_CONFIG, line,
-				    "%s: must be JWS algorithms from RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA",
-				    spec->name);
-		break;
-	case KEY_LIST:
-		if (!no_controls(v, strlen(v)) || strspn(v, AG_LIST_SEPARATORS) == strlen(v))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be names or patterns separated by commas or spaces",
-				    spec->name);
-		break;
-	case KEY_TEMPLATE:
-		if (!valid_template(v))
-			return fail(p, AG_ERR_CONFIG, line, "%s: only %%u and %%%% may follow a %%, without spaces", spec->name);
-		break;
-	case KEY_CHOICE:
-		if (!valid_choice(v, spec->choices))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be one of %s", spec->name, spec->choices);
-		break;
-	case KEY_WORDS:
-		if (!valid_words(v, spec->choices))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be one or more of %s, separated by commas, none twice",
-				    spec->name, spec->choices);
-		break;
-	case KEY_RANGE: {
-		struct ag_id_range r;
-		if (!ag_id_range_parse(v, &r))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be MIN-MAX with %u <= MIN < MAX <= %u", spec->name,
-				    AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED);
-		break;
-	}
-	case KEY_PASSWD_PATH:
-		if (v[0] != '/' || !valid_template(v) || strchr(v, ':') || strlen(v) >= 256)
-			return fail(p, AG_ERR_CONFIG, line,
-				    "%s: must be an absolute path without spaces or ':' (%%u = user name)", spec->name);
-		break;
-	case KEY_FROM:
-		if (!ag_addr_list_valid(v))
-			return fail(p, AG_ERR_CONFIG, line,
-				    "%s: must be console and/or addresses or ranges (192.0.2.0/24, 2001:db8::/32)", spec->name);
-		break;
-	case KEY_AMR:
-		if (!valid_amr(v))
-			return fail(p, AG_ERR_CONFIG, line,
-				    "%s: must be amr combinations like 'mfa, pwd+otp' (values of letters, digits, _ . : -)",
-				    spec->name);
-		break;
-	case KEY_NAME:
-		if (!ag_name_valid(v))
-			return fail(p, AG_ERR_CONFIG, line, "%s: not a valid Unix name", spec->name);
-		break;
 	case KEY_SECONDS:
 	case KEY_NUMBER:
 		if (!parse_long(v, spec->min, spec->max, &n))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be a whole number%s from %ld to %ld", spec->name,
-				    spec->type == KEY_SECONDS ? " of seconds" : "", spec->min, spec->max);
+			return fail_value(p, spec, line);
 		*(long *)(void *)field = n;
 		return AG_OK;
 	case KEY_BOOL:
 		if (!parse_bool(v, &b))
-			return fail(p, AG_ERR_CONFIG, line, "%s: must be yes or no", spec->name);
+			return fail_value(p, spec, line);
 		*(bool *)(void *)field = b;
 		return AG_OK;
+	default:
+		if (!string_valid(spec, v))
+			return fail_value(p, spec, line);
 	}
-	char **slot = (char **)(void *)field;
 	free(*slot);
 	*slot = strdup(v);
 	return *slot ? AG_OK : fail(p, AG_ERR_NOMEM, line, "out of memory");
@@ -894,27 +902,16 @@ const struct ag_config_table *ag_config_table(const struct ag_config *cfg, const
 	return NULL;
 }
 
-struct grants_check {
-	const char *group;
-	bool found;
-};
-
-static bool grants_one(const char *name, void *ctx)
-{
-	struct grants_check *c = ctx;
-
-	c->found = strcmp(name, c->group) == 0;
-	return !c->found;
-}
-
+/* (The parser keeps only [roles] values of valid names, so ag_name_listed's
+ * refusal of an invalid name refuses nothing a value could hold.) */
 bool ag_config_grants(const struct ag_config *cfg, const char *group)
 {
 	const struct ag_config_table *t = ag_config_table(cfg, "roles");
-	struct grants_check c = { group, false };
 
-	for (size_t i = 0; t && i < t->n_entries && !c.found; i++)
-		ag_name_list_each(t->entries[i].value, grants_one, &c);
-	return c.found;
+	for (size_t i = 0; t && i < t->n_entries; i++)
+		if (ag_name_listed(t->entries[i].value, group))
+			return true;
+	return false;
 }
 
 bool ag_config_group_name(const struct ag_config *cfg, const char *name)

@@ -21,21 +21,61 @@ static enum ag_err check_owner_mode(const struct stat *st, char *why, size_t why
 {
 	if (st->st_uid != 0)
 		return ag_why(why, why_len, AG_ERR_CONFIG_PERM, "owned by uid %u; must be owned by root",
-				(unsigned)st->st_uid);
+			      (unsigned)st->st_uid);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return ag_why(why, why_len, AG_ERR_CONFIG_PERM,
-				"mode %04o is writable by group or others; use 0644 or 0600",
-				(unsigned)(st->st_mode & 07777));
+			      "mode %04o is writable by group or others; use 0644 or 0600",
+			      (unsigned)(st->st_mode & 07777));
 	return AG_OK;
 }
 
-static enum ag_err read_root(const char *path, size_t max, bool secret, char **buf, size_t *len,
-			     char *why, size_t why_len)
+/* The open file fd may be read: a regular file, root's, not writable by
+ * others (nor readable, for a secret), at most max bytes. */
+static enum ag_err check_file(int fd, size_t max, bool secret, struct stat *st, char *why, size_t why_len)
 {
-	enum ag_err err = AG_OK;
+	enum ag_err err;
+
+	if (fstat(fd, st) != 0)
+		return ag_why(why, why_len, AG_ERR_IO, "cannot stat: %s", strerror(errno));
+	if (!S_ISREG(st->st_mode))
+		return ag_why(why, why_len, AG_ERR_CONFIG_PERM, "not a regular file");
+	err = check_owner_mode(st, why, why_len);
+	if (err == AG_OK && secret && (st->st_mode & 077))
+		err = ag_why(why, why_len, AG_ERR_CONFIG_PERM, "mode %04o lets others read a secret; use 0600",
+			     (unsigned)(st->st_mode & 07777));
+	if (err == AG_OK && (unsigned long long)st->st_size > max)
+		err = ag_why(why, why_len, AG_ERR_TOO_LARGE, "file larger than %zu bytes", max);
+	return err;
+}
+
+/* Read the size bytes fstat promised into buf (size + 2 bytes), and one
+ * byte more to notice a file that grew. */
+static enum ag_err read_size(int fd, char *buf, size_t size, size_t *total, char *why, size_t why_len)
+{
+	ssize_t got;
+
+	*total = 0;
+	while (*total <= size) {
+		got = read(fd, buf + *total, size + 1 - *total);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return ag_why(why, why_len, AG_ERR_IO, "cannot read: %s", strerror(errno));
+		if (got == 0)
+			break;
+		*total += (size_t)got;
+	}
+	if (*total > size)
+		return ag_why(why, why_len, AG_ERR_IO, "file changed while being read");
+	return AG_OK;
+}
+
+static enum ag_err read_root(const char *path, size_t max, bool secret, char **buf, size_t *len, char *why,
+			     size_t why_len)
+{
+	enum ag_err err;
 	struct stat st;
 	size_t total = 0;
-	ssize_t got;
 	int fd;
 
 	*buf = NULL;
@@ -47,46 +87,17 @@ static enum ag_err read_root(const char *path, size_t max, bool secret, char **b
 			return ag_why(why, why_len, AG_ERR_NOT_FOUND, "file not found");
 		return ag_why(why, why_len, AG_ERR_IO, "cannot open: %s", strerror(errno));
 	}
-	if (fstat(fd, &st) != 0) {
-		err = ag_why(why, why_len, AG_ERR_IO, "cannot stat: %s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = ag_why(why, why_len, AG_ERR_CONFIG_PERM, "not a regular file");
-		goto out;
-	}
-	err = check_owner_mode(&st, why, why_len);
-	if (err == AG_OK && secret && (st.st_mode & 077))
-		err = ag_why(why, why_len, AG_ERR_CONFIG_PERM, "mode %04o lets others read a secret; use 0600",
-			       (unsigned)(st.st_mode & 07777));
+	err = check_file(fd, max, secret, &st, why, why_len);
 	if (err != AG_OK)
 		goto out;
-	if ((unsigned long long)st.st_size > max) {
-		err = ag_why(why, why_len, AG_ERR_TOO_LARGE, "file larger than %zu bytes", max);
-		goto out;
-	}
 	*buf = malloc((size_t)st.st_size + 2);
 	if (!*buf) {
 		err = ag_why(why, why_len, AG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	/* Read one byte more than fstat promised to notice a file that grew. */
-	while (total <= (size_t)st.st_size) {
-		got = read(fd, *buf + total, (size_t)st.st_size + 1 - total);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = ag_why(why, why_len, AG_ERR_IO, "cannot read: %s", strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		total += (size_t)got;
-	}
-	if (total > (size_t)st.st_size) {
-		err = ag_why(why, why_len, AG_ERR_IO, "file changed while being read");
+	err = read_size(fd, *buf, (size_t)st.st_size, &total, why, why_len);
+	if (err != AG_OK)
 		goto out;
-	}
 	(*buf)[total] = '\0';
 	*len = total;
 out:
@@ -98,14 +109,12 @@ out:
 	return err;
 }
 
-enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *len,
-			      char *why, size_t why_len)
+enum ag_err ag_file_read_root(const char *path, size_t max, char **buf, size_t *len, char *why, size_t why_len)
 {
 	return read_root(path, max, false, buf, len, why, why_len);
 }
 
-enum ag_err ag_file_read_secret(const char *path, size_t max, char **buf, size_t *len,
-				char *why, size_t why_len)
+enum ag_err ag_file_read_secret(const char *path, size_t max, char **buf, size_t *len, char *why, size_t why_len)
 {
 	return read_root(path, max, true, buf, len, why, why_len);
 }
@@ -182,8 +191,8 @@ static enum ag_err write_all(int fd, const char *data, size_t len)
 	return AG_OK;
 }
 
-enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
-				 mode_t mode, const struct ag_log *log)
+enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
+				 const struct ag_log *log)
 {
 	char tmp[PATH_MAX], final[PATH_MAX];
 	enum ag_err err = AG_ERR_IO;
@@ -199,7 +208,8 @@ enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *
 		ag_log(log, LOG_ERR, "%s: cannot create temporary file: %s", dir, strerror(errno));
 		return AG_ERR_IO;
 	}
-	if (fchmod(fd, mode) != 0 || ag_file_own_by_root(fd) != 0 || write_all(fd, data, len) != AG_OK || fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0 || ag_file_own_by_root(fd) != 0 || write_all(fd, data, len) != AG_OK ||
+	    fsync(fd) != 0) {
 		ag_log(log, LOG_ERR, "%s: cannot write: %s", final, strerror(errno));
 		goto out;
 	}

@@ -98,9 +98,8 @@ bool ag_index_open(const void *base, size_t size, struct ag_index *ix, const cha
 		reason = "unsupported version";
 	else if (h->file_size != size || size > AG_INDEX_SIZE_MAX)
 		reason = "truncated: size differs from its header";
-	else if (!section_ok(ix, &h->users, sizeof(struct ag_index_user)) ||
-		 !section_ok(ix, &h->user_names, 4) || !section_ok(ix, &h->user_uids, 4) ||
-		 !section_ok(ix, &h->groups, sizeof(struct ag_index_group)) ||
+	else if (!section_ok(ix, &h->users, sizeof(struct ag_index_user)) || !section_ok(ix, &h->user_names, 4) ||
+		 !section_ok(ix, &h->user_uids, 4) || !section_ok(ix, &h->groups, sizeof(struct ag_index_group)) ||
 		 !section_ok(ix, &h->group_names, 4) || !section_ok(ix, &h->group_gids, 4) ||
 		 !section_ok(ix, &h->ids, 4) || !section_ok(ix, &h->pins, sizeof(struct ag_index_pin)) ||
 		 !section_ok(ix, &h->strings, 1))
@@ -384,29 +383,26 @@ enum ag_index_status ag_index_user_gids(const struct ag_index *ix, uint32_t idx,
 	return AG_INDEX_OK;
 }
 
+static const struct ag_index_pin *pins(const struct ag_index *ix)
+{
+	return (const struct ag_index_pin *)(const void *)(ix->base + ix->h->pins.off);
+}
+
+static const char *pin_name(const void *ix, size_t i)
+{
+	return str(ix, pins(ix)[i].name);
+}
+
 static enum ag_index_status pinned_uid(const struct ag_index *ix, const char *name, uint32_t *uid)
 {
-	const struct ag_index_pin *pins = (const struct ag_index_pin *)(const void *)(ix->base + ix->h->pins.off);
-	uint32_t lo = 0, hi = ix->h->pins.count;
+	long pos = ag_name_search(ix->h->pins.count, name, pin_name, ix);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const char *s = str(ix, pins[mid].name);
-		int c;
-
-		if (!s)
-			return AG_INDEX_CORRUPT;
-		c = strcmp(s, name);
-		if (c == 0) {
-			*uid = pins[mid].uid;
-			return AG_INDEX_OK;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return AG_INDEX_NOTFOUND;
+	if (pos == -2)
+		return AG_INDEX_CORRUPT;
+	if (pos < 0)
+		return AG_INDEX_NOTFOUND;
+	*uid = pins(ix)[pos].uid;
+	return AG_INDEX_OK;
 }
 
 /* The provisional UID of name, and the templates; NOTFOUND unless the index
@@ -482,8 +478,8 @@ enum ag_index_status ag_index_provisional_for(const struct ag_index *ix, const c
 	return st == AG_INDEX_OK ? fill_provisional(&p, name, pw, buf, len) : st;
 }
 
-enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw,
-					  char *buf, size_t len)
+enum ag_index_status ag_index_provisional(const struct ag_index *ix, const char *name, struct passwd *pw, char *buf,
+					  size_t len)
 {
 	return ag_index_provisional_for(ix, name, true, pw, buf, len);
 }
@@ -531,8 +527,8 @@ static enum ag_index_status provisional_name_by_uid(const struct ag_index *ix, u
 	return AG_INDEX_NOTFOUND;
 }
 
-enum ag_index_status ag_index_provisional_by_uid(const struct ag_index *ix, uint32_t uid, struct passwd *pw,
-						 char *buf, size_t len)
+enum ag_index_status ag_index_provisional_by_uid(const struct ag_index *ix, uint32_t uid, struct passwd *pw, char *buf,
+						 size_t len)
 {
 	char name[AG_NAME_MAX + 1];
 	struct provisional p;
@@ -566,8 +562,8 @@ enum ag_index_status ag_index_provisional_group(const struct ag_index *ix, const
 	struct provisional p;
 	enum ag_index_status st;
 
-	if (ix->h->primary_gid)
-		return AG_INDEX_NOTFOUND; /* a shared primary group: no private ones */
+	if (ix->h->primary_gid) /* a shared primary group: no private ones */
+		return AG_INDEX_NOTFOUND;
 	st = provisional_of(ix, name, false, &p); /* as by UID: named ones only */
 	return st == AG_INDEX_OK ? fill_private_group(gr, buf, len, name, p.gid) : st;
 }

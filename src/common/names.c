@@ -147,3 +147,25 @@ bool ag_name_list_valid(const char *list, size_t max)
 	ag_name_list_each(list, check_one, &c);
 	return c.ok && c.n > 0 && c.n <= max;
 }
+
+long ag_name_search(size_t n, const char *name, const char *(*name_at)(const void *ctx, size_t i), const void *ctx)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *s = name_at(ctx, mid);
+		int c;
+
+		if (!s)
+			return -2;
+		c = strcmp(s, name);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}

@@ -45,4 +45,10 @@ bool ag_name_list_valid(const char *list, size_t max);
  * skipped); stops early when fn returns false. */
 void ag_name_list_each(const char *list, bool (*fn)(const char *name, void *ctx), void *ctx);
 
+/* Binary search of n items sorted by the strcmp order of their names:
+ * name_at(ctx, i) is item i's name, NULL when it cannot be read (a corrupt
+ * index). The position of the item named name; -1 when there is none, -2
+ * when a name on the way could not be read. */
+long ag_name_search(size_t n, const char *name, const char *(*name_at)(const void *ctx, size_t i), const void *ctx);
+
 #endif

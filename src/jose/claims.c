@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "base/json.h"
+#include "base/strv.h"
 #include "jose/claims.h"
 
 #define ISSUER_MAX 2048 /* bytes of iss and client_id we compare */
@@ -50,13 +51,12 @@ static bool string_is(const json_t *v, const char *want)
 
 static bool valid_expect(const struct ag_claims_expect *e)
 {
-	return e && e->issuer && e->client_id && e->leeway >= 0 && e->leeway <= AG_CLAIMS_LEEWAY_MAX &&
-	       e->now >= 0 && (long long)e->now <= AG_CLAIMS_TIME_MAX && e->max_age <= AG_CLAIMS_TIME_MAX;
+	return e && e->issuer && e->client_id && e->leeway >= 0 && e->leeway <= AG_CLAIMS_LEEWAY_MAX && e->now >= 0 &&
+	       (long long)e->now <= AG_CLAIMS_TIME_MAX && e->max_age <= AG_CLAIMS_TIME_MAX;
 }
 
 /* The NumericDate member name: *present says whether it is there. */
-static enum ag_err get_time(const json_t *p, const char *name, const struct ag_log *log, bool *present,
-			    long long *out)
+static enum ag_err get_time(const json_t *p, const char *name, const struct ag_log *log, bool *present, long long *out)
 {
 	const json_t *v = json_object_get(p, name);
 	long long t;
@@ -76,8 +76,7 @@ static enum ag_err get_time(const json_t *p, const char *name, const struct ag_l
 
 /* Whether aud (a string or an array of strings) contains want; *n_aud is its
  * number of values. */
-static enum ag_err aud_contains(const json_t *p, const char *want, const struct ag_log *log, bool *found,
-				size_t *n_aud)
+static enum ag_err aud_contains(const json_t *p, const char *want, const struct ag_log *log, bool *found, size_t *n_aud)
 {
 	const json_t *aud = json_object_get(p, "aud"), *v;
 	size_t i;
@@ -115,18 +114,9 @@ static enum ag_err check_iss(const json_t *p, const char *issuer, const struct a
 	return AG_OK;
 }
 
-static void free_list(char **list, size_t n)
-{
-	if (!list)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-}
-
 /* The optional array of strings name, at most max_n values. */
-static enum ag_err string_list(const json_t *p, const char *name, size_t max_n, const struct ag_log *log,
-			       char ***out, size_t *n_out)
+static enum ag_err string_list(const json_t *p, const char *name, size_t max_n, const struct ag_log *log, char ***out,
+			       size_t *n_out)
 {
 	const json_t *arr = json_object_get(p, name), *v;
 	char **list = NULL;
@@ -145,8 +135,8 @@ static enum ag_err string_list(const json_t *p, const char *name, size_t max_n, 
 		return AG_ERR_NOMEM;
 	json_array_foreach(arr, i, v) {
 		if (!valid_text(v, AG_CLAIMS_VALUE_MAX)) {
-			err = fail(log, "%s[%zu] is not a string of 1 to %d bytes without control characters", name,
-				   i, AG_CLAIMS_VALUE_MAX);
+			err = fail(log, "%s[%zu] is not a string of 1 to %d bytes without control characters", name, i,
+				   AG_CLAIMS_VALUE_MAX);
 			goto out;
 		}
 		list[i] = strdup(json_string_value(v));
@@ -159,7 +149,7 @@ static enum ag_err string_list(const json_t *p, const char *name, size_t max_n, 
 	*n_out = n;
 	list = NULL;
 out:
-	free_list(list, n);
+	ag_strv_free(list, n);
 	return err;
 }
 
@@ -293,8 +283,10 @@ static enum ag_err check_id_token(const json_t *p, const char *typ, const struct
 		if (!json_object_get(p, "auth_time"))
 			return fail(log, "auth_time missing while max_age is %lld", e->max_age);
 		if ((long long)e->now - out->auth_time > e->max_age + e->leeway)
-			return fail(log, "auth_time too old for max_age (auth_time %lld, now %lld, max_age %lld, leeway %ld s)",
-				    out->auth_time, (long long)e->now, e->max_age, e->leeway);
+			return fail(
+				log,
+				"auth_time too old for max_age (auth_time %lld, now %lld, max_age %lld, leeway %ld s)",
+				out->auth_time, (long long)e->now, e->max_age, e->leeway);
 	}
 	return AG_OK;
 }
@@ -326,7 +318,7 @@ static enum ag_err check_access_token(const json_t *p, const char *typ, const st
 }
 
 typedef enum ag_err (*check_fn)(const json_t *p, const char *typ, const struct ag_claims_expect *e,
-				 const struct ag_log *log, struct ag_claims *out);
+				const struct ag_log *log, struct ag_claims *out);
 
 /* Argument checks and cleanup shared by both public checks. */
 static enum ag_err run_check(check_fn check, const json_t *payload, const char *typ,
@@ -353,9 +345,8 @@ enum ag_err ag_claims_check_id_token(const json_t *payload, const char *typ, con
 	return run_check(check_id_token, payload, typ, expect, log, out);
 }
 
-enum ag_err ag_claims_check_access_token(const json_t *payload, const char *typ,
-					 const struct ag_claims_expect *expect, const struct ag_log *log,
-					 struct ag_claims *out)
+enum ag_err ag_claims_check_access_token(const json_t *payload, const char *typ, const struct ag_claims_expect *expect,
+					 const struct ag_log *log, struct ag_claims *out)
 {
 	return run_check(check_access_token, payload, typ, expect, log, out);
 }
@@ -366,7 +357,7 @@ void ag_claims_clear(struct ag_claims *c)
 		return;
 	free(c->sub);
 	free(c->sid);
-	free_list(c->amr, c->n_amr);
-	free_list(c->roles, c->n_roles);
+	ag_strv_free(c->amr, c->n_amr);
+	ag_strv_free(c->roles, c->n_roles);
 	memset(c, 0, sizeof *c);
 }

@@ -14,15 +14,20 @@
 #include "jose/b64url.h"
 #include "jose/jws.h"
 
-enum sig_scheme { SIG_PKCS1, SIG_PSS, SIG_ECDSA, SIG_EDDSA };
+enum sig_scheme {
+	SIG_PKCS1,
+	SIG_PSS,
+	SIG_ECDSA,
+	SIG_EDDSA
+};
 
 struct alg_spec {
 	unsigned bit;
 	const char *name;
-	const char *md;          /* digest, NULL for EdDSA (no pre-hash) */
-	enum ag_jwk_kind kind;   /* the only key type this alg may use */
+	const char *md;	       /* digest, NULL for EdDSA (no pre-hash) */
+	enum ag_jwk_kind kind; /* the only key type this alg may use */
 	enum sig_scheme scheme;
-	size_t sig_len;          /* exact signature bytes; 0 = the RSA modulus size */
+	size_t sig_len; /* exact signature bytes; 0 = the RSA modulus size */
 };
 
 /* RFC 7518 §3.1 and RFC 8037 §3.1. */
@@ -108,22 +113,13 @@ enum ag_err ag_jws_alg_list_parse(const char *list, const struct ag_log *log, un
 	return AG_OK;
 }
 
-/* Check the header's members, pick the alg and the key. */
-static enum ag_err check_header(const json_t *header, const struct ag_jwks *jwks, unsigned allowed_algs,
-				const struct ag_log *log, const struct alg_spec **spec_out,
-				const struct ag_jwk **key_out, char *typ)
+/* The header's alg: present, not none, not HMAC, supported and allowed. */
+static enum ag_err header_alg(const json_t *header, unsigned allowed_algs, const struct ag_log *log,
+			      const struct alg_spec **spec_out)
 {
 	const struct alg_spec *spec;
-	const struct ag_jwk *key;
-	const char *alg, *kid, *v;
+	const char *alg = ag_json_string(header, "alg", 16);
 
-	for (size_t i = 0; refused_headers[i]; i++)
-		if (json_object_get(header, refused_headers[i])) {
-			ag_log(log, LOG_ERR, "jws: header has %s, refused", refused_headers[i]);
-			return AG_ERR_SIGNATURE;
-		}
-
-	alg = ag_json_string(header, "alg", 16);
 	if (!alg) {
 		ag_log(log, LOG_ERR, "jws: header alg missing, not a string or too long");
 		return AG_ERR_PARSE;
@@ -145,15 +141,17 @@ static enum ag_err check_header(const json_t *header, const struct ag_jwks *jwks
 		ag_log(log, LOG_ERR, "jws: alg %s not allowed", alg);
 		return AG_ERR_SIGNATURE;
 	}
+	*spec_out = spec;
+	return AG_OK;
+}
 
-	if (json_object_get(header, "typ")) {
-		v = ag_json_string(header, "typ", AG_JWS_TYP_MAX);
-		if (!v) {
-			ag_log(log, LOG_ERR, "jws: header typ is not a string of 1 to %d bytes", AG_JWS_TYP_MAX);
-			return AG_ERR_PARSE;
-		}
-		memcpy(typ, v, strlen(v) + 1);
-	}
+/* The key the header's kid names (without a kid: the JWKS's only key),
+ * which must fit the alg. */
+static enum ag_err header_key(const json_t *header, const struct ag_jwks *jwks, const struct alg_spec *spec,
+			      const struct ag_log *log, const struct ag_jwk **key_out)
+{
+	const struct ag_jwk *key;
+	const char *kid;
 
 	if (json_object_get(header, "kid")) {
 		kid = ag_json_string(header, "kid", AG_JWK_KID_MAX);
@@ -183,9 +181,39 @@ static enum ag_err check_header(const json_t *header, const struct ag_jwks *jwks
 		       key->has_kid ? key->kid : "without kid", key->alg, spec->name);
 		return AG_ERR_SIGNATURE;
 	}
-	*spec_out = spec;
 	*key_out = key;
 	return AG_OK;
+}
+
+/* Check the header's members, pick the alg and the key. */
+static enum ag_err check_header(const json_t *header, const struct ag_jwks *jwks, unsigned allowed_algs,
+				const struct ag_log *log, const struct alg_spec **spec_out,
+				const struct ag_jwk **key_out, char *typ)
+{
+	const struct alg_spec *spec;
+	const char *v;
+	enum ag_err err;
+
+	for (size_t i = 0; refused_headers[i]; i++)
+		if (json_object_get(header, refused_headers[i])) {
+			ag_log(log, LOG_ERR, "jws: header has %s, refused", refused_headers[i]);
+			return AG_ERR_SIGNATURE;
+		}
+	err = header_alg(header, allowed_algs, log, &spec);
+	if (err != AG_OK)
+		return err;
+	if (json_object_get(header, "typ")) {
+		v = ag_json_string(header, "typ", AG_JWS_TYP_MAX);
+		if (!v) {
+			ag_log(log, LOG_ERR, "jws: header typ is not a string of 1 to %d bytes", AG_JWS_TYP_MAX);
+			return AG_ERR_PARSE;
+		}
+		memcpy(typ, v, strlen(v) + 1);
+	}
+	err = header_key(header, jwks, spec, log, key_out);
+	if (err == AG_OK)
+		*spec_out = spec;
+	return err;
 }
 
 /* RFC 7518 §3.4 raw r||s (two halves of len bytes) to the DER
@@ -250,10 +278,9 @@ static enum ag_err verify_signature(const struct alg_spec *spec, const struct ag
 	if (spec->scheme == SIG_PKCS1 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
 		goto setup_failed;
 	/* RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash. */
-	if (spec->scheme == SIG_PSS &&
-	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, spec->md, NULL) != 1))
+	if (spec->scheme == SIG_PSS && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+					EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+					EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, spec->md, NULL) != 1))
 		goto setup_failed;
 	rc = EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)input, input_len);
 	if (rc != 1) {

@@ -423,7 +423,7 @@ static void audit(struct ag_login *l, enum ag_err err)
 		ag_buf_join(&amr, ",", l->claims.amr[i]);
 	ag_log(l->log, LOG_NOTICE, "audit: user=%s sub=%s method=%s amr=%s result=%s%s%s requests=%ld", l->user,
 	       l->claims.sub ? l->claims.sub : "-", l->method,
-	       !ag_buf_str(&amr) ? "(too long)" : amr.len ? ag_buf_str(&amr) : "-",
+	       ag_buf_shown(&amr),
 	       err == AG_OK ? "success" : ag_err_name(err), l->tracking_id[0] ? " tracking_id=" : "", l->tracking_id,
 	       l->requests);
 	ag_buf_free(&amr);

@@ -768,12 +768,36 @@ static void test_index_many_users(void **state)
 	free(members);
 }
 
+/* ag_name_search: the one binary search by name (the index writer's
+ * members, the index reader's pins). */
+static const char *sorted_name(const void *ctx, size_t i)
+{
+	return ((const char *const *)ctx)[i];
+}
+
+static void test_name_search(void **state)
+{
+	static const char *const names[] = { "alice", "bob", "carol", "dev-1", "zed" };
+	static const char *const broken[] = { "alice", NULL, "carol" };
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(ag_name_search(5, names[i], sorted_name, names), (long)i);
+	assert_int_equal(ag_name_search(5, "aaron", sorted_name, names), -1);
+	assert_int_equal(ag_name_search(5, "dave", sorted_name, names), -1);
+	assert_int_equal(ag_name_search(5, "zz", sorted_name, names), -1);
+	assert_int_equal(ag_name_search(0, "alice", sorted_name, names), -1);
+	/* a name that cannot be read on the way (a corrupt index): -2, never a guess */
+	assert_int_equal(ag_name_search(3, "bob", sorted_name, broken), -2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_grammar_hostile),
 		cmocka_unit_test(test_allow_list),
 		cmocka_unit_test(test_name_expand),
+		cmocka_unit_test(test_name_search),
 		cmocka_unit_test(test_id_grammar),
 		cmocka_unit_test(test_uid_golden_values),
 		cmocka_unit_test(test_uid_distribution),

@@ -1,0 +1,24 @@
+/* Lists of strings as the store and the claims keep them: a heap array of
+ * heap strings and its count. One set of helpers for all of them. */
+#ifndef AG_STRV_H
+#define AG_STRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A list being built; once an add fails (memory), failed stays set and
+ * the caller checks once at the end. */
+struct ag_strv {
+	char **v;
+	size_t n;
+	bool failed;
+};
+
+/* Free the n strings of v and v itself (v may be NULL). */
+void ag_strv_free(char **v, size_t n);
+
+/* Append a copy of item unless the list has it already; false (and
+ * s->failed) when out of memory. The signature fits ag_name_list_each. */
+bool ag_strv_add_unique(const char *item, void *s);
+
+#endif
