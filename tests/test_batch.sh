@@ -186,7 +186,7 @@ pass "lockout through batches: the third wrong code locks bob; the lockout line,
 
 # --- authgear-pam login: the batch's step and the network times -----------------
 hook POST /counters/reset >/dev/null
-printf '%s\n%s\n' "$PW_BOB" "$(totp bob)" | AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" bob \
+printf '%s\n%s\n' "$PW_BOB" "$(totp bob)" | LD_PRELOAD=libnss_wrapper.so AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" bob \
 	> "$T/cli.out" 2>&1 || { cat "$T/cli.out"; fail "authgear-pam login"; }
 for step in "authorize \(prewarmed\)" "identify \+ password \+ code" consent token verify; do
 	grep -qE "^  step $step +[0-9]+\.[0-9] ms  network +[0-9]+\.[0-9] ms$" "$T/cli.out" ||

@@ -454,8 +454,10 @@ static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_i
 	if (err != AG_OK)
 		return err;
 	ag_store_tx_reindex(tx);
-	ag_log(log, LOG_WARNING, "account: this host has a group %s (GID %u); user %s's private group (GID %u) no "
-				 "longer answers by that name (rename one of them)", user, gid, user, uid);
+	ag_log(log, LOG_WARNING,
+	       "account: this host has a group %s (GID %u); user %s's private group (GID %u) no "
+	       "longer answers by that name (rename one of them)",
+	       user, gid, user, uid);
 	return AG_OK;
 }
 
@@ -600,8 +602,7 @@ static enum ag_err login_tx(struct ag_store_tx *tx, void *vctx)
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			      const char *user, const char *sub, char *const *roles, size_t n_roles,
 			      const enum ag_store_factor *factor, const struct ag_idmap_probe *probe,
-			      const struct ag_token_cache *tokens,
-			      bool *sign_in_again)
+			      const struct ag_token_cache *tokens, bool *sign_in_again)
 {
 	struct login_ctx c = { .cfg = cfg,
 			       .log = log,
@@ -736,7 +737,8 @@ static void index_private_groups(struct index_parts *p, const struct ag_store_db
 		}
 		if (host && host->local) {
 			/* the same for a host group (yield_private_group) */
-			ag_log(log, LOG_INFO, "index: user %s has the name of a host group; its private group is left out",
+			ag_log(log, LOG_INFO,
+			       "index: user %s has the name of a host group; its private group is left out",
 			       p->users[i].name);
 			continue;
 		}

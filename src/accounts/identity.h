@@ -67,8 +67,7 @@ enum ag_err ag_identity_groups_for_roles(const struct ag_config *cfg, char *cons
 enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log,
 			      const char *user, const char *sub, char *const *roles, size_t n_roles,
 			      const enum ag_store_factor *factor, const struct ag_idmap_probe *probe,
-			      const struct ag_token_cache *tokens,
-			      bool *sign_in_again);
+			      const struct ag_token_cache *tokens, bool *sign_in_again);
 
 /* Administration (authgear-pam). Each is one store transaction (a new index
  * when it changed what the index shows; reindex: always). forget: AG_ERR_NOT_OURS when user is unknown. pin: refused
