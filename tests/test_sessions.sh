@@ -128,6 +128,14 @@ RT=$(col refresh_token carol)
 [ "$(sessions carol)" = 0 ] || fail "the session was not removed"
 pass "revoke_on_logout = no: close removes the session, the token stays cached and live"
 
+# --- check-account: the account check from a terminal, each step timed ------------------
+"$CLI" check-account --config "$T/keep.conf" carol > "$T/ca.out" 2>&1 || { cat "$T/ca.out"; fail "check-account denied a live user"; }
+assert_contains "$T/ca.out" "checked at Authgear (refresh)" "check-account runs the refresh check"
+grep -qE '^ +[0-9]+\.[0-9] ms  http: POST https://.*/oauth2/token: 200' "$T/ca.out" || { cat "$T/ca.out"; fail "check-account: no timed token step"; }
+grep -qE '^allowed: 1 request, [0-9.]+ ms$' "$T/ca.out" || { cat "$T/ca.out"; fail "check-account: no result line"; }
+grep -qF -- "$RT" "$T/ca.out" && fail "check-account prints the refresh token"
+pass "check-account: each step with its duration, the result and the request count; no token"
+
 # --- forget: revokes at Authgear first, then removes everything ----------------------------
 "$CLI" forget --config "$T/keep.conf" carol > "$T/forget.out" 2>&1 || { cat "$T/forget.out"; fail "forget failed"; }
 assert_contains "$T/forget.out" "revoked carol's refresh token at Authgear" "forget says it revoked"
@@ -135,6 +143,8 @@ live "$RT" && fail "forget did not revoke the refresh token"
 [ "$(sqlite3 -readonly "$DB" "SELECT count(*) FROM users WHERE name = 'carol'")" = 0 ] || fail "forget left carol"
 [ "$(sqlite3 -readonly "$DB" "SELECT count(*) FROM tokens")" = 0 ] || fail "forget left a token row"
 pass "forget: the refresh token is refused at the IdP, the user and its tokens are gone"
+"$CLI" check-account --config "$T/keep.conf" carol > "$T/ca2.out" 2>&1 && { cat "$T/ca2.out"; fail "check-account allowed a forgotten user"; }
+assert_contains "$T/ca2.out" "denied (denied): Sign in once with your password and code." "check-account after forget: denied, with the person's line"
 
 # --- token_key_file: sealed columns; a wrong key denies ----------------------------------
 head -c 32 /dev/urandom > "$T/token.key"; chmod 0600 "$T/token.key"
