@@ -189,7 +189,12 @@ chown 1:1 "$T/other.key"; head -c 32 /dev/urandom > "$T/other.key"
 run badowner sealed bob acct_mgmt
 grep -q "rc=0 " "$T/badowner.out" && fail "a key file not owned by root was accepted"
 assert_contains "$T/badowner.log" "owned by uid 1" "a key file owned by another user is refused"
+"$CLI" check --config "$T/sealed.conf" > "$T/check-bad.out" 2>&1
+grep -qE "^FAIL +token_key .*owned by uid 1" "$T/check-bad.out" || { cat "$T/check-bad.out"; fail "check: no token_key failure"; }
 chown 0:0 "$T/other.key"
+"$CLI" check --config "$T/sealed.conf" > "$T/check-ok.out" 2>&1
+grep -qE "^ok +token_key .*32 bytes" "$T/check-ok.out" || { cat "$T/check-ok.out"; fail "check: no token_key ok line"; }
+pass "authgear-pam check reports an unusable token_key_file with its reason, and a usable one"
 
 # --- tokens absent from every log and from the NSS index ---------------------------------
 ALL="$(issued carol) $(issued bob)"
