@@ -82,8 +82,12 @@ for tok in $RT $(col access_token carol) $(col id_token carol); do
 	grep -qF -- "${tok:0:12}" "$T/status.out" && fail "status shows part of a token"
 done
 pass "status: binding, UID, roles, last login, tokens cached, the open session; no token bytes"
+hook POST /counters/reset >/dev/null
 release one
 expect_rc one 0
+counts=$(hook GET /counters | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const c=JSON.parse(s);console.log(Object.keys(c).sort().map(k=>k+"="+c[k]).join(" "))})')
+[ "$counts" = "/oauth2/revoke=1" ] || fail "the logout made these requests: '$counts', want one revoke (discovery cached)"
+pass "the logout is one HTTPS request: POST /oauth2/revoke"
 [ "$(sessions carol)" = 0 ] || fail "close_session left $(sessions carol) sessions"
 live "$RT" && fail "after the last close the refresh token still works at the IdP"
 [ -z "$(col refresh_token carol)" ] && [ -z "$(col access_token carol)" ] || fail "the cache kept tokens after logout"
