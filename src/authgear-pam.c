@@ -22,8 +22,12 @@
 #include "base/secret.h"
 #include "common/uid.h"
 #include "login/conv.h"
+#include "accounts/sessions.h"
+#include "accounts/tokens.h"
+#include "login/account.h"
 #include "login/login.h"
 #include "login/qr.h"
+#include "login/session.h"
 
 #define EXIT_USAGE 2
 #define GROUPS_SHOWN_MAX 65536 /* the users table shows every group up to this */
@@ -67,9 +71,24 @@ static const char usage_text[] =
 	"        granted by their roles at their last login, last login (UTC). UIDs\n"
 	"        pinned ahead of a first login are listed too.\n"
 	"\n"
+	"  status [--config FILE] USER\n"
+	"        Show what this host knows of USER: the Authgear account it is bound\n"
+	"        to, UID, groups, roles, last login, the last account check and its\n"
+	"        result, whether tokens are cached (sealed or not) and when the access\n"
+	"        token expires, and the open sessions. Never prints a token.\n"
+	"\n"
+	"  check-account [--config FILE] USER\n"
+	"        Run pam_sm_acct_mgmt's check of USER (account_check) from this\n"
+	"        terminal, printing each step with its duration and the result.\n"
+	"        It is a real check: it may refresh and re-cache USER's tokens, and\n"
+	"        a revocation it sees drops them. Exits 0 when USER would be let in.\n"
+	"\n"
 	"  forget [--config FILE] USER\n"
-	"        Remove USER's binding to its Authgear account, its UID and its\n"
-	"        groups. Its next login is a first login again.\n"
+	"        Revoke USER's cached refresh token at Authgear (the whole session\n"
+	"        there), then remove USER's binding to its Authgear account, its\n"
+	"        UID, groups, cached tokens and sessions. Its next login is a first\n"
+	"        login again. When Authgear cannot be reached it says so, removes\n"
+	"        everything here anyway and exits 1.\n"
 	"\n"
 	"  pin [--config FILE] USER UID\n"
 	"        Pin USER's UID ahead of its first login (e.g. the UID it had in\n"
@@ -438,21 +457,177 @@ static int cmd_users(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static void print_time(const char *label, long long t, const char *extra)
+{
+	char when[32] = "never";
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t > 0 && gmtime_r(&tt, &tm))
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-14s %s%s\n", label, when, extra ? extra : "");
+}
+
+static void print_list(const char *label, char *const *v, size_t n)
+{
+	printf("%-14s ", label);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", v[i]);
+	printf("%s\n", n ? "" : "-");
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct ag_store_db db = { 0 };
+	struct ag_token_info ti;
+	struct ag_session *sess = NULL;
+	const struct ag_store_user *u;
+	struct admin a;
+	size_t n_sess = 0;
+	bool found = false;
+	char extra[128];
+	int rc = admin_open(argc, argv, "status", 1, &a);
+
+	if (rc >= 0)
+		return rc;
+	if (ag_store_read(a.store, &db) != AG_OK || ag_tokens_info(a.store, a.args[0], &ti, &found) != AG_OK ||
+	    ag_sessions_list(a.store, a.args[0], &sess, &n_sess) != AG_OK) {
+		rc = EXIT_FAILURE;
+		goto out;
+	}
+	u = ag_store_db_user(&db, a.args[0]);
+	if (!u) {
+		fprintf(stderr, "authgear-pam status: no user %s in the store\n", a.args[0]);
+		rc = EXIT_FAILURE;
+		goto out;
+	}
+	printf("%-14s %s\n", "user", u->name);
+	printf("%-14s %s\n", "binding", u->sub ? u->sub : "none (UID pinned ahead of a first login)");
+	if (u->uid)
+		printf("%-14s %u\n", "uid", u->uid);
+	else
+		printf("%-14s -\n", "uid");
+	print_list("groups", u->groups, u->n_groups);
+	print_list("roles", u->roles, u->n_roles);
+	print_time("last login", u->last_login, NULL);
+	if (!found) {
+		printf("%-14s never\n%-14s none cached\n", "last check", "tokens");
+	} else {
+		snprintf(extra, sizeof extra, " (%s)", ti.check_result[0] ? ti.check_result : "-");
+		print_time("last check", ti.checked_at, extra);
+		print_time("last check ok", ti.check_ok_at, NULL);
+		if (ti.refresh) {
+			printf("%-14s refresh token cached%s%s\n", "tokens", ti.sealed ? ", sealed (token_key_file)" : "",
+			       ti.access ? ", access token cached" : "");
+			if (ti.access_expires)
+				print_time("access expiry", ti.access_expires, ti.access_expires < (long long)time(NULL)
+										 ? " (expired)" : NULL);
+		} else {
+			printf("%-14s none cached (%s)\n", "tokens",
+			       strcmp(ti.check_result, "revoked") == 0 ? "revoked at Authgear" : "logged out or never cached");
+		}
+	}
+	printf("%-14s %zu\n", "sessions", n_sess);
+	for (size_t i = 0; i < n_sess; i++) {
+		char since[32] = "?";
+		time_t t = (time_t)sess[i].started_at;
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm))
+			strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("  pid %-8ld tty %-10s from %-20s since %s%s\n", sess[i].pid, sess[i].tty[0] ? sess[i].tty : "-",
+		       sess[i].rhost[0] ? sess[i].rhost : "-", since,
+		       ag_session_alive(&sess[i]) ? "" : " (stale: its process is gone)");
+	}
+	rc = EXIT_SUCCESS;
+out:
+	free(sess);
+	ag_store_db_free(&db);
+	admin_close(&a);
+	return rc;
+}
+
+/* check-account: each log line of the check is a step, shown with the
+ * time since the previous one. */
+struct steps {
+	double t0, last;
+};
+
+static void step_sink(void *ctx, int priority, const char *line)
+{
+	struct steps *st = ctx;
+	double now = ag_clock_ms(NULL);
+
+	printf("  %8.1f ms  %s\n", now - st->last, line);
+	st->last = now;
+}
+
+static int cmd_check_account(int argc, char **argv)
+{
+	struct steps st;
+	struct admin a;
+	char line[512];
+	long requests = 0;
+	enum ag_err err;
+	int rc = admin_open(argc, argv, "check-account", 1, &a);
+
+	if (rc >= 0)
+		return rc;
+	ag_store_close(a.store); /* the check opens its own */
+	a.store = NULL;
+	if (!ag_login_is_ours(a.cfg, &a.log, a.args[0])) {
+		printf("%s is not an Authgear user here: PAM would ignore it\n", a.args[0]);
+		admin_close(&a);
+		return EXIT_FAILURE;
+	}
+	st.t0 = st.last = ag_clock_ms(NULL);
+	a.log.sink = step_sink;
+	a.log.sink_ctx = &st;
+	a.log.debug = true;
+	printf("checking %s (account_check = %s)\n", a.args[0], a.cfg->account_check);
+	err = ag_account_check(a.cfg, &a.log, a.args[0], NULL, line, sizeof line, &requests);
+	if (err == AG_OK)
+		printf("allowed: %ld request%s, %.1f ms\n", requests, requests == 1 ? "" : "s",
+		       ag_clock_ms(NULL) - st.t0);
+	else
+		printf("denied (%s): %s; %ld request%s, %.1f ms\n", ag_err_name(err), line[0] ? line : ag_err_reason(err),
+		       requests, requests == 1 ? "" : "s", ag_clock_ms(NULL) - st.t0);
+	admin_close(&a);
+	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static int cmd_forget(int argc, char **argv)
 {
+	unsigned char key[AG_STORE_TOKEN_KEY_LEN];
 	struct admin a;
-	enum ag_err err;
+	enum ag_err err, revoke = AG_OK;
+	bool had = false;
 	int rc = admin_open(argc, argv, "forget", 1, &a);
 
 	if (rc >= 0)
 		return rc;
+	/* Authgear first: once the row is gone, nothing here knows the token. */
+	if (a.cfg->token_key_file) {
+		revoke = ag_tokens_key_load(a.cfg->token_key_file, &a.log, key);
+		if (revoke == AG_OK)
+			ag_store_set_token_key(a.store, key);
+		ag_wipe(key, sizeof key);
+	}
+	if (revoke == AG_OK)
+		revoke = ag_session_logout(a.store, a.cfg, &a.log, a.args[0], false, &had);
+	if (revoke != AG_OK)
+		fprintf(stderr, "authgear-pam forget: could not revoke %s's refresh token at Authgear (%s): it stays "
+				"valid there until it expires; end the user's sessions in the Authgear portal\n",
+			a.args[0], ag_err_reason(revoke));
+	else if (had)
+		printf("revoked %s's refresh token at Authgear\n", a.args[0]);
 	err = ag_identity_forget(a.store, a.cfg, &a.log, a.args[0]);
 	if (err == AG_OK)
-		printf("forgot %s: binding, UID and groups removed\n", a.args[0]);
+		printf("forgot %s: binding, UID, groups, cached tokens and sessions removed\n", a.args[0]);
 	else if (err == AG_ERR_NOT_OURS || err == AG_ERR_INVALID_ARG)
 		fprintf(stderr, "authgear-pam forget: no user %s in the store\n", a.args[0]);
 	admin_close(&a);
-	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+	return err == AG_OK && revoke == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static int cmd_pin(int argc, char **argv)
@@ -564,6 +739,10 @@ int main(int argc, char **argv)
 		return cmd_qr(argc - 1, argv + 1);
 	if (strcmp(argv[1], "users") == 0)
 		return cmd_users(argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check-account") == 0)
+		return cmd_check_account(argc - 1, argv + 1);
 	if (strcmp(argv[1], "forget") == 0)
 		return cmd_forget(argc - 1, argv + 1);
 	if (strcmp(argv[1], "pin") == 0)

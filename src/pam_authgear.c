@@ -24,6 +24,7 @@
 #include "login/conv.h"
 #include "common/index.h"
 #include "login/login.h"
+#include "login/session.h"
 
 struct module_args {
 	const char *config_path;
@@ -200,8 +201,9 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	return rc;
 }
 
-/* Nothing to establish yet (role groups come with sessions, roadmap): success
- * for our users, so a stack whose auth is pam_authgear alone passes setcred. */
+/* Nothing to establish: the groups come from NSS initgroups (the index the
+ * login wrote). Success for our users, so a stack whose auth is
+ * pam_authgear alone passes setcred. */
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct ag_config *cfg = NULL;
@@ -273,14 +275,74 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		       : PAM_PERM_DENIED;
 }
 
-PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+#define SESSION_DATA "pam_authgear_session"
+
+static void free_session_id(pam_handle_t *pamh, void *data, int error_status)
 {
-	return PAM_IGNORE;
+	free(data);
 }
 
+/* Record the session (login/session.c): the last one's close may revoke
+ * the user's refresh token (revoke_on_logout). */
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct module_args args;
+	struct ag_config *cfg;
+	struct ag_log log;
+	const void *tty = NULL, *rhost = NULL;
+	const char *user;
+	long long id = 0, *kept;
+	enum ag_err err;
+
+	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
+		return PAM_IGNORE;
+	user = our_user(pamh, cfg, &log);
+	if (!user) {
+		ag_config_free(cfg);
+		return PAM_IGNORE;
+	}
+	pam_get_item(pamh, PAM_TTY, &tty);
+	pam_get_item(pamh, PAM_RHOST, &rhost);
+	err = ag_session_open(cfg, &log, user, tty, rhost, time(NULL), &id);
+	/* close_session in this handle removes exactly this row */
+	if (err == AG_OK && id && (kept = malloc(sizeof *kept))) {
+		*kept = id;
+		if (pam_set_data(pamh, SESSION_DATA, kept, free_session_id) != PAM_SUCCESS)
+			free(kept);
+	}
+	if (err != AG_OK)
+		ag_log(&log, LOG_ERR, "session: %s: cannot record the session (%s)", user, ag_err_reason(err));
+	ag_config_free(cfg);
+	return err == AG_OK ? PAM_SUCCESS : PAM_SESSION_ERR;
+}
+
+/* Remove the session; with revoke_on_logout the last one's close revokes
+ * the refresh token at Authgear and drops the cached tokens. Authgear
+ * being unreachable does not fail the close (the reason is logged). */
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	return PAM_IGNORE;
+	struct module_args args;
+	struct ag_config *cfg;
+	struct ag_log log;
+	const void *data = NULL;
+	const char *user;
+	enum ag_err err;
+
+	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
+		return PAM_IGNORE;
+	user = our_user(pamh, cfg, &log);
+	if (!user) {
+		ag_config_free(cfg);
+		return PAM_IGNORE;
+	}
+	if (pam_get_data(pamh, SESSION_DATA, &data) != PAM_SUCCESS)
+		data = NULL;
+	err = ag_session_close(cfg, &log, user, data ? *(const long long *)data : 0);
+	ag_config_free(cfg);
+	return err == AG_OK || err == AG_ERR_NETWORK || err == AG_ERR_TIMEOUT || err == AG_ERR_SERVER ||
+			       err == AG_ERR_TLS
+		       ? PAM_SUCCESS
+		       : PAM_SESSION_ERR;
 }
 
 /* Passwords live at Authgear: say where to change one, and fail so passwd

@@ -108,7 +108,7 @@ pass "debian/pam_authgear.conf: every key commented out, with its default"
 # --- authgear-pam(8) and --help: the same commands and options ---------------------------
 "$CLI" --help > "$T/help" || fail "authgear-pam --help"
 awk '/^Commands:/ {on=1; next} /^[A-Z]/ {on=0} on && /^  [a-z]/ {print $1}' "$T/help" | sort > "$T/help.cmds"
-awk '/^\.SH COMMANDS/ {on=1; next} /^\.SH/ {on=0} on && prev == ".TP" {l=$0; gsub(/\\f[BIRP]/, "", l); split(l, w, " "); print w[1]} {prev=$0}' \
+awk '/^\.SH COMMANDS/ {on=1; next} /^\.SH/ {on=0} on && prev == ".TP" {l=$0; gsub(/\\f[BIRP]/, "", l); gsub(/\\-/, "-", l); split(l, w, " "); print w[1]} {prev=$0}' \
 	"$MAN/authgear-pam.8" | sort > "$T/man.cmds"
 [ "$(wc -l < "$T/help.cmds")" -ge 5 ] || { cat "$T/help"; fail "no commands read from --help"; }
 diff -u "$T/help.cmds" "$T/man.cmds" > "$T/cmds.diff" || { cat "$T/cmds.diff"; fail "authgear-pam(8) COMMANDS differ from --help (- help, + man)"; }

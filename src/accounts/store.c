@@ -14,6 +14,8 @@
  *   roles(user_id, pos, role)             the roles of the last login
  *   throttle(id, name, rhost, at)         attempts within the last minute
  *   tokens(user_id, ...)                  the token cache (tokens.h)
+ *   sessions(id, user_id, tty, rhost, started_at, pid, pid_start, boot_id)
+ *                                         open PAM sessions (sessions.h)
  * Rows that belong to a user reference users(id) ON DELETE CASCADE, so a
  * per-user table (the token cache) is one more table, not a redesign.
  */
@@ -35,6 +37,7 @@
 #include "accounts/store.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "base/secret.h"
 #include "common/index.h"
 #include "common/uid.h"
 
@@ -114,9 +117,18 @@ static const char *const migrations[] = {
 	" check_result TEXT NOT NULL DEFAULT '');",
 	/* 4: the second factor of the last password login (the one-request login) */
 	"ALTER TABLE users ADD COLUMN last_factor TEXT CHECK (last_factor IN ('totp', 'recovery_code'));",
+	/* 5: open PAM sessions (sessions.c); the token cache counts logins and
+	 * remembers the last login a session was opened for (revoke_on_logout) */
+	"CREATE TABLE sessions (id INTEGER PRIMARY KEY,"
+	" user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" tty TEXT NOT NULL DEFAULT '', rhost TEXT NOT NULL DEFAULT '', started_at INTEGER NOT NULL,"
+	" pid INTEGER NOT NULL, pid_start INTEGER NOT NULL DEFAULT 0, boot_id TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX sessions_user ON sessions (user_id);"
+	"ALTER TABLE tokens ADD COLUMN logins INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN session_logins INTEGER NOT NULL DEFAULT 0;",
 };
 
-static const char *const tables[] = { "meta", "users", "groups", "memberships", "roles", "throttle", "tokens" };
+static const char *const tables[] = { "meta", "users", "groups", "memberships", "roles", "throttle", "tokens", "sessions" };
 
 struct ag_store {
 	char *dir;        /* state_dir/private */
@@ -130,6 +142,9 @@ struct ag_store {
 	long long attempt_id;
 	char attempt_name[AG_NAME_MAX + 1];
 	char attempt_rhost[256];
+	/* token_key_file's key (tokens.c seals the token columns with it) */
+	unsigned char token_key[AG_STORE_TOKEN_KEY_LEN];
+	bool has_token_key;
 };
 
 struct ag_store_tx {
@@ -503,7 +518,26 @@ void ag_store_close(struct ag_store *s)
 	free(s->dir);
 	free(s->state_dir);
 	free(s->path);
-	free(s);
+	ag_free_secret_n(s, sizeof *s);
+}
+
+void ag_store_set_token_key(struct ag_store *s, const unsigned char *key)
+{
+	s->has_token_key = key != NULL;
+	if (key)
+		memcpy(s->token_key, key, sizeof s->token_key);
+	else
+		ag_wipe(s->token_key, sizeof s->token_key);
+}
+
+const unsigned char *ag_store_token_key(const struct ag_store *s)
+{
+	return s->has_token_key ? s->token_key : NULL;
+}
+
+const unsigned char *ag_store_tx_token_key(const struct ag_store_tx *tx)
+{
+	return ag_store_token_key(tx->s);
 }
 
 const char *ag_store_state_dir(const struct ag_store *s)
@@ -858,6 +892,11 @@ enum ag_err ag_store_read(struct ag_store *s, struct ag_store_db *db)
 const struct ag_log *ag_store_tx_log(const struct ag_store_tx *tx)
 {
 	return tx->s->log;
+}
+
+const struct ag_log *ag_store_log(const struct ag_store *s)
+{
+	return s->log;
 }
 
 const char *ag_store_tx_state_dir(const struct ag_store_tx *tx)

@@ -24,7 +24,7 @@
 #include "common/names.h"
 
 #define AG_STORE_FILE "accounts.db"
-#define AG_STORE_SCHEMA_VERSION 4
+#define AG_STORE_SCHEMA_VERSION 5
 #define AG_STORE_APPLICATION_ID 0x41475043 /* "AGPC" */
 
 struct ag_store;
@@ -140,6 +140,7 @@ struct ag_store_indexer {
 enum ag_err ag_store_write(struct ag_store *s, ag_store_tx_fn fn, void *ctx, const struct ag_store_indexer *ix);
 
 const struct ag_log *ag_store_tx_log(const struct ag_store_tx *tx);
+const struct ag_log *ag_store_log(const struct ag_store *s);
 const char *ag_store_tx_state_dir(const struct ag_store_tx *tx);
 
 /* One user: *found false (and u zeroed with the name set) when absent. */
@@ -180,6 +181,13 @@ struct sqlite3 *ag_store_sqlite(struct ag_store *s);
 struct sqlite3 *ag_store_tx_sqlite(struct ag_store_tx *tx);
 enum ag_err ag_store_fail(struct ag_store *s, int rc, const char *what);
 enum ag_err ag_store_tx_fail(struct ag_store_tx *tx, int rc, const char *what);
+
+/* The key that seals the token cache's secret columns (tokens.c), 32
+ * bytes, wiped at ag_store_close; NULL when none was set. */
+#define AG_STORE_TOKEN_KEY_LEN 32
+void ag_store_set_token_key(struct ag_store *s, const unsigned char *key);
+const unsigned char *ag_store_token_key(const struct ag_store *s);
+const unsigned char *ag_store_tx_token_key(const struct ag_store_tx *tx);
 
 /* Tests: the SQL that creates schema version v from v - 1 (v >= 1), or NULL. */
 const char *ag_store_migration(int v);

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "accounts/store.h"
+#include "accounts/tokens.h"
 #include "admin/check.h"
 #include "base/conf.h"
+#include "base/secret.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 #include "oidc/authflow.h"
@@ -264,6 +266,26 @@ static void check_store(struct ag_check_report *r, const struct ag_config *cfg, 
 	ag_store_close(s);
 }
 
+/* token_key_file, when set, is usable (root's, 0600 or 0400, 32 bytes):
+ * otherwise every Authgear login and account check is refused. */
+static void check_token_key(struct ag_check_report *r, const struct ag_config *cfg, const struct ag_log *log,
+			    struct last_line *l)
+{
+	unsigned char key[AG_STORE_TOKEN_KEY_LEN];
+	enum ag_err err;
+
+	if (!cfg->token_key_file)
+		return;
+	l->line[0] = '\0';
+	err = ag_tokens_key_load(cfg->token_key_file, log, key);
+	ag_wipe(key, sizeof key);
+	if (err != AG_OK)
+		add_failure(r, "token_key", err, l);
+	else
+		ag_check_add(r, "token_key", true, true, "%s: %d bytes, root's, not readable by others: the token cache is "
+			     "sealed", cfg->token_key_file, AG_STORE_TOKEN_KEY_LEN);
+}
+
 bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_check_report *report)
 {
 	struct last_line last = { .next = log };
@@ -291,6 +313,7 @@ bool ag_check_run(const char *config_path, const struct ag_log *log, struct ag_c
 	}
 	ag_check_add(report, "state_dir", true, true, "%s is usable (private part %s)", cfg->state_dir, o->private_dir);
 	check_store(report, cfg, &check_log, &last);
+	check_token_key(report, cfg, &check_log, &last);
 	check_local_passwords(report, cfg, &check_log);
 
 	if (!check_issuer(report, o, &last))

@@ -74,6 +74,8 @@ struct ag_config {
 	long account_check_cache; /* seconds a successful check is reused */
 	long offline_grace;    /* hours; 0: an unreachable Authgear denies */
 	char *account_check_without_token; /* "deny" or "allow" */
+	char *token_key_file;  /* seals the token cache's tokens (tokens.h); NULL: stored plain */
+	bool revoke_on_logout; /* the last session's close revokes the refresh token (session.h) */
 	/* device-code login (RFC 8628) */
 	char *methods;         /* "password", "device" or both, comma separated */
 	char *device_scopes;   /* scopes of the device authorization request */

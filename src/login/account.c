@@ -74,7 +74,7 @@ static bool fresh(const struct ag_token_cache *t, long long since)
 
 /* One refresh per user at a time: a per-user lock file (no database lock
  * is held across the network). */
-static int lock_user(const char *state_dir, const char *user)
+int ag_account_lock_user(const char *state_dir, const char *user)
 {
 	char path[4096];
 	int fd;
@@ -198,7 +198,7 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 
 	*requests = 0;
 	line[0] = '\0';
-	err = ag_store_open(cfg->state_dir, log, &s);
+	err = ag_tokens_store_open(cfg, log, &s);
 	if (err == AG_OK)
 		err = ag_store_bound_sub(s, user, &sub);
 	if (err == AG_OK)
@@ -222,7 +222,7 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 	}
 	if (fresh(&t, now - cfg->account_check_cache))
 		goto out; /* within account_check_cache: no request */
-	fd = lock_user(ag_store_state_dir(s), user);
+	fd = ag_account_lock_user(ag_store_state_dir(s), user);
 	if (fd < 0) {
 		ag_log(log, LOG_ERR, "account: %s: cannot lock the check", user);
 		err = AG_ERR_IO;

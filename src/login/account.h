@@ -34,4 +34,9 @@ void ag_account_cache_release(struct ag_token_cache *c);
  * AG_ERR_NETWORK / AG_ERR_TIMEOUT / AG_ERR_SERVER. *requests: HTTPS made. */
 enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *log, const char *user,
 			     const struct ag_clock *clock, char *line, size_t line_len, long *requests);
+
+/* One refresh of user's tokens at a time (the check, a logout's revoke): a
+ * per-user lock file under state_dir/private, released when the returned
+ * descriptor closes; -1 on failure. No database lock is held meanwhile. */
+int ag_account_lock_user(const char *state_dir, const char *user);
 #endif

@@ -435,7 +435,7 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	enum ag_err err;
 
 	snprintf(l->method, sizeof l->method, "%s", method);
-	err = ag_store_open(l->cfg->state_dir, l->log, &l->store);
+	err = ag_tokens_store_open(l->cfg, l->log, &l->store);
 	if (err == AG_OK) {
 		/* login_timeout counts from the first request, which comes later:
 		 * a writer's lock may not hold this call longer than it either */

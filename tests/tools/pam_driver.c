@@ -4,7 +4,10 @@
  *
  *   pam_driver SERVICE USER OPERATION [ANSWER...]
  *
- * OPERATION: authenticate, acct_mgmt, chauthtok. Each prompt takes the next
+ * OPERATION: authenticate, acct_mgmt, chauthtok, setcred, open_session,
+ * close_session, pause (waits for a line on stdin: a session held open), or
+ * several joined by commas, run in order until one fails. PAM_DRIVER_TTY
+ * and PAM_DRIVER_RHOST set PAM_TTY and PAM_RHOST. Each prompt takes the next
  * ANSWER (none left: the conversation fails). Prints one line
  * per message ("prompt-echo-off: Password: ", "info: ...", "error: ...") and
  * last "rc=N NAME".
@@ -122,15 +125,33 @@ int main(int argc, char **argv)
 	s.next = 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rc = pam_start(argv[1], argv[2], &c, &pamh);
-	if (rc == PAM_SUCCESS) {
-		if (strcmp(argv[3], "authenticate") == 0)
+	if (rc == PAM_SUCCESS && getenv("PAM_DRIVER_TTY"))
+		rc = pam_set_item(pamh, PAM_TTY, getenv("PAM_DRIVER_TTY"));
+	if (rc == PAM_SUCCESS && getenv("PAM_DRIVER_RHOST"))
+		rc = pam_set_item(pamh, PAM_RHOST, getenv("PAM_DRIVER_RHOST"));
+	for (char *op = strtok(argv[3], ","); op && rc == PAM_SUCCESS; op = strtok(NULL, ",")) {
+		char line[64];
+
+		if (strcmp(op, "authenticate") == 0)
 			rc = pam_authenticate(pamh, 0);
-		else if (strcmp(argv[3], "acct_mgmt") == 0)
+		else if (strcmp(op, "acct_mgmt") == 0)
 			rc = pam_acct_mgmt(pamh, 0);
-		else if (strcmp(argv[3], "chauthtok") == 0)
+		else if (strcmp(op, "chauthtok") == 0)
 			rc = pam_chauthtok(pamh, 0);
-		else
+		else if (strcmp(op, "setcred") == 0)
+			rc = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+		else if (strcmp(op, "open_session") == 0)
+			rc = pam_open_session(pamh, 0);
+		else if (strcmp(op, "close_session") == 0)
+			rc = pam_close_session(pamh, 0);
+		else if (strcmp(op, "pause") == 0) {
+			printf("paused\n");
+			if (!fgets(line, sizeof line, stdin))
+				rc = PAM_SYSTEM_ERR;
+		} else
 			rc = PAM_SYSTEM_ERR;
+		if (rc != PAM_SUCCESS)
+			printf("%s: rc=%d\n", op, rc);
 	}
 	printf("rc=%d %s\n", rc, pam_strerror(pamh, rc));
 	if (getenv("PAM_DRIVER_TRACE"))

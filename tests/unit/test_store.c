@@ -25,6 +25,7 @@
 
 #include "accounts/identity.h"
 #include "accounts/store.h"
+#include "accounts/tokens.h"
 #include "base/conf.h"
 #include "common/index.h"
 #include "common/uid.h"
@@ -651,7 +652,7 @@ static void test_schema_version(void **state)
 	logs[0] = '\0';
 	s = NULL;
 	assert_int_equal(ag_store_open(state_dir, &test_log, &s), AG_ERR_IO);
-	assert_non_null(strstr(logs, "schema version 99; this pam_authgear knows 1 to 4"));
+	assert_non_null(strstr(logs, "schema version 99; this pam_authgear knows 1 to 5"));
 	after = slurp(private_path("accounts.db"), &n2);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(before, after, n1);
@@ -982,6 +983,66 @@ static void test_throttle(void **state)
 	ag_config_free(cfg);
 }
 
+/* token_key_file: the token columns are sealed BLOBs that open only with
+ * the same key, in the same user's row and column; no key or another key
+ * is refused (fail closed), never a crash. */
+static void test_token_sealing(void **state)
+{
+	unsigned char k1[AG_STORE_TOKEN_KEY_LEN], k2[AG_STORE_TOKEN_KEY_LEN];
+	struct ag_token_cache t = { .refresh_token = "grant-1.refresh-secret-ABC", .access_token = "access-XYZ",
+				    .id_token = "eyJ.id.token", .sub = "s-a", .login_at = 1, .checked_at = 1 };
+	struct ag_token_cache got;
+	struct ag_store *s = store();
+	char text[512];
+	bool found;
+
+	memset(k1, 1, sizeof k1);
+	memset(k2, 2, sizeof k2);
+	assert_int_equal(ag_store_bind(s, "alice", "s-a", 1), AG_OK);
+	assert_int_equal(ag_store_bind(s, "bob", "s-b", 1), AG_OK);
+	ag_store_set_token_key(s, k1);
+	assert_int_equal(ag_tokens_put(s, "alice", &t), AG_OK);
+	assert_int_equal(ag_tokens_put(s, "bob", &t), AG_OK);
+	assert_int_equal(ag_tokens_get(s, "alice", &got, &found), AG_OK);
+	assert_true(found);
+	assert_string_equal(got.refresh_token, t.refresh_token);
+	assert_string_equal(got.access_token, t.access_token);
+	assert_string_equal(got.id_token, t.id_token);
+	assert_int_equal(got.logins, 1);
+	ag_token_cache_clear(&got);
+	ag_store_close(s);
+	/* the same value twice: two nonces, two ciphertexts; no plain text */
+	snprintf(text, sizeof text, "SELECT count(DISTINCT refresh_token) FROM tokens WHERE typeof(refresh_token) = 'blob'"
+		 " AND instr(refresh_token, CAST('refresh-secret' AS BLOB)) = 0");
+	s = store();
+	{
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(ag_store_sqlite(s), text, -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 2);
+		sqlite3_finalize(st);
+	}
+	/* no key, another key: refused with the reason logged */
+	logs[0] = '\0';
+	assert_int_equal(ag_tokens_get(s, "alice", &got, &found), AG_ERR_CONFIG);
+	assert_false(found);
+	assert_non_null(strstr(logs, "is sealed but token_key_file is not set"));
+	ag_store_set_token_key(s, k2);
+	logs[0] = '\0';
+	assert_int_equal(ag_tokens_get(s, "alice", &got, &found), AG_ERR_CONFIG);
+	assert_non_null(strstr(logs, "does not open with token_key_file"));
+	assert_null(strstr(logs, "refresh-secret"));
+	/* bob's sealed refresh token copied into alice's row does not open there */
+	ag_store_set_token_key(s, k1);
+	sql(private_path("accounts.db"), "UPDATE tokens SET refresh_token = (SELECT refresh_token FROM tokens t"
+		" JOIN users u ON u.id = t.user_id WHERE u.name = 'bob') WHERE user_id = (SELECT id FROM users WHERE name = 'alice')");
+	assert_int_equal(ag_tokens_get(s, "alice", &got, &found), AG_ERR_CONFIG);
+	assert_int_equal(ag_tokens_get(s, "bob", &got, &found), AG_OK);
+	assert_string_equal(got.refresh_token, t.refresh_token);
+	ag_token_cache_clear(&got);
+	ag_store_close(s);
+}
+
 static void test_forget_pin_import(void **state)
 {
 	struct ag_config *cfg = config(NULL);
@@ -1151,6 +1212,7 @@ int main(void)
 		cmocka_unit_test_setup(test_index_generation, fresh),
 		cmocka_unit_test_setup(test_throttle, fresh),
 		cmocka_unit_test_setup(test_forget_pin_import, fresh),
+		cmocka_unit_test_setup(test_token_sealing, fresh),
 		cmocka_unit_test_setup(test_superseded_and_reserved, fresh),
 	};
 

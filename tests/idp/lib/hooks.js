@@ -50,6 +50,11 @@ export function createHookServer(app) {
     if (!Array.isArray(b.roles) || !b.roles.every((r) => typeof r === 'string')) throw new HookError(400, 'body must be {"roles": [string]}');
     const u = user(n); u.roles = [...b.roles]; return userView(u);
   });
+  // Every refresh token issued to the user, oldest first: tests grep files for them
+  route('GET', '/users/([^/]+)/refresh-tokens', (b, q, [n]) => {
+    const { sub } = user(n);
+    return { refresh_tokens: [...app.tokens.rt].filter(([, e]) => e.sub === sub).map(([t]) => t) };
+  });
   route('POST', '/users/([^/]+)/revoke-sessions', (b, q, [n]) => ({ revoked_grants: app.revokeUserSessions(user(n)) }));
   route('POST', '/users/([^/]+)/lock', (b, q, [n]) => {
     const u = user(n); u.lockedUntil = Date.now() + (b.seconds ?? 300) * 1000; return userView(u);

@@ -25,7 +25,7 @@ export class Tokens {
     this.app = app;
     this.at = new Map(); // opaque alias -> { raw, sub, clientId, grantId, authTime, amr }
     this.jti = new Map(); // sha256hex(alias) -> alias
-    this.rt = new Map(); // "<grant uuid>.<secret>" -> { raw, grantId }
+    this.rt = new Map(); // "<grant uuid>.<secret>" -> { raw, grantId, sub }, in issue order
     this.crafted = []; // queued crafted id_token specs
   }
 
@@ -148,7 +148,7 @@ export class Tokens {
     // refresh token: "<grant uuid>.<secret>"; omitted on refresh unless the client rotates
     if (raw.refresh_token && !(form.grant_type === 'refresh_token' && !ent.RotatedRefreshToken)) {
       const rtAlias = `${gid}.${randomAlnum(32)}`;
-      this.rt.set(rtAlias, { raw: raw.refresh_token, grantId });
+      this.rt.set(rtAlias, { raw: raw.refresh_token, grantId, sub: u.sub });
       out.refresh_token = rtAlias;
     }
 
