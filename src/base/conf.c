@@ -90,6 +90,9 @@ static const struct key_spec key_specs[] = {
 	NUM(account_check_cache, KEY_SECONDS, 60, 0, 86400),
 	NUM(offline_grace,   KEY_NUMBER, 0, 0, 720),
 	CHOICE(account_check_without_token, "deny", "deny|allow"),
+	/* sudo reauthentication (module argument reauth) */
+	CHOICE(reauth_with,  "code", "code|password|full|device"),
+	NUM(reauth_max_age,  KEY_SECONDS, 300, 10, 3600),
 	/* device-code login (RFC 8628) */
 	{ "methods", KEY_WORDS, offsetof(struct ag_config, methods), "password", 0, 0, 0, false, "password|device" },
 	STR(device_scopes,   KEY_SCOPES, "openid offline_access", false),

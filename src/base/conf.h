@@ -74,6 +74,9 @@ struct ag_config {
 	long account_check_cache; /* seconds a successful check is reused */
 	long offline_grace;    /* hours; 0: an unreachable Authgear denies */
 	char *account_check_without_token; /* "deny" or "allow" */
+	/* sudo reauthentication (module argument reauth, login/reauth.c) */
+	char *reauth_with;     /* "code", "password", "full" or "device" */
+	long reauth_max_age;   /* seconds the reauthentication's auth_time may be old */
 	/* device-code login (RFC 8628) */
 	char *methods;         /* "password", "device" or both, comma separated */
 	char *device_scopes;   /* scopes of the device authorization request */
