@@ -285,7 +285,9 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 		err = ag_identity_login(s, cfg, log, user, sub, claims.roles, claims.n_roles, NULL, &row, NULL);
 	ag_account_cache_release(&row);
 	if (err == AG_OK)
-		ag_log(log, LOG_INFO, "account: %s: checked at Authgear (%s%s%s)", user, cfg->account_check,
+		ag_log(log, LOG_INFO, "account: %s: checked %s (%s%s%s)", user,
+		       strcmp(cfg->account_check, "jwt") == 0 && !fresh_tokens.id_token ? "locally" : "at Authgear",
+		       cfg->account_check,
 		       fresh_tokens.id_token && strcmp(cfg->account_check, "refresh") != 0 ? ", refreshed" : "",
 		       fresh_tokens.refresh_token ? ", rotated" : "");
 out:
