@@ -12,7 +12,7 @@ new_tmpdir
 DRIVER="$abs_top_builddir/tests/tools/pam_driver"
 DB="$T/state/private/accounts.db"
 
-idp_start "$T/idp"
+idp_start "$T/idp" --device
 U="users = alice, bob, carol, demo"
 write_config "$T/c.conf" "$U" "max_attempts_per_minute = 1000"
 for w in code password full; do
@@ -130,6 +130,23 @@ run bdis r-password bob authenticate bob-password-1
 grep -q '^rc=0 ' "$T/bdis.out" && fail "a disabled user reauthenticated"
 assert_contains "$T/bdis.out" "error: This account is disabled." "a disabled user is refused with one line"
 hook POST /users/bob/enable >/dev/null
+
+# --- reauth_with = device: a new device-code approval, checked the same way ------------------
+write_config "$T/device.conf" "$U" "methods = device" "reauth_with = device" "require_mfa = no" "max_attempts_per_minute = 1000" "timeout = 3"
+sed -i "s/^client_id = .*/client_id = pam_authgear_device/" "$T/device.conf"
+pam_service r-device "auth required $MODULE config=$T/device.conf debug reauth"
+hook POST /device/config '{"interval":1,"user_code":"WDJB-MJHT"}' >/dev/null
+polls() { hook GET "/requests?path=/oauth2/token" | grep -o '"t_ms":' | wc -l; }
+hook POST /counters/reset >/dev/null
+( for _ in $(seq 600); do [ "$(polls)" -ge 1 ] && break; sleep 0.1; done
+  hook POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}' > "$T/bg.out" ) &
+BG=$!
+run dev r-device carol authenticate ""
+wait "$BG" || true
+expect_rc dev 0
+assert_contains "$T/dev.out" "WDJB-MJHT" "reauth_with = device: shows the device code"
+assert_contains "$T/dev.log" "method=reauth-device" "reauth_with = device: the audit line"
+pass "reauth_with = device: a new approval reauthenticates"
 
 # --- the IdP down: AUTHINFO_UNAVAIL within login_timeout (pamtester) ---------------------------
 write_config "$T/down.conf" "$U" "login_timeout = 10" "reauth_with = password"
