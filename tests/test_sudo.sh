@@ -128,6 +128,19 @@ sudo_as other alice "$(totp alice 1)"
 sudo_refused other
 assert_contains "$T/other.err" "This user name is linked to another Authgear account." "another user's sub: sudo refused"
 
+# --- targetpw: PAM_USER is the target user, not the invoking one: not supported, PAM_IGNORE ------------
+{ cat "$T/authgear"; echo "Defaults:alice targetpw"; } > "$T/authgear.tp"
+visudo -cf "$T/authgear.tp" >/dev/null || fail "the targetpw drop-in does not parse"
+install -m 0440 "$T/authgear.tp" /etc/sudoers.d/authgear
+hook POST /counters/reset >/dev/null
+(cd /tmp && printf 'x\n' | timeout 60 setpriv --reuid=alice --regid="$(id -g alice)" --init-groups \
+	sudo -S -u carol /usr/bin/id -u > "$T/tp.out" 2> "$T/tp.err"; echo $? > "$T/tp.rc")
+install -m 0440 "$T/authgear" /etc/sudoers.d/authgear
+sudo_refused tp
+assert_not_contains "$T/tp.err" "Verification code" "targetpw: the module asks nothing"
+[ "$(total)" = 0 ] || { hook GET /counters; fail "targetpw: the module made requests"; }
+pass "targetpw (sudo -u carol, carol an Authgear user): PAM_IGNORE, no request; the next module asks"
+
 # --- the role removed at the IdP: after the account check, the group rule no longer applies -------------
 hook POST /users/alice/roles '{"roles":["unix-user"]}' >/dev/null
 conf "account_check_cache = 0"
