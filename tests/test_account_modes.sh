@@ -167,6 +167,13 @@ assert_not_contains "$T/g_revoked_down.log" "allowed offline" "no offline grace 
 hook POST /faults/clear
 pass "a revoked user with the IdP down afterwards stays denied"
 
+# refresh mode: a session revoked at the IdP (the disable case: test_account.sh)
+login ref_login grace0 frank
+hook POST /users/frank/revoke-sessions
+run ref_revoked grace0 frank acct_mgmt
+ended ref_revoked invalid_grant frank
+pass "refresh: a session revoked at the IdP -> invalid_grant -> denied, cache gone"
+
 # --- 50 concurrent checks, rotation on ------------------------------------------------------
 login rot_login rot frank
 RT0=$(col refresh_token frank)

@@ -81,6 +81,18 @@ vg_pam pw bob < "$T/pw.answers"
 grep -q "audit: user=bob .* method=password amr=[^ ]*otp" "$T/pw.log" || { cat "$T/pw.log"; fail "pw: not a password + TOTP login"; }
 pass "pam_authgear.so password + TOTP login under valgrind: success, 0 bytes lost, no memory errors"
 
+# The account check on bob's cached tokens, resolver mode with the access
+# token expired: the refresh grant, the ID token's verification and the
+# resolver's headers, all in one run.
+write_config "$T/res.conf" "users = bob" "timeout = 60" "account_check = resolver" "account_check_cache = 0"
+pam_service res "account required $MODULE config=$T/res.conf"
+sqlite3 "$T/state/private/accounts.db" "UPDATE tokens SET access_expires = 1"
+rc=$(export LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	PAM_WRAPPER_DISABLE_DEEPBIND=1 AUTHGEAR_TEST_LOG="$T/res.log"; vg res pamtester -v res bob acct_mgmt) || exit 1
+[ "$rc" = 0 ] && grep -q "checked at Authgear (resolver, refreshed)" "$T/res.log" ||
+	{ cat "$T/out-res.txt" "$T/res.log"; fail "res: account check under valgrind: want success, got exit $rc"; }
+pass "pam_authgear.so account check (resolver, refreshed first) under valgrind: success, 0 bytes lost, no memory errors"
+
 hook POST /device/config '{"interval":1,"user_code":"WDJB-MJHT"}' >/dev/null || fail "device config"
 write_config "$T/dev.conf" "users = alice" "methods = device" "timeout = 60"
 sed -i 's/^client_id = .*/client_id = pam_authgear_device/' "$T/dev.conf"

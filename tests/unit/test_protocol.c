@@ -39,11 +39,13 @@ struct step {
 	const char *content_type, *body;
 	enum ag_err transport_err; /* AG_OK: answer with status and body */
 };
+static const char *x_authgear; /* X-Authgear-* header lines of every answer */
 
 struct script {
 	const struct step *steps;
 	size_t n, at;
 	char sent[4096]; /* the last request body */
+	char bearer[64]; /* the last request's bearer token */
 	double sent_ms[16]; /* the clock at each request */
 };
 
@@ -82,12 +84,14 @@ static enum ag_err scripted(void *ctx, const char *method, const char *url, cons
 	assert_string_equal(method, st->method);
 	assert_string_equal(url, st->url);
 	snprintf(s->sent, sizeof s->sent, "%s", body ? body : "");
+	snprintf(s->bearer, sizeof s->bearer, "%s", bearer ? bearer : "");
 	if (st->transport_err != AG_OK)
 		return st->transport_err;
 	resp->status = st->status;
 	resp->body = strdup(st->body);
 	resp->body_len = strlen(st->body);
 	resp->content_type = st->content_type ? strdup(st->content_type) : NULL;
+	resp->x_authgear = x_authgear ? strdup(x_authgear) : NULL;
 	return AG_OK;
 }
 
@@ -319,6 +323,62 @@ static void test_device_poll_timing(void **state)
 	assert_true(fake_now_ms <= 100000 + 20000);
 }
 
+/* The resolver's headers (authgear-protocol.md §7), names in any case;
+ * anything missing, repeated or malformed is refused, never guessed. */
+#define RESOLVER_URL ISSUER "/_resolver/resolve"
+static void test_resolver(void **state)
+{
+	static const struct {
+		long status;
+		const char *headers;
+		enum ag_err want;
+	} cases[] = {
+		{ 200, "X-Authgear-Session-Valid: false\r\n", AG_ERR_INVALID_GRANT },
+		{ 200, NULL, AG_ERR_PROTOCOL },
+		{ 200, "X-Authgear-Session-Valid: true\r\nX-Authgear-Session-Valid: false\r\n", AG_ERR_PROTOCOL },
+		{ 200, "X-Authgear-Session-Valid: yes\r\n", AG_ERR_PROTOCOL },
+		{ 200, "X-Authgear-Session-Valid: true\r\nX-Authgear-User-Anonymous: false\r\n", AG_ERR_PROTOCOL },
+		{ 200, "X-Authgear-Session-Valid: true\r\nX-Authgear-User-Id: u-1\r\n", AG_ERR_PROTOCOL },
+		{ 200, "X-Authgear-Session-Valid: true\r\nX-Authgear-User-Id: u-1\r\nX-Authgear-User-Anonymous: false\r\n"
+		       "X-Authgear-User-Roles: a,,b\r\n", AG_ERR_PROTOCOL },
+		{ 200, "X-Authgear-Session-Valid: true\r\nX-Authgear-User-Id: u-1\r\nX-Authgear-User-Anonymous: false\r\n"
+		       "X-Authgear-Session-Authenticated-At: 12x\r\n", AG_ERR_PROTOCOL },
+		{ 503, NULL, AG_ERR_SERVER },
+	};
+	struct step step = { "GET", RESOLVER_URL, 200, NULL, "", AG_OK };
+	const char *valid = "x-authgear-session-valid: true\r\nX-Authgear-User-Id: u-1\r\n"
+			     "X-Authgear-User-Anonymous: false\r\nX-Authgear-User-Verified: true\r\n"
+			     "X-Authgear-User-Roles: unix-admin,unix-user\r\n"
+			     "X-Authgear-Session-Amr: mfa otp pwd\r\nX-Authgear-Session-Authenticated-At: 1755770400\r\n";
+	struct ag_claims c;
+
+	x_authgear = valid;
+	run(&step, 1);
+	assert_int_equal(ag_resolve(&oidc, RESOLVER_URL, "at-1", &c), AG_OK);
+	assert_string_equal(script.bearer, "at-1");
+	assert_string_equal(c.sub, "u-1");
+	assert_false(c.is_anonymous);
+	assert_int_equal(c.n_roles, 2);
+	assert_string_equal(c.roles[0], "unix-admin");
+	assert_string_equal(c.roles[1], "unix-user");
+	assert_int_equal(c.n_amr, 3);
+	assert_string_equal(c.amr[2], "pwd");
+	assert_int_equal(c.auth_time, 1755770400);
+	ag_claims_clear(&c);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		step.status = cases[i].status;
+		x_authgear = cases[i].headers;
+		run(&step, 1);
+		assert_int_equal(ag_resolve(&oidc, RESOLVER_URL, "at-1", &c), cases[i].want);
+		assert_null(c.sub);
+		assert_int_equal(c.n_roles, 0);
+	}
+	step.transport_err = AG_ERR_NETWORK;
+	run(&step, 1);
+	assert_int_equal(ag_resolve(&oidc, RESOLVER_URL, "at-1", &c), AG_ERR_NETWORK);
+	x_authgear = NULL;
+}
+
 /* The URL rules still apply with a transport set: nothing is sent. */
 static void test_url_rules_before_the_seam(void **state)
 {
@@ -339,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_device_poll_endings),
 		cmocka_unit_test(test_device_poll_timing),
 		cmocka_unit_test(test_url_rules_before_the_seam),
+		cmocka_unit_test(test_resolver),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

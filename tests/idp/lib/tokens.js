@@ -186,7 +186,7 @@ export class Tokens {
       switch (ctx.path) {
         case '/oauth2/revoke': return this.revoke(ctx);
         case '/oauth2/userinfo': return this.userinfo(ctx);
-        case '/_resolver/resolve': return this.resolve(ctx);
+        case '/_resolver/resolve': case '/resolve': return this.resolve(ctx); // §7: both paths
         case '/oauth2/end_session': return this.endSession(ctx);
         case '/_internals/oauth_entrypoint':
           ctx.type = 'text/html; charset=utf-8';

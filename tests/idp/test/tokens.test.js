@@ -281,3 +281,22 @@ test('no device flow by default: the endpoint does not exist', async () => {
   const r = await idp.req('POST', '/oauth2/device_authorization', { form: { client_id: 'pam_authgear_device', scope: 'openid' } });
   assert.equal(r.status, 404);
 });
+
+test('resolver (§7): /resolve too, HEAD, scheme case-insensitive, revoked session and live roles', async () => {
+  const l = await login(idp, 'carol');
+  const at = l.tokens.access_token;
+  const head = await idp.req('HEAD', '/_resolver/resolve', { headers: bearer(at) });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['x-authgear-session-valid'], 'true');
+  const alias = await idp.req('GET', '/resolve', { headers: { authorization: `bearer ${at}` } });
+  assert.equal(alias.status, 200);
+  assert.equal(alias.headers['x-authgear-user-id'], USER.carol.sub);
+  assert.equal(alias.headers['x-authgear-user-roles'], 'unix-user');
+  await idp.hook('POST', '/users/carol/roles', { roles: ['unix-user', 'unix-admin'] });
+  assert.equal((await resolveHeaders(bearer(at)))['x-authgear-user-roles'], 'unix-user,unix-admin', 'roles are read at each call');
+  await idp.hook('POST', '/users/carol/roles', { roles: [] });
+  assert.equal((await resolveHeaders(bearer(at)))['x-authgear-user-roles'], undefined, 'no roles: no header');
+  await idp.hook('POST', '/users/carol/roles', { roles: ['unix-user'] });
+  await idp.hook('POST', '/users/carol/revoke-sessions');
+  assert.deepEqual(await resolveHeaders(bearer(at)), { 'x-authgear-session-valid': 'false' }, 'a revoked session is invalid at once');
+});
