@@ -21,7 +21,7 @@ idp=$build/tests/idp
 [ -x "$cli" ] && [ -f "$module" ] && [ -f "$nss" ] || { echo "bench: build first" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/bench-sudo.XXXXXX)
 chmod 0755 "$tmp"
-trap '"$idp/stop.sh" "$tmp/idp" >/dev/null 2>&1; umount -R /etc/sudoers.d /etc/pam.d /etc/nsswitch.conf /var/lib 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '"$idp/stop.sh" "$tmp/idp" >/dev/null 2>&1; umount -R /etc/sudoers.d /etc/pam.d /etc/nsswitch.conf /var/lib /run/sudo 2>/dev/null; rm -rf "$tmp"' EXIT
 
 libdir=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
 overlay() { mkdir -p "$2" "$2.work"; mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$2.work" "$1"; }
@@ -31,8 +31,10 @@ overlay /etc/sudoers.d "$tmp/ov/sudoers.d"; overlay /etc/pam.d "$tmp/ov/pam.d"
 sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
 	/etc/nsswitch.conf > "$tmp/nsswitch.conf"
 mount --bind "$tmp/nsswitch.conf" /etc/nsswitch.conf
+# sudo's timestamps of this run stay in the namespace
+mkdir -p /run/sudo && mount -t tmpfs -o mode=0711 tmpfs /run/sudo
 
-"$idp/start.sh" --state "$tmp/idp" --no-rate-limits >/dev/null
+"$idp/start.sh" --state "$tmp/idp" --no-rate-limits >"$tmp/idp-start.out" 2>&1 || { cat "$tmp/idp-start.out" >&2; exit 1; }
 . "$tmp/idp/idp.env"
 cat > "$tmp/c.conf" <<EOF2
 issuer = $ISSUER

@@ -36,6 +36,8 @@ rm -rf /var/lib/authgear
 sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
 	/etc/nsswitch.conf > "$T/nsswitch.conf"
 mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+# sudo's timestamps of this run stay in the namespace
+mkdir -p /run/sudo && mount -t tmpfs -o mode=0711 tmpfs /run/sudo
 overlay /etc/sudoers.d "$T/ov/sudoers.d"
 overlay /etc/pam.d "$T/ov/pam.d"
 
