@@ -31,6 +31,7 @@ struct module_args {
 	bool debug;
 	bool use_first_pass;
 	bool try_first_pass;
+	bool reauth;            /* sudo: reauthenticate the invoking user (ag_login_reauth) */
 };
 
 static void pam_log_sink(void *sink_ctx, int priority, const char *line)
@@ -70,6 +71,8 @@ static void parse_args(const struct ag_log *log, int argc, const char **argv, st
 			args->use_first_pass = true;
 		else if (strcmp(argv[i], "try_first_pass") == 0)
 			args->try_first_pass = true;
+		else if (strcmp(argv[i], "reauth") == 0)
+			args->reauth = true;
 		else
 			ag_log(log, LOG_WARNING, "unknown module argument '%s' ignored", argv[i]);
 	}
@@ -137,6 +140,30 @@ static bool is_ours(pam_handle_t *pamh, int argc, const char **argv, struct ag_c
 	return setup(pamh, argc, argv, &log, &args, cfg) == AG_OK && our_user(pamh, *cfg, &log);
 }
 
+/* sudo's stack with the reauth argument: PAM_USER is the invoking user
+ * (sudo sets PAM_RUSER to the same name). Under targetpw or rootpw PAM_USER
+ * is the target user: not supported, the next module answers. */
+static int reauth(pam_handle_t *pamh, const struct ag_config *cfg, const struct ag_log *log,
+		  const struct ag_conv *conv, const char *user)
+{
+	struct ag_login l = { .cfg = cfg, .log = log, .conv = conv, .user = user };
+	const void *ruser = NULL;
+	enum ag_err err;
+	int rc;
+
+	if (pam_get_item(pamh, PAM_RUSER, &ruser) == PAM_SUCCESS && ruser && strcmp(ruser, user) != 0) {
+		ag_log(log, LOG_NOTICE, "reauth: %s asks for %s's authentication (sudo targetpw or rootpw): not supported; "
+		       "ignored", (const char *)ruser, user);
+		return PAM_IGNORE;
+	}
+	err = ag_login_reauth(&l);
+	if (err != AG_OK && l.line[0])
+		pam_error(pamh, "%s", l.line);
+	rc = ag_err_to_pam_login(err, cfg->reveal_unknown_users);
+	ag_login_clear(&l);
+	return rc;
+}
+
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct ag_conv conv = { .talk = pam_talk, .ctx = pamh };
@@ -169,6 +196,11 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	}
 	if (!ag_login_resolves(&log, user)) {
 		rc = ag_err_to_pam_login(AG_ERR_USER_UNKNOWN, cfg->reveal_unknown_users);
+		ag_config_free(cfg);
+		return rc;
+	}
+	if (args.reauth) {
+		rc = reauth(pamh, cfg, &log, &conv, user);
 		ag_config_free(cfg);
 		return rc;
 	}

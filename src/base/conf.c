@@ -93,6 +93,9 @@ static const struct key_spec key_specs[] = {
 	STR(token_key_file,  KEY_PATH, NULL, false),
 	/* sessions (pam_sm_open_session / pam_sm_close_session, login/session.c) */
 	NUM(revoke_on_logout, KEY_BOOL, 0, 0, 1),
+	/* sudo reauthentication (module argument reauth) */
+	CHOICE(reauth_with,  "code", "code|password|full|device"),
+	NUM(reauth_max_age,  KEY_SECONDS, 300, 10, 3600),
 	/* device-code login (RFC 8628) */
 	{ "methods", KEY_WORDS, offsetof(struct ag_config, methods), "password", 0, 0, 0, false, "password|device" },
 	STR(device_scopes,   KEY_SCOPES, "openid offline_access", false),

@@ -76,6 +76,9 @@ struct ag_config {
 	char *account_check_without_token; /* "deny" or "allow" */
 	char *token_key_file;  /* seals the token cache's tokens (tokens.h); NULL: stored plain */
 	bool revoke_on_logout; /* the last session's close revokes the refresh token (session.h) */
+	/* sudo reauthentication (module argument reauth, login/reauth.c) */
+	char *reauth_with;     /* "code", "password", "full" or "device" */
+	long reauth_max_age;   /* seconds the reauthentication's auth_time may be old */
 	/* device-code login (RFC 8628) */
 	char *methods;         /* "password", "device" or both, comma separated */
 	char *device_scopes;   /* scopes of the device authorization request */

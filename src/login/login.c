@@ -263,6 +263,36 @@ static enum ag_err drive_flow(struct ag_login *l, struct ag_flow *f, const char 
 	return AG_ERR_PROTOCOL;
 }
 
+#define REAUTH_NOT_FRESH "Authgear did not confirm a fresh sign-in; try again."
+
+/* A reauthentication's ID token: the bound user's (never anyone else's,
+ * whatever Authgear returned), and authenticated by this run, not earlier. */
+static enum ag_err reauth_check(struct ag_login *l)
+{
+	long long now = ag_clock_wall(l->clock), at = l->claims.auth_time;
+
+	if (l->bound_sub && strcmp(l->claims.sub, l->bound_sub) != 0) {
+		ag_log(l->log, LOG_ERR, "reauth: %s: the ID token is for another Authgear account (sub %s, %s is bound to "
+		       "%s); refused", l->user, l->claims.sub, l->user, l->bound_sub);
+		return deny(l, AG_ERR_DENIED, "This user name is linked to another Authgear account.");
+	}
+	if (at < l->reauth_start - l->cfg->leeway || at > now + l->cfg->leeway) {
+		ag_log(l->log, LOG_ERR, "reauth: %s: auth_time %lld is not this reauthentication's (started %lld, now %lld, "
+		       "leeway %ld s): not a fresh authentication; refused", l->user, at, l->reauth_start, now, l->cfg->leeway);
+		return deny(l, AG_ERR_DENIED, REAUTH_NOT_FRESH);
+	}
+	return AG_OK;
+}
+
+/* Whether amr shows factor; "otp" is also shown by "mfa". */
+static bool shows_factor(const struct ag_claims *c, const char *factor)
+{
+	for (size_t i = 0; i < c->n_amr; i++)
+		if (strcmp(c->amr[i], factor) == 0 || (strcmp(factor, "otp") == 0 && strcmp(c->amr[i], "mfa") == 0))
+			return true;
+	return false;
+}
+
 enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, const struct ag_login_proof *proof)
 {
 	struct ag_token_cache cache = { 0 };
@@ -270,13 +300,23 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	bool again = false;
 	enum ag_err err;
 
-	err = ag_oidc_verify_id_token(l->o, tokens->id_token, proof->nonce, l->cfg->max_age, &l->claims);
+	err = ag_oidc_verify_id_token(l->o, tokens->id_token, proof->nonce,
+				      l->reauth ? l->cfg->reauth_max_age : l->cfg->max_age, &l->claims);
 	ag_login_step(l, "verify");
 	if (err != AG_OK)
 		return deny(l, err, NULL);
-	err = ag_policy_check(l->cfg, l->log, l->user, &l->claims, proof->second_factor_proven, proof->rule, &line);
-	if (err != AG_OK)
-		return deny(l, err, line);
+	if (l->reauth && (err = reauth_check(l)) != AG_OK)
+		return err;
+	if (proof->reauth_amr && !shows_factor(&l->claims, proof->reauth_amr)) {
+		ag_log(l->log, LOG_ERR, "reauth: %s: the ID token's amr does not show the factor asked for (%s); refused",
+		       l->user, proof->reauth_amr);
+		return deny(l, AG_ERR_DENIED, REAUTH_NOT_FRESH);
+	}
+	if (!proof->reauth_amr) {
+		err = ag_policy_check(l->cfg, l->log, l->user, &l->claims, proof->second_factor_proven, proof->rule, &line);
+		if (err != AG_OK)
+			return deny(l, err, line);
+	}
 	if (proof->name_from_userinfo) {
 		err = ag_login_userinfo_name(l, tokens);
 		if (err != AG_OK)
@@ -285,7 +325,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	/* One store transaction: the binding, the Unix side (UID at the first
 	 * login, roles -> groups), the throttle, the token cache, the NSS index. */
 	ag_store_busy_limit(l->store, ag_http_remaining_ms(l->o->http)); /* what is left of login_timeout */
-	err = ag_account_cache_from(&cache, tokens, &l->claims, ag_clock_wall(l->clock), true);
+	err = ag_account_cache_from(&cache, tokens, &l->claims, ag_clock_wall(l->clock), !l->reauth);
 	if (err == AG_OK)
 		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles,
 					l->claims.n_roles, proof->factor, NULL, &cache, &again);
@@ -434,7 +474,10 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 	long retry_after = 0;
 	enum ag_err err;
 
-	snprintf(l->method, sizeof l->method, "%s", method);
+	if (l->reauth)
+		snprintf(l->method, sizeof l->method, "reauth-%s", l->reauth_mode);
+	else
+		snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_tokens_store_open(l->cfg, l->log, &l->store);
 	if (err == AG_OK) {
 		/* login_timeout counts from the first request, which comes later:
@@ -525,7 +568,13 @@ static enum ag_err ask_code(struct ag_login *l, const char *password, char **cod
 
 enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 {
-	const struct ag_authorize_opts opts = { .flow = AG_FLOW_LOGIN, .max_age = l->cfg->max_age };
+	/* A full reauthentication is a login forced to authenticate now. */
+	const struct ag_authorize_opts opts = {
+		.flow = AG_FLOW_LOGIN,
+		.scopes = l->reauth ? l->reauth_scopes : NULL,
+		.prompt = l->reauth ? "login" : NULL,
+		.max_age = l->reauth ? 0 : l->cfg->max_age,
+	};
 	struct ag_prewarm pw = { 0 };
 	enum ag_store_factor last = AG_STORE_FACTOR_NONE;
 	char *password = NULL, *code = NULL;
@@ -588,6 +637,169 @@ void ag_login_clear(struct ag_login *l)
 	ag_claims_clear(&l->claims);
 	ag_oidc_close(l->o);
 	ag_store_close(l->store);
+	free(l->bound_sub);
+	l->bound_sub = NULL;
 	l->o = NULL;
 	l->store = NULL;
+}
+
+/* --- sudo reauthentication (authgear-protocol.md §2.3, §3.11) ------------------ */
+
+/* The answer to the one factor a reauth flow asks: a TOTP code (its form
+ * checked first: no attempt wasted) or the password. */
+static enum ag_err reauth_ask(struct ag_login *l, bool code, json_t **input)
+{
+	char *answer = NULL;
+	enum ag_err err;
+
+	*input = NULL;
+	err = ag_login_ask(l, AG_CONV_SECRET, code ? "Verification code: " : "Password: ", &answer);
+	if (err == AG_OK && code && (err = check_code_form(l, false, answer, NULL)) != AG_OK)
+		deny(l, err, NULL);
+	if (err == AG_OK && !(*input = json_pack("{s:s, s:s}", "authentication", code ? "secondary_totp" : "primary_password",
+						 code ? "code" : "password", answer)))
+		err = AG_ERR_NOMEM;
+	ag_free_secret(answer);
+	return err;
+}
+
+/* The reauth flow on the cached ID token: authorize (scope openid only: with
+ * offline_access Authgear would create a new offline grant), the answer fed
+ * with the create request (the identify step is pre-filled from the hint),
+ * consent, token: the fewest requests the protocol allows. code: the second
+ * factor, unless the last login showed none (the password then). */
+static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, bool code)
+{
+	const struct ag_authorize_opts opts = {
+		.flow = AG_FLOW_REAUTH, .scopes = "openid", .prompt = "login", .max_age = 0, .id_token_hint = id_token,
+	};
+	struct ag_pkce pk = { 0 };
+	struct ag_flow *f = NULL;
+	struct ag_flow_error ferr = { 0 };
+	struct ag_tokens tokens = { 0 };
+	char *url_query = NULL, *code_grant = NULL;
+	const char *finish_uri;
+	enum ag_store_factor seen = AG_STORE_FACTOR_NONE; /* the amr check below decides */
+	json_t *input = NULL, *batch = NULL;
+	enum ag_err err;
+
+	err = ag_pkce_new(&pk);
+	if (err == AG_OK)
+		err = ag_authorize(l->o, &opts, &pk, &url_query);
+	ag_login_step(l, "authorize");
+	if (err == AG_OK)
+		err = reauth_ask(l, code, &input);
+	if (err == AG_OK && !(batch = json_pack("[O]", input)))
+		err = AG_ERR_NOMEM;
+	if (err != AG_OK)
+		goto out;
+	err = ag_flow_create(l->o, ag_flow_type_name(opts.flow), l->cfg->flow_name, url_query, batch, &f, &ferr);
+	ag_json_wipe(batch);
+	/* The second factor was removed since the last login: the flow offers
+	 * the password only (Authgear's reauth takes any one factor). */
+	if (err != AG_OK && code && f && strcmp(ferr.reason, "ValidationFailed") == 0 &&
+	    strcmp(ag_flow_action(f), "authenticate") == 0 && !ag_flow_offers(f, "authentication", "secondary_totp") &&
+	    ag_flow_offers(f, "authentication", "primary_password")) {
+		ag_log(l->log, LOG_NOTICE, "reauth: %s has no second factor now; asking the password", l->user);
+		code = false;
+		ag_json_wipe(input);
+		json_decref(input);
+		memset(&ferr, 0, sizeof ferr);
+		err = reauth_ask(l, false, &input);
+		if (err == AG_OK)
+			err = ag_flow_input(f, input, &ferr);
+	}
+	ag_login_step(l, code ? "code" : "password");
+	if (err != AG_OK) {
+		if (ferr.reason[0])
+			err = flow_denied(l, err, &ferr);
+		goto out;
+	}
+	if (f->tracking_id[0])
+		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", f->tracking_id);
+	err = drive_flow(l, f, NULL, &seen, &finish_uri);
+	if (err == AG_OK)
+		err = ag_authorize_consent(l->o, finish_uri, pk.state, &code_grant);
+	ag_login_step(l, "consent");
+	if (err == AG_OK)
+		err = ag_token_exchange_code(l->o, code_grant, pk.verifier, &tokens);
+	ag_login_step(l, "token");
+	if (err == AG_OK) {
+		const struct ag_login_proof proof = { .nonce = pk.nonce, .reauth_amr = code ? "otp" : "pwd" };
+		err = ag_login_finish(l, &tokens, &proof);
+	}
+out:
+	ag_tokens_clear(&tokens);
+	ag_free_secret(code_grant);
+	free(url_query);
+	if (input)
+		ag_json_wipe(input);
+	json_decref(input);
+	json_decref(batch);
+	ag_flow_free(f);
+	ag_pkce_clear(&pk);
+	return err;
+}
+
+/* Whether a comma-separated amr list shows a second factor. */
+static bool amr_list_has_otp(const char *amr)
+{
+	const char *p = amr;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		if ((n == 3 && strncmp(p, "otp", 3) == 0) || (n == 3 && strncmp(p, "mfa", 3) == 0))
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+enum ag_err ag_login_reauth(struct ag_login *l)
+{
+	struct ag_store *s = NULL;
+	struct ag_token_cache t = { 0 };
+	bool found = false, code;
+	char *hint = NULL;
+	enum ag_err err;
+
+	l->reauth = true;
+	l->reauth_mode = l->cfg->reauth_with;
+	l->reauth_start = ag_clock_wall(l->clock);
+	/* What the last login here left: the binding and the cached ID token. */
+	err = ag_store_open(l->cfg->state_dir, l->log, &s);
+	if (err == AG_OK)
+		err = ag_store_bound_sub(s, l->user, &l->bound_sub);
+	if (err == AG_OK)
+		err = ag_tokens_get(s, l->user, &t, &found);
+	ag_store_close(s);
+	if (err != AG_OK) {
+		ag_login_end(l, err, false);
+		return err;
+	}
+	code = amr_list_has_otp(t.amr);
+	l->reauth_scopes = found && t.refresh_token ? "openid" : NULL; /* keep the cached grant */
+	if (found && t.id_token && l->bound_sub && t.id_token[0])
+		hint = t.id_token, t.id_token = NULL;
+	ag_token_cache_clear(&t);
+	if (!hint && (strcmp(l->reauth_mode, "code") == 0 || strcmp(l->reauth_mode, "password") == 0)) {
+		ag_log(l->log, LOG_NOTICE, "reauth: %s: no cached ID token (never signed in here, or the session ended); "
+		       "running a full login (reauth_with = full)", l->user);
+		ag_login_tell(l, "No Authgear sign-in is remembered here for you: sign in fully.");
+		l->reauth_mode = "full";
+	}
+	if (strcmp(l->reauth_mode, "full") == 0)
+		err = ag_login_password(l, NULL);
+	else if (strcmp(l->reauth_mode, "device") == 0)
+		err = ag_login_device(l);
+	else {
+		err = ag_login_begin(l, l->reauth_mode);
+		if (err == AG_OK)
+			err = ag_login_oidc(l);
+		if (err == AG_OK)
+			err = reauth_exchange(l, hint, strcmp(l->reauth_mode, "code") == 0 && code);
+		ag_login_end(l, err, false);
+	}
+	ag_free_secret(hint);
+	return err;
 }

@@ -48,6 +48,16 @@ struct ag_login {
 	long connections;                  /* TLS connections opened */
 	double network_ms;                 /* time inside HTTPS requests */
 
+	/* sudo reauthentication (ag_login_reauth): every method asks Authgear
+	 * for a fresh authentication (prompt=login, max_age=0) and
+	 * ag_login_finish checks it (sub = bound_sub, auth_time from
+	 * reauth_start, reauth_max_age) */
+	bool reauth;
+	const char *reauth_mode;           /* reauth_with as run: "code", "password", "full", "device" */
+	long long reauth_start;
+	char *bound_sub;
+	const char *reauth_scopes;         /* NULL: the configured scopes */
+
 	/* internal */
 	struct ag_oidc *o;
 	struct ag_store *store;
@@ -66,6 +76,9 @@ struct ag_login_proof {
 	/* The second factor the client saw pass, remembered for the next login's
 	 * order (NULL: this method cannot tell; the remembered one stays). */
 	const enum ag_store_factor *factor;
+	/* A reauthentication with one factor: the amr value it must show ("otp":
+	 * "otp" or "mfa"; "pwd"), instead of the login policy. */
+	const char *reauth_amr;
 };
 
 /* Whether user is handled by pam_authgear: a valid name that is allow-listed
@@ -103,6 +116,13 @@ enum ag_err ag_login_userinfo_name(struct ag_login *l, const struct ag_tokens *t
 enum ag_err ag_login_begin(struct ag_login *l, const char *method);
 void ag_login_end(struct ag_login *l, enum ag_err err, bool count_conv);
 enum ag_err ag_login_deny(struct ag_login *l, enum ag_err err, const char *line);
+
+/* sudo's reauthentication of l->user (pam_authgear.so reauth): Authgear's
+ * reauth flow with the cached ID token as id_token_hint, asking what
+ * reauth_with says (authgear-protocol.md §2.3, §3.11); without a cached ID
+ * token a full login. The ID token must be the bound user's, authenticated
+ * now; the cache gets the new ID token and auth_time. */
+enum ag_err ag_login_reauth(struct ag_login *l);
 
 /* The device-code login (RFC 8628): URL and user code, then the QR code, as
  * info messages, "Press Enter" (or "new" for a new code), polling, the
