@@ -1,7 +1,8 @@
 #!/bin/bash
 # Set up everything, build, and run every test: unit tests, the test IdP's own
-# tests, the PAM/NSS module tests, the demo, the Debian packages end to end
-# (make check-deb), and make distcheck (a default build without test hooks,
+# tests, the PAM/NSS module tests, the demo, a second build under ASan +
+# UBSan with its unit tests and pam_wrapper tests (scripts/test-asan.sh), the
+# Debian packages end to end (make check-deb), and make distcheck (a default build without test hooks,
 # running its hook-free tests). As root on Debian 12. Exits non-zero on any
 # failure, and with CI=true (as .ci/run sets) also when any test skipped.
 set -euo pipefail
@@ -40,6 +41,9 @@ if [ "${CI:-}" = true ] && grep -q '^SKIP:' test-suite.log; then
 	summary
 	exit 1
 fi
+# The sanitizer pass: a second build with ASan + UBSan, its unit tests,
+# corpus replays and pam_wrapper tests (scripts/test-asan.sh).
+bash scripts/test-asan.sh || { summary; exit 1; }
 # The Debian packages end to end (tests/test_deb.sh): outside make check
 # because it builds everything a second time, with dpkg-buildpackage.
 make check-deb >check-deb.log 2>&1 || {

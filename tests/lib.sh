@@ -28,7 +28,13 @@ new_tmpdir() {
 # "Invalid user"), so the test IdP's users resolve in every PAM run:
 # nss_wrapper with /etc/passwd and /etc/group plus those users. PAM_PRELOAD
 # is the LD_PRELOAD of a PAM run; the NSS_WRAPPER_* files are exported here.
-PAM_PRELOAD="libpam_wrapper.so libnss_wrapper.so"
+# Under the sanitizer build (scripts/test-asan.sh) AG_ASAN_PRELOAD names the
+# ASan runtime (and the module, to keep it mapped for leak stacks): libasan
+# must be the first preload of a program that is not built with ASan
+# (pamtester) and dlopens a module that is, and of one built with ASan too,
+# since a preload comes before the runtime it links.
+ASAN_FIRST=${AG_ASAN_PRELOAD:+$AG_ASAN_PRELOAD }
+PAM_PRELOAD="${ASAN_FIRST}libpam_wrapper.so libnss_wrapper.so"
 nss_users() {
 	mkdir -p "$T/nss"
 	cp /etc/passwd "$T/nss/passwd"

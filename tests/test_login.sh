@@ -416,12 +416,12 @@ expect_log down "Couldn't connect to server"
 # module decides; no line shown, no request.
 pam_service pw-other "password [ignore=ignore default=die] $MODULE config=$T/c.conf" "password required pam_permit.so"
 for u in root localuser; do
-	timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	timeout 20 env LD_PRELOAD="${ASAN_FIRST}libpam_wrapper.so" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		"$DRIVER" pw-other "$u" chauthtok > "$T/chauthtok-$u.out" 2>&1
 	[ "$(cat "$T/chauthtok-$u.out")" = "rc=0 Success" ] || { cat "$T/chauthtok-$u.out"; fail "chauthtok for $u: want PAM_IGNORE (the next module decides)"; }
 done
 pam_service pw-other-only "password required $MODULE config=$T/c.conf"
-timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+timeout 20 env LD_PRELOAD="${ASAN_FIRST}libpam_wrapper.so" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 	"$DRIVER" pw-other-only root chauthtok > "$T/chauthtok-alone.out" 2>&1
 # (a stack where every module ignores: libpam answers PAM_PERM_DENIED, and
 # the module said nothing)

@@ -6,7 +6,7 @@ export const FAULT_TYPES = {
   http500: 'early', status: 'early', delay: 'early', garbage_json: 'early', html200: 'early',
   oversized: 'early', reset: 'early', hang: 'early', date_skew: 'early',
   // applied to the real response
-  truncated_json: 'late', cut_connection: 'late', duplicate_keys: 'late', wrong_issuer: 'late', http_location: 'late',
+  truncated_json: 'late', cut_connection: 'late', drip: 'late', duplicate_keys: 'late', wrong_issuer: 'late', http_location: 'late',
   set_field: 'late',
 };
 
@@ -107,6 +107,21 @@ export class Faults {
         const headers = { ...ctx.response.headers, 'content-length': full.length };
         ctx.res.writeHead(ctx.status, headers);
         ctx.res.write(full.subarray(0, f.bytes ?? Math.floor(full.length / 2)), () => ctx.req.socket.destroy());
+        return;
+      } else if (f.type === 'drip') {
+        // The real response, its full Content-Length, one byte every `interval` seconds.
+        const full = Buffer.from(text);
+        ctx.respond = false;
+        ctx.res.writeHead(ctx.status, { ...ctx.response.headers, 'content-length': full.length });
+        let i = 0;
+        const tick = () => {
+          if (ctx.res.destroyed) return;
+          if (i >= full.length) { ctx.res.end(); return; }
+          ctx.res.write(full.subarray(i, i + 1));
+          i += 1;
+          setTimeout(tick, (f.interval ?? 1) * 1000);
+        };
+        tick();
         return;
       }
       const type = ctx.response.get('Content-Type');

@@ -106,6 +106,17 @@ test('late faults: truncated_json, duplicate_keys, wrong_issuer, http_location, 
   assert.equal((await idp.req('GET', DISC)).json.issuer, idp.issuer);
 });
 
+test('drip: the real body, one byte per interval', async () => {
+  await fault({ path: DISC, type: 'drip', interval: 0.002 });
+  const t0 = Date.now();
+  const d = await idp.req('GET', DISC);
+  const ms = Date.now() - t0;
+  assert.equal(d.json.issuer, idp.issuer);
+  // one byte every 2 ms: the whole document takes (length - 1) intervals at least
+  assert.ok(ms >= (d.text.length - 1) * 2, `${d.text.length} bytes in ${ms} ms`);
+  await clear();
+});
+
 test('connection faults: reset, hang; counted faults clear themselves', async () => {
   await fault({ path: DISC, type: 'reset' });
   await assert.rejects(idp.req('GET', DISC), (e) => e.code === 'ECONNRESET');
