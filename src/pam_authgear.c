@@ -140,6 +140,25 @@ static bool is_ours(pam_handle_t *pamh, int argc, const char **argv, struct ag_c
 	return setup(pamh, argc, argv, &log, &args, cfg) == AG_OK && our_user(pamh, *cfg, &log);
 }
 
+/* The prologue of the entry points after authenticate: the configuration
+ * and the user when the user is ours; NULL otherwise, with *rc the answer
+ * and the configuration freed. fail_closed: a configuration fault refuses
+ * the users the NSS index names (config_fault) instead of ignoring them. */
+static const char *begin(pam_handle_t *pamh, int argc, const char **argv, struct ag_log *log,
+			 struct ag_config **cfg, bool fail_closed, int *rc)
+{
+	struct module_args args;
+	enum ag_err err = setup(pamh, argc, argv, log, &args, cfg);
+	const char *user = err == AG_OK ? our_user(pamh, *cfg, log) : NULL;
+
+	*rc = err != AG_OK && fail_closed ? config_fault(pamh, log, err) : PAM_IGNORE;
+	if (!user) {
+		ag_config_free(*cfg);
+		*cfg = NULL;
+	}
+	return user;
+}
+
 /* sudo's stack with the reauth argument: PAM_USER is the invoking user
  * (sudo sets PAM_RUSER to the same name). Under targetpw or rootpw PAM_USER
  * is the target user: not supported, the next module answers. */
@@ -270,7 +289,7 @@ static void offset_sleep(void *ctx, double ms)
  * gate of logins that skip auth (sshd public keys). */
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct module_args args;
+	int rc;
 	struct ag_config *cfg;
 	struct ag_log log;
 	char line[AG_LOGIN_LINE_MAX];
@@ -284,13 +303,11 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	struct ag_clock shifted = { offset_wall, offset_mono_ms, offset_sleep, &offset };
 #endif
 
-	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
-		return PAM_IGNORE;
-	user = our_user(pamh, cfg, &log);
-	if (!user) {
-		ag_config_free(cfg);
-		return PAM_IGNORE;
-	}
+	/* for a public-key login this is the only gate: a broken configuration
+	 * must not wave an Authgear user through */
+	user = begin(pamh, argc, argv, &log, &cfg, true, &rc);
+	if (!user)
+		return rc;
 #ifdef AG_TEST_HOOKS
 	if (offset)
 		clock = &shifted;
@@ -318,7 +335,7 @@ static void free_session_id(pam_handle_t *pamh, void *data, int error_status)
  * the user's refresh token (revoke_on_logout). */
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct module_args args;
+	int rc;
 	struct ag_config *cfg;
 	struct ag_log log;
 	const void *tty = NULL, *rhost = NULL;
@@ -326,13 +343,9 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	long long id = 0, *kept;
 	enum ag_err err;
 
-	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
-		return PAM_IGNORE;
-	user = our_user(pamh, cfg, &log);
-	if (!user) {
-		ag_config_free(cfg);
-		return PAM_IGNORE;
-	}
+	user = begin(pamh, argc, argv, &log, &cfg, false, &rc);
+	if (!user)
+		return rc;
 	pam_get_item(pamh, PAM_TTY, &tty);
 	pam_get_item(pamh, PAM_RHOST, &rhost);
 	err = ag_session_open(cfg, &log, user, tty, rhost, time(NULL), &id);
@@ -353,20 +366,16 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
  * being unreachable does not fail the close (the reason is logged). */
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct module_args args;
+	int rc;
 	struct ag_config *cfg;
 	struct ag_log log;
 	const void *data = NULL;
 	const char *user;
 	enum ag_err err;
 
-	if (setup(pamh, argc, argv, &log, &args, &cfg) != AG_OK)
-		return PAM_IGNORE;
-	user = our_user(pamh, cfg, &log);
-	if (!user) {
-		ag_config_free(cfg);
-		return PAM_IGNORE;
-	}
+	user = begin(pamh, argc, argv, &log, &cfg, false, &rc);
+	if (!user)
+		return rc;
 	if (pam_get_data(pamh, SESSION_DATA, &data) != PAM_SUCCESS)
 		data = NULL;
 	err = ag_session_close(cfg, &log, user, data ? *(const long long *)data : 0);

@@ -85,6 +85,16 @@ expect_rc acct_in 0
 [ "$(tokcount)" = 0 ] || fail "a check within account_check_cache made $(tokcount) token requests"
 pass "acct_mgmt within account_check_cache: success, zero requests"
 
+# A configuration that cannot be used: acct_mgmt is the only gate of a
+# public-key login, so a user the NSS index names is refused, not ignored.
+cp "$T/c.conf" "$T/bad.conf"
+echo "this line is not a setting" >> "$T/bad.conf"
+pam_service badcfg "account required $MODULE config=$T/bad.conf debug"
+AUTHGEAR_NSS_INDEX="$T/state/nss.index" run acct_badcfg badcfg carol acct_mgmt
+expect_rc acct_badcfg 9
+assert_contains "$T/acct_badcfg.log" "refusing instead of passing to the next module" "broken config: logged"
+pass "acct_mgmt with a broken configuration refuses a bound user (AUTHINFO_UNAVAIL)"
+
 write_config "$T/nocache.conf" "users = carol, bob" "require_mfa = no" "account_check_cache = 0"
 pam_service nocache "account required $MODULE config=$T/nocache.conf debug"
 hook POST /counters/reset >/dev/null
