@@ -21,6 +21,7 @@
  * conversation fails after the wait.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
 	struct script s;
 	struct pam_conv c = { conv, &s };
 	pam_handle_t *pamh = NULL;
+	bool several;
 	int rc;
 
 	if (argc < 4) {
@@ -129,6 +131,7 @@ int main(int argc, char **argv)
 		rc = pam_set_item(pamh, PAM_TTY, getenv("PAM_DRIVER_TTY"));
 	if (rc == PAM_SUCCESS && getenv("PAM_DRIVER_RHOST"))
 		rc = pam_set_item(pamh, PAM_RHOST, getenv("PAM_DRIVER_RHOST"));
+	several = strchr(argv[3], ',') != NULL; /* (strtok cuts argv[3]) */
 	for (char *op = strtok(argv[3], ","); op && rc == PAM_SUCCESS; op = strtok(NULL, ",")) {
 		char line[64];
 
@@ -150,7 +153,7 @@ int main(int argc, char **argv)
 				rc = PAM_SYSTEM_ERR;
 		} else
 			rc = PAM_SYSTEM_ERR;
-		if (rc != PAM_SUCCESS)
+		if (rc != PAM_SUCCESS && several) /* which of them failed */
 			printf("%s: rc=%d\n", op, rc);
 	}
 	printf("rc=%d %s\n", rc, pam_strerror(pamh, rc));
