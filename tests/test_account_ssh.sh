@@ -59,7 +59,7 @@ acct_line=$(awk '/^Account:/ {f = 1; next} /^[A-Z]/ {f = 0} f && NF {$1 = $1; pr
 	echo "session  required    pam_unix.so"
 	echo "password required    pam_deny.so"
 } > "$T/ov/pamd/$SVC"
-grep -q "^account required $MODULE" "$T/ov/pamd/$SVC" || { cat "$T/ov/pamd/$SVC"; fail "the account line"; }
+grep -q "^account .*default=bad.* $MODULE config=" "$T/ov/pamd/$SVC" || { cat "$T/ov/pamd/$SVC"; fail "the account line"; }
 sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
 	/etc/nsswitch.conf > "$T/nsswitch.conf"
 overlay "$LIBDIR" "$T/ov/lib"

@@ -114,7 +114,7 @@ sudo_ok pw
 [ "$(cat "$T/pw.err")" = "[sudo] password for alice: " ] || { cat "$T/pw.err"; fail "password: sudo asked something else"; }
 pass "reauth_with = password: sudo asks the password only ('[sudo] password for alice: ')"
 conf "reauth_with = full"
-sudo_as full alice alice-password-1 1 "$(totp alice -1)"
+sudo_as full alice alice-password-1 "$(totp alice -1)" # her last login completed TOTP: both prompts first
 sudo_ok full
 grep -q "^\[sudo\] password for alice: .*Verification code: $" "$T/full.err" || { cat "$T/full.err"; fail "full: not password then code"; }
 pass "reauth_with = full: sudo asks the password and the code"
