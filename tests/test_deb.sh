@@ -113,7 +113,13 @@ if [ -z "${AG_DEB_INNER:-}" ]; then
 		mount --rbind /dev "$R/root/dev"
 		mount -t tmpfs -o mode=0755 tmpfs "$R/root/run"
 		mount -t tmpfs -o mode=1777 tmpfs "$R/root/tmp"
-		mount --bind "$T" "$R/root$T"   # logs and the IdP state stay visible outside
+		# the tree (when under /tmp, the tmpfs above hides it) and $T: logs and
+		# the IdP state stay visible outside
+		for d in "$abs_top_srcdir" "$abs_top_builddir"; do
+			[ -d "$R/root$d" ] || { mkdir -p "$R/root$d" && mount --bind "$d" "$R/root$d"; }
+		done
+		mkdir -p "$R/root$T"
+		mount --bind "$T" "$R/root$T"
 		exec chroot "$R/root" /bin/bash "$0"' "$SELF"
 	exit $?
 fi
