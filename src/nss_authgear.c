@@ -303,187 +303,175 @@ static enum nss_status no_index(enum nss_status st, int *errnop)
 	return st == NSS_STATUS_SUCCESS ? NSS_STATUS_NOTFOUND : st;
 }
 
-enum nss_status NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
+/* One lookup: a user (pw set) or a group (gr set), by name (name set) or
+ * by number. A name or number the index covers but nobody is bound to gets
+ * the provisional entry the index makes up for it. */
+struct query {
+	const char *name;
+	uint32_t id;
+	struct passwd *pw;
+	struct group *gr;
+};
+
+static enum ag_index_status find(const struct ag_index *ix, const struct query *q, char *buf, size_t len)
 {
 	enum ag_index_status r;
+	uint32_t idx;
+
+	if (q->pw)
+		r = q->name ? ag_index_user_by_name(ix, q->name, &idx) : ag_index_user_by_uid(ix, q->id, &idx);
+	else
+		r = q->name ? ag_index_group_by_name(ix, q->name, &idx) : ag_index_group_by_gid(ix, q->id, &idx);
+	if (r == AG_INDEX_OK)
+		return q->pw ? ag_index_fill_passwd(ix, idx, q->pw, buf, len)
+			     : ag_index_fill_group(ix, idx, q->gr, buf, len);
+	if (r != AG_INDEX_NOTFOUND)
+		return r;
+	if (q->pw && q->name)
+		return ag_index_provisional_for(ix, q->name, ag_index_caller_is_sshd(), q->pw, buf, len);
+	if (q->pw)
+		return ag_index_provisional_by_uid(ix, q->id, q->pw, buf, len);
+	if (q->name)
+		return ag_index_provisional_group(ix, q->name, q->gr, buf, len);
+	return ag_index_provisional_group_by_gid(ix, q->id, q->gr, buf, len);
+}
+
+static enum nss_status lookup(const struct query *q, char *buf, size_t len, int *errnop)
+{
 	struct mapping *m;
 	enum nss_status st = get_index(&m);
-	uint32_t idx;
 
 	if (!m)
 		return no_index(st, errnop);
-	r = ag_index_user_by_name(&m->ix, name, &idx);
-	if (r == AG_INDEX_OK)
-		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
-	else if (r == AG_INDEX_NOTFOUND)
-		r = ag_index_provisional_for(&m->ix, name, ag_index_caller_is_sshd(), pw, buf, len);
-	st = status_of(m, r, errnop);
+	st = status_of(m, find(&m->ix, q, buf, len), errnop);
 	put_index(m);
 	return st;
+}
+
+enum nss_status NSS_FN(getpwnam_r)(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
+{
+	return lookup(&(struct query){ .name = name, .pw = pw }, buf, len, errnop);
 }
 
 enum nss_status NSS_FN(getpwuid_r)(uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	enum ag_index_status r;
-	struct mapping *m;
-	enum nss_status st = get_index(&m);
-	uint32_t idx;
-
-	if (!m)
-		return no_index(st, errnop);
-	r = ag_index_user_by_uid(&m->ix, (uint32_t)uid, &idx);
-	if (r == AG_INDEX_OK)
-		r = ag_index_fill_passwd(&m->ix, idx, pw, buf, len);
-	else if (r == AG_INDEX_NOTFOUND)
-		r = ag_index_provisional_by_uid(&m->ix, (uint32_t)uid, pw, buf, len);
-	st = status_of(m, r, errnop);
-	put_index(m);
-	return st;
+	return lookup(&(struct query){ .id = (uint32_t)uid, .pw = pw }, buf, len, errnop);
 }
 
 enum nss_status NSS_FN(getgrnam_r)(const char *name, struct group *gr, char *buf, size_t len, int *errnop)
 {
-	enum ag_index_status r;
-	struct mapping *m;
-	enum nss_status st = get_index(&m);
-	uint32_t idx;
-
-	if (!m)
-		return no_index(st, errnop);
-	r = ag_index_group_by_name(&m->ix, name, &idx);
-	if (r == AG_INDEX_OK)
-		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
-	else if (r == AG_INDEX_NOTFOUND)
-		r = ag_index_provisional_group(&m->ix, name, gr, buf, len);
-	st = status_of(m, r, errnop);
-	put_index(m);
-	return st;
+	return lookup(&(struct query){ .name = name, .gr = gr }, buf, len, errnop);
 }
 
 enum nss_status NSS_FN(getgrgid_r)(gid_t gid, struct group *gr, char *buf, size_t len, int *errnop)
 {
-	enum ag_index_status r;
-	struct mapping *m;
-	enum nss_status st = get_index(&m);
-	uint32_t idx;
-
-	if (!m)
-		return no_index(st, errnop);
-	r = ag_index_group_by_gid(&m->ix, (uint32_t)gid, &idx);
-	if (r == AG_INDEX_OK)
-		r = ag_index_fill_group(&m->ix, idx, gr, buf, len);
-	else if (r == AG_INDEX_NOTFOUND)
-		r = ag_index_provisional_group_by_gid(&m->ix, (uint32_t)gid, gr, buf, len);
-	st = status_of(m, r, errnop);
-	put_index(m);
-	return st;
+	return lookup(&(struct query){ .id = (uint32_t)gid, .gr = gr }, buf, len, errnop);
 }
 
 /* --- enumeration: bound users and our own groups, never provisional
- * entries or host-local groups (those are the host's to list) ---------- */
+ * entries or host-local groups (those are the host's to list). The two
+ * databases share the code, each with its own mapping and next entry. -- */
 
-static enum nss_status ent_start(struct mapping **slot, uint32_t *next)
+/* Under ent_lock. */
+static void ent_close(struct mapping **slot, uint32_t *next)
 {
-	struct mapping *m;
-	enum nss_status st;
-
 	if (*slot)
 		put_index(*slot);
 	*slot = NULL;
 	*next = 0;
-	st = get_index(&m);
-	*slot = m;
-	return m || st == NSS_STATUS_NOTFOUND ? NSS_STATUS_SUCCESS : st;
 }
 
-static void ent_end(struct mapping **slot, uint32_t *next)
+/* Under ent_lock. */
+static enum nss_status ent_open(struct mapping **slot, uint32_t *next)
 {
-	if (*slot)
-		put_index(*slot);
-	*slot = NULL;
-	*next = 0;
+	enum nss_status st;
+
+	ent_close(slot, next);
+	st = get_index(slot);
+	return *slot || st == NSS_STATUS_NOTFOUND ? NSS_STATUS_SUCCESS : st;
+}
+
+static enum nss_status ent_set(struct mapping **slot, uint32_t *next)
+{
+	enum nss_status st;
+
+	pthread_mutex_lock(&ent_lock);
+	st = ent_open(slot, next);
+	pthread_mutex_unlock(&ent_lock);
+	return st;
+}
+
+static enum nss_status ent_end(struct mapping **slot, uint32_t *next)
+{
+	pthread_mutex_lock(&ent_lock);
+	ent_close(slot, next);
+	pthread_mutex_unlock(&ent_lock);
+	return NSS_STATUS_SUCCESS;
+}
+
+/* The next entry of q's database (q->pw or q->gr; no name or id). */
+static enum nss_status ent_get(struct mapping **slot, uint32_t *next, const struct query *q, char *buf, size_t len,
+			       int *errnop)
+{
+	enum nss_status st = NSS_STATUS_NOTFOUND;
+	const struct ag_index *ix;
+	uint32_t n;
+
+	pthread_mutex_lock(&ent_lock);
+	if (!*slot && *next == 0)
+		ent_open(slot, next);
+	ix = *slot ? &(*slot)->ix : NULL;
+	n = !ix ? 0 : q->pw ? ag_index_n_users(ix) : ag_index_n_groups(ix);
+	while (*next < n) {
+		bool local = false;
+		enum ag_index_status r = q->pw ? AG_INDEX_OK : ag_index_group_local(ix, *next, &local);
+
+		if (r == AG_INDEX_OK && local) {
+			(*next)++;
+			continue;
+		}
+		if (r == AG_INDEX_OK)
+			r = q->pw ? ag_index_fill_passwd(ix, *next, q->pw, buf, len)
+				  : ag_index_fill_group(ix, *next, q->gr, buf, len);
+		st = status_of(*slot, r, errnop);
+		if (st == NSS_STATUS_SUCCESS || st == NSS_STATUS_UNAVAIL)
+			(*next)++; /* ERANGE: the same entry again with a bigger buffer */
+		break;
+	}
+	if (st == NSS_STATUS_NOTFOUND)
+		*errnop = ENOENT;
+	pthread_mutex_unlock(&ent_lock);
+	return st;
 }
 
 enum nss_status NSS_FN(setpwent)(int stayopen)
 {
-	enum nss_status st;
-
-	pthread_mutex_lock(&ent_lock);
-	st = ent_start(&pw_ent, &pw_next);
-	pthread_mutex_unlock(&ent_lock);
-	return st;
+	return ent_set(&pw_ent, &pw_next);
 }
 
 enum nss_status NSS_FN(endpwent)(void)
 {
-	pthread_mutex_lock(&ent_lock);
-	ent_end(&pw_ent, &pw_next);
-	pthread_mutex_unlock(&ent_lock);
-	return NSS_STATUS_SUCCESS;
+	return ent_end(&pw_ent, &pw_next);
 }
 
 enum nss_status NSS_FN(getpwent_r)(struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	enum nss_status st;
-
-	pthread_mutex_lock(&ent_lock);
-	if (!pw_ent && pw_next == 0)
-		ent_start(&pw_ent, &pw_next);
-	if (!pw_ent || pw_next >= ag_index_n_users(&pw_ent->ix)) {
-		*errnop = ENOENT;
-		st = NSS_STATUS_NOTFOUND;
-	} else {
-		st = status_of(pw_ent, ag_index_fill_passwd(&pw_ent->ix, pw_next, pw, buf, len), errnop);
-		if (st == NSS_STATUS_SUCCESS || st == NSS_STATUS_UNAVAIL)
-			pw_next++; /* ERANGE: the same entry again with a bigger buffer */
-	}
-	pthread_mutex_unlock(&ent_lock);
-	return st;
+	return ent_get(&pw_ent, &pw_next, &(struct query){ .pw = pw }, buf, len, errnop);
 }
 
 enum nss_status NSS_FN(setgrent)(int stayopen)
 {
-	enum nss_status st;
-
-	pthread_mutex_lock(&ent_lock);
-	st = ent_start(&gr_ent, &gr_next);
-	pthread_mutex_unlock(&ent_lock);
-	return st;
+	return ent_set(&gr_ent, &gr_next);
 }
 
 enum nss_status NSS_FN(endgrent)(void)
 {
-	pthread_mutex_lock(&ent_lock);
-	ent_end(&gr_ent, &gr_next);
-	pthread_mutex_unlock(&ent_lock);
-	return NSS_STATUS_SUCCESS;
+	return ent_end(&gr_ent, &gr_next);
 }
 
 enum nss_status NSS_FN(getgrent_r)(struct group *gr, char *buf, size_t len, int *errnop)
 {
-	enum nss_status st = NSS_STATUS_NOTFOUND;
-
-	pthread_mutex_lock(&ent_lock);
-	if (!gr_ent && gr_next == 0)
-		ent_start(&gr_ent, &gr_next);
-	*errnop = ENOENT;
-	while (gr_ent && gr_next < ag_index_n_groups(&gr_ent->ix)) {
-		bool local = false;
-		enum ag_index_status r = ag_index_group_local(&gr_ent->ix, gr_next, &local);
-
-		if (r == AG_INDEX_OK && local) {
-			gr_next++;
-			continue;
-		}
-		if (r == AG_INDEX_OK)
-			r = ag_index_fill_group(&gr_ent->ix, gr_next, gr, buf, len);
-		st = status_of(gr_ent, r, errnop);
-		if (st == NSS_STATUS_SUCCESS || st == NSS_STATUS_UNAVAIL)
-			gr_next++;
-		break;
-	}
-	pthread_mutex_unlock(&ent_lock);
-	return st;
+	return ent_get(&gr_ent, &gr_next, &(struct query){ .gr = gr }, buf, len, errnop);
 }
 
 /* glibc's getgrouplist/initgroups: append user's GIDs (except skip and
