@@ -131,6 +131,65 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
+/* What a command accepts: --config FILE (unless no_config), at most one
+ * flag (its long name, and its letter or 0), --help; then exactly n_args
+ * arguments, takes saying which ("one USER"). */
+struct cmd_opts {
+	const char *cmd;
+	const char *flag;
+	char letter;
+	bool no_config;
+	int n_args;
+	const char *takes;
+	/* parsed */
+	const char *config_path;
+	bool flag_set;
+	char **args;
+};
+
+/* -1 to go on with o's parsed part set, or the exit status (--help, a
+ * usage error). */
+static int parse_options(int argc, char **argv, struct cmd_opts *o)
+{
+	struct option opts[4] = { { NULL } };
+	char optstring[8] = "", msg[128];
+	size_t n = 0;
+	int c, flag_val = o->letter ? o->letter : 1;
+
+	if (!o->no_config) {
+		opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
+		strcat(optstring, "c:");
+	}
+	if (o->flag) {
+		opts[n++] = (struct option){ o->flag, no_argument, NULL, flag_val };
+		if (o->letter)
+			strncat(optstring, &o->letter, 1);
+	}
+	opts[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	strcat(optstring, "h");
+	o->config_path = AG_CONFIG_DEFAULT_PATH;
+	o->flag_set = false;
+	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+		if (c == 'c') {
+			o->config_path = optarg;
+		} else if (o->flag && c == flag_val) {
+			o->flag_set = true;
+		} else if (c == 'h') {
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		} else {
+			snprintf(msg, sizeof msg, "invalid option for %s", o->cmd);
+			return usage_error(msg);
+		}
+	}
+	if (argc - optind != o->n_args) {
+		snprintf(msg, sizeof msg, "%s takes %s", o->cmd, o->takes);
+		return usage_error(msg);
+	}
+	o->args = argv + optind;
+	return -1;
+}
+
 static void print_report_text(const struct ag_check_report *r)
 {
 	for (size_t i = 0; i < r->n_results; i++) {
@@ -173,31 +232,17 @@ fail:
 
 static int cmd_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = AG_CONFIG_DEFAULT_PATH;
+	struct cmd_opts o = { .cmd = "check", .flag = "json", .letter = 'j', .takes = "no arguments" };
 	/* Every reason is in the report; the log would only repeat it. */
 	struct ag_log log = { .sink = quiet_sink };
 	struct ag_check_report report;
-	bool json = false, ok;
-	int c;
+	int rc = parse_options(argc, argv, &o);
+	bool ok;
 
-	while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'j': json = true; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
-		default: return usage_error("invalid option for check");
-		}
-	}
-	if (optind != argc)
-		return usage_error("check takes no arguments");
-	ok = ag_check_run(config_path, &log, &report);
-	if (json) {
+	if (rc >= 0)
+		return rc;
+	ok = ag_check_run(o.config_path, &log, &report);
+	if (o.flag_set) {
 		if (print_report_json(&report, ok) != 0)
 			return EXIT_FAILURE;
 	} else {
@@ -247,53 +292,38 @@ static void print_step(void *ctx, const char *step, double ms, double network_ms
 
 static int cmd_login(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "device", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = AG_CONFIG_DEFAULT_PATH;
+	struct cmd_opts o = { .cmd = "login", .flag = "device", .letter = 'd', .n_args = 1, .takes = "one USER" };
 	struct ag_log log = { .sink = stderr_sink };
 	struct ag_conv conv = { .talk = term_talk };
 	struct ag_login l = { 0 };
 	struct ag_config *cfg = NULL;
-	bool device = false;
 	char why[512];
 	enum ag_err err;
-	int c;
+	int rc = parse_options(argc, argv, &o);
 
-	while ((c = getopt_long(argc, argv, "c:dh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'd': device = true; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
-		default: return usage_error("invalid option for login");
-		}
-	}
-	if (optind != argc - 1)
-		return usage_error("login takes one USER");
-	err = ag_config_load(config_path, AG_CONFIG_LENIENT, &log, &cfg, why, sizeof why);
+	if (rc >= 0)
+		return rc;
+	err = ag_config_load(o.config_path, AG_CONFIG_LENIENT, &log, &cfg, why, sizeof why);
 	if (err != AG_OK)
 		return EXIT_FAILURE;
 	log.debug = cfg->debug;
-	if (!ag_login_is_ours(cfg, &log, argv[optind])) {
+	if (!ag_login_is_ours(cfg, &log, o.args[0])) {
 		printf("%s is not an Authgear user here (not in users = ..., not bound): PAM would ignore it\n",
-		       argv[optind]);
+		       o.args[0]);
 		ag_config_free(cfg);
 		return EXIT_FAILURE;
 	}
-	if (!ag_login_resolves(&log, argv[optind])) {
-		printf("refused: %s does not resolve through NSS (see above); nothing sent to Authgear\n", argv[optind]);
+	if (!ag_login_resolves(&log, o.args[0])) {
+		printf("refused: %s does not resolve through NSS (see above); nothing sent to Authgear\n", o.args[0]);
 		ag_config_free(cfg);
 		return EXIT_FAILURE;
 	}
 	l.cfg = cfg;
 	l.log = &log;
 	l.conv = &conv;
-	l.user = argv[optind];
+	l.user = o.args[0];
 	l.on_step = print_step;
-	err = device ? ag_login_device(&l) : ag_login_password(&l, NULL);
+	err = o.flag_set ? ag_login_device(&l) : ag_login_password(&l, NULL);
 	printf("  network total %.1f ms in %ld request%s\n", l.network_ms, l.requests, l.requests == 1 ? "" : "s");
 	if (err == AG_OK)
 		printf("signed in: %s is Authgear user %s; %ld requests on %ld connection%s\n", l.user, l.claims.sub,
@@ -307,27 +337,17 @@ static int cmd_login(int argc, char **argv)
 
 static int cmd_qr(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "invert", no_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct cmd_opts o = {
+		.cmd = "qr", .flag = "invert", .letter = 'i', .no_config = true, .n_args = 1, .takes = "one TEXT"
 	};
 	size_t columns = 0, lines = 0;
-	bool invert = false;
 	char *text = NULL;
 	enum ag_err err;
-	int c;
+	int rc = parse_options(argc, argv, &o);
 
-	while ((c = getopt_long(argc, argv, "ih", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': invert = true; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
-		default: return usage_error("invalid option for qr");
-		}
-	}
-	if (optind != argc - 1)
-		return usage_error("qr takes one TEXT");
-	err = ag_qr_text(argv[optind], invert, AG_QR_MAX_COLUMNS, &text, &columns, &lines);
+	if (rc >= 0)
+		return rc;
+	err = ag_qr_text(o.args[0], o.flag_set, AG_QR_MAX_COLUMNS, &text, &columns, &lines);
 	if (err == AG_ERR_TOO_LARGE) {
 		if (columns)
 			fprintf(stderr, "authgear-pam: the QR code would be %zu columns wide, over %d: left out\n",
@@ -366,40 +386,22 @@ struct admin {
 
 static int admin_open(int argc, char **argv, const char *cmd, int n_args, struct admin *a)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "clear", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = AG_CONFIG_DEFAULT_PATH;
-	char why[512], msg[128];
-	int c;
+	struct cmd_opts o = { .cmd = cmd,
+			      .flag = strcmp(cmd, "throttle") == 0 ? "clear" : NULL,
+			      .n_args = n_args,
+			      .takes = n_args == 0 ? "no arguments" : n_args == 1 ? "one argument" : "two arguments" };
+	const char *config_path;
+	char why[512];
+	int rc;
 
 	memset(a, 0, sizeof *a);
 	a->log.sink = admin_sink;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'C':
-			if (strcmp(cmd, "throttle") != 0) {
-				snprintf(msg, sizeof msg, "invalid option for %s", cmd);
-				return usage_error(msg);
-			}
-			a->clear = true;
-			break;
-		case 'h': fputs(usage_text, stdout); return EXIT_SUCCESS;
-		default:
-			snprintf(msg, sizeof msg, "invalid option for %s", cmd);
-			return usage_error(msg);
-		}
-	}
-	if (argc - optind != n_args) {
-		snprintf(msg, sizeof msg, "%s takes %s", cmd,
-			 n_args == 0 ? "no arguments" : n_args == 1 ? "one argument" : "two arguments");
-		return usage_error(msg);
-	}
-	a->args = argv + optind;
+	rc = parse_options(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	config_path = o.config_path;
+	a->args = o.args;
+	a->clear = o.flag_set;
 	if (geteuid() != 0) {
 		fprintf(stderr, "authgear-pam %s: must run as root (the store is root's)\n", cmd);
 		return EXIT_FAILURE;
@@ -415,10 +417,12 @@ static int admin_open(int argc, char **argv, const char *cmd, int n_args, struct
 	return -1; /* go on */
 }
 
-static void admin_close(struct admin *a)
+/* Close a; the command's exit status: ok or not. */
+static int admin_close(struct admin *a, bool ok)
 {
 	ag_store_close(a->store);
 	ag_config_free(a->cfg);
+	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static int cmd_users(int argc, char **argv)
@@ -430,8 +434,7 @@ static int cmd_users(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (ag_store_read(a.store, &db) != AG_OK) {
-		admin_close(&a);
-		return EXIT_FAILURE;
+		return admin_close(&a, false);
 	}
 	printf("%-32s %-10s %-32s %s\n", "NAME", "UID", "GROUPS", "LAST LOGIN");
 	for (size_t i = 0; i < db.n_users; i++) {
@@ -453,8 +456,7 @@ static int cmd_users(int argc, char **argv)
 		ag_buf_free(&groups);
 	}
 	ag_store_db_free(&db);
-	admin_close(&a);
-	return EXIT_SUCCESS;
+	return admin_close(&a, true);
 }
 
 static void print_time(const char *label, long long t, const char *extra)
@@ -543,7 +545,7 @@ static int cmd_status(int argc, char **argv)
 out:
 	free(sess);
 	ag_store_db_free(&db);
-	admin_close(&a);
+	admin_close(&a, true);
 	return rc;
 }
 
@@ -577,8 +579,7 @@ static int cmd_check_account(int argc, char **argv)
 	a.store = NULL;
 	if (!ag_login_is_ours(a.cfg, &a.log, a.args[0])) {
 		printf("%s is not an Authgear user here: PAM would ignore it\n", a.args[0]);
-		admin_close(&a);
-		return EXIT_FAILURE;
+		return admin_close(&a, false);
 	}
 	st.t0 = st.last = ag_clock_ms(NULL);
 	a.log.sink = step_sink;
@@ -592,8 +593,7 @@ static int cmd_check_account(int argc, char **argv)
 	else
 		printf("denied (%s): %s; %ld request%s, %.1f ms\n", ag_err_name(err), line[0] ? line : ag_err_reason(err),
 		       requests, requests == 1 ? "" : "s", ag_clock_ms(NULL) - st.t0);
-	admin_close(&a);
-	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+	return admin_close(&a, err == AG_OK);
 }
 
 static int cmd_forget(int argc, char **argv)
@@ -626,8 +626,7 @@ static int cmd_forget(int argc, char **argv)
 		printf("forgot %s: binding, UID, groups, cached tokens and sessions removed\n", a.args[0]);
 	else if (err == AG_ERR_NOT_OURS || err == AG_ERR_INVALID_ARG)
 		fprintf(stderr, "authgear-pam forget: no user %s in the store\n", a.args[0]);
-	admin_close(&a);
-	return err == AG_OK && revoke == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+	return admin_close(&a, err == AG_OK && revoke == AG_OK);
 }
 
 static int cmd_pin(int argc, char **argv)
@@ -643,16 +642,14 @@ static int cmd_pin(int argc, char **argv)
 	if (!ag_id_parse(a.args[1], &uid)) {
 		fprintf(stderr, "authgear-pam pin: '%s' is not a UID from %u to %u (not %u)\n", a.args[1],
 			AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
-		admin_close(&a);
-		return EXIT_FAILURE;
+		return admin_close(&a, false);
 	}
 	err = ag_identity_pin(a.store, a.cfg, &a.log, a.args[0], uid, why, sizeof why);
 	if (err == AG_OK)
 		printf("pinned %s to UID %u\n", a.args[0], uid);
 	else
 		fprintf(stderr, "authgear-pam pin: %s\n", why[0] ? why : ag_err_reason(err));
-	admin_close(&a);
-	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+	return admin_close(&a, err == AG_OK);
 }
 
 static int cmd_import(int argc, char **argv)
@@ -669,8 +666,7 @@ static int cmd_import(int argc, char **argv)
 		printf("imported the UIDs of %s\n", a.args[0]);
 	else
 		fprintf(stderr, "authgear-pam import: %s; nothing imported\n", why[0] ? why : ag_err_reason(err));
-	admin_close(&a);
-	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+	return admin_close(&a, err == AG_OK);
 }
 
 static int cmd_reindex(int argc, char **argv)
@@ -684,8 +680,7 @@ static int cmd_reindex(int argc, char **argv)
 	err = ag_identity_reindex(a.store, a.cfg, &a.log);
 	if (err == AG_OK)
 		printf("rebuilt %s/nss.index\n", a.cfg->state_dir);
-	admin_close(&a);
-	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+	return admin_close(&a, err == AG_OK);
 }
 
 static int cmd_throttle(int argc, char **argv)
@@ -715,9 +710,25 @@ static int cmd_throttle(int argc, char **argv)
 	else
 		printf("%s: %ld attempt%s in the last minute (at most %ld from one address, %ld from all): not refused\n",
 		       a.args[0], t.attempts, t.attempts == 1 ? "" : "s", per_source, per_name);
-	admin_close(&a);
-	return err == AG_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+	return admin_close(&a, err == AG_OK);
 }
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "check", cmd_check },
+	{ "login", cmd_login },
+	{ "qr", cmd_qr },
+	{ "users", cmd_users },
+	{ "status", cmd_status },
+	{ "check-account", cmd_check_account },
+	{ "forget", cmd_forget },
+	{ "pin", cmd_pin },
+	{ "import", cmd_import },
+	{ "reindex", cmd_reindex },
+	{ "throttle", cmd_throttle },
+};
 
 int main(int argc, char **argv)
 {
@@ -731,28 +742,9 @@ int main(int argc, char **argv)
 		printf("authgear-pam %s\n", PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
-	if (strcmp(argv[1], "check") == 0)
-		return cmd_check(argc - 1, argv + 1);
-	if (strcmp(argv[1], "login") == 0)
-		return cmd_login(argc - 1, argv + 1);
-	if (strcmp(argv[1], "qr") == 0)
-		return cmd_qr(argc - 1, argv + 1);
-	if (strcmp(argv[1], "users") == 0)
-		return cmd_users(argc - 1, argv + 1);
-	if (strcmp(argv[1], "status") == 0)
-		return cmd_status(argc - 1, argv + 1);
-	if (strcmp(argv[1], "check-account") == 0)
-		return cmd_check_account(argc - 1, argv + 1);
-	if (strcmp(argv[1], "forget") == 0)
-		return cmd_forget(argc - 1, argv + 1);
-	if (strcmp(argv[1], "pin") == 0)
-		return cmd_pin(argc - 1, argv + 1);
-	if (strcmp(argv[1], "import") == 0)
-		return cmd_import(argc - 1, argv + 1);
-	if (strcmp(argv[1], "reindex") == 0)
-		return cmd_reindex(argc - 1, argv + 1);
-	if (strcmp(argv[1], "throttle") == 0)
-		return cmd_throttle(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "authgear-pam: unknown command '%s'\n", argv[1]);
 	return usage_error("see the list of commands");
 }

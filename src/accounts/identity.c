@@ -538,14 +538,15 @@ static enum ag_err grant_groups(struct login_ctx *c, struct ag_store_tx *tx, str
 		if (ok)
 			ag_buf_join(list, ",", name);
 	}
-	if (err == AG_OK)
-		err = ag_store_strv_set(&u->groups, &u->n_groups, granted.v, granted.n);
+	if (err == AG_OK && !ag_strv_set(&u->groups, &u->n_groups, granted.v, granted.n))
+		err = AG_ERR_NOMEM;
 	ag_strv_free(granted.v, granted.n);
 	return err;
 }
 
-static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struct ag_store_user *u)
+static enum ag_err login_edit(struct ag_store_tx *tx, struct ag_store_user *u, void *vctx)
 {
+	struct login_ctx *c = vctx;
 	struct ag_buf list = AG_BUF_INIT(LOG_LIST_MAX);
 	enum ag_err err = login_allowed(c, u);
 	uint32_t pin;
@@ -567,8 +568,8 @@ static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struc
 		err = yield_private_group(tx, c->probe, c->log, c->user, u->uid);
 	if (err == AG_OK)
 		err = grant_groups(c, tx, u, &list);
-	if (err == AG_OK)
-		err = ag_store_strv_set(&u->roles, &u->n_roles, c->roles, c->n_roles);
+	if (err == AG_OK && !ag_strv_set(&u->roles, &u->n_roles, c->roles, c->n_roles))
+		err = AG_ERR_NOMEM;
 	if (err == AG_OK)
 		ag_log(c->log, LOG_INFO, "account: %s uid=%u groups=%s", c->user, u->uid, ag_buf_shown(&list));
 	ag_buf_free(&list);
@@ -579,23 +580,14 @@ static enum ag_err login_edit(struct ag_store_tx *tx, struct login_ctx *c, struc
 static enum ag_err login_tx(struct ag_store_tx *tx, void *vctx)
 {
 	struct login_ctx *c = vctx;
-	struct ag_store_user u;
-	bool found;
-	enum ag_err err = ag_store_tx_user(tx, c->user, &u, &found);
+	enum ag_err err = ag_store_tx_login_user(tx, c->user, c->sub, c->now, login_edit, c);
 
-	if (err == AG_OK && c->sub)
-		err = ag_store_tx_bind(tx, &u, c->sub, c->now);
-	if (err == AG_OK)
-		err = login_edit(tx, c, &u);
-	if (err == AG_OK)
-		err = ag_store_tx_put_user(tx, &u);
 	if (err == AG_OK && c->factor)
 		err = ag_store_tx_set_last_factor(tx, c->user, *c->factor);
 	if (err == AG_OK)
 		err = ag_store_tx_throttle_clear(tx);
 	if (err == AG_OK && c->tokens)
 		err = ag_tokens_tx_put(tx, c->user, c->tokens);
-	ag_store_user_clear(&u);
 	return err;
 }
 

@@ -38,6 +38,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/secret.h"
+#include "base/strv.h"
 #include "common/index.h"
 #include "common/uid.h"
 
@@ -54,7 +55,8 @@
 enum stmt {
 	S_USER, S_USER_GROUPS, S_USER_ROLES, S_USER_UPSERT, S_USER_ID, S_MEMBERS_DEL, S_MEMBER_ADD, S_ROLES_DEL,
 	S_ROLE_ADD, S_USER_DEL, S_GROUP, S_GROUP_UPSERT, S_UID_HOLDER, S_GID_HOLDER, S_META_GET, S_META_SET,
-	S_FACTOR_GET, S_FACTOR_SET, S__COUNT
+	S_FACTOR_GET, S_FACTOR_SET, S_THROTTLE_ADD, S_THROTTLE_DEL_KEY, S_THROTTLE_DEL_NAME, S_THROTTLE_DEL_ID,
+	S_THROTTLE_EVICT, S__COUNT
 };
 
 static const char *const stmt_sql[S__COUNT] = {
@@ -84,6 +86,16 @@ static const char *const stmt_sql[S__COUNT] = {
 		       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[S_FACTOR_GET] = "SELECT last_factor FROM users WHERE name = ?1 AND sub IS NOT NULL",
 	[S_FACTOR_SET] = "UPDATE users SET last_factor = ?2 WHERE name = ?1",
+	[S_THROTTLE_ADD] = "INSERT INTO throttle (name, rhost, at) VALUES (?1, ?2, ?3)",
+	[S_THROTTLE_DEL_KEY] = "DELETE FROM throttle WHERE name = ?1 AND rhost = ?2",
+	[S_THROTTLE_DEL_NAME] = "DELETE FROM throttle WHERE name = ?1",
+	[S_THROTTLE_DEL_ID] = "DELETE FROM throttle WHERE id = ?1",
+	/* Too many keys tracked at once (a spray of names or addresses): drop
+	 * the keys idle longest, never one at its limit or of a name at its
+	 * cap, so a spray cannot reset the window of the name it targets. */
+	[S_THROTTLE_EVICT] = "DELETE FROM throttle WHERE (name, rhost) IN (SELECT name, rhost FROM throttle t "
+			     "GROUP BY name, rhost HAVING count(*) < ?1 AND "
+			     "(SELECT count(*) FROM throttle n WHERE n.name = t.name) < ?2 ORDER BY max(at) LIMIT ?3)",
 };
 
 /* Forward migrations: migrations[v - 1] takes the schema from v - 1 to v. */
@@ -567,59 +579,20 @@ enum ag_err ag_store_check(struct ag_store *s, char *why, size_t why_len)
 
 /* --- rows <-> structs ------------------------------------------------------- */
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void ag_store_user_clear(struct ag_store_user *u)
 {
 	free(u->sub);
-	strv_free(u->groups, u->n_groups);
-	strv_free(u->roles, u->n_roles);
+	ag_strv_free(u->groups, u->n_groups);
+	ag_strv_free(u->roles, u->n_roles);
 	memset(u, 0, sizeof *u);
 }
 
-enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_t n_items)
+/* Append column col of st's row to a list (a NULL as ""). */
+static enum ag_err push_column(char ***v, size_t *n, sqlite3_stmt *st, int col)
 {
-	char **v = calloc(n_items ? n_items : 1, sizeof *v);
+	const char *text = (const char *)sqlite3_column_text(st, col);
 
-	if (!v)
-		return AG_ERR_NOMEM;
-	for (size_t i = 0; i < n_items; i++)
-		if (!(v[i] = strdup(items[i]))) {
-			strv_free(v, i);
-			return AG_ERR_NOMEM;
-		}
-	strv_free(*list, *n);
-	*list = v;
-	*n = n_items;
-	return AG_OK;
-}
-
-static enum ag_err strv_push(char ***v, size_t *n, const unsigned char *text)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof *nv);
-
-	if (!nv)
-		return AG_ERR_NOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(text ? (const char *)text : "")))
-		return AG_ERR_NOMEM;
-	(*n)++;
-	return AG_OK;
-}
-
-static bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
+	return ag_strv_push(v, n, text ? text : "") ? AG_OK : AG_ERR_NOMEM;
 }
 
 /* The strings a one-column statement bound to user_id returns. */
@@ -635,52 +608,74 @@ static enum ag_err load_list(struct ag_store *s, enum stmt id, long long user_id
 		return AG_ERR_NOMEM;
 	sqlite3_bind_int64(st, 1, user_id);
 	while (err == AG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		err = strv_push(v, n, sqlite3_column_text(st, 0));
+		err = push_column(v, n, st, 0);
 	if (err == AG_OK && rc != SQLITE_DONE)
 		err = fail(s, rc, "read");
 	done(st);
 	return err;
 }
 
-/* The scalar part of name's row: *id 0 when absent. */
-static enum ag_err load_user_row(struct ag_store *s, const char *name, struct ag_store_user *u, long long *id)
+/* Step statement id with key bound as ?1: *row is the row to read (then
+ * done(*row)), or NULL when there is none. */
+static enum ag_err row_by_key(struct ag_store *s, enum stmt id, const char *key, sqlite3_stmt **row)
 {
-	sqlite3_stmt *st = stmt(s, S_USER);
+	sqlite3_stmt *st = stmt(s, id);
 	enum ag_err err = AG_OK;
 	int rc;
 
-	*id = 0;
-	memset(u, 0, sizeof *u);
-	snprintf(u->name, sizeof u->name, "%s", name);
+	*row = NULL;
 	if (!st)
 		return AG_ERR_IO;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL &&
-		    !(u->sub = strdup((const char *)sqlite3_column_text(st, 1))))
-			err = AG_ERR_NOMEM;
-		u->uid = (uint32_t)sqlite3_column_int64(st, 2);
-		u->bound_at = sqlite3_column_int64(st, 3);
-		u->last_login = sqlite3_column_int64(st, 4);
-	} else if (rc != SQLITE_DONE) {
-		err = fail(s, rc, "read");
+		*row = st;
+		return AG_OK;
 	}
+	if (rc != SQLITE_DONE)
+		err = fail(s, rc, "read");
 	done(st);
 	return err;
 }
 
-static enum ag_err user_get(struct ag_store *s, const char *name, struct ag_store_user *u, bool *found)
+/* Columns 1 to 4 of a users row (sub, uid, bound_at, last_login). */
+static enum ag_err user_columns(sqlite3_stmt *st, struct ag_store_user *u)
 {
-	long long id;
-	enum ag_err err = load_user_row(s, name, u, &id);
+	u->uid = (uint32_t)sqlite3_column_int64(st, 2);
+	u->bound_at = sqlite3_column_int64(st, 3);
+	u->last_login = sqlite3_column_int64(st, 4);
+	if (sqlite3_column_type(st, 1) != SQLITE_NULL && !(u->sub = strdup((const char *)sqlite3_column_text(st, 1))))
+		return AG_ERR_NOMEM;
+	return AG_OK;
+}
 
-	*found = id != 0;
-	if (err == AG_OK && id)
-		err = load_list(s, S_USER_GROUPS, id, &u->groups, &u->n_groups);
-	if (err == AG_OK && id)
-		err = load_list(s, S_USER_ROLES, id, &u->roles, &u->n_roles);
+/* The scalar part of name's row: *id 0 when absent. */
+static enum ag_err load_user_row(struct ag_store *s, const char *name, struct ag_store_user *u, long long *id)
+{
+	sqlite3_stmt *row;
+	enum ag_err err;
+
+	*id = 0;
+	memset(u, 0, sizeof *u);
+	snprintf(u->name, sizeof u->name, "%s", name);
+	err = row_by_key(s, S_USER, name, &row);
+	if (row) {
+		*id = sqlite3_column_int64(row, 0);
+		err = user_columns(row, u);
+		done(row);
+	}
+	return err;
+}
+
+/* name's row with its groups and roles: *id 0 when absent. */
+static enum ag_err load_user(struct ag_store *s, const char *name, struct ag_store_user *u, long long *id)
+{
+	enum ag_err err = load_user_row(s, name, u, id);
+
+	if (err == AG_OK && *id)
+		err = load_list(s, S_USER_GROUPS, *id, &u->groups, &u->n_groups);
+	if (err == AG_OK && *id)
+		err = load_list(s, S_USER_ROLES, *id, &u->roles, &u->n_roles);
 	if (err != AG_OK)
 		ag_store_user_clear(u);
 	return err;
@@ -708,25 +703,18 @@ static const char *const factor_names[] = {
 
 enum ag_err ag_store_last_factor(struct ag_store *s, const char *name, enum ag_store_factor *f)
 {
-	sqlite3_stmt *st = stmt(s, S_FACTOR_GET);
-	enum ag_err err = AG_OK;
-	int rc;
+	sqlite3_stmt *row;
+	enum ag_err err = row_by_key(s, S_FACTOR_GET, name, &row);
 
 	*f = AG_STORE_FACTOR_NONE;
-	if (!st)
-		return AG_ERR_IO;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
-		const char *v = (const char *)sqlite3_column_text(st, 0);
+	if (row && sqlite3_column_type(row, 0) == SQLITE_TEXT) {
+		const char *v = (const char *)sqlite3_column_text(row, 0);
 
 		for (size_t i = 1; i < sizeof factor_names / sizeof *factor_names; i++)
 			if (strcmp(v, factor_names[i]) == 0)
 				*f = (enum ag_store_factor)i;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		err = fail(s, rc, "read");
 	}
-	done(st);
+	done(row);
 	return err;
 }
 
@@ -753,22 +741,16 @@ void ag_store_db_free(struct ag_store_db *db)
 	memset(db, 0, sizeof *db);
 }
 
+static const char *db_user_name(const void *db, size_t i)
+{
+	return ((const struct ag_store_db *)db)->users[i].name;
+}
+
 struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name)
 {
-	size_t lo = 0, hi = db->n_users;
+	long at = ag_name_search(db->n_users, name, db_user_name, db);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(db->users[mid].name, name);
-
-		if (c == 0)
-			return &db->users[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return at >= 0 ? &db->users[at] : NULL;
 }
 
 struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const char *name)
@@ -799,8 +781,8 @@ static enum ag_err read_lists(struct ag_store *s, struct ag_store_db *db, const 
 		if (at == db->n_users || strcmp(db->users[at].name, name) != 0)
 			continue;
 		u = &db->users[at];
-		err = groups ? strv_push(&u->groups, &u->n_groups, sqlite3_column_text(st, 1))
-			     : strv_push(&u->roles, &u->n_roles, sqlite3_column_text(st, 1));
+		err = groups ? push_column(&u->groups, &u->n_groups, st, 1)
+			     : push_column(&u->roles, &u->n_roles, st, 1);
 	}
 	if (err == AG_OK && rc != SQLITE_DONE)
 		err = fail(s, rc, "read");
@@ -832,12 +814,7 @@ static enum ag_err read_all(struct ag_store *s, struct ag_store_db *db)
 		struct ag_store_user *u = &db->users[db->n_users++];
 
 		snprintf(u->name, sizeof u->name, "%s", (const char *)sqlite3_column_text(st, 0));
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL &&
-		    !(u->sub = strdup((const char *)sqlite3_column_text(st, 1))))
-			err = AG_ERR_NOMEM;
-		u->uid = (uint32_t)sqlite3_column_int64(st, 2);
-		u->bound_at = sqlite3_column_int64(st, 3);
-		u->last_login = sqlite3_column_int64(st, 4);
+		err = user_columns(st, u);
 		if (err == AG_OK && (!(u->groups = calloc(1, sizeof *u->groups)) ||
 				     !(u->roles = calloc(1, sizeof *u->roles))))
 			err = AG_ERR_NOMEM;
@@ -931,7 +908,11 @@ void ag_store_tx_reindex(struct ag_store_tx *tx)
 
 enum ag_err ag_store_tx_user(struct ag_store_tx *tx, const char *name, struct ag_store_user *u, bool *found)
 {
-	return user_get(tx->s, name, u, found);
+	long long id;
+	enum ag_err err = load_user(tx->s, name, u, &id);
+
+	*found = id != 0;
+	return err;
 }
 
 static enum ag_err put_list(struct ag_store *s, enum stmt del, enum stmt add, long long id, char *const *v, size_t n,
@@ -971,16 +952,12 @@ enum ag_err ag_store_tx_put_user(struct ag_store_tx *tx, const struct ag_store_u
 
 	if (!ag_name_valid(u->name) || (u->sub && (!*u->sub || strlen(u->sub) > 255)))
 		return AG_ERR_INVALID_ARG;
-	err = load_user_row(s, u->name, &old, &id);
+	err = load_user(s, u->name, &old, &id);
 	found = id != 0;
-	if (err == AG_OK && found)
-		err = load_list(s, S_USER_GROUPS, id, &old.groups, &old.n_groups);
-	if (err == AG_OK && found)
-		err = load_list(s, S_USER_ROLES, id, &old.roles, &old.n_roles);
 	if (err != AG_OK)
 		goto out;
 	if (!found || !old.sub != !u->sub || old.uid != u->uid ||
-	    !strv_equal(old.groups, old.n_groups, u->groups, u->n_groups))
+	    !ag_strv_equal(old.groups, old.n_groups, u->groups, u->n_groups))
 		tx->dirty = true;
 	if (!(st = stmt(s, S_USER_UPSERT))) {
 		err = AG_ERR_IO;
@@ -996,9 +973,9 @@ enum ag_err ag_store_tx_put_user(struct ag_store_tx *tx, const struct ag_store_u
 	err = run(s, st, "write the user");
 	if (err == AG_OK && !found)
 		id = sqlite3_last_insert_rowid(s->db);
-	if (err == AG_OK && !strv_equal(old.groups, old.n_groups, u->groups, u->n_groups))
+	if (err == AG_OK && !ag_strv_equal(old.groups, old.n_groups, u->groups, u->n_groups))
 		err = put_list(s, S_MEMBERS_DEL, S_MEMBER_ADD, id, u->groups, u->n_groups, true);
-	if (err == AG_OK && !strv_equal(old.roles, old.n_roles, u->roles, u->n_roles))
+	if (err == AG_OK && !ag_strv_equal(old.roles, old.n_roles, u->roles, u->n_roles))
 		err = put_list(s, S_ROLES_DEL, S_ROLE_ADD, id, u->roles, u->n_roles, false);
 out:
 	ag_store_user_clear(&old);
@@ -1022,25 +999,18 @@ enum ag_err ag_store_tx_remove_user(struct ag_store_tx *tx, const char *name, bo
 
 enum ag_err ag_store_tx_group(struct ag_store_tx *tx, const char *name, struct ag_store_group *g, bool *found)
 {
-	sqlite3_stmt *st = stmt(tx->s, S_GROUP);
-	enum ag_err err = AG_OK;
-	int rc;
+	sqlite3_stmt *row;
+	enum ag_err err;
 
 	memset(g, 0, sizeof *g);
 	snprintf(g->name, sizeof g->name, "%s", name);
-	*found = false;
-	if (!st)
-		return AG_ERR_IO;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*found = true;
-		g->gid = (uint32_t)sqlite3_column_int64(st, 0);
-		g->local = sqlite3_column_int(st, 1) != 0;
-	} else if (rc != SQLITE_DONE) {
-		err = fail(tx->s, rc, "read");
+	err = row_by_key(tx->s, S_GROUP, name, &row);
+	*found = row != NULL;
+	if (row) {
+		g->gid = (uint32_t)sqlite3_column_int64(row, 0);
+		g->local = sqlite3_column_int(row, 1) != 0;
+		done(row);
 	}
-	done(st);
 	return err;
 }
 
@@ -1143,20 +1113,15 @@ enum ag_err ag_store_tx_bind(struct ag_store_tx *tx, struct ag_store_user *u, co
 
 static enum ag_err meta_get(struct ag_store *s, const char *key, long long *v, bool *found)
 {
-	sqlite3_stmt *st = stmt(s, S_META_GET);
-	int rc;
+	sqlite3_stmt *row;
+	enum ag_err err = row_by_key(s, S_META_GET, key, &row);
 
-	*found = false;
-	if (!st)
-		return AG_ERR_IO;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*found = true;
-		*v = sqlite3_column_int64(st, 0);
+	*found = row != NULL;
+	if (row) {
+		*v = sqlite3_column_int64(row, 0);
+		done(row);
 	}
-	done(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? AG_OK : fail(s, rc, "read");
+	return err;
 }
 
 static enum ag_err meta_set(struct ag_store *s, const char *key, long long v)
@@ -1277,17 +1242,14 @@ enum ag_err ag_store_tx_throttle_clear(struct ag_store_tx *tx)
 	struct ag_store *s = tx->s;
 	sqlite3_stmt *st;
 	enum ag_err err;
-	int rc;
 
 	if (!s->attempt_id)
 		return AG_OK;
-	rc = sqlite3_prepare_v2(s->db, "DELETE FROM throttle WHERE name = ?1 AND rhost = ?2", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "throttle");
+	if (!(st = stmt(s, S_THROTTLE_DEL_KEY)))
+		return AG_ERR_IO;
 	sqlite3_bind_text(st, 1, s->attempt_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, s->attempt_rhost, -1, SQLITE_STATIC);
 	err = run(s, st, "throttle");
-	sqlite3_finalize(st);
 	if (err == AG_OK)
 		s->attempt_id = 0;
 	return err;
@@ -1298,19 +1260,28 @@ struct bind_one {
 	time_t now;
 };
 
-static enum ag_err bind_tx(struct ag_store_tx *tx, void *ctx)
+enum ag_err ag_store_tx_login_user(struct ag_store_tx *tx, const char *name, const char *sub, time_t now,
+				   ag_store_user_fn edit, void *ctx)
 {
-	struct bind_one *b = ctx;
 	struct ag_store_user u;
 	bool found;
-	enum ag_err err = ag_store_tx_user(tx, b->name, &u, &found);
+	enum ag_err err = ag_store_tx_user(tx, name, &u, &found);
 
-	if (err == AG_OK)
-		err = ag_store_tx_bind(tx, &u, b->sub, b->now);
+	if (err == AG_OK && sub)
+		err = ag_store_tx_bind(tx, &u, sub, now);
+	if (err == AG_OK && edit)
+		err = edit(tx, &u, ctx);
 	if (err == AG_OK)
 		err = ag_store_tx_put_user(tx, &u);
 	ag_store_user_clear(&u);
 	return err;
+}
+
+static enum ag_err bind_tx(struct ag_store_tx *tx, void *ctx)
+{
+	struct bind_one *b = ctx;
+
+	return ag_store_tx_login_user(tx, b->name, b->sub, b->now, NULL, NULL);
 }
 
 enum ag_err ag_store_bind(struct ag_store *s, const char *name, const char *sub, time_t now)
@@ -1345,30 +1316,43 @@ static enum ag_err attempts(struct ag_store *s, const char *name, const char *rh
 	return rc == SQLITE_ROW ? AG_OK : fail(s, rc, "throttle");
 }
 
-/* Too many keys tracked at once (a spray of names or addresses): drop the
- * keys idle longest, never one at its limit or of a name at its cap, so a
- * spray cannot reset the window of the name it targets. */
+/* The window slides: attempts older than it count no more. */
+static enum ag_err forget_old(struct ag_store *s, time_t now)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof sql, "DELETE FROM throttle WHERE at <= %lld", (long long)now - THROTTLE_WINDOW);
+	return exec(s, sql, "throttle");
+}
+
+/* Record an attempt of the key (name, rhost) at. */
+static enum ag_err add_attempt(struct ag_store *s, const char *name, const char *rhost, long long at, const char *what)
+{
+	sqlite3_stmt *st = stmt(s, S_THROTTLE_ADD);
+
+	if (!st)
+		return AG_ERR_IO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rhost, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, at);
+	return run(s, st, what);
+}
+
+/* Too many keys tracked at once: evict idle ones (S_THROTTLE_EVICT). */
 static enum ag_err evict(struct ag_store *s, long per_source, long per_name)
 {
-	static const char sql[] =
-		"DELETE FROM throttle WHERE (name, rhost) IN (SELECT name, rhost FROM throttle t GROUP BY name, rhost "
-		"HAVING count(*) < ?1 AND (SELECT count(*) FROM throttle n WHERE n.name = t.name) < ?2 "
-		"ORDER BY max(at) LIMIT ?3)";
 	long long rows = 0;
 	sqlite3_stmt *st;
 	enum ag_err err = query_int(s, "SELECT count(*) FROM throttle", &rows);
-	int rc;
 
 	if (err != AG_OK || rows < THROTTLE_ROWS_MAX)
 		return err;
-	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "throttle");
+	if (!(st = stmt(s, S_THROTTLE_EVICT)))
+		return AG_ERR_IO;
 	sqlite3_bind_int64(st, 1, per_source);
 	sqlite3_bind_int64(st, 2, per_name);
 	sqlite3_bind_int(st, 3, THROTTLE_EVICT);
 	err = run(s, st, "throttle");
-	sqlite3_finalize(st);
 	if (err == AG_OK)
 		ag_log(s->log, LOG_WARNING, "throttle: %lld attempts tracked in the last minute; evicted %d idle keys",
 		       rows, sqlite3_changes(s->db));
@@ -1379,13 +1363,9 @@ static enum ag_err attempt_tx(struct ag_store *s, const char *name, const char *
 			      long per_name, time_t now, long *retry_after)
 {
 	long long n_src, old_src, n_name, old_name;
-	sqlite3_stmt *st;
 	enum ag_err err;
-	char sql[96];
-	int rc;
 
-	snprintf(sql, sizeof sql, "DELETE FROM throttle WHERE at <= %lld", (long long)now - THROTTLE_WINDOW);
-	err = exec(s, sql, "throttle");
+	err = forget_old(s, now);
 	if (err == AG_OK)
 		err = attempts(s, name, rhost, &n_src, &old_src);
 	if (err == AG_OK)
@@ -1409,14 +1389,7 @@ static enum ag_err attempt_tx(struct ag_store *s, const char *name, const char *
 	err = evict(s, per_source, per_name);
 	if (err != AG_OK)
 		return err;
-	rc = sqlite3_prepare_v2(s->db, "INSERT INTO throttle (name, rhost, at) VALUES (?1, ?2, ?3)", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "throttle");
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, rhost, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (long long)now);
-	err = run(s, st, "throttle");
-	sqlite3_finalize(st);
+	err = add_attempt(s, name, rhost, now, "throttle");
 	if (err == AG_OK) {
 		s->attempt_id = sqlite3_last_insert_rowid(s->db);
 		snprintf(s->attempt_name, sizeof s->attempt_name, "%s", name);
@@ -1456,11 +1429,9 @@ static enum ag_err read_tx(struct ag_store *s, const char *name, time_t now, boo
 	long long n, oldest;
 	sqlite3_stmt *st;
 	enum ag_err err;
-	char sql[96];
 	int rc;
 
-	snprintf(sql, sizeof sql, "DELETE FROM throttle WHERE at <= %lld", (long long)now - THROTTLE_WINDOW);
-	err = exec(s, sql, "throttle");
+	err = forget_old(s, now);
 	if (err == AG_OK)
 		err = attempts(s, name, NULL, &n, &oldest);
 	if (err != AG_OK)
@@ -1479,12 +1450,10 @@ static enum ag_err read_tx(struct ag_store *s, const char *name, time_t now, boo
 		return fail(s, rc, "throttle");
 	if (!clear || !n)
 		return AG_OK;
-	rc = sqlite3_prepare_v2(s->db, "DELETE FROM throttle WHERE name = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "throttle");
+	if (!(st = stmt(s, S_THROTTLE_DEL_NAME)))
+		return AG_ERR_IO;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	err = run(s, st, "throttle");
-	sqlite3_finalize(st);
 	if (err == AG_OK)
 		ag_log(s->log, LOG_NOTICE, "throttle: %s cleared (%lld attempts forgotten)", name, n);
 	return err;
@@ -1513,16 +1482,13 @@ enum ag_err ag_store_throttle_forgive(struct ag_store *s)
 {
 	sqlite3_stmt *st;
 	enum ag_err err;
-	int rc;
 
 	if (!s->attempt_id)
 		return AG_OK;
-	rc = sqlite3_prepare_v2(s->db, "DELETE FROM throttle WHERE id = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "throttle");
+	if (!(st = stmt(s, S_THROTTLE_DEL_ID)))
+		return AG_ERR_IO;
 	sqlite3_bind_int64(st, 1, s->attempt_id);
 	err = run(s, st, "throttle");
-	sqlite3_finalize(st);
 	s->attempt_id = 0;
 	return err;
 }
@@ -1581,8 +1547,7 @@ static bool json_strv(const json_t *obj, const char *key, bool names, struct ag_
 		const char *str = json_string_value(v);
 		if (!str || strlen(str) != json_string_length(v) || strlen(str) > 255 || (names && !ag_name_valid(str)))
 			return false;
-		if (groups ? strv_push(&u->groups, &u->n_groups, (const unsigned char *)str)
-			   : strv_push(&u->roles, &u->n_roles, (const unsigned char *)str))
+		if (!(groups ? ag_strv_push(&u->groups, &u->n_groups, str) : ag_strv_push(&u->roles, &u->n_roles, str)))
 			return false;
 	}
 	return true;
@@ -1649,20 +1614,8 @@ static enum ag_err import_json(struct ag_store_tx *tx, json_t *users_doc, json_t
 		if (!ag_name_valid(name) || !json_is_array(e))
 			continue; /* attempts of a minute: not worth refusing the import */
 		json_array_foreach(e, i, t) {
-			sqlite3_stmt *st;
-			int rc;
-
-			if (!json_is_integer(t))
-				continue;
-			rc = sqlite3_prepare_v2(s->db, "INSERT INTO throttle (name, rhost, at) VALUES (?1, '', ?2)", -1,
-						&st, NULL);
-			if (rc != SQLITE_OK)
-				return fail(s, rc, "import the throttle");
-			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, json_integer_value(t));
-			err = run(s, st, "import the throttle");
-			sqlite3_finalize(st);
-			if (err != AG_OK)
+			if (json_is_integer(t) &&
+			    (err = add_attempt(s, name, "", json_integer_value(t), "import the throttle")) != AG_OK)
 				return err;
 		}
 	}

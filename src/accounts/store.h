@@ -119,8 +119,6 @@ void ag_store_db_free(struct ag_store_db *db);
 struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name);
 struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const char *name);
 void ag_store_user_clear(struct ag_store_user *u);
-/* Replace a string list (groups, roles) with a copy of items. */
-enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_t n_items);
 
 /* --- write transactions ------------------------------------------------------
  *
@@ -166,6 +164,11 @@ enum ag_err ag_store_tx_read(struct ag_store_tx *tx, struct ag_store_db *db);
  * name bound to another sub: AG_ERR_DENIED). u: the user row, loaded and
  * updated in memory; the caller puts it. */
 enum ag_err ag_store_tx_bind(struct ag_store_tx *tx, struct ag_store_user *u, const char *sub, time_t now);
+/* A login's edit of one user: load name's row, bind it to sub at now (sub
+ * NULL: no binding), let edit change it (NULL: nothing more) and put it. */
+typedef enum ag_err (*ag_store_user_fn)(struct ag_store_tx *tx, struct ag_store_user *u, void *ctx);
+enum ag_err ag_store_tx_login_user(struct ag_store_tx *tx, const char *name, const char *sub, time_t now,
+				   ag_store_user_fn edit, void *ctx);
 /* Clear the attempt ag_store_throttle_attempt recorded (a success). */
 enum ag_err ag_store_tx_throttle_clear(struct ag_store_tx *tx);
 /* Rebuild the index at the end of this transaction whatever changed. */

@@ -148,6 +148,22 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Prepare sql, bind user as ?1 and step once: the step's result (or the
+ * prepare's failure). The caller finalizes *st in either case. */
+static int step_for_user(sqlite3 *db, const char *sql, const char *user, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+	if (rc == SQLITE_OK) {
+		bind_text(*st, 1, user);
+		rc = sqlite3_step(*st);
+	}
+	return rc;
+}
+
+/* The condition that picks user's row. */
+#define OF_USER " WHERE user_id = (SELECT id FROM users WHERE name = ?1)"
+
 /* Bind a secret column, sealed when the store has a token key. */
 static enum ag_err bind_secret(sqlite3_stmt *st, int i, const unsigned char *key, const char *column,
 			       const char *user, const char *v)
@@ -218,23 +234,6 @@ enum ag_err ag_tokens_tx_put(struct ag_store_tx *tx, const char *user, const str
 	return rc == SQLITE_DONE || rc == SQLITE_OK ? AG_OK : ag_store_tx_fail(tx, rc, "write the token cache");
 }
 
-enum ag_err ag_tokens_tx_drop(struct ag_store_tx *tx, const char *user, bool *found)
-{
-	sqlite3 *db = ag_store_tx_sqlite(tx);
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-				    -1, &st, NULL);
-
-	if (rc == SQLITE_OK) {
-		bind_text(st, 1, user);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	if (found)
-		*found = rc == SQLITE_DONE && sqlite3_changes(db) > 0;
-	return rc == SQLITE_DONE ? AG_OK : ag_store_tx_fail(tx, rc, "drop the token cache");
-}
-
 static enum ag_err column(sqlite3_stmt *st, int i, bool secret, char **out);
 
 /* A secret column: a sealed BLOB opens with the store's key (none, or
@@ -281,31 +280,50 @@ static enum ag_err column(sqlite3_stmt *st, int i, bool secret, char **out)
 	return AG_OK;
 }
 
-enum ag_err ag_tokens_get(struct ag_store *s, const char *user, struct ag_token_cache *t, bool *found)
+/* Columns 0 to 2 of a row (the tokens), opened. */
+static enum ag_err read_secrets(struct ag_store *s, sqlite3_stmt *st, const char *user, struct ag_token_cache *t)
 {
-	sqlite3 *db = ag_store_sqlite(s);
+	enum ag_err err = secret_column(s, st, 0, "refresh_token", user, &t->refresh_token);
+
+	if (err == AG_OK)
+		err = secret_column(s, st, 1, "access_token", user, &t->access_token);
+	if (err == AG_OK)
+		err = secret_column(s, st, 2, "id_token", user, &t->id_token);
+	return err;
+}
+
+/* Columns 0 to 2 as the CLI shows them: there or not, sealed or not. */
+static void show_secrets(sqlite3_stmt *st, struct ag_token_info *shown)
+{
+	shown->refresh = sqlite3_column_type(st, 0) != SQLITE_NULL;
+	shown->access = sqlite3_column_type(st, 1) != SQLITE_NULL;
+	shown->id = sqlite3_column_type(st, 2) != SQLITE_NULL;
+	for (int i = 0; i < 3; i++)
+		shown->sealed |= sqlite3_column_type(st, i) == SQLITE_BLOB;
+}
+
+/* user's row into t; with shown set, the tokens are not read, only shown
+ * (show_secrets). */
+static enum ag_err read_row(struct ag_store *s, const char *user, struct ag_token_cache *t, bool *found,
+			    struct ag_token_info *shown)
+{
 	sqlite3_stmt *st = NULL;
 	enum ag_err err = AG_OK;
 	int rc;
 
 	memset(t, 0, sizeof *t);
 	*found = false;
-	rc = sqlite3_prepare_v2(db,
-				"SELECT refresh_token, access_token, id_token, access_expires, sub, auth_time, amr, roles,"
-				" login_at, checked_at, check_ok_at, check_result, logins, session_logins FROM tokens"
-				" WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		bind_text(st, 1, user);
-		rc = sqlite3_step(st);
-	}
+	rc = step_for_user(ag_store_sqlite(s),
+			   "SELECT refresh_token, access_token, id_token, access_expires, sub, auth_time, amr, roles,"
+			   " login_at, checked_at, check_ok_at, check_result, logins, session_logins"
+			   " FROM tokens" OF_USER,
+			   user, &st);
 	if (rc == SQLITE_ROW) {
 		*found = true;
-		err = secret_column(s, st, 0, "refresh_token", user, &t->refresh_token);
-		if (err == AG_OK)
-			err = secret_column(s, st, 1, "access_token", user, &t->access_token);
-		if (err == AG_OK)
-			err = secret_column(s, st, 2, "id_token", user, &t->id_token);
+		if (shown)
+			show_secrets(st, shown);
+		else
+			err = read_secrets(s, st, user, t);
 		if (err == AG_OK)
 			err = column(st, 4, false, &t->sub);
 		if (err == AG_OK)
@@ -330,6 +348,11 @@ enum ag_err ag_tokens_get(struct ag_store *s, const char *user, struct ag_token_
 		*found = false;
 	}
 	return err;
+}
+
+enum ag_err ag_tokens_get(struct ag_store *s, const char *user, struct ag_token_cache *t, bool *found)
+{
+	return read_row(s, user, t, found, NULL);
 }
 
 struct put_ctx {
@@ -366,74 +389,57 @@ enum ag_err ag_tokens_drop(struct ag_store *s, const char *user, bool *found)
 	return ag_store_write(s, drop_tx, &c, NULL);
 }
 
-/* One UPDATE of user's row with no parameter but the name. */
+/* One change of user's row with no parameter but the name. */
 static enum ag_err update(struct ag_store_tx *tx, const char *sql, const char *user, const char *what, bool *changed)
 {
 	sqlite3 *db = ag_store_tx_sqlite(tx);
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	int rc = step_for_user(db, sql, user, &st);
 
-	if (rc == SQLITE_OK) {
-		bind_text(st, 1, user);
-		rc = sqlite3_step(st);
-	}
 	sqlite3_finalize(st);
 	if (changed)
 		*changed = rc == SQLITE_DONE && sqlite3_changes(db) > 0;
 	return rc == SQLITE_DONE ? AG_OK : ag_store_tx_fail(tx, rc, what);
 }
 
+enum ag_err ag_tokens_tx_drop(struct ag_store_tx *tx, const char *user, bool *found)
+{
+	return update(tx, "DELETE FROM tokens" OF_USER, user, "drop the token cache", found);
+}
+
 enum ag_err ag_tokens_tx_clear_secrets(struct ag_store_tx *tx, const char *user, bool *had)
 {
 	return update(tx,
 		      "UPDATE tokens SET refresh_token = NULL, access_token = NULL, id_token = NULL, access_expires = 0"
-		      " WHERE user_id = (SELECT id FROM users WHERE name = ?1) AND refresh_token IS NOT NULL",
+		      OF_USER " AND refresh_token IS NOT NULL",
 		      user, "drop the cached tokens", had);
 }
 
 enum ag_err ag_tokens_tx_session_opened(struct ag_store_tx *tx, const char *user)
 {
-	return update(tx,
-		      "UPDATE tokens SET session_logins = logins WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-		      user, "record the session's login", NULL);
+	return update(tx, "UPDATE tokens SET session_logins = logins" OF_USER, user, "record the session's login",
+		      NULL);
 }
 
 enum ag_err ag_tokens_info(struct ag_store *s, const char *user, struct ag_token_info *info, bool *found)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct ag_token_cache t;
+	enum ag_err err;
 
 	memset(info, 0, sizeof *info);
-	*found = false;
-	rc = sqlite3_prepare_v2(ag_store_sqlite(s),
-				"SELECT refresh_token IS NOT NULL, access_token IS NOT NULL, id_token IS NOT NULL,"
-				" typeof(refresh_token) = 'blob' OR typeof(access_token) = 'blob' OR typeof(id_token) = 'blob',"
-				" access_expires, auth_time, login_at, checked_at, check_ok_at, check_result, roles, amr"
-				" FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		bind_text(st, 1, user);
-		rc = sqlite3_step(st);
+	err = read_row(s, user, &t, found, info);
+	if (err == AG_OK && *found) {
+		info->access_expires = t.access_expires;
+		info->auth_time = t.auth_time;
+		info->login_at = t.login_at;
+		info->checked_at = t.checked_at;
+		info->check_ok_at = t.check_ok_at;
+		snprintf(info->check_result, sizeof info->check_result, "%s", t.check_result);
+		snprintf(info->roles, sizeof info->roles, "%s", t.roles ? t.roles : "");
+		snprintf(info->amr, sizeof info->amr, "%s", t.amr ? t.amr : "");
 	}
-	if (rc == SQLITE_ROW) {
-		*found = true;
-		info->refresh = sqlite3_column_int(st, 0);
-		info->access = sqlite3_column_int(st, 1);
-		info->id = sqlite3_column_int(st, 2);
-		info->sealed = sqlite3_column_int(st, 3);
-		info->access_expires = sqlite3_column_int64(st, 4);
-		info->auth_time = sqlite3_column_int64(st, 5);
-		info->login_at = sqlite3_column_int64(st, 6);
-		info->checked_at = sqlite3_column_int64(st, 7);
-		info->check_ok_at = sqlite3_column_int64(st, 8);
-		snprintf(info->check_result, sizeof info->check_result, "%s",
-			 sqlite3_column_text(st, 9) ? (const char *)sqlite3_column_text(st, 9) : "");
-		snprintf(info->roles, sizeof info->roles, "%s",
-			 sqlite3_column_text(st, 10) ? (const char *)sqlite3_column_text(st, 10) : "");
-		snprintf(info->amr, sizeof info->amr, "%s",
-			 sqlite3_column_text(st, 11) ? (const char *)sqlite3_column_text(st, 11) : "");
-		rc = SQLITE_DONE;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? AG_OK : ag_store_fail(s, rc, "read the token cache");
+	ag_token_cache_clear(&t);
+	if (err != AG_OK)
+		memset(info, 0, sizeof *info);
+	return err;
 }

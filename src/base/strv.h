@@ -17,6 +17,17 @@ struct ag_strv {
 /* Free the n strings of v and v itself (v may be NULL). */
 void ag_strv_free(char **v, size_t n);
 
+/* Append a copy of item (a repeat too); false when out of memory, the
+ * list as it was (perhaps moved). */
+bool ag_strv_push(char ***v, size_t *n, const char *item);
+
+/* Replace the n strings of *v with copies of the n_items of items; false
+ * when out of memory, *v untouched. *v is never NULL after a success. */
+bool ag_strv_set(char ***v, size_t *n, char *const *items, size_t n_items);
+
+/* The same strings in the same order. */
+bool ag_strv_equal(char *const *a, size_t na, char *const *b, size_t nb);
+
 /* Append a copy of item unless the list has it already; false (and
  * s->failed) when out of memory. The signature fits ag_name_list_each. */
 bool ag_strv_add_unique(const char *item, void *s);
