@@ -681,6 +681,15 @@ static enum ag_err load_user(struct ag_store *s, const char *name, struct ag_sto
 	return err;
 }
 
+static enum ag_err user_get(struct ag_store *s, const char *name, struct ag_store_user *u, bool *found)
+{
+	long long id;
+	enum ag_err err = load_user(s, name, u, &id);
+
+	*found = id != 0;
+	return err;
+}
+
 enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub)
 {
 	struct ag_store_user u;
@@ -908,11 +917,7 @@ void ag_store_tx_reindex(struct ag_store_tx *tx)
 
 enum ag_err ag_store_tx_user(struct ag_store_tx *tx, const char *name, struct ag_store_user *u, bool *found)
 {
-	long long id;
-	enum ag_err err = load_user(tx->s, name, u, &id);
-
-	*found = id != 0;
-	return err;
+	return user_get(tx->s, name, u, found);
 }
 
 static enum ag_err put_list(struct ag_store *s, enum stmt del, enum stmt add, long long id, char *const *v, size_t n,

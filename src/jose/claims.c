@@ -114,6 +114,21 @@ static enum ag_err check_iss(const json_t *p, const char *issuer, const struct a
 	return AG_OK;
 }
 
+/* iss is issuer and aud contains want (named what in the log); *n_aud is
+ * the number of aud's values. */
+static enum ag_err check_iss_aud(const json_t *p, const char *issuer, const char *want, const char *what,
+				 const struct ag_log *log, size_t *n_aud)
+{
+	bool found;
+	enum ag_err err = check_iss(p, issuer, log);
+
+	if (err == AG_OK)
+		err = aud_contains(p, want, log, &found, n_aud);
+	if (err == AG_OK && !found)
+		err = fail(log, "aud does not contain %s %.256s", what, want);
+	return err;
+}
+
 /* The optional array of strings name, at most max_n values. */
 static enum ag_err string_list(const json_t *p, const char *name, size_t max_n, const struct ag_log *log, char ***out,
 			       size_t *n_out)
@@ -247,19 +262,13 @@ static enum ag_err check_id_token(const json_t *p, const char *typ, const struct
 {
 	const json_t *azp, *nonce;
 	size_t n_aud;
-	bool found;
 	enum ag_err err;
 
 	if (typ_is_at_jwt(typ))
 		return fail(log, "ID token has typ %s (an access token)", typ);
-	err = check_iss(p, e->issuer, log);
+	err = check_iss_aud(p, e->issuer, e->client_id, "client_id", log, &n_aud);
 	if (err != AG_OK)
 		return err;
-	err = aud_contains(p, e->client_id, log, &found, &n_aud);
-	if (err != AG_OK)
-		return err;
-	if (!found)
-		return fail(log, "aud does not contain client_id %.256s", e->client_id);
 	/* OIDC Core §3.1.3.7 (4, 5): with several audiences azp names us. */
 	azp = json_object_get(p, "azp");
 	if (n_aud > 1 && !azp)
@@ -296,19 +305,13 @@ static enum ag_err check_access_token(const json_t *p, const char *typ, const st
 {
 	const char *client_id;
 	size_t n_aud;
-	bool found;
 	enum ag_err err;
 
 	if (!typ_is_at_jwt(typ))
 		return fail(log, "typ is not at+jwt (%.64s)", typ && *typ ? typ : "absent");
-	err = check_iss(p, e->issuer, log);
+	err = check_iss_aud(p, e->issuer, e->issuer, "the issuer", log, &n_aud);
 	if (err != AG_OK)
 		return err;
-	err = aud_contains(p, e->issuer, log, &found, &n_aud);
-	if (err != AG_OK)
-		return err;
-	if (!found)
-		return fail(log, "aud does not contain the issuer %.256s", e->issuer);
 	if (!json_object_get(p, "client_id"))
 		return fail(log, "client_id missing");
 	client_id = ag_json_string(p, "client_id", ISSUER_MAX);

@@ -347,6 +347,29 @@ static bool past_password(const struct ag_flow *f)
 	       !(strcmp(action, "authenticate") == 0 && ag_flow_offers(f, "authentication", "primary_password"));
 }
 
+/* A flow through to the tokens, once its first input was taken: the
+ * tracking ID kept for the audit line, the remaining steps (drive_flow),
+ * consent, and the authorization code exchanged with pk's verifier. */
+static enum ag_err flow_tokens(struct ag_login *l, struct ag_flow *f, const char *password,
+			       enum ag_store_factor *factor, const struct ag_pkce *pk, struct ag_tokens *tokens)
+{
+	const char *finish_uri;
+	char *code = NULL;
+	enum ag_err err;
+
+	if (f->tracking_id[0])
+		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", f->tracking_id);
+	err = drive_flow(l, f, password, factor, &finish_uri);
+	if (err == AG_OK)
+		err = ag_authorize_consent(l->o, finish_uri, pk->state, &code);
+	ag_login_step(l, "consent");
+	if (err == AG_OK)
+		err = ag_token_exchange_code(l->o, code, pk->verifier, tokens);
+	ag_login_step(l, "token");
+	ag_free_secret(code);
+	return err;
+}
+
 /* The whole exchange once the password is known (§12 steps 2-9); the
  * authorization request already sent when pw->used (prewarm.h). code (may
  * be NULL): the second factor the person typed already, sent with identify
@@ -362,9 +385,8 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 	struct ag_flow *f = NULL;
 	struct ag_flow_error ferr = { 0 };
 	struct ag_tokens tokens = { 0 };
-	char *url_query = NULL, *oauth_code = NULL;
+	char *url_query = NULL;
 	char login_id[LOGIN_ID_MAX + 1];
-	const char *finish_uri;
 	enum ag_store_factor factor = AG_STORE_FACTOR_NONE;
 	json_t *batch = NULL, *second = NULL;
 	enum ag_err err;
@@ -428,15 +450,7 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 			err = flow_denied(l, err, &ferr);
 		goto out;
 	}
-	if (f->tracking_id[0])
-		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", f->tracking_id);
-	err = drive_flow(l, f, password, &factor, &finish_uri);
-	if (err == AG_OK)
-		err = ag_authorize_consent(l->o, finish_uri, pk.state, &oauth_code);
-	ag_login_step(l, "consent");
-	if (err == AG_OK)
-		err = ag_token_exchange_code(l->o, oauth_code, pk.verifier, &tokens);
-	ag_login_step(l, "token");
+	err = flow_tokens(l, f, password, &factor, &pk, &tokens);
 	if (err == AG_OK) {
 		const struct ag_login_proof proof = {
 			.nonce = pk.nonce, .second_factor_proven = factor != AG_STORE_FACTOR_NONE,
@@ -446,7 +460,6 @@ static enum ag_err password_exchange(struct ag_login *l, const char *password, c
 	}
 out:
 	ag_tokens_clear(&tokens);
-	ag_free_secret(oauth_code);
 	free(url_query);
 	json_decref(batch);
 	json_decref(second);
@@ -677,8 +690,7 @@ static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, boo
 	struct ag_flow *f = NULL;
 	struct ag_flow_error ferr = { 0 };
 	struct ag_tokens tokens = { 0 };
-	char *url_query = NULL, *code_grant = NULL;
-	const char *finish_uri;
+	char *url_query = NULL;
 	enum ag_store_factor seen = AG_STORE_FACTOR_NONE; /* the amr check below decides */
 	json_t *input = NULL, *batch = NULL;
 	enum ag_err err;
@@ -715,22 +727,13 @@ static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, boo
 			err = flow_denied(l, err, &ferr);
 		goto out;
 	}
-	if (f->tracking_id[0])
-		snprintf(l->tracking_id, sizeof l->tracking_id, "%s", f->tracking_id);
-	err = drive_flow(l, f, NULL, &seen, &finish_uri);
-	if (err == AG_OK)
-		err = ag_authorize_consent(l->o, finish_uri, pk.state, &code_grant);
-	ag_login_step(l, "consent");
-	if (err == AG_OK)
-		err = ag_token_exchange_code(l->o, code_grant, pk.verifier, &tokens);
-	ag_login_step(l, "token");
+	err = flow_tokens(l, f, NULL, &seen, &pk, &tokens);
 	if (err == AG_OK) {
 		const struct ag_login_proof proof = { .nonce = pk.nonce, .reauth_amr = code ? "otp" : "pwd" };
 		err = ag_login_finish(l, &tokens, &proof);
 	}
 out:
 	ag_tokens_clear(&tokens);
-	ag_free_secret(code_grant);
 	free(url_query);
 	if (input)
 		ag_json_wipe(input);

@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/secret.h"
+#include "base/strv.h"
 #include "oidc/token.h"
 
 /* A form body built from name/value pairs, escaped, in a wiping buffer (it
@@ -268,21 +269,31 @@ static enum ag_err split_values(const char *s, char sep, size_t max, char ***v, 
 	for (;;) {
 		const char *end = strchr(p, sep);
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		char **grown;
+		char value[AG_CLAIMS_VALUE_MAX + 1];
 
 		if (len == 0 || len > AG_CLAIMS_VALUE_MAX || *n == max)
 			return AG_ERR_PROTOCOL;
-		grown = realloc(*v, (*n + 1) * sizeof **v);
-		if (!grown)
+		memcpy(value, p, len);
+		value[len] = '\0';
+		if (!ag_strv_push(v, n, value))
 			return AG_ERR_NOMEM;
-		*v = grown;
-		if (!((*v)[*n] = strndup(p, len)))
-			return AG_ERR_NOMEM;
-		(*n)++;
 		if (!end)
 			return AG_OK;
 		p = end + 1;
 	}
+}
+
+/* The values of header name split at sep (none: an empty list). */
+static enum ag_err header_list(const struct ag_http_response *resp, const char *name, char sep, size_t max,
+			       char ***v, size_t *n)
+{
+	char *value = NULL;
+	enum ag_err err = ag_http_authgear_header(resp, name, &value);
+
+	if (err == AG_OK && value)
+		err = split_values(value, sep, max, v, n);
+	free(value);
+	return err;
 }
 
 static enum ag_err header_bool(const struct ag_http_response *resp, const char *name, bool *out)
@@ -332,17 +343,9 @@ enum ag_err ag_resolve(struct ag_oidc *o, const char *url, const char *access_to
 	if (err == AG_OK)
 		err = header_bool(&resp, "X-Authgear-User-Anonymous", &out->is_anonymous);
 	if (err == AG_OK)
-		err = ag_http_authgear_header(&resp, "X-Authgear-User-Roles", &v);
-	if (err == AG_OK && v)
-		err = split_values(v, ',', AG_CLAIMS_ROLES_MAX, &out->roles, &out->n_roles);
-	free(v);
-	v = NULL;
+		err = header_list(&resp, "X-Authgear-User-Roles", ',', AG_CLAIMS_ROLES_MAX, &out->roles, &out->n_roles);
 	if (err == AG_OK)
-		err = ag_http_authgear_header(&resp, "X-Authgear-Session-Amr", &v);
-	if (err == AG_OK && v)
-		err = split_values(v, ' ', AG_CLAIMS_AMR_MAX, &out->amr, &out->n_amr);
-	free(v);
-	v = NULL;
+		err = header_list(&resp, "X-Authgear-Session-Amr", ' ', AG_CLAIMS_AMR_MAX, &out->amr, &out->n_amr);
 	if (err == AG_OK)
 		err = ag_http_authgear_header(&resp, "X-Authgear-Session-Authenticated-At", &v);
 	if (err == AG_OK && v) {
