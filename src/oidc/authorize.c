@@ -100,13 +100,13 @@ static bool on_issuer(const char *url, const char *issuer)
 	return strncmp(url, issuer, n) == 0 && (url[n] == '/' || url[n] == '?' || url[n] == '\0');
 }
 
-enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts, const struct ag_pkce *pk,
-			 char **url_query)
+/* The authorization request's URL: the endpoint with the client's, pk's
+ * and opts' parameters. */
+static enum ag_err request_url(struct ag_oidc *o, const struct ag_authorize_opts *opts, const struct ag_pkce *pk,
+			       char **url)
 {
 	const struct ag_discovery *d;
-	struct ag_http_response resp = { 0 };
-	char *url = NULL, *x_ref = NULL, *error = NULL, max_age[24] = "";
-	const char *target;
+	char max_age[24] = "";
 	/* Optional parameters last: a NULL name ends the list where one is absent. */
 	const char *params[] = {
 		"client_id", o->cfg->client_id,
@@ -124,12 +124,6 @@ enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts
 	size_t n = 18;
 	enum ag_err err;
 
-	*url_query = NULL;
-	if (opts->flow == AG_FLOW_REAUTH && !opts->id_token_hint) {
-		/* §3.11: only id_token_hint names the user a reauth flow is for */
-		ag_log(o->log, LOG_ERR, "authorize: reauthentication without an id_token_hint");
-		return AG_ERR_INVALID_ARG;
-	}
 	if (opts->max_age >= 0) {
 		snprintf(max_age, sizeof max_age, "%ld", opts->max_age);
 		params[n++] = "max_age";
@@ -143,31 +137,45 @@ enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts
 		params[n++] = "id_token_hint";
 		params[n++] = opts->id_token_hint;
 	}
-	if (!o->cfg->redirect_uri) { /* optional with methods = device; the password method requires it */
-		ag_log(o->log, LOG_ERR, "authorize: no redirect_uri configured");
-		return AG_ERR_CONFIG;
-	}
 	err = ag_oidc_discovery(o, &d);
 	if (err == AG_OK)
-		err = build_url(o->http, d->authorization_endpoint, params, &url);
-	if (err == AG_OK)
-		err = ag_http_get(o->http, url, NULL, &resp);
-	if (err != AG_OK)
-		goto out;
-	/* An OAuth error comes back to redirect_uri (§2.5); the sign-in page,
-	 * never fetched, must still be https: a downgrade is a sign of trouble. */
-	err = ag_http_redirect_target(o->http, &resp, o->cfg->redirect_uri, &target);
-	if (err != AG_OK) {
-		log_oauth_error(o, "authorize", &resp, NULL);
-		if (resp.status == 400)
-			err = AG_ERR_OAUTH;
-		goto out;
-	}
-	err = ag_http_query_param(target, "error", &error);
+		err = build_url(o->http, d->authorization_endpoint, params, url);
+	return err;
+}
+
+/* An error in the query of the redirect target (the server's OAuth error,
+ * logged): AG_ERR_OAUTH; AG_OK when there is none. */
+static enum ag_err redirect_error(struct ag_oidc *o, const char *step, const struct ag_http_response *resp,
+				  const char *target)
+{
+	char *error = NULL;
+	enum ag_err err = ag_http_query_param(target, "error", &error);
+
 	if (err == AG_OK && error) {
-		log_oauth_error(o, "authorize", &resp, target);
+		log_oauth_error(o, step, resp, target);
 		err = AG_ERR_OAUTH;
 	}
+	free(error);
+	return err;
+}
+
+/* The answer to the authorization request: a redirect to the sign-in page,
+ * on the issuer and with the x_ref of the OAuth session; its query into
+ * *url_query. */
+static enum ag_err sign_in_page(struct ag_oidc *o, const struct ag_http_response *resp, char **url_query)
+{
+	const char *target;
+	char *x_ref = NULL;
+	enum ag_err err;
+
+	/* An OAuth error comes back to redirect_uri (§2.5); the sign-in page,
+	 * never fetched, must still be https: a downgrade is a sign of trouble. */
+	err = ag_http_redirect_target(o->http, resp, o->cfg->redirect_uri, &target);
+	if (err != AG_OK) {
+		log_oauth_error(o, "authorize", resp, NULL);
+		return resp->status == 400 ? AG_ERR_OAUTH : err;
+	}
+	err = redirect_error(o, "authorize", resp, target);
 	/* A client with a Custom UI URI sends the sign-in to that page and then
 	 * answers the consent step with HTML instead of a redirect: refuse now,
 	 * before any credential is sent (§2.5). */
@@ -186,10 +194,33 @@ enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts
 	}
 	if (err == AG_OK && !(*url_query = ag_http_query(target)))
 		err = AG_ERR_NOMEM;
-out:
-	ag_free_secret(url); /* id_token_hint */
 	free(x_ref);
-	free(error);
+	return err;
+}
+
+enum ag_err ag_authorize(struct ag_oidc *o, const struct ag_authorize_opts *opts, const struct ag_pkce *pk,
+			 char **url_query)
+{
+	struct ag_http_response resp = { 0 };
+	char *url = NULL;
+	enum ag_err err;
+
+	*url_query = NULL;
+	if (opts->flow == AG_FLOW_REAUTH && !opts->id_token_hint) {
+		/* §3.11: only id_token_hint names the user a reauth flow is for */
+		ag_log(o->log, LOG_ERR, "authorize: reauthentication without an id_token_hint");
+		return AG_ERR_INVALID_ARG;
+	}
+	if (!o->cfg->redirect_uri) { /* optional with methods = device; the password method requires it */
+		ag_log(o->log, LOG_ERR, "authorize: no redirect_uri configured");
+		return AG_ERR_CONFIG;
+	}
+	err = request_url(o, opts, pk, &url);
+	if (err == AG_OK)
+		err = ag_http_get(o->http, url, NULL, &resp);
+	if (err == AG_OK)
+		err = sign_in_page(o, &resp, url_query);
+	ag_free_secret(url); /* id_token_hint */
 	ag_http_response_clear(&resp);
 	return err;
 }
@@ -198,7 +229,7 @@ enum ag_err ag_authorize_consent(struct ag_oidc *o, const char *finish_uri, cons
 {
 	struct ag_http_response resp = { 0 };
 	const char *redirect_uri = o->cfg->redirect_uri, *target;
-	char *got_state = NULL, *error = NULL;
+	char *got_state = NULL;
 	enum ag_err err;
 
 	*code = NULL;
@@ -218,11 +249,7 @@ enum ag_err ag_authorize_consent(struct ag_oidc *o, const char *finish_uri, cons
 		log_oauth_error(o, "consent", &resp, NULL);
 		goto out;
 	}
-	err = ag_http_query_param(target, "error", &error);
-	if (err == AG_OK && error) {
-		log_oauth_error(o, "consent", &resp, target);
-		err = AG_ERR_OAUTH;
-	}
+	err = redirect_error(o, "consent", &resp, target);
 	if (err == AG_OK)
 		err = ag_http_query_param(target, "state", &got_state);
 	if (err == AG_OK && (!got_state || strcmp(got_state, state) != 0)) {
@@ -241,7 +268,6 @@ enum ag_err ag_authorize_consent(struct ag_oidc *o, const char *finish_uri, cons
 	}
 out:
 	free(got_state);
-	free(error);
 	ag_http_response_clear(&resp);
 	return err;
 }
