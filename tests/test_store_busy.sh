@@ -7,7 +7,10 @@
 #      waits at most login_timeout, not the store's own 10 s, and the login
 #      fails closed with one plain line and zero requests;
 #   2. taken once the login's requests have started: the login's final
-#      transaction waits only for what is left of login_timeout.
+#      transaction waits only for what is left of login_timeout;
+#   3. held for most of login_timeout, then every request hangs: the whole
+#      call ends at login_timeout from its start (one deadline for the lock
+#      wait and the requests; two budgets would let it run ~2x).
 . "$abs_top_srcdir/tests/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (the store is root's)"
 ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1 || skip "pam_wrapper not installed"
@@ -21,11 +24,12 @@ password() { node -e 'console.log(require(process.argv[1]).users.find(u=>u.usern
 run() { # run CASE CONFIG: carol's password login; transcript in $T/CASE.out, log in $T/CASE.log
 	pam_service "$1" "auth required $MODULE config=$2"
 	timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
-		AUTHGEAR_TEST_LOG="$T/$1.log" "$DRIVER" "$1" carol authenticate "$(password carol)" > "$T/$1.out" 2>&1
+		AUTHGEAR_TEST_LOG="$T/$1.log" "$DRIVER" "$1" carol authenticate "$CAROL_PW" > "$T/$1.out" 2>&1
 	touch "$T/$1.log"
 }
 
 idp_start "$T/idp"
+CAROL_PW=$(password carol) # read once: a node start inside the timed runs is noise
 BASE=("users = carol" "require_mfa = no" "max_attempts_per_minute = 1000" "timeout = 30")
 write_config "$T/c.conf" "${BASE[@]}" "login_timeout = 5"
 run first "$T/c.conf"
@@ -90,3 +94,29 @@ waited=$(sed -n 's/.*still locked by another writer after \([0-9]*\) ms.*/\1/p' 
 [ -n "$waited" ] || { cat "$T/slow.log"; fail "the final transaction did not wait for the lock"; }
 [ "$waited" -lt 8000 ] || fail "the final transaction waited $waited ms, more than login_timeout = 8 allows"
 pass "the lock taken after the requests began: the final transaction waited $waited ms (what was left of login_timeout = 8), the call took $ms ms"
+
+# --- 3. One deadline for the whole call: the lock wait and the requests draw from it ---
+# The lock is held for 7 of login_timeout's 10 s, then the IdP accepts every
+# request and never answers. The call must end at login_timeout from its
+# start (~10 s); a fresh budget for the requests after the wait would end it
+# at ~17 s. The bound leaves 4 s for a loaded machine.
+write_config "$T/whole.conf" "${BASE[@]}" "login_timeout = 10"
+hook POST /counters/reset > /dev/null
+hook POST /faults '{"path":"*","type":"hang"}' > /dev/null
+lock
+t0=$(now_ms)
+run whole "$T/whole.conf" &
+RUN=$!
+sleep 7
+[ "$(requests)" = 0 ] || { hook GET /counters; fail "a request went out while the store was locked"; }
+kill -0 "$RUN" 2>/dev/null || { cat "$T/whole.out" "$T/whole.log"; fail "the login did not wait for the lock"; }
+unlock
+wait "$RUN" || true
+ms=$(( $(now_ms) - t0 ))
+hook POST /faults/clear '{}' > /dev/null
+if grep -q '^rc=0 ' "$T/whole.out"; then cat "$T/whole.out" "$T/whole.log"; fail "carol signed in with a hanging IdP"; fi
+[ "$(requests)" -gt 0 ] || { cat "$T/whole.log"; fail "no request was made after the lock was released"; }
+grep -Eq "cut at login_timeout|login_timeout \(10 s\) reached" "$T/whole.log" || { cat "$T/whole.log"; fail "the call did not end at login_timeout"; }
+[ "$ms" -lt 14000 ] || { cat "$T/whole.log"; fail "login_timeout = 10 with the lock held 7 s, then a silent IdP: the call took $ms ms (two budgets, not one deadline)"; }
+[ "$ms" -ge 9000 ] || { cat "$T/whole.log"; fail "the call ended after $ms ms, before login_timeout (10 s)"; }
+pass "the lock held 7 s, then a silent IdP: the whole call ended after $ms ms (login_timeout = 10 from its start)"

@@ -407,13 +407,22 @@ static enum ag_err ensure_group(struct login_ctx *c, struct ag_store_tx *tx, con
 	return err;
 }
 
-static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void *cfg, void **data, size_t *len);
+/* What a build of the index reads besides the store: the configuration
+ * and the host's group databases (host_groups_win). */
+struct index_ctx {
+	const struct ag_config *cfg;
+	const struct ag_idmap_probe *probe;
+};
+
+static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void *ctx, void **data, size_t *len);
 
 /* Every change goes through one store transaction; the index is rebuilt in
- * it when something it shows changed. */
-static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, ag_store_tx_fn fn, void *ctx)
+ * it when something it shows changed. probe: NULL for the system's. */
+static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, const struct ag_idmap_probe *probe,
+			ag_store_tx_fn fn, void *ctx)
 {
-	struct ag_store_indexer ix = { build_index, (void *)cfg, config_view(cfg) };
+	struct index_ctx ic = { cfg, probe ? probe : &ag_idmap_system_probe };
+	struct ag_store_indexer ix = { build_index, &ic, config_view(cfg) };
 
 	return ag_store_write(s, fn, ctx, &ix);
 }
@@ -439,7 +448,8 @@ static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_i
 	if (r <= 0 || gid == uid)
 		return AG_OK;
 	if (gid == 0) {
-		ag_log(log, LOG_ERR, "account: this host has a group %s with GID 0; refusing user %s", user, user);
+		ag_log(log, LOG_ERR, "account: this host has a group %s with GID 0, the name of user %s; the NSS index is "
+				     "not written until one of them is renamed", user, user);
 		return AG_ERR_CONFIG;
 	}
 	err = ag_store_tx_gid_holder(tx, gid, g.name, &found);
@@ -564,6 +574,8 @@ static enum ag_err login_edit(struct ag_store_tx *tx, struct ag_store_user *u, v
 		       c->user, pin, u->uid, u->uid);
 	}
 	err = c->taken_loaded ? ag_idset_add(&c->taken, u->uid) : AG_OK;
+	/* (every index write also does this for every user, host_groups_win;
+	 * here it rewrites the index when only this user's host group is new) */
 	if (err == AG_OK && !c->cfg->primary_group)
 		err = yield_private_group(tx, c->probe, c->log, c->user, u->uid);
 	if (err == AG_OK)
@@ -616,7 +628,7 @@ enum ag_err ag_identity_login(struct ag_store *s, const struct ag_config *cfg, c
 		return AG_ERR_INVALID_ARG;
 	err = ag_identity_groups_for_roles(cfg, roles, n_roles, &c.groups, &c.n_groups);
 	if (err == AG_OK)
-		err = edit(s, cfg, login_tx, &c);
+		err = edit(s, cfg, c.probe, login_tx, &c);
 	if (err == AG_OK && c.provisional_differs) {
 		if (sign_in_again)
 			*sign_in_again = true;
@@ -824,13 +836,36 @@ out:
 	return err;
 }
 
-static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void *cfg, void **data, size_t *len)
+/* Every write of the index applies yield_private_group to every bound user,
+ * not only to the one whose login or check wrote it: a host group can appear
+ * under any user's name at any time, and a write that served that user's
+ * private group again would hand the group's name to them. One group lookup
+ * per user, only when the index is rewritten. */
+static enum ag_err host_groups_win(struct ag_store_tx *tx, const struct index_ctx *ic)
 {
-	struct ag_store_db db;
-	enum ag_err err = ag_store_tx_read(tx, &db);
+	struct ag_store_db db = { 0 };
+	enum ag_err err;
+
+	if (ic->cfg->primary_group)
+		return AG_OK; /* no private groups */
+	err = ag_store_tx_read(tx, &db);
+	for (size_t i = 0; err == AG_OK && i < db.n_users; i++)
+		if (db.users[i].sub && db.users[i].uid)
+			err = yield_private_group(tx, ic->probe, ag_store_tx_log(tx), db.users[i].name, db.users[i].uid);
+	ag_store_db_free(&db);
+	return err;
+}
+
+static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void *ctx, void **data, size_t *len)
+{
+	const struct index_ctx *ic = ctx;
+	struct ag_store_db db = { 0 };
+	enum ag_err err = host_groups_win(tx, ic);
 
 	if (err == AG_OK)
-		err = index_bytes(&db, cfg, ag_store_tx_log(tx), generation, data, len);
+		err = ag_store_tx_read(tx, &db);
+	if (err == AG_OK)
+		err = index_bytes(&db, ic->cfg, ag_store_tx_log(tx), generation, data, len);
 	ag_store_db_free(&db);
 	return err;
 }
@@ -852,7 +887,7 @@ enum ag_err ag_identity_forget(struct ag_store *s, const struct ag_config *cfg, 
 
 	if (!ag_name_valid(user))
 		return AG_ERR_INVALID_ARG;
-	err = edit(s, cfg, forget_tx, (void *)user);
+	err = edit(s, cfg, NULL, forget_tx, (void *)user);
 	if (err == AG_OK)
 		ag_log(log, LOG_NOTICE, "account: %s forgotten (binding, UID and groups removed)", user);
 	return err;
@@ -938,7 +973,7 @@ enum ag_err ag_identity_pin(struct ag_store *s, const struct ag_config *cfg, con
 		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "'%.40s' is not a valid user name", user);
 	if (ag_id_reserved(uid))
 		return ag_why(why, why_len, AG_ERR_INVALID_ARG, "UID %u is reserved", uid);
-	err = edit(s, cfg, pin_tx, &p);
+	err = edit(s, cfg, NULL, pin_tx, &p);
 	if (err == AG_OK)
 		ag_log(log, LOG_NOTICE, "account: %s pinned to UID %u", user, uid);
 	return err;
@@ -1104,7 +1139,7 @@ enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, 
 	if (err == AG_OK)
 		err = import_parse(&c, buf, len);
 	if (err == AG_OK)
-		err = edit(s, cfg, import_tx, &c);
+		err = edit(s, cfg, NULL, import_tx, &c);
 	if (err == AG_OK)
 		ag_log(log, LOG_NOTICE, "account: %zu UIDs pinned from %s", c.n, path);
 	free(c.v);
@@ -1112,27 +1147,16 @@ enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, 
 	return err;
 }
 
-/* A rebuild also looks for host groups that have appeared under the name of
- * a bound user (one lookup per user: an admin's command, not a login). */
+/* A rebuild (which looks for host groups that have appeared under the name
+ * of a bound user, as every write of the index does: host_groups_win). */
 static enum ag_err reindex_tx(struct ag_store_tx *tx, void *ctx)
 {
-	const struct ag_config *cfg = ctx;
-	struct ag_store_db db;
-	enum ag_err err = AG_OK;
-
-	if (!cfg->primary_group) {
-		err = ag_store_tx_read(tx, &db);
-		for (size_t i = 0; err == AG_OK && i < db.n_users; i++)
-			if (db.users[i].sub && db.users[i].uid)
-				err = yield_private_group(tx, &ag_idmap_system_probe, ag_store_tx_log(tx),
-							  db.users[i].name, db.users[i].uid);
-		ag_store_db_free(&db);
-	}
+	(void)ctx;
 	ag_store_tx_reindex(tx);
-	return err;
+	return AG_OK;
 }
 
 enum ag_err ag_identity_reindex(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log)
 {
-	return edit(s, cfg, reindex_tx, (void *)cfg);
+	return edit(s, cfg, NULL, reindex_tx, NULL);
 }

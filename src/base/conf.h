@@ -52,7 +52,7 @@ struct ag_config {
 	char *client_secret_file;
 	long connect_timeout;  /* seconds */
 	long timeout;          /* seconds, whole request */
-	long login_timeout;    /* seconds, all requests of one PAM call together */
+	long login_timeout;    /* seconds, one PAM call's login as a whole (its lock waits and requests) */
 	long leeway;           /* seconds of clock skew allowed in token times */
 	long cache_ttl;        /* seconds discovery and JWKS stay cached */
 	bool insecure_loopback_for_tests;

@@ -209,8 +209,12 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 	http->connect_timeout_ms = opts->connect_timeout * 1000;
 	http->timeout_ms = opts->timeout * 1000;
 	http->login_timeout = opts->login_timeout;
-	clock_gettime(CLOCK_MONOTONIC, &http->deadline);
-	http->deadline.tv_sec += opts->login_timeout;
+	if (opts->deadline) {
+		http->deadline = *opts->deadline;
+	} else {
+		clock_gettime(CLOCK_MONOTONIC, &http->deadline);
+		http->deadline.tv_sec += opts->login_timeout;
+	}
 	c = http->curl = curl_easy_init();
 	if (!c) {
 		free(http);
@@ -354,16 +358,19 @@ static bool add_header(struct curl_slist **list, const char *line)
 	return true;
 }
 
-long ag_http_remaining_ms(const struct ag_http *http)
+long ag_http_ms_until(const struct timespec *deadline)
 {
 	struct timespec now;
 	long long ms;
 
-	if (!http->login_timeout)
-		return LONG_MAX;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(http->deadline.tv_sec - now.tv_sec) * 1000 + (http->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 	return ms > 0 ? (long)ms : 0;
+}
+
+long ag_http_remaining_ms(const struct ag_http *http)
+{
+	return http->login_timeout ? ag_http_ms_until(&http->deadline) : LONG_MAX;
 }
 
 static long min_ms(long a, long b)

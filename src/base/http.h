@@ -31,6 +31,10 @@ struct ag_http_opts {
 	long connect_timeout;          /* seconds */
 	long timeout;                  /* seconds, whole request */
 	long login_timeout;            /* seconds from ag_http_new for all requests together; 0: none */
+	/* with login_timeout: the deadline's end (CLOCK_MONOTONIC) instead of
+	 * login_timeout from ag_http_new, so the caller's other waits (the
+	 * store's lock) and the requests draw from one deadline; NULL: none */
+	const struct timespec *deadline;
 	bool insecure_loopback;        /* allow http:// to 127.0.0.0/8, [::1], localhost */
 };
 
@@ -104,6 +108,8 @@ enum ag_err ag_http_query_param(const char *url, const char *name, char **value)
 /* Milliseconds left of login_timeout (LONG_MAX without one; 0 when it has
  * passed): a wait between requests (device polling) ends with it. */
 long ag_http_remaining_ms(const struct ag_http *http);
+/* Milliseconds from now (CLOCK_MONOTONIC) to deadline; 0 when it has passed. */
+long ag_http_ms_until(const struct timespec *deadline);
 
 /* The value of resp's X-Authgear-* header name (compared without case):
  * AG_OK with *value NULL when absent, AG_ERR_PROTOCOL when it came twice

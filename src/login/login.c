@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "accounts/identity.h"
 #include "accounts/store.h"
@@ -27,6 +28,19 @@
 
 #define LOGIN_ID_MAX 320 /* bytes of an expanded login_id template */
 #define MAX_FLOW_STEPS 8 /* actions handled in one login before giving up */
+
+/* login_timeout bounds the whole PAM call: one deadline, from its first
+ * wait on (the store's lock, or the first request), that every lock wait and
+ * every request draw from. The milliseconds left of it. */
+static long deadline_left(struct ag_login *l)
+{
+	if (!l->deadline_set) {
+		clock_gettime(CLOCK_MONOTONIC, &l->deadline);
+		l->deadline.tv_sec += l->cfg->login_timeout;
+		l->deadline_set = true;
+	}
+	return ag_http_ms_until(&l->deadline);
+}
 
 /* Record the line for the person; the first one set wins. */
 static enum ag_err deny(struct ag_login *l, enum ag_err err, const char *line)
@@ -324,7 +338,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	}
 	/* One store transaction: the binding, the Unix side (UID at the first
 	 * login, roles -> groups), the throttle, the token cache, the NSS index. */
-	ag_store_busy_limit(l->store, ag_http_remaining_ms(l->o->http)); /* what is left of login_timeout */
+	ag_store_busy_limit(l->store, deadline_left(l)); /* what is left of login_timeout */
 	err = ag_account_cache_from(&cache, tokens, &l->claims, ag_clock_wall(l->clock), !l->reauth);
 	if (err == AG_OK)
 		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles,
@@ -493,9 +507,9 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 		snprintf(l->method, sizeof l->method, "%s", method);
 	err = ag_tokens_store_open(l->cfg, l->log, &l->store);
 	if (err == AG_OK) {
-		/* login_timeout counts from the first request, which comes later:
-		 * a writer's lock may not hold this call longer than it either */
-		ag_store_busy_limit(l->store, l->cfg->login_timeout * 1000L);
+		/* the call's deadline starts here, before the first request: a
+		 * writer's lock takes from the time the requests get */
+		ag_store_busy_limit(l->store, deadline_left(l));
 		/* Checked and recorded in one transaction, before any network:
 		 * concurrent attempts cannot all pass a check that has not seen
 		 * the others yet. */
@@ -638,8 +652,10 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 
 enum ag_err ag_login_oidc(struct ag_login *l)
 {
-	enum ag_err err = ag_oidc_open(l->cfg, l->log, &l->o);
+	enum ag_err err;
 
+	deadline_left(l); /* set when the handle is the call's first wait */
+	err = ag_oidc_open_until(l->cfg, l->log, &l->deadline, &l->o);
 	if (err == AG_OK && l->clock)
 		l->o->clock = l->clock;
 	return err;
@@ -771,6 +787,8 @@ enum ag_err ag_login_reauth(struct ag_login *l)
 	l->reauth_start = ag_clock_wall(l->clock);
 	/* What the last login here left: the binding and the cached ID token. */
 	err = ag_store_open(l->cfg->state_dir, l->log, &s);
+	if (err == AG_OK)
+		ag_store_busy_limit(s, deadline_left(l)); /* the call's deadline starts here */
 	if (err == AG_OK)
 		err = ag_store_bound_sub(s, l->user, &l->bound_sub);
 	if (err == AG_OK)

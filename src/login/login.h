@@ -61,6 +61,10 @@ struct ag_login {
 	/* internal */
 	struct ag_oidc *o;
 	struct ag_store *store;
+	/* login_timeout's end (CLOCK_MONOTONIC), set at the call's first wait:
+	 * the store's lock waits and every request draw from it */
+	struct timespec deadline;
+	bool deadline_set;
 	double t_step;
 	double network_step;               /* network time at the last step */
 };

@@ -47,12 +47,19 @@ static enum ag_err read_client_secret(struct ag_oidc *o)
 
 enum ag_err ag_oidc_open(const struct ag_config *cfg, const struct ag_log *log, struct ag_oidc **out)
 {
+	return ag_oidc_open_until(cfg, log, NULL, out);
+}
+
+enum ag_err ag_oidc_open_until(const struct ag_config *cfg, const struct ag_log *log, const struct timespec *deadline,
+			       struct ag_oidc **out)
+{
 	struct ag_http_opts opts = {
 		.ca_file = cfg->ca_file,
 		.proxy = cfg->proxy,
 		.connect_timeout = cfg->connect_timeout,
 		.timeout = cfg->timeout,
 		.login_timeout = cfg->login_timeout,
+		.deadline = deadline,
 		.insecure_loopback = cfg->insecure_loopback_for_tests,
 	};
 	char private_dir[PATH_MAX];

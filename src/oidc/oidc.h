@@ -44,6 +44,10 @@ struct ag_oidc {
 /* Open a context; creates state_dir (0755) and its private part (0700) when
  * missing and refuses them when another user could write them. */
 enum ag_err ag_oidc_open(const struct ag_config *cfg, const struct ag_log *log, struct ag_oidc **out);
+/* The same, its requests bounded by deadline (CLOCK_MONOTONIC; ag_http_opts)
+ * instead of login_timeout from now: a login's one deadline (NULL: from now). */
+enum ag_err ag_oidc_open_until(const struct ag_config *cfg, const struct ag_log *log, const struct timespec *deadline,
+			       struct ag_oidc **out);
 void ag_oidc_close(struct ag_oidc *o);
 
 /* The issuer's discovery document: from the cache while younger than
