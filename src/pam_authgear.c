@@ -140,18 +140,38 @@ static bool is_ours(pam_handle_t *pamh, int argc, const char **argv, struct ag_c
 	return setup(pamh, argc, argv, &log, &args, cfg) == AG_OK && our_user(pamh, *cfg, &log);
 }
 
+/* A configuration with unknown keys or sections (read leniently): a
+ * mistyped key (require_role = ...) would silently drop a rule, so our
+ * users are refused until it is fixed (the reason logged, one line said). */
+static bool unknown_keys(pam_handle_t *pamh, const struct ag_config *cfg, const struct ag_log *log)
+{
+	if (!cfg->n_ignored)
+		return false;
+	ag_log(log, LOG_ERR, "%s: %u unknown key%s or section%s (see above); Authgear users cannot sign in "
+			     "until it is fixed (authgear-pam check)", cfg->path, cfg->n_ignored,
+	       cfg->n_ignored > 1 ? "s" : "", cfg->n_ignored > 1 ? "s" : "");
+	pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
+	return true;
+}
+
 /* The prologue of the entry points after authenticate: the configuration
  * and the user when the user is ours; NULL otherwise, with *rc the answer
  * and the configuration freed. fail_closed: a configuration fault refuses
- * the users the NSS index names (config_fault) instead of ignoring them. */
+ * the users the NSS index names (config_fault) instead of ignoring them.
+ * Unknown keys refuse our users with refused (as authenticate does: the
+ * rule a typo dropped would be missing from this step too). */
 static const char *begin(pam_handle_t *pamh, int argc, const char **argv, struct ag_log *log,
-			 struct ag_config **cfg, bool fail_closed, int *rc)
+			 struct ag_config **cfg, bool fail_closed, int refused, int *rc)
 {
 	struct module_args args;
 	enum ag_err err = setup(pamh, argc, argv, log, &args, cfg);
 	const char *user = err == AG_OK ? our_user(pamh, *cfg, log) : NULL;
 
 	*rc = err != AG_OK && fail_closed ? config_fault(pamh, log, err) : PAM_IGNORE;
+	if (user && unknown_keys(pamh, *cfg, log)) {
+		user = NULL;
+		*rc = refused;
+	}
 	if (!user) {
 		ag_config_free(*cfg);
 		*cfg = NULL;
@@ -204,12 +224,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		ag_config_free(cfg);
 		return PAM_IGNORE; /* root, pam_unix users, unknown names: no prompt, no network */
 	}
-	if (cfg->n_ignored) {
-		/* a mistyped key (require_role = ...) would silently drop a rule */
-		ag_log(&log, LOG_ERR, "%s: %u unknown key%s or section%s (see above); Authgear users cannot sign in "
-				      "until it is fixed (authgear-pam check)", cfg->path, cfg->n_ignored,
-		       cfg->n_ignored > 1 ? "s" : "", cfg->n_ignored > 1 ? "s" : "");
-		pam_error(pamh, "Sign-in is unavailable: this host's Authgear configuration is broken.");
+	if (unknown_keys(pamh, cfg, &log)) {
 		ag_config_free(cfg);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
@@ -305,7 +320,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 
 	/* for a public-key login this is the only gate: a broken configuration
 	 * must not wave an Authgear user through */
-	user = begin(pamh, argc, argv, &log, &cfg, true, &rc);
+	user = begin(pamh, argc, argv, &log, &cfg, true, PAM_AUTHINFO_UNAVAIL, &rc);
 	if (!user)
 		return rc;
 #ifdef AG_TEST_HOOKS
@@ -343,7 +358,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	long long id = 0, *kept;
 	enum ag_err err;
 
-	user = begin(pamh, argc, argv, &log, &cfg, false, &rc);
+	user = begin(pamh, argc, argv, &log, &cfg, false, PAM_SESSION_ERR, &rc);
 	if (!user)
 		return rc;
 	pam_get_item(pamh, PAM_TTY, &tty);
@@ -373,7 +388,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	const char *user;
 	enum ag_err err;
 
-	user = begin(pamh, argc, argv, &log, &cfg, false, &rc);
+	user = begin(pamh, argc, argv, &log, &cfg, false, PAM_SESSION_ERR, &rc);
 	if (!user)
 		return rc;
 	if (pam_get_data(pamh, SESSION_DATA, &data) != PAM_SUCCESS)

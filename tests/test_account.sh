@@ -65,8 +65,13 @@ expect_rc login2 0
 [ "$(sqlite3 -readonly "$DB" 'SELECT count(*) FROM tokens')" = 1 ] || fail "more than one token row"
 RT2=$(col refresh_token carol); TOKENS="$TOKENS $RT2 $(col access_token carol)"
 [ "$RT2" != "$RT1" ] || fail "the second login did not replace the refresh token"
+refresh "$RT1" pam_authgear
+[ "$(cat "$T/refresh.status")" = 400 ] && grep -q invalid_grant "$T/refresh.json" ||
+	fail "the refresh token the second login replaced is still live at the IdP ($(cat "$T/refresh.status"))"
+refresh "$RT2" pam_authgear
+[ "$(cat "$T/refresh.status")" = 200 ] || fail "the second login's refresh token is not live"
 [ "$(stat -c %a "$DB")" = 600 ] || fail "database mode $(stat -c %a "$DB")"
-pass "a new login replaces the cached row"
+pass "a new login replaces the cached row, and the refresh token it replaced is refused at the IdP (revoked)"
 
 # Rotation on: a login through the rotating client caches its token.
 run login3 rot bob authenticate bob-password-1 "$(hook GET /totp/bob | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))')"

@@ -93,6 +93,14 @@ assert_contains "$T/res_exp.log" "checked at Authgear (resolver, refreshed)" "re
 [ "$(col "access_expires > strftime('%s','now')" frank)" = 1 ] || fail "the new access token's expiry was not cached"
 pass "resolver: an expired access token is refreshed first (2 requests)"
 
+# a resolver answer for another user's session (X-Authgear-User-Id carol's, not frank's bound sub)
+hook POST /resolver/as '{"username":"carol"}'
+run res_other res frank acct_mgmt
+ended res_other "another sub" frank
+hook POST /resolver/as '{"username":null}'
+pass "resolver: X-Authgear-User-Id of another user -> denied (PAM_PERM_DENIED), cache gone, logged"
+login res_login3 res frank
+
 hook POST /users/frank/revoke-sessions
 run res_revoked res frank acct_mgmt
 ended res_revoked "resolver: session not valid" frank
@@ -201,3 +209,28 @@ for f in "$T"/*.log "$T"/*.out "$T"/*.err "$T/state/nss.index"; do
 	grep -qF -- "$RT0" "$f" && fail "a token is in $f"
 done
 pass "no token in any log, transcript or the NSS index"
+
+# --- never offline after a revocation: revoked at the IdP, then the IdP stopped -------------
+# offline_grace 1 with a check that just succeeded: the offline window is open. Once a check
+# saw the revocation, no later check lets frank in offline, not even where a user with no
+# cached token is allowed (account_check_without_token = allow). carol, never revoked, is
+# the control: with the IdP down she is allowed offline.
+conf grace1_allow "account_check_cache = 0" "offline_grace = 1" "account_check_without_token = allow"
+login nv_carol grace1 carol
+login nv_login grace1 frank
+run nv_ok grace1 frank acct_mgmt
+expect_rc nv_ok 0
+hook POST /users/frank/revoke-sessions
+run nv_revoked grace1 frank acct_mgmt
+ended nv_revoked invalid_grant frank
+idp_stop_current; IDP_STATE=
+run nv_control grace1 carol acct_mgmt
+expect_rc nv_control 0
+assert_contains "$T/nv_control.log" "allowed offline" "the IdP is down: a user never revoked is allowed offline"
+for svc in grace1 grace1_allow; do
+	run "nv_down_$svc" "$svc" frank acct_mgmt
+	expect_rc "nv_down_$svc" 6
+	assert_contains "$T/nv_down_$svc.out" "$ENDED" "$svc: the plain line"
+	assert_not_contains "$T/nv_down_$svc.log" "allowed offline" "$svc: no offline decision after a revocation"
+done
+pass "revoked at the IdP, then the IdP stopped: offline_grace never lets the revoked user in (PAM_PERM_DENIED), even with account_check_without_token = allow"

@@ -73,10 +73,11 @@ expect_transcript batch <<EOF
 $OK_TOTP
 rc=0 Success
 EOF
-# authorize (prewarmed), the flow in one create, consent, token
-expect_requests batch 4 1 0
+# authorize (prewarmed), the flow in one create, consent, token, and the revocation
+# of the refresh token the login replaces (her first login's)
+expect_requests batch 5 1 0
 assert_contains "$T/batch.log" "amr=mfa,otp,pwd,x_primary_password,x_secondary_totp result=success" "batch: signed in with TOTP"
-pass "returning alice: Password: and Verification code: first, then 4 requests, the flow in one create, no state input"
+pass "returning alice: Password: and Verification code: first, then 4 requests (+1: the replaced token revoked), the flow in one create, no state input"
 
 # --- wrong password, wrong code: today's plain line, no more requests ----------
 run wrongpw ag alice wrong-password "$(totp alice)"
@@ -113,7 +114,7 @@ expect_transcript recovery <<EOF
 $OK_TOTP
 rc=0 Success
 EOF
-expect_requests recovery 4 1 0
+expect_requests recovery 5 1 0
 assert_contains "$T/recovery.log" "x_recovery_code result=success" "recovery code in the batch"
 [ "$(factor alice)" = recovery_code ] || fail "last_factor $(factor alice), want recovery_code"
 run after-recovery ag alice "$PW_ALICE" 1 "$(totp alice)"
@@ -123,7 +124,7 @@ $CHOOSER
 prompt-echo-off: Verification code: 
 rc=0 Success
 EOF
-expect_requests after-recovery 5 1 1
+expect_requests after-recovery 6 1 1
 [ "$(factor alice)" = totp ] || fail "last_factor $(factor alice), want totp"
 pass "a recovery code at Verification code: signs in in one batch; the next login is step by step, and remembers TOTP again"
 
@@ -138,8 +139,8 @@ rc=0 Success
 EOF
 [ "$(grep -c '^prompt-echo-off: Password: $' "$T/switched.out")" = 1 ] || fail "switched: more than one Password: prompt"
 assert_contains "$T/switched.log" "the one-request login did not fit (AuthenticationFlowNotFound); starting again step by step" "switched: the fallback"
-# two authorize + create (the batch, then identify + password), consent, token
-expect_requests switched 6 2 0
+# two authorize + create (the batch, then identify + password), consent, token, revoke
+expect_requests switched 7 2 0
 [ "$(factor alice)" = - ] || fail "switched: last_factor $(factor alice), want none"
 run plain nomfa alice "$PW_ALICE"
 expect_transcript plain <<EOF
@@ -188,10 +189,11 @@ pass "lockout through batches: the third wrong code locks bob; the lockout line,
 hook POST /counters/reset >/dev/null
 printf '%s\n%s\n' "$PW_BOB" "$(totp bob)" | LD_PRELOAD=libnss_wrapper.so AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" bob \
 	> "$T/cli.out" 2>&1 || { cat "$T/cli.out"; fail "authgear-pam login"; }
-for step in "authorize \(prewarmed\)" "identify \+ password \+ code" consent token verify; do
+# (bob's earlier login left a refresh token: the last step revokes it)
+for step in "authorize \(prewarmed\)" "identify \+ password \+ code" consent token verify "store \+ revoke"; do
 	grep -qE "^  step $step +[0-9]+\.[0-9] ms  network +[0-9]+\.[0-9] ms$" "$T/cli.out" ||
 		{ cat "$T/cli.out"; fail "authgear-pam login: step '$step' missing"; }
 done
-grep -qE "^  network total [0-9]+\.[0-9] ms in 4 requests$" "$T/cli.out" || { cat "$T/cli.out"; fail "authgear-pam login: network total"; }
+grep -qE "^  network total [0-9]+\.[0-9] ms in 5 requests$" "$T/cli.out" || { cat "$T/cli.out"; fail "authgear-pam login: network total"; }
 assert_not_contains "$T/cli.out" "second factor" "authgear-pam login: no separate second-factor step"
-pass "authgear-pam login: the one batch step, per-step and total network time, 4 requests"
+pass "authgear-pam login: the one batch step, per-step and total network time, 4 requests (+1 revoking the replaced token)"

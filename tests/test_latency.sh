@@ -74,9 +74,10 @@ t_auth=$(first_request /oauth2/authorize); t_answer=$(answered_at warm)
 [ "$t_auth" -lt "$t_answer" ] ||
 	{ hook GET /requests; cat "$T/warm.err"; fail "authorize at $t_auth, not before the password answered at $t_answer"; }
 joined warm
-[ "$(requests)" = 4 ] || { hook GET /counters; fail "a prewarmed login took $(requests) requests, want 4"; }
+# 4, and the revocation of the refresh token her first login left (§5.4)
+[ "$(requests)" = 5 ] || { hook GET /counters; fail "a prewarmed login took $(requests) requests, want 5"; }
 [ "$(hook GET /connections | jget connections)" = 1 ] || fail "a prewarmed login opened more than one TLS connection"
-pass "returning alice: authorize reached the IdP $((t_answer - t_auth)) ms before she answered Password:; 4 requests (identify + password + code in one), one connection, worker joined"
+pass "returning alice: authorize reached the IdP $((t_answer - t_auth)) ms before she answered Password:; 4 requests (identify + password + code in one) + 1 revoking the replaced token, one connection, worker joined"
 
 # --- a name that only matches a pattern: no request before the first answer ---
 hook POST /counters/reset >/dev/null

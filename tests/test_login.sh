@@ -61,9 +61,11 @@ prompt-echo-off: Verification code:
 rc=0 Success
 EOF
 expect_log ok "audit: user=alice sub=2f91682e-7cf4-4bd7-b86f-d91a20e3de70 method=password amr=mfa,otp,pwd,x_primary_password,x_secondary_totp result=success"
-[ "$(requests)" = 5 ] || { hook GET /counters; fail "a login took $(requests) requests, want 5"; }
+# 5, and the revocation of the refresh token the warm-up login left (§5.4)
+[ "$(requests)" = 6 ] || { hook GET /counters; fail "a login took $(requests) requests, want 6"; }
+[ "$(counter /oauth2/revoke)" = 1 ] || { hook GET /counters; fail "a returning login did not revoke the token it replaced"; }
 [ "$(hook GET /connections | jget connections)" = 1 ] || fail "a login opened more than one TLS connection"
-pass "5 HTTPS requests on one TLS connection per login (discovery and JWKS cached)"
+pass "5 HTTPS requests (+1 revoking the replaced refresh token) on one TLS connection per returning login (discovery and JWKS cached)"
 # The authorize request as the IdP saw it: SSO off, PKCE S256, and no
 # max_age with the default max_age = -1.
 hook GET "/requests?path=/oauth2/authorize" > "$T/ok.authorize.json"
@@ -82,12 +84,13 @@ sqlite3 "$T/state/private/accounts.db" "UPDATE users SET last_factor = NULL" || 
 printf '%s\n1\n%s\n' "$PW_ALICE" "$code" | LD_PRELOAD=libnss_wrapper.so AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" alice \
 	> "$T/cli.out" 2>&1 || { cat "$T/cli.out"; fail "authgear-pam login"; }
 # alice is named in users: her authorize request went while she typed
-for step in "authorize \(prewarmed\)" "identify \+ password" "second factor" consent token verify; do
+# (a returning login: the store's commit and the replaced refresh token's revocation last)
+for step in "authorize \(prewarmed\)" "identify \+ password" "second factor" consent token verify "store \+ revoke"; do
 	grep -qE "^  step $step +[0-9]+\.[0-9] ms  network +[0-9]+\.[0-9] ms$" "$T/cli.out" ||
 		{ cat "$T/cli.out"; fail "authgear-pam login: step '$step' missing"; }
 done
-grep -qE "^  network total [0-9]+\.[0-9] ms in 5 requests$" "$T/cli.out" || { cat "$T/cli.out"; fail "authgear-pam login: no network total"; }
-assert_contains "$T/cli.out" "signed in: alice is Authgear user 2f91682e-7cf4-4bd7-b86f-d91a20e3de70; 5 requests on 1 connection" "authgear-pam login signs in and counts its requests"
+grep -qE "^  network total [0-9]+\.[0-9] ms in 6 requests$" "$T/cli.out" || { cat "$T/cli.out"; fail "authgear-pam login: no network total"; }
+assert_contains "$T/cli.out" "signed in: alice is Authgear user 2f91682e-7cf4-4bd7-b86f-d91a20e3de70; 6 requests on 1 connection" "authgear-pam login signs in and counts its requests"
 if grep -qF -- "$PW_ALICE" "$T/cli.out" || grep -qF -- "$code" "$T/cli.out"; then fail "authgear-pam login printed a secret"; fi
 "$CLI" login --config "$T/c.conf" root > "$T/cli-root.out" 2>&1 && fail "authgear-pam login root must fail"
 assert_contains "$T/cli-root.out" "root is not an Authgear user here" "authgear-pam login says when PAM would ignore a name"

@@ -95,6 +95,34 @@ want_rc unknown-local 0 "a local user with an unknown key in the configuration"
 no_prompt unknown-local
 [ "$(requests)" = 0 ] || fail "the unknown key: requests made"
 pass "an unknown key (require_role) fails Authgear users with zero requests; local users unaffected"
+# acct_mgmt and the session steps refuse them too (a public-key login has only acct_mgmt);
+# the same stack without the typo lets carol's account check pass (her cached login)
+acct_service() {
+	pam_service "$1" "account required $MODULE config=$2 debug" "account required pam_permit.so" \
+		"session required $MODULE config=$2 debug" "session required pam_permit.so"
+}
+acct_service acct-ok "$T/c.conf"
+acct_service acct-unknown "$T/unknown.conf"
+run_op() { # run_op CASE SERVICE USER OPS
+	timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+		AUTHGEAR_TEST_LOG="$T/$1.log" AUTHGEAR_NSS_INDEX="$T/state/nss.index" \
+		"$DRIVER" "$2" "$3" "$4" > "$T/$1.out" 2>"$T/$1.err" </dev/null
+	touch "$T/$1.log"
+}
+run_op acct-ok acct-ok carol acct_mgmt
+want_rc acct-ok 0 "carol's account check without the unknown key"
+hook POST /counters/reset > /dev/null
+run_op acct-unknown acct-unknown carol acct_mgmt
+want_rc acct-unknown 9 "acct_mgmt of an Authgear user with an unknown key: PAM_AUTHINFO_UNAVAIL"
+assert_contains "$T/acct-unknown.log" "Authgear users cannot sign in until it is fixed" "acct_mgmt: the refusal is logged"
+assert_contains "$T/acct-unknown.out" "Sign-in is unavailable: this host's Authgear configuration is broken." \
+	"acct_mgmt: the person gets one plain line"
+run_op sess-unknown acct-unknown carol open_session
+want_rc sess-unknown 14 "open_session of an Authgear user with an unknown key: PAM_SESSION_ERR"
+run_op acct-local acct-unknown localuser acct_mgmt,open_session,close_session
+want_rc acct-local 0 "a local user's account and session steps with an unknown key"
+[ "$(requests)" = 0 ] || fail "the unknown key: acct_mgmt made requests"
+pass "an unknown key fails acct_mgmt (AUTHINFO_UNAVAIL) and open_session (SESSION_ERR) of Authgear users, zero requests; local users unaffected"
 
 # --- High 1: user names that are group names ---------------------------------------------------
 write_config "$T/grp.conf" "users = carol, ops" "${BASE[@]}" "[roles]" "unix-user = ops"

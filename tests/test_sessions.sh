@@ -132,6 +132,30 @@ RT=$(col refresh_token carol)
 [ "$(sessions carol)" = 0 ] || fail "the session was not removed"
 pass "revoke_on_logout = no: close removes the session, the token stays cached and live"
 
+# --- a new login revokes the grant it replaces ---------------------------------------------
+# Each login with offline_access is a new offline grant at Authgear; the cache keeps one
+# refresh token per user, so the one a login replaces is revoked once the login committed.
+OLD=$RT
+hook POST /counters/reset >/dev/null
+run again keep carol authenticate carol-password-1
+expect_rc again 0
+RT=$(col refresh_token carol)
+[ -n "$RT" ] && [ "$RT" != "$OLD" ] || fail "the second login did not cache a new refresh token"
+[ "$(counter /oauth2/revoke)" = 1 ] || { hook GET /counters; fail "the second login made $(counter /oauth2/revoke) revocations, want 1"; }
+live "$OLD" && fail "the refresh token the second login replaced still works at the IdP"
+live "$RT" || fail "the second login's own refresh token is refused"
+assert_contains "$T/again.log" "the refresh token this login replaced is revoked at Authgear" "the revocation is logged"
+pass "a returning login revokes the refresh token it replaces (one POST /oauth2/revoke); its own stays live"
+hook POST /faults '{"path":"/oauth2/revoke","type":"http500","count":1}' >/dev/null
+OLD=$RT
+run again2 keep carol authenticate carol-password-1
+expect_rc again2 0
+RT=$(col refresh_token carol)
+[ "$RT" != "$OLD" ] && live "$RT" || fail "a failed revocation kept the new token out of the cache"
+assert_contains "$T/again2.log" "could not revoke the refresh token this login replaced" "a failed revocation is logged"
+pass "a revocation that fails does not fail the login (logged; the new token is cached)"
+hook POST /faults/clear '{}' >/dev/null
+
 # --- check-account: the account check from a terminal, each step timed ------------------
 "$CLI" check-account --config "$T/keep.conf" carol > "$T/ca.out" 2>&1 || { cat "$T/ca.out"; fail "check-account denied a live user"; }
 assert_contains "$T/ca.out" "checked at Authgear (refresh)" "check-account runs the refresh check"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "accounts/identity.h"
 #include "accounts/store.h"
@@ -307,6 +308,53 @@ static bool shows_factor(const struct ag_claims *c, const char *factor)
 	return false;
 }
 
+/* The login's transaction (ag_identity_login) with cache as the user's
+ * token row. Each login with offline_access makes a new offline grant at
+ * Authgear (authgear-protocol.md §5) and the cache keeps one refresh token
+ * per user: the one this login replaces is used by nobody afterwards, so it
+ * is revoked (§5.4, the whole earlier grant) once the transaction has
+ * committed. Best effort: a revocation that fails is logged and the login
+ * stands (the earlier grant then lives until it expires at Authgear). The
+ * per-user lock keeps an account check from rotating the earlier token
+ * between the read and the commit (it would revoke nothing, and the check
+ * would cache the earlier grant over this one). */
+static enum ag_err commit(struct ag_login *l, const struct ag_login_proof *proof, const struct ag_token_cache *cache,
+			  bool *again)
+{
+	struct ag_token_cache old = { 0 };
+	bool found = false;
+	int fd = -1;
+	enum ag_err err;
+
+	if (cache->refresh_token) {
+		fd = ag_account_lock_user(ag_store_state_dir(l->store), l->user);
+		if (fd < 0) {
+			ag_log(l->log, LOG_ERR, "login: %s: cannot lock the user's token cache", l->user);
+			return AG_ERR_IO;
+		}
+		if (ag_tokens_get(l->store, l->user, &old, &found) != AG_OK)
+			ag_log(l->log, LOG_WARNING, "login: %s: cannot read the refresh token this login replaces; "
+						    "it is not revoked", l->user);
+	}
+	err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles, l->claims.n_roles,
+				proof->factor, NULL, cache, again);
+	if (fd >= 0)
+		close(fd);
+	if (err == AG_OK && old.refresh_token && strcmp(old.refresh_token, cache->refresh_token) != 0) {
+		enum ag_err rerr = ag_token_revoke(l->o, old.refresh_token, "refresh_token");
+
+		ag_login_step(l, "revoke the replaced refresh token");
+		if (rerr == AG_OK)
+			ag_log(l->log, LOG_INFO, "login: %s: the refresh token this login replaced is revoked at Authgear "
+						 "(its earlier session there)", l->user);
+		else
+			ag_log(l->log, LOG_WARNING, "login: %s: could not revoke the refresh token this login replaced (%s); "
+						    "it stays valid at Authgear until it expires", l->user, ag_err_reason(rerr));
+	}
+	ag_token_cache_clear(&old);
+	return err;
+}
+
 enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, const struct ag_login_proof *proof)
 {
 	struct ag_token_cache cache = { 0 };
@@ -341,8 +389,7 @@ enum ag_err ag_login_finish(struct ag_login *l, const struct ag_tokens *tokens, 
 	ag_store_busy_limit(l->store, deadline_left(l)); /* what is left of login_timeout */
 	err = ag_account_cache_from(&cache, tokens, &l->claims, ag_clock_wall(l->clock), !l->reauth);
 	if (err == AG_OK)
-		err = ag_identity_login(l->store, l->cfg, l->log, l->user, l->claims.sub, l->claims.roles,
-					l->claims.n_roles, proof->factor, NULL, &cache, &again);
+		err = commit(l, proof, &cache, &again);
 	ag_account_cache_release(&cache);
 	if (err == AG_ERR_DENIED)
 		return deny(l, err, again ? "Your Unix account has just been set up; please sign in again."

@@ -172,6 +172,15 @@ export function createHookServer(app) {
     return { tls: app.tlsKind };
   });
 
+  // the resolver answers valid sessions as another user (§7 headers of that user), until cleared
+  route('GET', '/resolver/as', () => ({ username: app.resolverAs || null }));
+  route('POST', '/resolver/as', (b) => {
+    if (b.username !== null && typeof b.username !== 'string') throw new HookError(400, 'username must be a string or null');
+    if (b.username) user(b.username);
+    app.resolverAs = b.username || null;
+    return { username: app.resolverAs };
+  });
+
   // flow quirks (apply to the next flow created)
   route('GET', '/quirks', () => app.quirks.next);
   route('POST', '/quirks', (b) => {

@@ -285,6 +285,8 @@ export class Tokens {
     if (!t && !cookie) return;
     ctx.set('X-Authgear-Session-Valid', r ? 'true' : 'false');
     if (!r) return;
+    // hook POST /resolver/as: a valid session answered as another user (a resolver that mixed up sessions)
+    if (app.resolverAs) r = { ...r, user: app.users.byName(app.resolverAs) || r.user };
     const c = userClaims(r.user);
     ctx.set('X-Authgear-User-Id', r.user.sub);
     ctx.set('X-Authgear-User-Anonymous', String(c[`${AG}is_anonymous`]));

@@ -160,6 +160,18 @@ test('JWT access tokens: at+jwt, aud = issuer, jti, usable at userinfo/resolver;
   assert.deepEqual(await resolveHeaders(bearer(l.tokens.access_token)), { 'x-authgear-session-valid': 'false' });
 });
 
+test('resolver: POST /resolver/as answers valid sessions as another user, until cleared', async () => {
+  const l = await login(idp, 'alice');
+  await idp.hook('POST', '/resolver/as', { username: 'bob' });
+  const h = await resolveHeaders(bearer(l.tokens.access_token));
+  assert.equal(h['x-authgear-session-valid'], 'true');
+  assert.equal(h['x-authgear-user-id'], USER.bob.sub);
+  assert.equal(h['x-authgear-user-roles'], 'unix-user');
+  assert.deepEqual(await resolveHeaders(bearer('nope')), { 'x-authgear-session-valid': 'false' });
+  await idp.hook('POST', '/resolver/as', { username: null });
+  assert.equal((await resolveHeaders(bearer(l.tokens.access_token)))['x-authgear-user-id'], USER.alice.sub);
+});
+
 test('userinfo and resolver: shapes, invalid tokens, no credentials', async () => {
   const l = await login(idp, 'alice');
   const ui = await idp.req('GET', '/oauth2/userinfo', { headers: bearer(l.tokens.access_token) });
