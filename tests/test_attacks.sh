@@ -296,7 +296,7 @@ sed "s|^issuer = https://|issuer = http://|" "$T/c.conf" > "$T/http.conf"; chmod
 pam_service http "auth required $MODULE config=$T/http.conf"
 hook POST /counters/reset >/dev/null
 run issuer-http http alice authenticate "$PW"
-deny issuer-http 9 "$BROKEN" "$T/http.conf:1"
+deny issuer-http 9 "The sign-in service answered unexpectedly; ask your administrator." "refused, only https is allowed"
 [ "$(requests)" = 0 ] || fail "issuer-http: a request was made"
 
 # --- the authorization redirect without state; the IdP skipping the second factor --------
