@@ -179,6 +179,39 @@ static const char *begin(pam_handle_t *pamh, int argc, const char **argv, struct
 	return user;
 }
 
+#define AUTH_USER_DATA "pam_authgear_auth_user"
+
+static void free_auth_user(pam_handle_t *pamh, void *data, int error_status)
+{
+	free(data);
+}
+
+/* The name pam_authgear authenticated in this handle: acct_mgmt and
+ * open_session must not vouch for another one (an application or a later
+ * module that changed PAM_USER would otherwise get someone else's account
+ * check, e.g. one with a fresh token cache). */
+static void remember_auth_user(pam_handle_t *pamh, const char *user)
+{
+	char *copy = strdup(user);
+
+	if (copy && pam_set_data(pamh, AUTH_USER_DATA, copy, free_auth_user) != PAM_SUCCESS)
+		free(copy);
+}
+
+static bool user_changed(pam_handle_t *pamh, const struct ag_log *log)
+{
+	const void *authed = NULL;
+	const char *user = NULL;
+
+	if (pam_get_data(pamh, AUTH_USER_DATA, &authed) != PAM_SUCCESS || !authed)
+		return false;
+	if (pam_get_user(pamh, &user, NULL) == PAM_SUCCESS && user && strcmp(user, authed) == 0)
+		return false;
+	ag_log(log, LOG_ERR, "PAM_USER changed from %.64s to %.64s after authentication; denied", (const char *)authed,
+	       user ? user : "(none)");
+	return true;
+}
+
 /* sudo's stack with the reauth argument: PAM_USER is the invoking user
  * (sudo sets PAM_RUSER to the same name). Under targetpw or rootpw PAM_USER
  * is the target user: not supported, the next module answers. */
@@ -235,6 +268,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	}
 	if (args.reauth) {
 		rc = reauth(pamh, cfg, &log, &conv, user);
+		if (rc == PAM_SUCCESS)
+			remember_auth_user(pamh, user);
 		ag_config_free(cfg);
 		return rc;
 	}
@@ -262,6 +297,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	if (err != AG_OK && l.line[0])
 		pam_error(pamh, "%s", l.line);
 	rc = ag_err_to_pam_login(err, cfg->reveal_unknown_users);
+	if (rc == PAM_SUCCESS)
+		remember_auth_user(pamh, user);
 	ag_login_clear(&l);
 	ag_config_free(cfg);
 	return rc;
@@ -321,6 +358,10 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	/* for a public-key login this is the only gate: a broken configuration
 	 * must not wave an Authgear user through */
 	user = begin(pamh, argc, argv, &log, &cfg, true, PAM_AUTHINFO_UNAVAIL, &rc);
+	if (user_changed(pamh, &log)) {
+		ag_config_free(cfg);
+		return PAM_PERM_DENIED;
+	}
 	if (!user)
 		return rc;
 #ifdef AG_TEST_HOOKS
@@ -359,6 +400,10 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	enum ag_err err;
 
 	user = begin(pamh, argc, argv, &log, &cfg, false, PAM_SESSION_ERR, &rc);
+	if (user_changed(pamh, &log)) {
+		ag_config_free(cfg);
+		return PAM_SESSION_ERR;
+	}
 	if (!user)
 		return rc;
 	pam_get_item(pamh, PAM_TTY, &tty);

@@ -177,6 +177,20 @@ local_login clock-behind-10min
 pass "clock-behind-10min: the login succeeds; the local user signs in"
 snapshot before
 
+# --- discovery that changes its issuer; a host name that does not resolve --------------
+rm "$T/state/private/discovery.json"
+snapshot before
+fault '{"path":"/.well-known/openid-configuration","type":"wrong_issuer"}'
+row discovery-issuer-changed "$ODD" 9 "issuer"
+cp -a "$T/cache-copy/discovery.json" "$T/state/private/"
+snapshot before
+# DNS failure: the issuer's host name does not resolve (.invalid, RFC 6761).
+cp "$T/c.conf" "$T/c.conf.saved"
+sed -i "s|^issuer = https://127.0.0.1:|issuer = https://idp.invalid:|" "$T/c.conf"
+row dns-failure "$UNREACH" 9 "Could not resolve host"
+cp "$T/c.conf.saved" "$T/c.conf"
+snapshot before
+
 # --- the IdP down: connection refused ------------------------------------------------
 "$IDP_DIR/stop.sh" "$T/idp" >/dev/null
 IDP_STATE=

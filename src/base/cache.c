@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/cache.h"
 #include "base/file.h"
@@ -15,6 +16,7 @@ enum ag_err ag_cache_load(const char *dir, const char *name, const char *source,
 {
 	char path[PATH_MAX], why[256];
 	json_t *root = NULL, *doc;
+	struct stat st;
 	enum ag_err err;
 	const char *src;
 	long long at;
@@ -25,6 +27,12 @@ enum ag_err ag_cache_load(const char *dir, const char *name, const char *source,
 	*fetched_at = 0;
 	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
 		return AG_ERR_INVALID_ARG;
+	/* Only root can plant one in private/, but a cache is never read
+	 * through a link: refetched, and the atomic write replaces the link. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		ag_log(log, LOG_WARNING, "cache %s: is a symlink; not followed, refetching", path);
+		return AG_ERR_PARSE;
+	}
 	err = ag_file_read_root(path, AG_JSON_MAX, &buf, &len, why, sizeof why);
 	if (err == AG_ERR_NOT_FOUND)
 		return err; /* not cached yet */

@@ -52,12 +52,14 @@ void ag_account_cache_release(struct ag_token_cache *c)
 
 /* --- the check ------------------------------------------------------------- */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include "accounts/identity.h"
 #include "base/http.h"
+#include "common/names.h"
 #include "login/policy.h"
 #include "oidc/oidc.h"
 
@@ -73,12 +75,17 @@ static bool fresh(const struct ag_token_cache *t, long long since)
 }
 
 /* One refresh per user at a time: a per-user lock file (no database lock
- * is held across the network). */
+ * is held across the network). The name is part of the path: only a valid
+ * Unix name (the CLI passes what it was given, "../x" included). */
 int ag_account_lock_user(const char *state_dir, const char *user)
 {
 	char path[4096];
 	int fd;
 
+	if (!ag_name_valid(user)) {
+		errno = EINVAL;
+		return -1;
+	}
 	snprintf(path, sizeof path, "%s/private/check-%s.lock", state_dir, user);
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {

@@ -343,7 +343,7 @@ static enum ag_err commit(struct ag_login *l, const struct ag_login_proof *proof
 	if (err == AG_OK && old.refresh_token && strcmp(old.refresh_token, cache->refresh_token) != 0) {
 		enum ag_err rerr = ag_token_revoke(l->o, old.refresh_token, "refresh_token");
 
-		ag_login_step(l, "revoke the replaced refresh token");
+		ag_login_step(l, "store + revoke"); /* since verify: the commit and the revocation */
 		if (rerr == AG_OK)
 			ag_log(l->log, LOG_INFO, "login: %s: the refresh token this login replaced is revoked at Authgear "
 						 "(its earlier session there)", l->user);

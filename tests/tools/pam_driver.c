@@ -5,8 +5,10 @@
  *   pam_driver SERVICE USER OPERATION [ANSWER...]
  *
  * OPERATION: authenticate, acct_mgmt, chauthtok, setcred, open_session,
- * close_session, pause (waits for a line on stdin: a session held open), or
- * several joined by commas, run in order until one fails. PAM_DRIVER_TTY
+ * close_session, pause (waits for a line on stdin: a session held open),
+ * user=NAME (sets PAM_USER: an application or module changing the user
+ * between two steps), or several joined by commas, run in order until one
+ * fails. PAM_DRIVER_TTY
  * and PAM_DRIVER_RHOST set PAM_TTY and PAM_RHOST. Each prompt takes the next
  * ANSWER (none left: the conversation fails). Prints one line
  * per message ("prompt-echo-off: Password: ", "info: ...", "error: ...") and
@@ -147,6 +149,8 @@ int main(int argc, char **argv)
 			rc = pam_open_session(pamh, 0);
 		else if (strcmp(op, "close_session") == 0)
 			rc = pam_close_session(pamh, 0);
+		else if (strncmp(op, "user=", 5) == 0)
+			rc = pam_set_item(pamh, PAM_USER, op + 5);
 		else if (strcmp(op, "pause") == 0) {
 			printf("paused\n");
 			if (!fgets(line, sizeof line, stdin))
