@@ -11,6 +11,18 @@
 #     /etc/pam.d/login;
 #   - changing users in the config: the reindex unit's ExecStart (see below)
 #     makes the newly allowed name resolve through getent;
+#   - an upgrade: the first install is of these packages repacked at a lower
+#     version (below); after the first login apt-get install upgrades to the
+#     built version, then --reinstall: the config (a modified conffile), the
+#     store (alice's UID and binding), /etc/pam.d, /var/lib/pam
+#     (pam-auth-update's state) and nsswitch.conf unchanged;
+#   - a public-key login of alice: sshd skips PAM auth, the profile's account
+#     line allows it from the session cached at the password login (kept by
+#     the upgrade); in it `sudo -S id -u` through the package's pam.d/sudo
+#     example (pam_authgear.so reauth) asks the verification code and prints
+#     0; the role behind the sudoers group removed at the IdP: the next key
+#     login's account check drops the group and sudo refuses; alice disabled
+#     at the IdP: her key login is refused by the account check;
 #   - the device-code login over SSH (IdP device switch on, approval through
 #     its hook);
 #   - the IdP down: root (password at the console, key over SSH) and a
@@ -97,12 +109,28 @@ if [ -z "${AG_DEB_INNER:-}" ]; then
 	else
 		echo "(AG_DEBS: packages of an earlier run, not built or linted here)"
 	fi
+	# The older version an upgrade starts from: these very packages repacked
+	# (dpkg-deb -R, -b) with a lower version. An upgrade's own steps are
+	# dpkg's (conffile handover, files replaced) and the maintainer scripts'
+	# (prerm and postrm "upgrade", postinst "configure OLD"), and they need
+	# only a lower version installed, not older code; a second build would
+	# cost minutes for the same scripts.
+	V=$(dpkg-deb -f "$T"/debs/authgear-pam_*.deb Version)
+	OLDV="$V~old1"
+	mkdir -p "$T/debs-old" "$T/repack"
+	for p in $PKGS; do
+		dpkg-deb -R "$T"/debs/${p}_*.deb "$T/repack/$p" || fail "dpkg-deb -R $p"
+		sed -i -e "s/^Version: .*/Version: $OLDV/" -e "s/(= $V)/(= $OLDV)/g" "$T/repack/$p/DEBIAN/control"
+		dpkg-deb --root-owner-group -b "$T/repack/$p" "$T/debs-old/" > /dev/null || fail "dpkg-deb -b $p $OLDV"
+	done
+	dpkg --compare-versions "$OLDV" lt "$V" || fail "$OLDV is not lower than $V"
+	ls "$T/debs-old"/*.deb | grep -c . | grep -qx 3 || fail "the repacked packages"
 
 	# --- the rest in an overlay of / ------------------------------------------------------------
 	R="$T/ovl"
 	mkdir -p "$R"
 	HOST_PID1=$(cat /proc/1/comm 2>/dev/null || echo '?')
-	export AG_DEB_INNER=1 T R HOST_PID1
+	export AG_DEB_INNER=1 T R HOST_PID1 V OLDV
 	unshare --mount --pid --fork --propagation private bash -c '
 		set -e
 		mount -t tmpfs -o mode=0755 tmpfs "$R"
@@ -182,12 +210,18 @@ mkdir -p "$T/saved"
 cp -a /etc/pam.d /etc/ssh /etc/nsswitch.conf "$T/saved/"
 [ ! -e /var/lib/authgear ] || fail "/var/lib/authgear exists before the install"
 
-# --- install -----------------------------------------------------------------------------------
+# --- install (the older version: the upgrade below starts from it) -----------------------------------
 export DEBIAN_FRONTEND=noninteractive
-(cd "$T/debs" && apt-get install -y --no-install-recommends ./*.deb) > "$T/install.log" 2>&1 \
+installed_as() { # installed_as VERSION: every package installed, at VERSION
+	for p in $PKGS; do
+		[ "$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$p")" = "ii  $1" ] ||
+			fail "$p: $(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$p"), want ii $1"
+	done
+}
+(cd "$T/debs-old" && apt-get install -y --no-install-recommends ./*.deb) > "$T/install.log" 2>&1 \
 	|| { cat "$T/install.log"; fail "apt-get install ./*.deb"; }
-for p in $PKGS; do dpkg-query -W -f='${db:Status-Abbrev}' "$p" | grep -q '^ii' || fail "$p not installed"; done
-pass "apt-get install ./*.deb: $PKGS"
+installed_as "$OLDV"
+pass "apt-get install ./*.deb: $PKGS $OLDV"
 for f in "/usr/lib/$MA/security/pam_authgear.so" "/usr/lib/$MA/libnss_authgear.so.2" /usr/bin/authgear-pam; do
 	if grep -qa 'AUTHGEAR_' "$f"; then fail "$f is a test-hooks build (names an AUTHGEAR_ variable)"; fi
 done
@@ -210,7 +244,7 @@ pass "$CONF: conffile root:root 0600, every key commented; /var/lib/authgear cre
 
 # --- reinstall: idempotent maintainer scripts -----------------------------------------------------
 cp /etc/nsswitch.conf "$T/nsswitch.installed"
-(cd "$T/debs" && apt-get install -y --reinstall ./*.deb) > "$T/reinstall.log" 2>&1 || { cat "$T/reinstall.log"; fail "reinstall"; }
+(cd "$T/debs-old" && apt-get install -y --reinstall ./*.deb) > "$T/reinstall.log" 2>&1 || { cat "$T/reinstall.log"; fail "reinstall"; }
 cmp -s "$T/nsswitch.installed" /etc/nsswitch.conf || { diff -u "$T/nsswitch.installed" /etc/nsswitch.conf; fail "reinstall changed nsswitch.conf"; }
 diff -r "$T/saved/pam.d" /etc/pam.d > /dev/null || fail "reinstall changed /etc/pam.d"
 pass "reinstall: nsswitch.conf and /etc/pam.d unchanged"
@@ -293,6 +327,96 @@ grep -qxF "$WANT" "$T/first.txt" || { cat "$T/first.txt"; fail "id in the sessio
 grep -qxF /home/alice "$T/first.txt" || { cat "$T/first.txt"; fail "the session did not start in /home/alice (pam_mkhomedir)"; }
 assert_contains "$T/sshd.log" "Accepted keyboard-interactive/pam for alice" "sshd accepted keyboard-interactive/pam for alice"
 pass "first SSH login of alice (password + TOTP): $WANT, home made by pam_mkhomedir"
+
+# --- upgrade OLDV -> V with apt-get install, alice signed in once ----------------------------------------
+# What the upgrade must keep: the admin's config (a modified conffile), the
+# store (alice's binding, UID, cached session), the enabled profile, the
+# nsswitch entries (no second "authgear").
+state() { # state DIR: what the upgrade and the reinstall must not change
+	mkdir -p "$1"
+	cp -a /etc/pam.d /var/lib/pam /etc/nsswitch.conf "$CONF" "$1/"
+	getent passwd alice > "$1/alice.passwd"
+	authgear-pam users > "$1/users" 2>&1 || { cat "$1/users"; fail "authgear-pam users"; }
+}
+same_state() { # same_state DIR WHAT: the state now equals DIR's
+	state "$T/now"
+	diff -ru "$1" "$T/now" || fail "$2 changed the state above"
+	rm -rf "$T/now"
+	for f in common-auth common-account common-session; do
+		[ "$(grep -c 'pam_authgear\.so' /etc/pam.d/$f)" = 1 ] || { cat /etc/pam.d/$f; fail "$2: $f names pam_authgear $(grep -c 'pam_authgear\.so' /etc/pam.d/$f) times"; }
+	done
+	[ "$(grep -Ec '^(passwd|group):.*\sauthgear(\s|$)' /etc/nsswitch.conf)" = 2 ] && ! grep -Eq 'authgear.*authgear' /etc/nsswitch.conf ||
+		{ cat /etc/nsswitch.conf; fail "$2: nsswitch.conf's authgear entries"; }
+}
+[ "$(getent passwd alice | cut -d: -f3)" = "$UID_ALICE" ] || { getent passwd alice; fail "alice's UID before the upgrade"; }
+state "$T/before-upgrade"
+(cd "$T/debs" && apt-get install -y ./*.deb) > "$T/upgrade.log" 2>&1 || { cat "$T/upgrade.log"; fail "apt-get install ./*.deb ($OLDV -> $V)"; }
+installed_as "$V"
+for p in $PKGS; do
+	grep -qE "^Unpacking $p(:$(dpkg --print-architecture))? \($V\) over \($OLDV\)" "$T/upgrade.log" ||
+		{ cat "$T/upgrade.log"; fail "$p: not an upgrade from $OLDV"; }
+done
+if grep -qi 'conffile\|configuration file' "$T/upgrade.log"; then cat "$T/upgrade.log"; fail "the upgrade asked about a conffile"; fi
+same_state "$T/before-upgrade" "the upgrade $OLDV -> $V"
+pass "upgrade $OLDV -> $V (apt-get install ./*.deb): the config, the store (alice's UID $UID_ALICE, her binding), /etc/pam.d, /var/lib/pam and nsswitch.conf unchanged, one authgear entry each"
+(cd "$T/debs" && apt-get install -y --reinstall ./*.deb) > "$T/reinstall2.log" 2>&1 || { cat "$T/reinstall2.log"; fail "apt-get install --reinstall ($V)"; }
+installed_as "$V"
+same_state "$T/before-upgrade" "the reinstall of $V"
+pass "apt-get install --reinstall after the upgrade: nothing changed"
+
+# --- a public-key login: allowed by the account check; sudo reauthenticates ---------------------------
+# sshd skips PAM auth for a key: common-account's pam_authgear line (the
+# profile's) is the only gate, and the cached session from the password
+# login (kept by the upgrade) is what it checks. sudo: the package's
+# pam.d/sudo example as README "sudo" says (its own account line left out:
+# the profile's is in common-account), the README's sudoers drop-in.
+ssh-keygen -q -t ed25519 -N '' -f "$T/alicekey"
+install -d -m 0700 -o alice -g alice /home/alice/.ssh
+install -m 0600 -o alice -g alice "$T/alicekey.pub" /home/alice/.ssh/authorized_keys
+SUDO_EX=$(dpkg -L libpam-authgear | grep '/examples/pam\.d/sudo$') || fail "libpam-authgear ships no pam.d/sudo example"
+grep -v '^account .*pam_authgear\.so' "$SUDO_EX" > /etc/pam.d/sudo
+grep -qE '^auth .*pam_authgear\.so reauth$' /etc/pam.d/sudo || { cat /etc/pam.d/sudo; fail "the sudo example has no reauth line"; }
+echo '%authgear-admins ALL=(ALL) ALL' > "$T/sudoers"
+visudo -cf "$T/sudoers" > /dev/null || fail "the README's sudoers drop-in does not parse"
+install -m 0440 "$T/sudoers" /etc/sudoers.d/authgear
+key_in() { # key_in NAME COMMAND: alice's key login running COMMAND; output in $T/NAME.txt, the status returned
+	set +e
+	HOME=/root timeout 90 ssh -p "$PORT" -i "$T/alicekey" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes -o PreferredAuthentications=publickey \
+		alice@127.0.0.1 "$2" > "$T/$1.txt" 2>&1
+	local rc=$?
+	set -e
+	return $rc
+}
+# sudo's output (id -u) goes to SUDO-OUT=, its prompt (stderr, no newline)
+# before it on the same line
+sudo_cmd() { echo "echo KEY-IN; id -nG; out=\$(printf '%s\n' $(totp alice) | sudo -S id -u); echo SUDO-RC=\$? SUDO-OUT=\$out"; }
+key_in key-sudo "$(sudo_cmd)" || { cat "$T/key-sudo.txt"; tail -20 "$T/sshd.log"; fail "alice: key login after the upgrade failed"; }
+grep -qx KEY-IN "$T/key-sudo.txt" || { cat "$T/key-sudo.txt"; fail "alice: no session with her key"; }
+assert_contains "$T/sshd.log" "Accepted publickey for alice" "a public-key login of alice after the upgrade: the account check allows it (cached session kept)"
+grep -q 'SUDO-RC=0 SUDO-OUT=0$' "$T/key-sudo.txt" || { cat "$T/key-sudo.txt"; fail "sudo -S id -u as alice did not print 0"; }
+assert_contains "$T/key-sudo.txt" "Verification code: " "sudo -S id -u as alice: the installed sudo stack reauthenticates (Verification code:) and prints 0"
+
+# --- the role removed, then the user disabled, at the IdP --------------------------------------------------
+# account_check_cache = 0: each check asks the IdP (else the key login
+# within 60 s of the last check would reuse it).
+write_conf "alice" "account_check_cache = 0"
+path_unit_fires
+hook POST /users/alice/roles '{"roles":["unix-user"]}' > /dev/null
+key_in key-norole "$(sudo_cmd)" || true
+grep -qx KEY-IN "$T/key-norole.txt" || { cat "$T/key-norole.txt"; fail "alice: key login with the role removed (still allowed: only the role is gone)"; }
+if grep -qw authgear-admins "$T/key-norole.txt"; then cat "$T/key-norole.txt"; fail "alice kept authgear-admins after the account check"; fi
+grep -q 'SUDO-RC=[1-9][0-9]* SUDO-OUT=$' "$T/key-norole.txt" || { cat "$T/key-norole.txt"; fail "sudo ran with the role removed"; }
+grep -Eq "not in the sudoers file|not allowed to execute" "$T/key-norole.txt" || { cat "$T/key-norole.txt"; fail "sudo refused for another reason"; }
+pass "the role removed at the IdP: the key login's account check drops authgear-admins, sudo refuses (the drop-in's %authgear-admins rule no longer applies)"
+hook POST /users/alice/disable '{}' > /dev/null
+if key_in key-disabled "echo KEY-IN"; then cat "$T/key-disabled.txt"; fail "alice's key login allowed after she was disabled"; fi
+if grep -qx KEY-IN "$T/key-disabled.txt"; then fail "a session ran for the disabled alice"; fi
+assert_contains "$T/sshd.log" "Access denied for user alice by PAM account configuration" "a public-key login after alice is disabled at the IdP: refused by the account check"
+hook POST /users/alice/enable '{}' > /dev/null
+hook POST /users/alice/roles '{"roles":["unix-admin","unix-user"]}' > /dev/null
+write_conf "alice"
+path_unit_fires
 
 # --- console: login(1) on a pty ----------------------------------------------------------------------
 console console-alice alice "$PW" "$(totp alice)" || { cat "$T/console-alice.txt"; fail "alice: console login failed"; }
@@ -378,6 +502,7 @@ kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
 # --- remove, install again, purge ----------------------------------------------------------------------
 pam-auth-update --disable mkhomedir > /dev/null 2>&1 || fail "pam-auth-update --disable mkhomedir"
 rm -f /etc/ssh/sshd_config.d/authgear.conf  # the admin's own copy, as README's removal steps say
+rm -f /etc/sudoers.d/authgear && cp "$T/saved/pam.d/sudo" /etc/pam.d/sudo  # and the sudo setup (README "Remove")
 apt-get remove -y $PKGS > "$T/remove.log" 2>&1 || { cat "$T/remove.log"; fail "apt-get remove"; }
 diff -ru "$T/saved/pam.d" /etc/pam.d || fail "/etc/pam.d differs after apt-get remove"
 diff -u "$T/saved/nsswitch.conf" /etc/nsswitch.conf || fail "/etc/nsswitch.conf differs after apt-get remove"
