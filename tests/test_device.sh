@@ -213,7 +213,7 @@ const g=r.slice(1).map((x,i)=>(x.t_ms-r[i].done_ms)/1000);
 console.log("gaps:",g.map(x=>x.toFixed(2)).join(" "), "statuses:", r.map(x=>x.status).join(" "));
 // from each answer to the next poll (at the IdP): 1 + 5 s after the first
 // slow_down, 1 + 10 s after the second and for every poll after it. Never
-// sooner (less 50 ms for the IdP's timestamps, as above); the 4.5 s above
+// sooner (less 50 ms for the IdP timestamps, as above); the 4.5 s above
 // stays short of the next step (+5 s).
 if (g.length<3) process.exit(1);
 for (let i=0;i<g.length;i++) { const want=i===0?6:11; if (g[i]<want-0.05||g[i]>want+4.5) process.exit(1); }' \
@@ -430,7 +430,7 @@ grep -q '^error: The sign-in service did not answer in time; try again later.$' 
 # From the device authorization at the IdP (not the process start, which a
 # loaded machine stretches) to the driver's end: device_max_wait 10 s +
 # one timeout 3 s, with 4 s of slack.
-auth_ms=$(hook GET "/requests?path=/oauth2/device_authorization" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.length?r[r.length-1].t_ms:0)})')
+auth_ms=$(hook GET "/requests?path=/oauth2/device_authorization" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.length?Math.round(r[r.length-1].t_ms):0)})')
 waited=$(( end_ms - auth_ms ))
 [ "$auth_ms" -gt 0 ] && [ "$waited" -le 17000 ] || fail "hang: ended ${waited} ms after the device authorization with device_max_wait = 10, timeout = 3"
 pass "hang: PAM_AUTHINFO_UNAVAIL ${waited} ms after the device authorization (device_max_wait 10 s + timeout 3 s at most)"
