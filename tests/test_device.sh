@@ -39,7 +39,8 @@ run() {
 	start_ms=$(now_ms)
 	timeout 120 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
 		AUTHGEAR_TEST_LOG="$T/$c.log" "$DRIVER" "$svc" "$user" authenticate "$@" > "$T/$c.out" 2>"$T/$c.err"
-	elapsed_ms=$(( $(now_ms) - start_ms ))
+	end_ms=$(now_ms)
+	elapsed_ms=$(( end_ms - start_ms ))
 	echo "($c: ${elapsed_ms} ms)"
 	touch "$T/$c.log"
 	[ -z "${BG:-}" ] || { wait "$BG" || true; BG=; }
@@ -125,13 +126,15 @@ expect_log approved "audit: user=alice sub=2f91682e-7cf4-4bd7-b86f-d91a20e3de70 
 # RFC 8628 §3.5: the interval from the response (1 s here, not the default 5 s
 # and not faster), counted from the previous answer. Measured at the IdP:
 # from the answer of one poll (done_ms) to the arrival of the next (t_ms).
-# Never sooner than 1 s is exact; "not 5 s" leaves 3 s of slack for a
+# Never sooner than 1 s, less 50 ms for the IdP's own timestamps (done_ms
+# is taken when node's event loop gets to it: 10 ms after the client had
+# the answer was seen); "not the default 5 s" leaves 3.5 s of slack for a
 # loaded machine.
 hook GET "/requests?path=/oauth2/token" > "$T/approved.polls.json"
 node -e '
 const r=require(process.argv[1]).filter(x=>x.grant_type==="urn:ietf:params:oauth:grant-type:device_code");
 if (r.length<3) { console.error("polls:",r.length); process.exit(1); }
-for (let i=1;i<r.length;i++){const g=(r[i].t_ms-r[i-1].done_ms)/1000; if(g<0.99||g>4){console.error("gap",g);process.exit(1)}}' "$T/approved.polls.json" \
+for (let i=1;i<r.length;i++){const g=(r[i].t_ms-r[i-1].done_ms)/1000; if(g<0.95||g>4.5){console.error("gap",g);process.exit(1)}}' "$T/approved.polls.json" \
 	|| { cat "$T/approved.polls.json"; fail "approved: polls not at the 1 s interval"; }
 pass "approved: polls at the issuer's interval (1 s after each answer), never sooner"
 
@@ -156,32 +159,35 @@ error: The code has expired; sign in again for a new one.
 rc=7 Authentication failure
 EOF
 expect_log expired "token: expired_token"
-# expires_in from the response stops the polling (3 s here)
-hook POST /device/config '{"expires_in":3}' >/dev/null
+# expires_in from the response stops the polling (3 s here; the code itself
+# lives 600 s at the IdP, so only the module's own stop ends the polling)
+hook POST /device/config '{"expires_in_shown":3}' >/dev/null
 reset
 run expires-in dev alice ""
-# At the IdP: no poll later than expires_in after the device authorization
-# (1.5 s of slack for one late poll on a loaded machine).
+# At the IdP: no poll much later than expires_in after the device
+# authorization (5 s of slack for one late poll on a loaded machine; a
+# module that ignored expires_in would poll until device_max_wait, 110 s).
 span=$(hook GET /requests | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);
 const a=r.find(x=>x.path==="/oauth2/device_authorization"), p=r.filter(x=>x.path==="/oauth2/token");
 console.log(a&&p.length?Math.round(p[p.length-1].t_ms-a.t_ms):-1)})')
-[ "$span" -ge 0 ] && [ "$span" -le 4500 ] || fail "expires-in: last poll ${span} ms after the device authorization, expires_in = 3 s"
+[ "$span" -ge 0 ] && [ "$span" -le 8000 ] || fail "expires-in: last poll ${span} ms after the device authorization, expires_in = 3 s"
 grep -q '^error: The sign-in was not approved in time; sign in again for a new code.$' "$T/expires-in.txt" \
 	|| { cat "$T/expires-in.txt"; fail "expires-in: line"; }
 grep -q '^rc=7 ' "$T/expires-in.txt" || fail "expires-in: want PAM_AUTH_ERR"
 pass "expires_in = 3: the last poll ${span} ms after the device authorization; ended with its line"
-hook POST /device/config '{"expires_in":600}' >/dev/null
+hook POST /device/config '{"expires_in_shown":null}' >/dev/null
 # device_max_wait bounds the whole attempt (below sshd's LoginGraceTime)
 dconf maxwait "device_max_wait = 5"
 reset
 run maxwait maxwait alice ""
 # The attempt waited (polls for at least 3 s at the IdP: the deadline runs
-# from before the device authorization) and gave up: ended within 15 s, not
-# at the code's 600 s or the driver's 120 s timeout.
+# from before the device authorization) and gave up: its last poll within
+# 9 s of the authorization and the attempt over within 30 s (loose, for a
+# loaded machine), not at the code's 600 s or the driver's 120 s timeout.
 span=$(hook GET /requests | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);
 const a=r.find(x=>x.path==="/oauth2/device_authorization"), p=r.filter(x=>x.path==="/oauth2/token");
 console.log(a&&p.length?Math.round(p[p.length-1].t_ms-a.t_ms):-1)})')
-[ "$span" -ge 3000 ] && [ "$span" -le 6500 ] && [ "$elapsed_ms" -le 15000 ] \
+[ "$span" -ge 3000 ] && [ "$span" -le 9000 ] && [ "$elapsed_ms" -le 30000 ] \
 	|| fail "maxwait: device_max_wait = 5: polls spanned ${span} ms, the attempt took ${elapsed_ms} ms"
 pass "maxwait: polls spanned ${span} ms, the attempt ended after ${elapsed_ms} ms (device_max_wait = 5)"
 grep -q '^error: The sign-in was not approved in time; sign in again for a new code.$' "$T/maxwait.txt" \
@@ -189,27 +195,31 @@ grep -q '^error: The sign-in was not approved in time; sign in again for a new c
 expect_log maxwait "device: not approved before the deadline"
 
 # --- slow_down: +5 s on every slow_down, for every later poll ---------------------------
+# The IdP answers the first two polls slow_down (set before the login, so
+# no background loop races the polls), then authorization_pending until the
+# approval, which comes once the third poll is in: 11 s before the next.
+hook POST /device/config '{"slow_down_polls":2}' >/dev/null
 reset
-# two polls at 1 s, then two slow_down answers, then the approval
-( for _ in $(seq 600); do [ "$(polls)" -ge 2 ] && break; sleep 0.1; done
-  hook POST /device/config '{"slow_down_polls":2}' >/dev/null
-  for _ in $(seq 600); do [ "$(polls)" -ge 4 ] && break; sleep 0.1; done
+( for _ in $(seq 1200); do [ "$(polls)" -ge 3 ] && break; sleep 0.1; done
   hook POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}' >/dev/null ) &
 BG=$!
 run slowdown dev alice ""
+hook POST /device/config '{"slow_down_polls":0}' >/dev/null
 grep -q '^rc=0 ' "$T/slowdown.txt" || { cat "$T/slowdown.txt" "$T/slowdown.log"; fail "slowdown: login failed"; }
 hook GET "/requests?path=/oauth2/token" > "$T/slowdown.polls.json"
 node -e '
 const r=require(process.argv[1]);
 const g=r.slice(1).map((x,i)=>(x.t_ms-r[i].done_ms)/1000);
 console.log("gaps:",g.map(x=>x.toFixed(2)).join(" "), "statuses:", r.map(x=>x.status).join(" "));
-// from each answer to the next poll: never sooner than the interval, and
-// well short of the next step (+5 s) even on a loaded machine
-const want=[1,1,6,11];
-if (g.length!==want.length) process.exit(1);
-for (let i=0;i<want.length;i++) if (g[i]<want[i]-0.01||g[i]>want[i]+3) process.exit(1);' "$T/slowdown.polls.json" > "$T/slowdown.gaps" \
-	|| { cat "$T/slowdown.gaps" "$T/slowdown.polls.json"; fail "slowdown: poll gaps are not 1, 1, 6, 11 s"; }
-pass "slowdown: gaps at the IdP $(cut -d' ' -f2-5 "$T/slowdown.gaps") s: the interval grew by 5 s on each slow_down"
+// from each answer to the next poll (at the IdP): 1 + 5 s after the first
+// slow_down, 1 + 10 s after the second and for every poll after it. Never
+// sooner (less 50 ms for the IdP timestamps, as above); the 4.5 s above
+// stays short of the next step (+5 s).
+if (g.length<3) process.exit(1);
+for (let i=0;i<g.length;i++) { const want=i===0?6:11; if (g[i]<want-0.05||g[i]>want+4.5) process.exit(1); }' \
+	"$T/slowdown.polls.json" > "$T/slowdown.gaps" \
+	|| { cat "$T/slowdown.gaps" "$T/slowdown.polls.json"; fail "slowdown: poll gaps are not 6, 11, 11... s"; }
+pass "slowdown: gaps at the IdP $(cut -d' ' -f2-4 "$T/slowdown.gaps") s: the interval grew by 5 s on each slow_down"
 
 # --- 'new' gives a new code; the old one is never polled ----------------------------
 hook POST /device/config '{"user_code":null,"verification_uri":null}' >/dev/null
@@ -417,10 +427,16 @@ run hang hang alice ""
 hook POST /faults/clear '{}' >/dev/null
 grep -q '^rc=9 ' "$T/hang.txt" || { cat "$T/hang.txt" "$T/hang.log"; fail "hang: want PAM_AUTHINFO_UNAVAIL"; }
 grep -q '^error: The sign-in service did not answer in time; try again later.$' "$T/hang.txt" || fail "hang: line"
-[ "$elapsed_ms" -le 14000 ] || fail "hang: took ${elapsed_ms} ms with device_max_wait = 10, timeout = 3"
-pass "hang: PAM_AUTHINFO_UNAVAIL after ${elapsed_ms} ms (device_max_wait 10 s + timeout 3 s at most)"
+# From the device authorization at the IdP (not the process start, which a
+# loaded machine stretches) to the driver's end: device_max_wait 10 s +
+# one timeout 3 s, with 4 s of slack.
+auth_ms=$(hook GET "/requests?path=/oauth2/device_authorization" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.length?Math.round(r[r.length-1].t_ms):0)})')
+waited=$(( end_ms - auth_ms ))
+[ "$auth_ms" -gt 0 ] && [ "$waited" -le 17000 ] || fail "hang: ended ${waited} ms after the device authorization with device_max_wait = 10, timeout = 3"
+pass "hang: PAM_AUTHINFO_UNAVAIL ${waited} ms after the device authorization (device_max_wait 10 s + timeout 3 s at most)"
 reset
-( for _ in $(seq 600); do [ "$(polls)" -ge 2 ] && break; sleep 0.05; done; "$IDP_DIR/stop.sh" "$T/idp" >/dev/null ) &
+( for _ in $(seq 600); do [ "$(polls)" -ge 2 ] && break; sleep 0.05; done; now_ms > "$T/down.stopped"
+  "$IDP_DIR/stop.sh" "$T/idp" >/dev/null ) &
 BG=$!
 run down dev alice ""
 expect_transcript down <<EOF
@@ -430,8 +446,13 @@ $PROMPT
 error: Cannot reach the sign-in service; try again later.
 rc=9 Authentication service cannot retrieve authentication info
 EOF
-[ "$elapsed_ms" -lt 8000 ] || fail "down: took ${elapsed_ms} ms"
-pass "down: PAM_AUTHINFO_UNAVAIL ${elapsed_ms} ms after the start"
+# From the IdP's stop (taken as stop.sh starts: the driver may see the
+# port closed before stop.sh has waited for node's exit) to the driver's
+# end: the next poll (1 s) is refused at once; a module that retried would
+# go on to device_max_wait (110 s).
+down_ms=$(( end_ms - $(cat "$T/down.stopped") ))
+[ "$down_ms" -lt 6000 ] || fail "down: ended ${down_ms} ms after the IdP stopped"
+pass "down: PAM_AUTHINFO_UNAVAIL ${down_ms} ms after the IdP stopped"
 
 # --- the codes are secrets: never in a log or under state_dir ------------------------------
 for s in WDJB-MJHT WDJBMJHT $remember_codes; do

@@ -1043,6 +1043,8 @@ static enum ag_err import_duplicates(struct import_ctx *c)
 	const struct import_line *dup = NULL, *first = NULL;
 	bool name = false;
 
+	if (c->n == 0)
+		return AG_OK; /* only comments and blank lines: c->v is NULL, which qsort must not get */
 	qsort(c->v, c->n, sizeof *c->v, by_name);
 	for (size_t i = 1; i < c->n; i++)
 		if (strcmp(c->v[i].name, c->v[i - 1].name) == 0 && (!dup || c->v[i].line < dup->line)) {

@@ -20,9 +20,14 @@
  * "answer t_ms=EPOCH_MS" as it answers, and after the operation
  * "end t_ms=EPOCH_MS threads=N". An ANSWER of
  * "@hang" never answers (the person walked away); with no ANSWER left the
- * conversation fails after the wait.
+ * conversation fails after the wait. Also "op NAME t_ms=EPOCH_MS" as each
+ * operation starts (after pam_start has loaded the modules).
+ *
+ * PAM_DRIVER_REPEAT and PAM_DRIVER_STATS (the soak test): see main().
  */
 #include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,31 +117,79 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
 	return PAM_SUCCESS;
 }
 
-int main(int argc, char **argv)
+/* Open file descriptors and resident set (KiB) of this process, for the soak. */
+static int open_fds(void)
 {
-	struct script s;
-	struct pam_conv c = { conv, &s };
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n - 1; /* the one opendir holds */
+}
+
+/* "# fd N -> TARGET" for each open descriptor: which one a soak kept open. */
+static void list_fds(FILE *f)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], target[4096];
+		ssize_t n;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof target - 1);
+		target[n < 0 ? 0 : n] = '\0';
+		fprintf(f, "# fd %s -> %s\n", e->d_name, target);
+	}
+	if (d)
+		closedir(d);
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	long pages = 0, rss = 0;
+
+	if (f && fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = 0;
+	if (f)
+		fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* One transaction: pam_start, OPS in order until one fails, pam_end;
+ * without auth, OPS' authenticate is left out (an sshd public-key login's
+ * transaction: account and session only). */
+static int transaction(const char *service, const char *user, const char *ops, struct script *s, bool auth)
+{
+	struct pam_conv c = { conv, s };
 	pam_handle_t *pamh = NULL;
-	bool several;
+	char *list = strdup(ops), *save = NULL;
+	bool several = strchr(ops, ',') != NULL;
 	int rc;
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: pam_driver SERVICE USER OPERATION [ANSWER...]\n");
-		return 2;
-	}
-	s.answers = argv + 4;
-	s.n = argc - 4;
-	s.next = 0;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	rc = pam_start(argv[1], argv[2], &c, &pamh);
+	if (!list)
+		return PAM_BUF_ERR;
+	s->next = 0;
+	rc = pam_start(service, user, &c, &pamh);
 	if (rc == PAM_SUCCESS && getenv("PAM_DRIVER_TTY"))
 		rc = pam_set_item(pamh, PAM_TTY, getenv("PAM_DRIVER_TTY"));
 	if (rc == PAM_SUCCESS && getenv("PAM_DRIVER_RHOST"))
 		rc = pam_set_item(pamh, PAM_RHOST, getenv("PAM_DRIVER_RHOST"));
-	several = strchr(argv[3], ',') != NULL; /* (strtok cuts argv[3]) */
-	for (char *op = strtok(argv[3], ","); op && rc == PAM_SUCCESS; op = strtok(NULL, ",")) {
+	for (char *op = strtok_r(list, ",", &save); op && rc == PAM_SUCCESS; op = strtok_r(NULL, ",", &save)) {
 		char line[64];
 
+		if (!auth && strcmp(op, "authenticate") == 0)
+			continue;
+		if (getenv("PAM_DRIVER_TRACE"))
+			fprintf(stderr, "op %s t_ms=%lld\n", op, now_ms());
 		if (strcmp(op, "authenticate") == 0)
 			rc = pam_authenticate(pamh, 0);
 		else if (strcmp(op, "acct_mgmt") == 0)
@@ -163,6 +216,58 @@ int main(int argc, char **argv)
 	printf("rc=%d %s\n", rc, pam_strerror(pamh, rc));
 	if (getenv("PAM_DRIVER_TRACE"))
 		fprintf(stderr, "end t_ms=%lld threads=%d\n", now_ms(), threads());
-	pam_end(pamh, rc);
+	if (pamh)
+		pam_end(pamh, rc);
+	free(list);
+	return rc;
+}
+
+/* PAM_DRIVER_REPEAT=N (the soak test): N transactions in this one process,
+ * each with the same answers, stopping at the first that fails; with
+ * PAM_DRIVER_AUTH_EVERY=K only transactions 1, K+1, 2K+1, ... authenticate; with
+ * PAM_DRIVER_STATS=FILE a line "I FDS RSS_KIB" before the first (I = 0) and
+ * after each, and the open descriptors ("# fd ...") before the first and
+ * after the last. */
+int main(int argc, char **argv)
+{
+	const char *repeat = getenv("PAM_DRIVER_REPEAT"), *stats = getenv("PAM_DRIVER_STATS");
+	const char *every = getenv("PAM_DRIVER_AUTH_EVERY");
+	long n = repeat ? atol(repeat) : 1, k = every ? atol(every) : 1;
+	FILE *sf = NULL;
+	struct script s;
+	int rc = PAM_SUCCESS;
+
+	if (argc < 4 || n < 1 || k < 1) {
+		fprintf(stderr, "usage: pam_driver SERVICE USER OPERATION [ANSWER...]\n");
+		return 2;
+	}
+	s.answers = argv + 4;
+	s.n = argc - 4;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (stats) {
+		sf = fopen(stats, "we");
+		if (!sf) {
+			perror(stats);
+			return 2;
+		}
+		setvbuf(sf, NULL, _IOLBF, 0);
+		/* nss_wrapper (the tests' NSS) keeps its passwd and group files
+		 * open from the first lookup on: made here, so the count before
+		 * the first transaction is the harness's and any descriptor more
+		 * is the stack's. */
+		(void)getpwnam(argv[2]);
+		(void)getgrnam(argv[2]);
+		list_fds(sf);
+		fprintf(sf, "0 %d %ld\n", open_fds(), rss_kib());
+	}
+	for (long i = 1; i <= n && rc == PAM_SUCCESS; i++) {
+		rc = transaction(argv[1], argv[2], argv[3], &s, (i - 1) % k == 0);
+		if (sf)
+			fprintf(sf, "%ld %d %ld\n", i, open_fds(), rss_kib());
+	}
+	if (sf) {
+		list_fds(sf);
+		fclose(sf);
+	}
 	return rc == PAM_SUCCESS ? 0 : 1;
 }

@@ -8,6 +8,9 @@ const normalise = (c) => String(c || '').toUpperCase().replace(/\W/g, '');
 export const DEFAULT_DEVICE = {
   interval: 5, // seconds, returned in the device authorization response and enforced
   expires_in: 600, // lifetime of new device codes
+  // the expires_in the response shows when set (the code still lives
+  // expires_in): a client's own stop is then not raced by the code's expiry
+  expires_in_shown: null,
   slow_down_increment: 5, // RFC 8628: +5 s after each slow_down
   slow_down_tolerance_ms: 0, // a poll this much early still counts as on time
   slow_down_polls: 0, // the next N polls answer slow_down whatever their timing
@@ -48,6 +51,7 @@ export class Device {
         b.user_code = this.cfg.user_code;
       }
       if (this.cfg.verification_uri) b.verification_uri = this.cfg.verification_uri;
+      if (this.cfg.expires_in_shown !== null) b.expires_in = this.cfg.expires_in_shown;
       if (this.cfg.verification_uri || this.cfg.user_code || this.cfg.verification_uri_complete) {
         b.verification_uri_complete = this.cfg.verification_uri_complete
           || `${b.verification_uri}?user_code=${encodeURIComponent(b.user_code)}`;
