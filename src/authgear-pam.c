@@ -283,7 +283,7 @@ static int cmd_login(int argc, char **argv)
 		ag_config_free(cfg);
 		return EXIT_FAILURE;
 	}
-	if (!ag_login_resolves(&log, argv[optind])) {
+	if (!ag_login_resolves(cfg, &log, argv[optind])) {
 		printf("refused: %s does not resolve through NSS (see above); nothing sent to Authgear\n", argv[optind]);
 		ag_config_free(cfg);
 		return EXIT_FAILURE;

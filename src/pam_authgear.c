@@ -213,7 +213,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		ag_config_free(cfg);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
-	if (!ag_login_resolves(&log, user)) {
+	if (!ag_login_resolves(cfg, &log, user)) {
 		rc = ag_err_to_pam_login(AG_ERR_USER_UNKNOWN, cfg->reveal_unknown_users);
 		ag_config_free(cfg);
 		return rc;
