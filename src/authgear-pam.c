@@ -313,7 +313,7 @@ static int cmd_login(int argc, char **argv)
 		ag_config_free(cfg);
 		return EXIT_FAILURE;
 	}
-	if (!ag_login_resolves(&log, o.args[0])) {
+	if (!ag_login_resolves(cfg, &log, o.args[0])) {
 		printf("refused: %s does not resolve through NSS (see above); nothing sent to Authgear\n", o.args[0]);
 		ag_config_free(cfg);
 		return EXIT_FAILURE;
@@ -531,14 +531,17 @@ static int cmd_status(int argc, char **argv)
 	}
 	printf("%-14s %zu\n", "sessions", n_sess);
 	for (size_t i = 0; i < n_sess; i++) {
-		char since[32] = "?";
+		char since[32] = "?", tty[sizeof sess[i].tty], rhost[sizeof sess[i].rhost];
 		time_t t = (time_t)sess[i].started_at;
 		struct tm tm;
 
 		if (gmtime_r(&t, &tm))
 			strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		printf("  pid %-8ld tty %-10s from %-20s since %s%s\n", sess[i].pid, sess[i].tty[0] ? sess[i].tty : "-",
-		       sess[i].rhost[0] ? sess[i].rhost : "-", since,
+		/* rows an older version stored unescaped must not reach the terminal raw */
+		ag_text_escape(sess[i].tty, tty, sizeof tty);
+		ag_text_escape(sess[i].rhost, rhost, sizeof rhost);
+		printf("  pid %-8ld tty %-10s from %-20s since %s%s\n", sess[i].pid, tty[0] ? tty : "-",
+		       rhost[0] ? rhost : "-", since,
 		       ag_session_alive(&sess[i]) ? "" : " (stale: its process is gone)");
 	}
 	rc = EXIT_SUCCESS;

@@ -244,6 +244,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	struct ag_config *cfg;
 	struct ag_log log;
 	const void *authtok = NULL, *rhost = NULL;
+	char rhost_shown[256];
 	const char *user;
 	bool device = false;
 	enum ag_err err;
@@ -261,7 +262,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		ag_config_free(cfg);
 		return PAM_AUTHINFO_UNAVAIL;
 	}
-	if (!ag_login_resolves(&log, user)) {
+	if (!ag_login_resolves(cfg, &log, user)) {
 		rc = ag_err_to_pam_login(AG_ERR_USER_UNKNOWN, cfg->reveal_unknown_users);
 		ag_config_free(cfg);
 		return rc;
@@ -286,8 +287,11 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	l.user = user;
 	/* The throttle's key with the name, and device_from (pam_get_item: sshd
 	 * sets the client's address; NULL or "" for a local login). */
-	if (pam_get_item(pamh, PAM_RHOST, &rhost) == PAM_SUCCESS)
-		l.rhost = rhost;
+	if (pam_get_item(pamh, PAM_RHOST, &rhost) == PAM_SUCCESS && rhost) {
+		/* whatever the caller set: escaped before the store or a log line holds it */
+		ag_text_escape(rhost, rhost_shown, sizeof rhost_shown);
+		l.rhost = rhost_shown;
+	}
 	/* methods: an earlier module's password means the password method;
 	 * otherwise the configured one, or the person's choice of both. */
 	if (authtok && ag_config_has_method(cfg, "password"))

@@ -11,6 +11,9 @@
 #   - a pattern never takes a host account by this path;
 #   - authgear-pam login of a name that does not resolve: refused before any
 #     request, with the line saying what to fix.
+#   - a fresh host with no NSS index at all: the first console login of a
+#     pattern match works (and writes the index); a host account the pattern
+#     matches stays the host's; sshd is still refused before any request.
 . "$abs_top_srcdir/tests/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (the store is root's)"
 ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1 || skip "pam_wrapper not installed"
@@ -95,3 +98,43 @@ printf '%s\n\n\n' "$(password alice)" | LD_PRELOAD=libnss_wrapper.so "$CLI" logi
 set -e
 assert_not_contains "$T/cli2.out" "does not resolve" "the CLI accepts a pattern match's first login too"
 assert_contains "$T/cli2.out" "Password:" "the CLI asks alice's password"
+
+# --- 5. A fresh host: no NSS index yet ----------------------------------------------
+# Its own state_dir and index path, with nothing in them: carol is in no
+# index, in no store and in no file of this host.
+FRESH="$T/fresh"
+sed "s|^state_dir = .*|state_dir = $FRESH|" "$T/c.conf" > "$T/f.conf"
+chmod 0600 "$T/f.conf"
+pam_service fresh "auth required $MODULE config=$T/f.conf"
+AUTHGEAR_NSS_INDEX=$FRESH/nss.index
+cp "$(command -v pamtester)" "$T/sshd"
+hook POST /counters/reset > /dev/null
+: > "$T/module.log"
+set +e
+printf 'placeholder\n' | timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	AUTHGEAR_TEST_LOG="$T/module.log" "$T/sshd" -v fresh carol authenticate > "$T/out" 2>&1; rc=$?
+set -e
+[ $rc != 0 ] || fail "carol signed in through 'sshd' on a host without an index"
+[ "$(requests)" = 0 ] || { hook GET /counters; fail "sshd's unresolvable name made requests on a host without an index"; }
+assert_contains "$T/module.log" "carol does not resolve through NSS" "in sshd, no index is no exception"
+hook POST /counters/reset > /dev/null
+: > "$T/module.log"
+set +e
+printf 'x\n' | run_pamtester fresh dev-nobody authenticate; rc=$?
+set -e
+[ $rc != 0 ] || fail "dev-nobody signed in on a host without an index"
+assert_not_contains "$T/out" "Password:" "no prompt for a host account a pattern matches, without an index"
+[ "$(requests)" = 0 ] || fail "the host account dev-nobody made requests on a host without an index"
+[ ! -e "$FRESH/nss.index" ] || fail "setup: $FRESH/nss.index exists before the first login"
+if $NW getent passwd carol > /dev/null; then fail "carol resolves before her first login on the fresh host"; fi
+hook POST /counters/reset > /dev/null
+: > "$T/module.log"
+set +e
+printf '%s\n' "$(password carol)" | run_pamtester fresh carol authenticate; rc=$?
+set -e
+[ $rc = 0 ] || { cat "$T/out" "$T/module.log"; fail "carol's first console login on a host without an NSS index was refused"; }
+assert_contains "$T/module.log" "carol: first login on this host, which has no NSS index $FRESH/nss.index yet" "the module logs why it went on"
+[ "$(requests)" -gt 0 ] || fail "carol's login made no request"
+[ -f "$FRESH/nss.index" ] || fail "the first login did not write the index"
+$NW getent passwd carol > "$T/carol" || fail "carol does not resolve after her first login on the fresh host"
+pass "a fresh host without an NSS index: carol's first console login (pattern c*) succeeds and writes the index: $(cat "$T/carol")"

@@ -155,6 +155,22 @@ RT=$(col refresh_token carol)
 assert_contains "$T/again2.log" "could not revoke the refresh token this login replaced" "a failed revocation is logged"
 pass "a revocation that fails does not fail the login (logged; the new token is cached)"
 hook POST /faults/clear '{}' >/dev/null
+# --- PAM_TTY and PAM_RHOST are the caller's: escaped in the store, the log and status -----
+# A newline would start a forged log line; ESC sequences would drive the
+# admin's terminal at authgear-pam status. The driver sets them as given.
+BAD_RHOST=$'evil\n\e[31mred' BAD_TTY=$'pts/\e]0;owned\a'
+RHOST_OF=$BAD_RHOST TTY_OF=$BAD_TTY hold esc keep carol authenticate,open_session,pause,close_session carol-password-1
+want_rhost='evil\x0a\x1b[31mred' want_tty='pts/\x1b]0;owned\x07'
+row=$(sqlite3 -readonly "$DB" "SELECT tty || ' ' || rhost FROM sessions")
+[ "$row" = "$want_tty $want_rhost" ] || { printf '%q\n' "$row"; fail "the session row holds PAM_TTY/PAM_RHOST unescaped"; }
+assert_contains "$T/esc.log" "opened (tty $want_tty, from $want_rhost, pid $PID_esc)" "the log line carries them escaped"
+status "$T/keep.conf" carol || { cat "$T/status.out"; fail "status failed"; }
+assert_contains "$T/status.out" "tty $want_tty from $want_rhost" "status shows them escaped"
+if grep -q $'\e' "$T/status.out" "$T/esc.log"; then fail "an ESC byte reached the log or status output"; fi
+release esc
+expect_rc esc 0
+RT=$(col refresh_token carol) # this login's, for the checks below
+pass "PAM_TTY and PAM_RHOST with a newline and escape sequences: escaped (\\xHH) in the store, the log and status"
 
 # --- check-account: the account check from a terminal, each step timed ------------------
 "$CLI" check-account --config "$T/keep.conf" carol > "$T/ca.out" 2>&1 || { cat "$T/ca.out"; fail "check-account denied a live user"; }

@@ -448,8 +448,10 @@ static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_i
 	if (r <= 0 || gid == uid)
 		return AG_OK;
 	if (gid == 0) {
-		ag_log(log, LOG_ERR, "account: this host has a group %s with GID 0, the name of user %s; the NSS index is "
-				     "not written until one of them is renamed", user, user);
+		ag_log(log, LOG_ERR,
+		       "account: this host has a group %s with GID 0, the name of user %s; the NSS index is "
+		       "not written until one of them is renamed",
+		       user, user);
 		return AG_ERR_CONFIG;
 	}
 	err = ag_store_tx_gid_holder(tx, gid, g.name, &found);
@@ -851,7 +853,8 @@ static enum ag_err host_groups_win(struct ag_store_tx *tx, const struct index_ct
 	err = ag_store_tx_read(tx, &db);
 	for (size_t i = 0; err == AG_OK && i < db.n_users; i++)
 		if (db.users[i].sub && db.users[i].uid)
-			err = yield_private_group(tx, ic->probe, ag_store_tx_log(tx), db.users[i].name, db.users[i].uid);
+			err = yield_private_group(tx, ic->probe, ag_store_tx_log(tx), db.users[i].name,
+						  db.users[i].uid);
 	ag_store_db_free(&db);
 	return err;
 }

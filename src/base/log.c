@@ -19,6 +19,25 @@ static void sanitize(char *line)
 			*p = '?';
 }
 
+void ag_text_escape(const char *in, char *out, size_t out_len)
+{
+	size_t n = 0;
+
+	if (!out_len)
+		return;
+	for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p; p++) {
+		bool plain = *p >= 0x20 && *p < 0x7f;
+
+		if (n + (plain ? 1 : 4) >= out_len)
+			break;
+		if (plain)
+			out[n++] = (char)*p;
+		else
+			n += (size_t)snprintf(out + n, out_len - n, "\\x%02x", *p);
+	}
+	out[n] = '\0';
+}
+
 #ifdef AG_TEST_HOOKS
 /* Test builds only (./configure --enable-test-hooks): every line is also
  * appended to the file AUTHGEAR_TEST_LOG names, so tests can read what a

@@ -12,6 +12,7 @@
 #define AG_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 typedef void (*ag_log_sink_fn)(void *sink_ctx, int priority, const char *line);
@@ -26,5 +27,12 @@ struct ag_log {
 
 void ag_log(const struct ag_log *log, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* in as printable ASCII for a log line, the store or a terminal (PAM_TTY,
+ * PAM_RHOST: whatever the caller of PAM set): every other byte (control
+ * characters, DEL, bytes from 0x80 on: terminal escape sequences, C1
+ * controls) as \xHH, cut to fit out_len (never inside an escape). A
+ * backslash stays as it is, so a second escape changes nothing. NULL: "". */
+void ag_text_escape(const char *in, char *out, size_t out_len);
 
 #endif

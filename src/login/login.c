@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,7 +57,16 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
 	return ag_identity_is_ours(cfg, log, user, NULL);
 }
 
-bool ag_login_resolves(const struct ag_log *log, const char *user)
+/* A fresh install: no NSS index has been written yet (the first login
+ * writes it), so nothing can answer any name of users. */
+static bool no_index_yet(void)
+{
+	struct stat st;
+
+	return lstat(ag_index_path(), &st) != 0 && errno == ENOENT;
+}
+
+bool ag_login_resolves(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
 	struct passwd pw, *found = NULL;
 	char buf[4096];
@@ -67,13 +77,21 @@ bool ag_login_resolves(const struct ag_log *log, const char *user)
 	/* A name only a pattern of users matches resolves, before its first
 	 * login, only in sshd; a console login or su of it must still work. In
 	 * sshd the NSS module was asked already, so nothing more is accepted
-	 * there. (ag_login_is_ours has made sure the host has no account or
+	 * there. Before any index exists, the configuration says what it will
+	 * show. (ag_login_is_ours has made sure the host has no account or
 	 * group of that name.) */
 	if ((rc == 0 || rc == ENOENT || rc == ESRCH) /* not found (getpwnam_r(3)), not a failing source */ &&
-	    !ag_index_caller_is_sshd() && ag_identity_index_pattern_only(ag_index_path(), user)) {
-		ag_log(log, LOG_DEBUG, "%s: first login of a name a pattern of users matches (the NSS module shows "
-				       "it to sshd only)", user);
-		return true;
+	    !ag_index_caller_is_sshd()) {
+		if (ag_identity_index_pattern_only(ag_index_path(), user)) {
+			ag_log(log, LOG_DEBUG, "%s: first login of a name a pattern of users matches (the NSS module "
+					       "shows it to sshd only)", user);
+			return true;
+		}
+		if (ag_name_allowed(cfg->users, user) && no_index_yet()) {
+			ag_log(log, LOG_NOTICE, "%s: first login on this host, which has no NSS index %s yet (the login "
+						"writes it)", user, ag_index_path());
+			return true;
+		}
 	}
 	ag_log(log, LOG_ERR, "%s does not resolve through NSS: add authgear to the passwd and group lines of "
 	       "/etc/nsswitch.conf or run authgear-pam reindex (no request sent)", user);

@@ -94,9 +94,10 @@ bool ag_login_is_ours(const struct ag_config *cfg, const struct ag_log *log, con
  * answers every prompt with a placeholder, which must not cost an attempt
  * at Authgear (and a step towards its lockout of the real account). Outside
  * sshd, a name only a pattern of users matches also counts before its
- * first login (the NSS module shows it to sshd only). False: logged with
- * what to fix. */
-bool ag_login_resolves(const struct ag_log *log, const char *user);
+ * first login (the NSS module shows it to sshd only), and so does any name
+ * of users while the host has no NSS index at all (a fresh install: the
+ * first login writes it). False: logged with what to fix. */
+bool ag_login_resolves(const struct ag_config *cfg, const struct ag_log *log, const char *user);
 
 /* The password + TOTP login. first_password (may be NULL) is the password an
  * earlier module collected (use_first_pass / try_first_pass); without one the

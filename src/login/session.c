@@ -42,8 +42,9 @@ enum ag_err ag_session_open(const struct ag_config *cfg, const struct ag_log *lo
 	enum ag_err err;
 
 	*id = 0;
-	snprintf(sess.tty, sizeof sess.tty, "%s", tty ? tty : "");
-	snprintf(sess.rhost, sizeof sess.rhost, "%s", rhost ? rhost : "");
+	/* set by whoever runs PAM: escaped before the store or a log line holds them */
+	ag_text_escape(tty, sess.tty, sizeof sess.tty);
+	ag_text_escape(rhost, sess.rhost, sizeof sess.rhost);
 	ag_session_self(&sess);
 	err = ag_tokens_store_open(cfg, log, &s);
 	if (err == AG_OK)
