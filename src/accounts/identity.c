@@ -248,6 +248,21 @@ bool ag_identity_index_names(const char *index_path, const char *name)
 	return named;
 }
 
+bool ag_identity_index_group_gid(const char *index_path, const char *name, uint32_t *gid)
+{
+	struct ag_index ix;
+	uint32_t idx;
+	bool served;
+	void *map;
+	size_t size;
+
+	if (!index_map(index_path, &ix, &map, &size))
+		return false;
+	served = ag_index_group_by_name(&ix, name, &idx) == AG_INDEX_OK && ag_index_group_gid(&ix, idx, gid) == AG_INDEX_OK;
+	munmap(map, size);
+	return served;
+}
+
 bool ag_identity_index_pattern_only(const char *index_path, const char *name)
 {
 	struct ag_index ix;

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts/identity.h"
 #include "accounts/idmap.h"
+#include "common/index.h"
 
 #define NSS_BUF_MAX (1024 * 1024)
 
@@ -49,6 +51,11 @@ static int nss_lookup(enum lookup what, uint32_t id, const char *name, char *nam
 			len *= 2;
 			continue;
 		}
+		/* A group too large for the cap that the NSS module serves (one
+		 * [roles] group of 100,000 users): the GID is all a probe wants,
+		 * and the index has it (NSS asked the module for the same name). */
+		if (rc == ERANGE && what == BY_GROUP && id_out && ag_identity_index_group_gid(ag_index_path(), name, id_out))
+			found = 1;
 		if (rc == 0 && (pwr || grr)) {
 			if (name_out)
 				snprintf(name_out, name_len, "%s", pwr ? pwr->pw_name : grr->gr_name);
