@@ -125,3 +125,7 @@ awk -v a="${REP_CPU[0]}" -v b="${REP_CPU[100000]}" -v c="${REP_RSS[0]}" -v d="${
 echo "import of 100,000 pins: ${IMPORT_WALL} ms wall, ${IMPORT_CPU} ms CPU (goal <= 2 s)"
 echo "reindex of 100,000 users: ${REINDEX[100000]} ms CPU (goal <= 1 s)"
 echo "($RUNS runs each, medians; CPU = user + sys of the whole authgear-pam process, TLS included)"
+awk -v a="${REP_CPU[0]}" -v b="${REP_CPU[100000]}" -v c="${REP_RSS[0]}" -v d="${REP_RSS[100000]}" \
+    -v f="${FIRST_CPU[100000]}" -v i="$IMPORT_CPU" -v w="$IMPORT_WALL" -v r="${REINDEX[100000]}" 'BEGIN {
+	printf "RESULT repeat_cpu_ratio=%.2f repeat_rss_ratio=%.2f first_above_ms=%.1f import_cpu_ms=%s import_wall_ms=%s reindex_cpu_ms=%s\n",
+		b / a, d / c, f - b, i, w, r }'
