@@ -85,14 +85,15 @@ bool ag_identity_grantable(const struct ag_config *cfg, const char *group)
 static bool in_store(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
 	struct ag_store *store = NULL;
-	struct ag_store_db db = { 0 };
-	const struct ag_store_user *u;
+	struct ag_store_user u;
 	bool found = false;
 
-	if (ag_store_open(cfg->state_dir, log, &store) == AG_OK && ag_store_read(store, &db) == AG_OK) {
-		u = ag_store_db_user(&db, user);
-		found = u && (u->sub || u->uid);
-		ag_store_db_free(&db);
+	/* one row, not the whole store: every login asks */
+	if (ag_store_open(cfg->state_dir, log, &store) == AG_OK && ag_store_user(store, user, &u, &found) == AG_OK) {
+		found = found && (u.sub || u.uid);
+		ag_store_user_clear(&u);
+	} else {
+		found = false;
 	}
 	ag_store_close(store);
 	return found;

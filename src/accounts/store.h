@@ -119,6 +119,10 @@ void ag_store_db_free(struct ag_store_db *db);
 struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char *name);
 struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const char *name);
 void ag_store_user_clear(struct ag_store_user *u);
+
+/* name's record outside a transaction (one row and its lists); *found false
+ * when there is none. ag_store_user_clear frees it. */
+enum ag_err ag_store_user(struct ag_store *s, const char *name, struct ag_store_user *u, bool *found);
 /* Replace a string list (groups, roles) with a copy of items. */
 enum ag_err ag_store_strv_set(char ***list, size_t *n, char *const *items, size_t n_items);
 
