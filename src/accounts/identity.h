@@ -37,10 +37,6 @@ bool ag_identity_is_ours(const struct ag_config *cfg, const struct ag_log *log, 
  * module. False when there is no usable index. */
 bool ag_identity_index_names(const char *index_path, const char *name);
 
-/* The GID the index at index_path serves for group name; false when it
- * serves none. */
-bool ag_identity_index_group_gid(const char *index_path, const char *name, uint32_t *gid);
-
 /* Whether the NSS index at index_path gives name a provisional entry only
  * because a pattern of `users` matches it: the NSS module answers such a
  * name to sshd alone (index.h), so elsewhere (login, su, the CLI) it does
