@@ -7,14 +7,18 @@
 # (a new user: the NSS index is rebuilt), `authgear-pam reindex`; and
 # `authgear-pam import` of 100,000 pins into an empty store. Medians of
 # RUNS (default 5). Prints a table and the ratios to the empty store. Not a
-# test: it prints numbers. Needs root (the store is root-only).
+# test: it prints numbers. Needs root (the store is root-only). A login needs
+# the name to resolve through NSS: logins run under nss_wrapper with the
+# build's NSS module reading this store's index (AUTHGEAR_NSS_INDEX), as on
+# a host whose nsswitch.conf lists authgear; the same for every row.
 set -euo pipefail
 RUNS=${1:-5}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILDDIR:-$top}
 cli=$build/src/authgear-pam
 idp=$build/tests/idp
-[ -x "$cli" ] || { echo "bench: build first ($cli missing)" >&2; exit 1; }
+nss_module=$build/src/.libs/libnss_authgear.so.2
+[ -x "$cli" ] && [ -f "$nss_module" ] || { echo "bench: build first ($cli or $nss_module missing)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (the store is root-only)" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/bench-store.XXXXXX)
 chmod 0755 "$tmp"
@@ -45,6 +49,11 @@ EOF
 	chmod 600 "$tmp/c.conf"
 }
 conf
+printf 'root:x:0:0:root:/root:/bin/bash\n' > "$tmp/passwd"
+printf 'root:x:0:\n' > "$tmp/group"
+NW=(env LD_PRELOAD=libnss_wrapper.so NSS_WRAPPER_PASSWD="$tmp/passwd" NSS_WRAPPER_GROUP="$tmp/group"
+	NSS_WRAPPER_MODULE_SO_PATH="$nss_module" NSS_WRAPPER_MODULE_FN_PREFIX=authgear
+	AUTHGEAR_NSS_INDEX="$tmp/state/nss.index")
 
 # run FILE CMD...: CPU ms and peak RSS KiB of one command (stdin: $tmp/in) into FILE
 run() {
@@ -54,7 +63,7 @@ run() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # login NAME: the command line of one login of NAME (its password into $tmp/in)
-login() { printf '%s\n' "$1-password" > "$tmp/in"; echo "$cli" login --config "$tmp/c.conf" "$1"; }
+login() { printf '%s\n' "$1-password" > "$tmp/in"; echo "${NW[@]}" "$cli" login --config "$tmp/c.conf" "$1"; }
 : > "$tmp/in"
 
 # fill N: a store with N bound users (UIDs, one group each), built with sqlite3
@@ -116,3 +125,7 @@ awk -v a="${REP_CPU[0]}" -v b="${REP_CPU[100000]}" -v c="${REP_RSS[0]}" -v d="${
 echo "import of 100,000 pins: ${IMPORT_WALL} ms wall, ${IMPORT_CPU} ms CPU (goal <= 2 s)"
 echo "reindex of 100,000 users: ${REINDEX[100000]} ms CPU (goal <= 1 s)"
 echo "($RUNS runs each, medians; CPU = user + sys of the whole authgear-pam process, TLS included)"
+awk -v a="${REP_CPU[0]}" -v b="${REP_CPU[100000]}" -v c="${REP_RSS[0]}" -v d="${REP_RSS[100000]}" \
+    -v f="${FIRST_CPU[100000]}" -v i="$IMPORT_CPU" -v w="$IMPORT_WALL" -v r="${REINDEX[100000]}" 'BEGIN {
+	printf "RESULT repeat_cpu_ratio=%.2f repeat_rss_ratio=%.2f first_above_ms=%.1f import_cpu_ms=%s import_wall_ms=%s reindex_cpu_ms=%s\n",
+		b / a, d / c, f - b, i, w, r }'

@@ -85,14 +85,15 @@ bool ag_identity_grantable(const struct ag_config *cfg, const char *group)
 static bool in_store(const struct ag_config *cfg, const struct ag_log *log, const char *user)
 {
 	struct ag_store *store = NULL;
-	struct ag_store_db db = { 0 };
-	const struct ag_store_user *u;
+	struct ag_store_user u;
 	bool found = false;
 
-	if (ag_store_open(cfg->state_dir, log, &store) == AG_OK && ag_store_read(store, &db) == AG_OK) {
-		u = ag_store_db_user(&db, user);
-		found = u && (u->sub || u->uid);
-		ag_store_db_free(&db);
+	/* one row, not the whole store: every login asks */
+	if (ag_store_open(cfg->state_dir, log, &store) == AG_OK && ag_store_user(store, user, &u, &found) == AG_OK) {
+		found = found && (u.sub || u.uid);
+		ag_store_user_clear(&u);
+	} else {
+		found = false;
 	}
 	ag_store_close(store);
 	return found;
@@ -185,32 +186,6 @@ static uint64_t config_view(const struct ag_config *cfg)
 	return h & 0x7fffffffffffffffull; /* kept as a SQLite integer */
 }
 
-/* Map the index at path read-only; false when there is none or it is unusable. */
-static bool index_map(const char *path, struct ag_index *ix, void **map, size_t *size)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)AG_INDEX_HEADER_V1_SIZE ||
-	    (unsigned long long)st.st_size > AG_INDEX_SIZE_MAX) {
-		close(fd);
-		return false;
-	}
-	*size = (size_t)st.st_size;
-	*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (*map == MAP_FAILED)
-		return false;
-	if (!ag_index_open(*map, *size, ix, NULL)) {
-		munmap(*map, *size);
-		return false;
-	}
-	return true;
-}
-
 /* The IDs the current index shows for name as a provisional entry (what
  * sshd saw before PAM ran); false when it shows none. */
 static bool provisional_ids(const char *state_dir, const char *name, uint32_t *uid, uint32_t *gid)
@@ -223,7 +198,7 @@ static bool provisional_ids(const char *state_dir, const char *name, uint32_t *u
 	size_t size;
 
 	if (snprintf(path, sizeof path, "%s/%s", state_dir, AG_INDEX_FILE) >= (int)sizeof path ||
-	    !index_map(path, &ix, &map, &size))
+	    !ag_idmap_index_map(path, &ix, &map, &size))
 		return false;
 	if (ag_index_provisional(&ix, name, &pw, buf, sizeof buf) == AG_INDEX_OK) {
 		*uid = (uint32_t)pw.pw_uid;
@@ -241,7 +216,7 @@ bool ag_identity_index_names(const char *index_path, const char *name)
 	void *map;
 	size_t size;
 
-	if (!index_map(index_path, &ix, &map, &size))
+	if (!ag_idmap_index_map(index_path, &ix, &map, &size))
 		return false;
 	named = ag_index_names(&ix, name);
 	munmap(map, size);
@@ -257,7 +232,7 @@ bool ag_identity_index_pattern_only(const char *index_path, const char *name)
 	void *map;
 	size_t size;
 
-	if (!index_map(index_path, &ix, &map, &size))
+	if (!ag_idmap_index_map(index_path, &ix, &map, &size))
 		return false;
 	only = ag_index_provisional_for(&ix, name, true, &pw, buf, sizeof buf) == AG_INDEX_OK &&
 	       ag_index_provisional_for(&ix, name, false, &pw, buf, sizeof buf) == AG_INDEX_NOTFOUND;

@@ -2,18 +2,64 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "accounts/idmap.h"
+#include "common/index.h"
 
 #define NSS_BUF_MAX (1024 * 1024)
 
 /* --- the host's NSS -------------------------------------------------------- */
+
+bool ag_idmap_index_map(const char *path, struct ag_index *ix, void **map, size_t *size)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)AG_INDEX_HEADER_V1_SIZE ||
+	    (unsigned long long)st.st_size > AG_INDEX_SIZE_MAX) {
+		close(fd);
+		return false;
+	}
+	*size = (size_t)st.st_size;
+	*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (*map == MAP_FAILED)
+		return false;
+	if (!ag_index_open(*map, *size, ix, NULL)) {
+		munmap(*map, *size);
+		return false;
+	}
+	return true;
+}
+
+/* The GID the index at index_path serves for group name; false when it
+ * serves none. */
+static bool index_group_gid(const char *index_path, const char *name, uint32_t *gid)
+{
+	struct ag_index ix;
+	uint32_t idx;
+	bool served;
+	void *map;
+	size_t size;
+
+	if (!ag_idmap_index_map(index_path, &ix, &map, &size))
+		return false;
+	served = ag_index_group_by_name(&ix, name, &idx) == AG_INDEX_OK && ag_index_group_gid(&ix, idx, gid) == AG_INDEX_OK;
+	munmap(map, size);
+	return served;
+}
 
 /* getpw*_r and getgr*_r report "no entry" with 0 and a NULL result, or with
  * one of these (getpwnam_r(3)). Anything else: the source failed. */
@@ -49,6 +95,11 @@ static int nss_lookup(enum lookup what, uint32_t id, const char *name, char *nam
 			len *= 2;
 			continue;
 		}
+		/* A group too large for the cap that the NSS module serves (one
+		 * [roles] group of 100,000 users): the GID is all a probe wants,
+		 * and the index has it (NSS asked the module for the same name). */
+		if (rc == ERANGE && what == BY_GROUP && id_out && index_group_gid(ag_index_path(), name, id_out))
+			found = 1;
 		if (rc == 0 && (pwr || grr)) {
 			if (name_out)
 				snprintf(name_out, name_len, "%s", pwr ? pwr->pw_name : grr->gr_name);

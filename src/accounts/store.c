@@ -690,6 +690,11 @@ static enum ag_err user_get(struct ag_store *s, const char *name, struct ag_stor
 	return err;
 }
 
+enum ag_err ag_store_user(struct ag_store *s, const char *name, struct ag_store_user *u, bool *found)
+{
+	return user_get(s, name, u, found);
+}
+
 enum ag_err ag_store_bound_sub(struct ag_store *s, const char *name, char **sub)
 {
 	struct ag_store_user u;

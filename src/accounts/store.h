@@ -120,6 +120,10 @@ struct ag_store_user *ag_store_db_user(const struct ag_store_db *db, const char 
 struct ag_store_group *ag_store_db_group(const struct ag_store_db *db, const char *name);
 void ag_store_user_clear(struct ag_store_user *u);
 
+/* name's record outside a transaction (one row and its lists); *found false
+ * when there is none. ag_store_user_clear frees it. */
+enum ag_err ag_store_user(struct ag_store *s, const char *name, struct ag_store_user *u, bool *found);
+
 /* --- write transactions ------------------------------------------------------
  *
  * ag_store_write runs fn inside BEGIN IMMEDIATE; fn returns AG_OK to commit.

@@ -145,6 +145,8 @@ enum ag_index_status ag_index_fill_group(const struct ag_index *ix, uint32_t idx
 					 size_t len);
 /* Whether group idx is a host-local group (not listed by getgrent). */
 enum ag_index_status ag_index_group_local(const struct ag_index *ix, uint32_t idx, bool *local);
+/* Group idx's GID (without filling its members). */
+enum ag_index_status ag_index_group_gid(const struct ag_index *ix, uint32_t idx, uint32_t *gid);
 
 /* User idx's supplementary GIDs: *gids points into the index. */
 enum ag_index_status ag_index_user_gids(const struct ag_index *ix, uint32_t idx, const uint32_t **gids,

@@ -368,6 +368,16 @@ enum ag_index_status ag_index_group_local(const struct ag_index *ix, uint32_t id
 	return AG_INDEX_OK;
 }
 
+enum ag_index_status ag_index_group_gid(const struct ag_index *ix, uint32_t idx, uint32_t *gid)
+{
+	const struct ag_index_group *g = group(ix, idx);
+
+	if (!g || g->gid == 0)
+		return AG_INDEX_CORRUPT;
+	*gid = g->gid;
+	return AG_INDEX_OK;
+}
+
 enum ag_index_status ag_index_user_gids(const struct ag_index *ix, uint32_t idx, const uint32_t **gids, uint32_t *n)
 {
 	const struct ag_index_user *u = user(ix, idx);
