@@ -357,7 +357,8 @@ static int cmd_qr(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (err != AG_OK) {
-		fprintf(stderr, "authgear-pam: cannot draw a QR code: %s\n", ag_err_reason(err));
+		fprintf(stderr, "authgear-pam: cannot draw a QR code: %s\n",
+			err == AG_ERR_UNSUPPORTED ? ag_qr_unavailable() : ag_err_reason(err));
 		return EXIT_FAILURE;
 	}
 	puts(text);

@@ -1,4 +1,5 @@
-/* HTTPS client on libcurl (see http.h). */
+/* HTTPS client on libcurl (see http.h), loaded when the first handle is
+ * made (base/dl.h). */
 #include "config.h"
 
 #include <limits.h>
@@ -11,11 +12,16 @@
 #include <curl/curl.h>
 
 #include "base/buf.h"
+#include "base/dl.h"
 #include "base/http.h"
 #include "base/json.h"
 #include "base/secret.h"
 
 #define USER_AGENT "pam_authgear/" PACKAGE_VERSION
+
+/* The libcurl of libcurl4-openssl-dev, the one configure checked. */
+#define CURL_SONAME "libcurl.so.4"
+#define CURL_PACKAGE "libcurl4"
 
 struct ag_http {
 	CURL *curl;
@@ -38,12 +44,76 @@ struct ag_http {
 	bool headers_over;
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
+/* Every libcurl function this file calls, through the table: none is
+ * linked, so the module's DT_NEEDED has no libcurl (tests/test_symbols.sh). */
+static struct {
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_easy_escape) *easy_escape;
+	__typeof__(curl_easy_unescape) *easy_unescape;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+	__typeof__(curl_url) *url;
+	__typeof__(curl_url_set) *url_set;
+	__typeof__(curl_url_get) *url_get;
+	__typeof__(curl_url_cleanup) *url_cleanup;
+	__typeof__(curl_free) *free;
+	__typeof__(curl_getdate) *getdate;
+} lc;
 
+static const struct ag_dl_sym lc_syms[] = {
+	AG_DL_SYM(lc, global_init, curl_global_init),
+	AG_DL_SYM(lc, easy_init, curl_easy_init),
+	AG_DL_SYM(lc, easy_setopt, curl_easy_setopt),
+	AG_DL_SYM(lc, easy_perform, curl_easy_perform),
+	AG_DL_SYM(lc, easy_getinfo, curl_easy_getinfo),
+	AG_DL_SYM(lc, easy_cleanup, curl_easy_cleanup),
+	AG_DL_SYM(lc, easy_strerror, curl_easy_strerror),
+	AG_DL_SYM(lc, easy_escape, curl_easy_escape),
+	AG_DL_SYM(lc, easy_unescape, curl_easy_unescape),
+	AG_DL_SYM(lc, slist_append, curl_slist_append),
+	AG_DL_SYM(lc, slist_free_all, curl_slist_free_all),
+	AG_DL_SYM(lc, url, curl_url),
+	AG_DL_SYM(lc, url_set, curl_url_set),
+	AG_DL_SYM(lc, url_get, curl_url_get),
+	AG_DL_SYM(lc, url_cleanup, curl_url_cleanup),
+	AG_DL_SYM(lc, free, curl_free),
+	AG_DL_SYM(lc, getdate, curl_getdate),
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static enum ag_err global_err = AG_ERR_UNSUPPORTED;
+static char global_why[AG_DL_WHY_MAX];
+
+/* libcurl loaded and initialised, once per process (curl_global_init is
+ * not thread-safe before 7.84: the once makes it so). */
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	CURLcode rc;
+
+	global_err = ag_dl_load(CURL_SONAME, CURL_PACKAGE, lc_syms, sizeof lc_syms / sizeof *lc_syms, global_why,
+				sizeof global_why);
+	if (global_err != AG_OK)
+		return;
+	rc = lc.global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK) {
+		snprintf(global_why, sizeof global_why, "curl_global_init failed: %s", lc.easy_strerror(rc));
+		global_err = AG_ERR_NETWORK;
+	}
+}
+
+/* Whether libcurl can be used; the reason is logged when it cannot. */
+static enum ag_err curl_ready(const struct ag_log *log)
+{
+	pthread_once(&global_once, global_init);
+	if (global_err != AG_OK && log)
+		ag_log(log, LOG_ERR, "http: %s; no request can be made", global_why);
+	return global_err;
 }
 
 void ag_http_url_for_log(const char *url, char *out, size_t out_len)
@@ -69,14 +139,14 @@ enum ag_err ag_http_check_url(const struct ag_http *http, const char *url)
 {
 	char *scheme = NULL, *host = NULL, shown[256];
 	enum ag_err err = AG_ERR_PROTOCOL;
-	CURLU *u = curl_url();
+	CURLU *u = lc.url();
 
 	ag_http_url_for_log(url, shown, sizeof shown);
 	if (!u)
 		return AG_ERR_NOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+	if (lc.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    lc.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    lc.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		ag_log(http->log, LOG_ERR, "http: %s: not a valid URL", shown);
 		goto out;
 	}
@@ -90,9 +160,9 @@ enum ag_err ag_http_check_url(const struct ag_http *http, const char *url)
 						   : "");
 	}
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	lc.free(scheme);
+	lc.free(host);
+	lc.url_cleanup(u);
 	return err;
 }
 
@@ -172,7 +242,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 	replace(&r->content_type, header_value(data, n, "Content-Type"));
 	date = header_value(data, n, "Date");
 	if (date) {
-		time_t t = curl_getdate(date, NULL);
+		time_t t = lc.getdate(date, NULL);
 		r->date = t > 0 ? t : 0;
 		free(date);
 	}
@@ -194,13 +264,11 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 	struct ag_http *http;
 	CURL *c;
 	bool ok = true;
+	enum ag_err err;
 
 	*out = NULL;
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK) {
-		ag_log(log, LOG_ERR, "http: curl_global_init failed: %s", curl_easy_strerror(global_rc));
-		return AG_ERR_NETWORK;
-	}
+	if ((err = curl_ready(log)) != AG_OK)
+		return err;
 	http = calloc(1, sizeof *http);
 	if (!http)
 		return AG_ERR_NOMEM;
@@ -215,34 +283,34 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 		clock_gettime(CLOCK_MONOTONIC, &http->deadline);
 		http->deadline.tv_sec += opts->login_timeout;
 	}
-	c = http->curl = curl_easy_init();
+	c = http->curl = lc.easy_init();
 	if (!c) {
 		free(http);
 		return AG_ERR_NOMEM;
 	}
-	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, opts->insecure_loopback ? "https,http" : "https") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, opts->insecure_loopback ? "https,http" : "https") == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
 	/* TLS 1.2 at least; the highest both sides speak (1.3: a one-round-trip
 	 * handshake, where 1.2 takes two). */
-	ok &= curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_DEFAULT)) ==
+	ok &= lc.easy_setopt(c, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_DEFAULT)) ==
 	      CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
 	if (opts->ca_file)
-		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file) == CURLE_OK;
+		ok &= lc.easy_setopt(c, CURLOPT_CAINFO, opts->ca_file) == CURLE_OK;
 	/* "" disables proxies, including the environment's https_proxy. */
-	ok &= curl_easy_setopt(c, CURLOPT_PROXY, opts->proxy ? opts->proxy : "") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)AG_HTTP_BODY_MAX) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, http->errbuf) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, http) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_HEADERDATA, http) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_XFERINFODATA, http) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_PROXY, opts->proxy ? opts->proxy : "") == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)AG_HTTP_BODY_MAX) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_ERRORBUFFER, http->errbuf) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_WRITEDATA, http) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_HEADERDATA, http) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK;
+	ok &= lc.easy_setopt(c, CURLOPT_XFERINFODATA, http) == CURLE_OK;
 	if (!ok) {
 		ag_log(log, LOG_ERR, "http: libcurl lacks a required option (needs >= 7.85 with OpenSSL)");
 		ag_http_free(http);
@@ -264,14 +332,14 @@ void ag_http_set_cancel(struct ag_http *http, const atomic_bool *cancel)
 {
 	http->cancel = cancel;
 	/* the progress callback runs only with NOPROGRESS off */
-	curl_easy_setopt(http->curl, CURLOPT_NOPROGRESS, cancel ? 0L : 1L);
+	lc.easy_setopt(http->curl, CURLOPT_NOPROGRESS, cancel ? 0L : 1L);
 }
 
 void ag_http_free(struct ag_http *http)
 {
 	if (!http)
 		return;
-	curl_easy_cleanup(http->curl);
+	lc.easy_cleanup(http->curl);
 	free(http);
 }
 
@@ -345,12 +413,12 @@ static void free_headers(struct curl_slist *h)
 {
 	for (struct curl_slist *p = h; p; p = p->next)
 		ag_wipe(p->data, strlen(p->data));
-	curl_slist_free_all(h);
+	lc.slist_free_all(h);
 }
 
 static bool add_header(struct curl_slist **list, const char *line)
 {
-	struct curl_slist *h = curl_slist_append(*list, line);
+	struct curl_slist *h = lc.slist_append(*list, line);
 
 	if (!h)
 		return false;
@@ -386,45 +454,35 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static enum ag_err perform_once(struct ag_http *http, const char *method, const char *url,
-				const char *content_type, const char *body, const char *bearer,
-				struct ag_http_response *resp)
+/* The URL rules and the deadline before a request: the milliseconds left
+ * of login_timeout in *left. */
+static enum ag_err may_send(struct ag_http *http, const char *method, const char *url, const char *shown, long *left)
 {
-	struct curl_slist *headers = NULL;
-	char shown[512], line[4096];
-	bool ok;
-	enum ag_err err;
-	CURLcode rc;
-	long n_conn = 0, left;
-	CURL *c = http->curl;
+	enum ag_err err = ag_http_check_url(http, url);
 
-	memset(resp, 0, sizeof *resp);
-	ag_http_url_for_log(url, shown, sizeof shown);
-	err = ag_http_check_url(http, url);
 	if (err != AG_OK)
 		return err;
 	/* One deadline for the whole PAM call (login_timeout): each request gets
 	 * its own timeouts or what is left, whichever is shorter, so a slow
 	 * issuer cannot hold the call past sshd's LoginGraceTime. */
-	left = ag_http_remaining_ms(http);
-	if (left < 1) {
+	*left = ag_http_remaining_ms(http);
+	if (*left < 1) {
 		ag_log(http->log, LOG_ERR, "http: %s %s: login_timeout (%ld s) reached; no request made", method, shown,
 		       http->login_timeout);
 		return AG_ERR_TIMEOUT;
 	}
-	if (http->transport.request) {
-		http->requests++;
-		err = http->transport.request(http->transport.ctx, method, url, content_type, body, bearer, resp);
-		if (err == AG_OK && !resp->body)
-			err = AG_ERR_NOMEM;
-		if (err != AG_OK)
-			ag_http_response_clear(resp);
-		return err;
-	}
-	if (curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, min_ms(http->connect_timeout_ms, left)) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, min_ms(http->timeout_ms, left)) != CURLE_OK)
-		return AG_ERR_UNSUPPORTED;
+	return AG_OK;
+}
 
+/* The request's headers; the line with the bearer token is wiped. */
+static enum ag_err request_headers(const struct ag_http *http, const char *shown, const char *content_type,
+				   const char *bearer, struct curl_slist **out)
+{
+	struct curl_slist *headers = NULL;
+	char line[4096];
+	bool ok;
+
+	*out = NULL;
 	ok = add_header(&headers, "Accept: application/json") && add_header(&headers, "Expect:");
 	if (ok && content_type) {
 		snprintf(line, sizeof line, "Content-Type: %s", content_type);
@@ -444,51 +502,114 @@ static enum ag_err perform_once(struct ag_http *http, const char *method, const 
 		free_headers(headers);
 		return AG_ERR_NOMEM;
 	}
+	*out = headers;
+	return AG_OK;
+}
+
+/* One transfer on the easy handle: the callbacks fill resp's headers and
+ * http->body, handed to resp->body when the transfer completed. The
+ * handle forgets headers and body afterwards (they point into the caller's
+ * memory). */
+static CURLcode transfer(struct ag_http *http, const char *url, struct curl_slist *headers, const char *body,
+			 struct ag_http_response *resp)
+{
+	CURL *c = http->curl;
+	long n_conn = 0;
+	CURLcode rc;
 
 	http->resp = resp;
 	http->body = (struct ag_buf)AG_BUF_INIT(AG_HTTP_BODY_MAX);
 	http->header_bytes = 0;
 	http->body_over = http->headers_over = false;
 	http->errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	lc.easy_setopt(c, CURLOPT_URL, url);
+	lc.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+		lc.easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		lc.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	} else {
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		lc.easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	}
 	http->requests++;
-	rc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-	free_headers(headers);
+	rc = lc.easy_perform(c);
+	lc.easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	lc.easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	http->resp = NULL;
 	resp->body = rc == CURLE_OK ? ag_buf_steal(&http->body, &resp->body_len) : NULL;
 	ag_buf_free(&http->body);
-	if (curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n_conn) == CURLE_OK)
+	if (lc.easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n_conn) == CURLE_OK)
 		http->connections += n_conn;
+	if (rc == CURLE_OK)
+		lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	return rc;
+}
 
-	if (rc != CURLE_OK) {
-		err = map_curl_error(rc, http);
-		if (err == AG_ERR_TIMEOUT && ag_http_remaining_ms(http) < 1)
-			ag_log(http->log, LOG_ERR, "http: %s %s: cut at login_timeout (%ld s)", method, shown,
-			       http->login_timeout);
-		else if (err == AG_ERR_TOO_LARGE)
-			ag_log(http->log, LOG_ERR, "http: %s %s: response over the %s limit", method, shown,
-			       http->headers_over ? "header" : "body");
-		else if (err == AG_ERR_CONV)
-			ag_log(http->log, LOG_DEBUG, "http: %s %s: cancelled (nobody waits for it)", method, shown);
-		else
-			ag_log(http->log, LOG_ERR, "http: %s %s: %s%s%s", method, shown, curl_easy_strerror(rc),
-			       http->errbuf[0] ? ": " : "", http->errbuf);
+/* The error of a failed transfer, logged the way its cause deserves. */
+static enum ag_err transfer_failed(const struct ag_http *http, CURLcode rc, const char *method, const char *shown)
+{
+	enum ag_err err = map_curl_error(rc, http);
+
+	if (err == AG_ERR_TIMEOUT && ag_http_remaining_ms(http) < 1)
+		ag_log(http->log, LOG_ERR, "http: %s %s: cut at login_timeout (%ld s)", method, shown,
+		       http->login_timeout);
+	else if (err == AG_ERR_TOO_LARGE)
+		ag_log(http->log, LOG_ERR, "http: %s %s: response over the %s limit", method, shown,
+		       http->headers_over ? "header" : "body");
+	else if (err == AG_ERR_CONV)
+		ag_log(http->log, LOG_DEBUG, "http: %s %s: cancelled (nobody waits for it)", method, shown);
+	else
+		ag_log(http->log, LOG_ERR, "http: %s %s: %s%s%s", method, shown, lc.easy_strerror(rc),
+		       http->errbuf[0] ? ": " : "", http->errbuf);
+	return err;
+}
+
+/* A request through the transport seam (http.h) instead of libcurl. */
+static enum ag_err seam_request(struct ag_http *http, const char *method, const char *url, const char *content_type,
+				const char *body, const char *bearer, struct ag_http_response *resp)
+{
+	enum ag_err err;
+
+	http->requests++;
+	err = http->transport.request(http->transport.ctx, method, url, content_type, body, bearer, resp);
+	if (err == AG_OK && !resp->body)
+		err = AG_ERR_NOMEM;
+	if (err != AG_OK)
+		ag_http_response_clear(resp);
+	return err;
+}
+
+static enum ag_err perform_once(struct ag_http *http, const char *method, const char *url,
+				const char *content_type, const char *body, const char *bearer,
+				struct ag_http_response *resp)
+{
+	struct curl_slist *headers = NULL;
+	char shown[512];
+	enum ag_err err;
+	CURLcode rc;
+	long left = 0;
+
+	memset(resp, 0, sizeof *resp);
+	ag_http_url_for_log(url, shown, sizeof shown);
+	err = may_send(http, method, url, shown, &left);
+	if (err != AG_OK)
+		return err;
+	if (http->transport.request)
+		return seam_request(http, method, url, content_type, body, bearer, resp);
+	if (lc.easy_setopt(http->curl, CURLOPT_CONNECTTIMEOUT_MS, min_ms(http->connect_timeout_ms, left)) != CURLE_OK ||
+	    lc.easy_setopt(http->curl, CURLOPT_TIMEOUT_MS, min_ms(http->timeout_ms, left)) != CURLE_OK)
+		return AG_ERR_UNSUPPORTED;
+	err = request_headers(http, shown, content_type, bearer, &headers);
+	if (err != AG_OK)
+		return err;
+	rc = transfer(http, url, headers, body, resp);
+	free_headers(headers);
+	if (rc != CURLE_OK)
+		err = transfer_failed(http, rc, method, shown);
+	else if (!resp->body)
+		err = AG_ERR_NOMEM;
+	if (err != AG_OK) {
 		ag_http_response_clear(resp);
 		return err;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (!resp->body) {
-		ag_http_response_clear(resp);
-		return AG_ERR_NOMEM;
 	}
 	ag_log(http->log, LOG_DEBUG, "http: %s %s: %ld, %zu bytes", method, shown, resp->status, resp->body_len);
 	return AG_OK;
@@ -531,14 +652,14 @@ enum ag_err ag_http_post_json(struct ag_http *http, const char *url, const char 
 
 char *ag_http_escape(struct ag_http *http, const char *s)
 {
-	char *e = curl_easy_escape(http->curl, s, 0);
+	char *e = lc.easy_escape(http->curl, s, 0);
 	char *copy;
 
 	if (!e)
 		return NULL;
 	copy = strdup(e);
 	ag_wipe(e, strlen(e));
-	curl_free(e);
+	lc.free(e);
 	return copy;
 }
 
@@ -652,31 +773,37 @@ enum ag_err ag_http_redirect_target(const struct ag_http *http, const struct ag_
 
 char *ag_http_query(const char *url)
 {
-	CURLU *u = curl_url();
+	CURLU *u;
 	char *q = NULL, *copy = NULL;
 
-	if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
+	if (curl_ready(NULL) != AG_OK)
+		return NULL;
+	u = lc.url();
+	if (u && lc.url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    lc.url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
 		copy = strdup(q);
-	curl_free(q);
-	curl_url_cleanup(u);
+	lc.free(q);
+	lc.url_cleanup(u);
 	return copy;
 }
 
 enum ag_err ag_http_query_param(const char *url, const char *name, char **value)
 {
 	size_t nlen = strlen(name);
-	char *q = ag_http_query(url);
-	enum ag_err err = AG_OK;
+	char *q;
+	enum ag_err err = curl_ready(NULL);
 
 	*value = NULL;
+	if (err != AG_OK)
+		return err; /* not "absent": nothing was read */
+	q = ag_http_query(url);
 	if (!q)
 		return AG_OK;
 	for (char *p = q; *p;) {
 		size_t n = strcspn(p, "&");
 		if (n > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
 			int outlen = 0;
-			char *v = curl_easy_unescape(NULL, p + nlen + 1, (int)(n - nlen - 1), &outlen);
+			char *v = lc.easy_unescape(NULL, p + nlen + 1, (int)(n - nlen - 1), &outlen);
 			if (!v || (size_t)outlen != strlen(v)) {
 				err = v ? AG_ERR_PROTOCOL : AG_ERR_NOMEM; /* NUL inside: refuse */
 			} else if (!(*value = strdup(v))) {
@@ -684,7 +811,7 @@ enum ag_err ag_http_query_param(const char *url, const char *name, char **value)
 			}
 			if (v) {
 				ag_wipe(v, (size_t)outlen);
-				curl_free(v);
+				lc.free(v);
 			}
 			break;
 		}

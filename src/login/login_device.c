@@ -110,6 +110,11 @@ static enum ag_err show_qr(struct ag_login *l, const struct ag_device_auth *a)
 		ag_log(l->log, LOG_INFO, "device: QR code left out (%zu columns, over %d)", columns, AG_QR_MAX_COLUMNS);
 		return AG_OK;
 	}
+	if (err == AG_ERR_UNSUPPORTED) {
+		/* the URL and the code above are enough to go on */
+		ag_log(l->log, LOG_WARNING, "device: QR code left out: %s", ag_qr_unavailable());
+		return AG_OK;
+	}
 	if (err != AG_OK)
 		return err;
 	err = ag_login_tell(l, qr);

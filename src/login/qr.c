@@ -1,13 +1,44 @@
-/* QR codes drawn with half blocks (see qr.h). */
+/* QR codes drawn with half blocks (see qr.h), with libqrencode loaded when
+ * the first code is drawn (base/dl.h). */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <qrencode.h>
 
+#include "base/dl.h"
 #include "login/qr.h"
+
+#define QRENCODE_SONAME "libqrencode.so.4"
+
+static struct {
+	__typeof__(QRcode_encodeString8bit) *encode_8bit;
+	__typeof__(QRcode_free) *free;
+} qe;
+
+static const struct ag_dl_sym qe_syms[] = {
+	AG_DL_SYM(qe, encode_8bit, QRcode_encodeString8bit),
+	AG_DL_SYM(qe, free, QRcode_free),
+};
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static enum ag_err load_err = AG_ERR_UNSUPPORTED;
+static char load_why[AG_DL_WHY_MAX];
+
+static void load(void)
+{
+	load_err = ag_dl_load(QRENCODE_SONAME, "libqrencode4", qe_syms, sizeof qe_syms / sizeof *qe_syms, load_why,
+			      sizeof load_why);
+}
+
+const char *ag_qr_unavailable(void)
+{
+	pthread_once(&load_once, load);
+	return load_err == AG_OK ? NULL : load_why;
+}
 
 #define UPPER "\xe2\x96\x80" /* U+2580 ▀ */
 #define LOWER "\xe2\x96\x84" /* U+2584 ▄ */
@@ -28,12 +59,12 @@ static bool dark(const QRcode *qr, long x, long y)
  * cells on a screen), low when medium would not fit the width. */
 static QRcode *encode(const char *text, size_t max_columns)
 {
-	QRcode *qr = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
+	QRcode *qr = qe.encode_8bit(text, 0, QR_ECLEVEL_M);
 
 	if (qr && (size_t)qr->width + 2 * AG_QR_QUIET_ZONE > max_columns) {
-		QRcode *low = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_L);
+		QRcode *low = qe.encode_8bit(text, 0, QR_ECLEVEL_L);
 		if (low) {
-			QRcode_free(qr);
+			qe.free(qr);
 			qr = low;
 		}
 	}
@@ -54,6 +85,8 @@ enum ag_err ag_qr_text(const char *text, bool invert, size_t max_columns, char *
 		*lines = 0;
 	if (!text || !*text || strlen(text) > AG_QR_TEXT_MAX)
 		return AG_ERR_INVALID_ARG;
+	if (ag_qr_unavailable())
+		return AG_ERR_UNSUPPORTED;
 	qr = encode(text, max_columns);
 	if (!qr)
 		return errno == ENOMEM ? AG_ERR_NOMEM : AG_ERR_TOO_LARGE; /* ERANGE: over a version 40 code */
@@ -64,13 +97,13 @@ enum ag_err ag_qr_text(const char *text, bool invert, size_t max_columns, char *
 	if (lines)
 		*lines = n_lines;
 	if (size > max_columns) {
-		QRcode_free(qr);
+		qe.free(qr);
 		return AG_ERR_TOO_LARGE;
 	}
 	cap = n_lines * (size * 3 + 1) + 1; /* 3 bytes per character, a newline per line */
 	buf = malloc(cap);
 	if (!buf) {
-		QRcode_free(qr);
+		qe.free(qr);
 		return AG_ERR_NOMEM;
 	}
 	p = buf;
@@ -91,7 +124,7 @@ enum ag_err ag_qr_text(const char *text, bool invert, size_t max_columns, char *
 		}
 	}
 	*p = '\0';
-	QRcode_free(qr);
+	qe.free(qr);
 	*out = buf;
 	return AG_OK;
 }

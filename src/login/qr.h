@@ -21,8 +21,13 @@
 /* Draw text as lines joined by '\n' (no trailing newline) into *out (caller
  * frees). invert: the characters draw the light modules. A code wider than
  * max_columns (quiet zone included) is AG_ERR_TOO_LARGE; *columns and *lines,
- * when not NULL, receive its size either way. */
+ * when not NULL, receive its size either way. AG_ERR_UNSUPPORTED when
+ * libqrencode cannot be loaded (ag_qr_unavailable says why). */
 enum ag_err ag_qr_text(const char *text, bool invert, size_t max_columns, char **out, size_t *columns,
 		       size_t *lines);
+
+/* NULL when libqrencode is loaded (it is loaded on the first call), else
+ * the reason it cannot be. */
+const char *ag_qr_unavailable(void);
 
 #endif
