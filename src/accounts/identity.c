@@ -551,8 +551,7 @@ static enum ag_err login_edit(struct ag_store_tx *tx, struct ag_store_user *u, v
 		       c->user, pin, u->uid, u->uid);
 	}
 	err = c->taken_loaded ? ag_idset_add(&c->taken, u->uid) : AG_OK;
-	/* (every index write also does this for every user, host_groups_win;
-	 * here it rewrites the index when only this user's host group is new) */
+	/* (reindex does this for every user, host_groups_win) */
 	if (err == AG_OK && !c->cfg->primary_group)
 		err = yield_private_group(tx, c->probe, c->log, c->user, u->uid);
 	if (err == AG_OK)
@@ -813,11 +812,12 @@ out:
 	return err;
 }
 
-/* Every write of the index applies yield_private_group to every bound user,
- * not only to the one whose login or check wrote it: a host group can appear
- * under any user's name at any time, and a write that served that user's
- * private group again would hand the group's name to them. One group lookup
- * per user, only when the index is rewritten. */
+/* yield_private_group for every bound user: a host group can appear under
+ * any user's name at any time. One group lookup per user, so only reindex
+ * runs it (authgear-pam reindex, and the package's path unit when
+ * /etc/group changes): on every index write it would cost a login at
+ * 100,000 users seconds of lookups. A login and an account check apply the
+ * rule to their own user (login_edit). */
 static enum ag_err host_groups_win(struct ag_store_tx *tx, const struct index_ctx *ic)
 {
 	struct ag_store_db db = { 0 };
@@ -838,7 +838,7 @@ static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void
 {
 	const struct index_ctx *ic = ctx;
 	struct ag_store_db db = { 0 };
-	enum ag_err err = host_groups_win(tx, ic);
+	enum ag_err err = AG_OK;
 
 	if (err == AG_OK)
 		err = ag_store_tx_read(tx, &db);
@@ -1127,16 +1127,17 @@ enum ag_err ag_identity_import(struct ag_store *s, const struct ag_config *cfg, 
 	return err;
 }
 
-/* A rebuild (which looks for host groups that have appeared under the name
- * of a bound user, as every write of the index does: host_groups_win). */
+/* A rebuild, which also looks for host groups that have appeared under the
+ * name of any bound user (host_groups_win). */
 static enum ag_err reindex_tx(struct ag_store_tx *tx, void *ctx)
 {
-	(void)ctx;
 	ag_store_tx_reindex(tx);
-	return AG_OK;
+	return host_groups_win(tx, ctx);
 }
 
 enum ag_err ag_identity_reindex(struct ag_store *s, const struct ag_config *cfg, const struct ag_log *log)
 {
-	return edit(s, cfg, NULL, reindex_tx, NULL);
+	struct index_ctx ic = { cfg, &ag_idmap_system_probe };
+
+	return edit(s, cfg, NULL, reindex_tx, &ic);
 }
