@@ -78,6 +78,12 @@ done
 write_config "$T/zed.conf" "users = alice, bob, zed"
 pam_service agzed "auth required $MODULE config=$T/zed.conf"
 grep -q '^zed:' "$NSS_WRAPPER_PASSWD" && fail "zed resolves"
+# An index exists (a host where pam_authgear has run before; on a fresh host
+# without any index a listed name's first console login goes on, test_resolve)
+# but the NSS module is not in this lookup chain, so zed does not resolve.
+"$CLI" reindex --config "$T/zed.conf" > "$T/reindex-zed.out" 2>&1 || { cat "$T/reindex-zed.out"; fail "reindex"; }
+export AUTHGEAR_NSS_INDEX="$T/state/nss.index"
+[ -f "$AUTHGEAR_NSS_INDEX" ] || fail "no index at $AUTHGEAR_NSS_INDEX"
 hook POST /counters/reset > /dev/null
 : > "$T/module.log"
 set +e
