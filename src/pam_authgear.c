@@ -154,31 +154,6 @@ static bool unknown_keys(pam_handle_t *pamh, const struct ag_config *cfg, const 
 	return true;
 }
 
-/* The prologue of the entry points after authenticate: the configuration
- * and the user when the user is ours; NULL otherwise, with *rc the answer
- * and the configuration freed. fail_closed: a configuration fault refuses
- * the users the NSS index names (config_fault) instead of ignoring them.
- * Unknown keys refuse our users with refused (as authenticate does: the
- * rule a typo dropped would be missing from this step too). */
-static const char *begin(pam_handle_t *pamh, int argc, const char **argv, struct ag_log *log,
-			 struct ag_config **cfg, bool fail_closed, int refused, int *rc)
-{
-	struct module_args args;
-	enum ag_err err = setup(pamh, argc, argv, log, &args, cfg);
-	const char *user = err == AG_OK ? our_user(pamh, *cfg, log) : NULL;
-
-	*rc = err != AG_OK && fail_closed ? config_fault(pamh, log, err) : PAM_IGNORE;
-	if (user && unknown_keys(pamh, *cfg, log)) {
-		user = NULL;
-		*rc = refused;
-	}
-	if (!user) {
-		ag_config_free(*cfg);
-		*cfg = NULL;
-	}
-	return user;
-}
-
 #define AUTH_USER_DATA "pam_authgear_auth_user"
 
 static void free_auth_user(pam_handle_t *pamh, void *data, int error_status)
@@ -210,6 +185,37 @@ static bool user_changed(pam_handle_t *pamh, const struct ag_log *log)
 	ag_log(log, LOG_ERR, "PAM_USER changed from %.64s to %.64s after authentication; denied", (const char *)authed,
 	       user ? user : "(none)");
 	return true;
+}
+
+/* The prologue of the entry points after authenticate: the configuration
+ * and the user when the user is ours; NULL otherwise, with *rc the answer
+ * and the configuration freed. fail_closed: a configuration fault refuses
+ * the users the NSS index names (config_fault) instead of ignoring them.
+ * Unknown keys refuse our users with refused (as authenticate does: the
+ * rule a typo dropped would be missing from this step too); a PAM_USER
+ * other than the one authenticated in this handle is answered with changed
+ * (0: not checked). */
+static const char *begin(pam_handle_t *pamh, int argc, const char **argv, struct ag_log *log,
+			 struct ag_config **cfg, bool fail_closed, int refused, int changed, int *rc)
+{
+	struct module_args args;
+	enum ag_err err = setup(pamh, argc, argv, log, &args, cfg);
+	const char *user = err == AG_OK ? our_user(pamh, *cfg, log) : NULL;
+
+	*rc = err != AG_OK && fail_closed ? config_fault(pamh, log, err) : PAM_IGNORE;
+	if (user && unknown_keys(pamh, *cfg, log)) {
+		user = NULL;
+		*rc = refused;
+	}
+	if (changed && user_changed(pamh, log)) {
+		user = NULL;
+		*rc = changed;
+	}
+	if (!user) {
+		ag_config_free(*cfg);
+		*cfg = NULL;
+	}
+	return user;
 }
 
 /* sudo's stack with the reauth argument: PAM_USER is the invoking user
@@ -361,11 +367,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 
 	/* for a public-key login this is the only gate: a broken configuration
 	 * must not wave an Authgear user through */
-	user = begin(pamh, argc, argv, &log, &cfg, true, PAM_AUTHINFO_UNAVAIL, &rc);
-	if (user_changed(pamh, &log)) {
-		ag_config_free(cfg);
-		return PAM_PERM_DENIED;
-	}
+	user = begin(pamh, argc, argv, &log, &cfg, true, PAM_AUTHINFO_UNAVAIL, PAM_PERM_DENIED, &rc);
 	if (!user)
 		return rc;
 #ifdef AG_TEST_HOOKS
@@ -403,11 +405,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	long long id = 0, *kept;
 	enum ag_err err;
 
-	user = begin(pamh, argc, argv, &log, &cfg, false, PAM_SESSION_ERR, &rc);
-	if (user_changed(pamh, &log)) {
-		ag_config_free(cfg);
-		return PAM_SESSION_ERR;
-	}
+	user = begin(pamh, argc, argv, &log, &cfg, false, PAM_SESSION_ERR, PAM_SESSION_ERR, &rc);
 	if (!user)
 		return rc;
 	pam_get_item(pamh, PAM_TTY, &tty);
@@ -437,7 +435,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	const char *user;
 	enum ag_err err;
 
-	user = begin(pamh, argc, argv, &log, &cfg, false, PAM_SESSION_ERR, &rc);
+	user = begin(pamh, argc, argv, &log, &cfg, false, PAM_SESSION_ERR, 0, &rc);
 	if (!user)
 		return rc;
 	if (pam_get_data(pamh, SESSION_DATA, &data) != PAM_SUCCESS)

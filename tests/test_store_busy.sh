@@ -133,3 +133,29 @@ grep -Eq "cut at login_timeout|login_timeout \(10 s\) reached" "$T/whole.log" ||
 [ "$ms" -lt 14000 ] || { cat "$T/whole.log"; fail "login_timeout = 10 with the lock held 7 s, then a silent IdP: the call took $ms ms (two budgets, not one deadline)"; }
 [ "$ms" -ge 9000 ] || { cat "$T/whole.log"; fail "the call ended after $ms ms, before login_timeout (10 s)"; }
 pass "the lock held 7 s, then a silent IdP: the whole call ended after $ms ms (login_timeout = 10 from its start)"
+
+# --- 4. An account check: the per-user lock held by another process ----------------------
+# A check or login that refreshes holds it across its requests; a check that
+# waits for it draws from its own login_timeout, like the store's lock. The
+# holder keeps it 40 s: without the deadline the check would wait for all of it.
+write_config "$T/acct.conf" "${BASE[@]}" "login_timeout = 5" "account_check_cache = 0"
+pam_service acct "account required $MODULE config=$T/acct.conf"
+HOLDER=
+release_holder() { [ -z "$HOLDER" ] || kill "$HOLDER" 2>/dev/null || true; }
+CLEANUP_HOOKS="$CLEANUP_HOOKS release_holder"
+flock "$T/state/private/check-carol.lock" sleep 40 &
+HOLDER=$!
+for _ in $(seq 100); do flock -n "$T/state/private/check-carol.lock" true || break; sleep 0.1; done
+flock -n "$T/state/private/check-carol.lock" true && fail "the holder did not take the per-user lock"
+hook POST /counters/reset > /dev/null
+t0=$(now_ms)
+timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+	AUTHGEAR_TEST_LOG="$T/acct.log" "$DRIVER" acct carol acct_mgmt > "$T/acct.out" 2>&1 || true
+ms=$(( $(now_ms) - t0 ))
+release_holder
+if grep -q '^rc=0 ' "$T/acct.out"; then cat "$T/acct.out" "$T/acct.log"; fail "the account check passed without its check"; fi
+assert_contains "$T/acct.log" "cannot lock the check: another check or login held it until login_timeout" "the check gave up at login_timeout and says why"
+[ "$(requests)" = 0 ] || { hook GET /counters; fail "the check made requests without the per-user lock"; }
+[ "$ms" -lt 25000 ] || { cat "$T/acct.log"; fail "login_timeout = 5 with the per-user lock held 40 s: the check took $ms ms"; }
+[ "$ms" -ge 4500 ] || { cat "$T/acct.log"; fail "the check gave up after $ms ms, before login_timeout (5 s)"; }
+pass "an account check with the per-user lock held elsewhere: refused after $ms ms (login_timeout = 5), zero requests"

@@ -169,6 +169,38 @@ static uint32_t *seq(size_t n)
 	return a;
 }
 
+static uint32_t user_id(const void *users, uint32_t i)
+{
+	return ((const struct ag_index_user *)users)[i].uid;
+}
+
+static uint32_t group_id(const void *groups, uint32_t i)
+{
+	return ((const struct ag_index_group *)groups)[i].gid;
+}
+
+/* No two of the n entries carry the same ID (what: "UID"/"GID", of whom:
+ * "users"/"groups"); cmp orders entry indices by ID. */
+static enum ag_err unique_ids(const void *entries, size_t n, int (*cmp)(const void *, const void *, void *),
+			      uint32_t (*id)(const void *, uint32_t), const char *what, const char *whom,
+			      const struct ag_log *log)
+{
+	uint32_t *order = seq(n);
+	enum ag_err err = AG_OK;
+
+	if (!order)
+		return AG_ERR_NOMEM;
+	qsort_r(order, n, sizeof *order, cmp, (void *)entries);
+	for (size_t k = 1; k < n && err == AG_OK; k++)
+		if (id(entries, order[k]) == id(entries, order[k - 1])) {
+			ag_log(log, LOG_ERR, "index: %s %u is given to two %s; not writing the index", what,
+			       id(entries, order[k]), whom);
+			err = AG_ERR_INVALID_ARG;
+		}
+	free(order);
+	return err;
+}
+
 /* Everything the builder allocates, freed in one place. */
 struct build {
 	struct strtab st;
@@ -203,7 +235,6 @@ static bool valid_entry_name(const char *name)
 /* Users: valid, sorted by name, unique names and UIDs. */
 static enum ag_err build_users(struct build *b, const struct ag_index_input *in, const struct ag_log *log)
 {
-	uint32_t *by_uid;
 	enum ag_err err;
 
 	b->u_order = seq(in->n_users);
@@ -236,20 +267,8 @@ static enum ag_err build_users(struct build *b, const struct ag_index_input *in,
 			return err;
 		b->u_map[i] = (uint32_t)b->n_users++;
 	}
-	/* UIDs must be unique: keep the first name in order. */
-	by_uid = seq(b->n_users);
-	if (!by_uid)
-		return AG_ERR_NOMEM;
-	qsort_r(by_uid, b->n_users, sizeof *by_uid, cmp_out_uid, b->users);
-	for (size_t k = 1; k < b->n_users; k++)
-		if (b->users[by_uid[k]].uid == b->users[by_uid[k - 1]].uid) {
-			ag_log(log, LOG_ERR, "index: UID %u is given to two users; not writing the index",
-			       b->users[by_uid[k]].uid);
-			free(by_uid);
-			return AG_ERR_INVALID_ARG;
-		}
-	free(by_uid);
-	return AG_OK;
+	/* UIDs must be unique */
+	return unique_ids(b->users, b->n_users, cmp_out_uid, user_id, "UID", "users", log);
 }
 
 /* Groups: valid, sorted by name, unique names and GIDs; members mapped to
@@ -257,7 +276,6 @@ static enum ag_err build_users(struct build *b, const struct ag_index_input *in,
 static enum ag_err build_groups(struct build *b, const struct ag_index_input *in, const struct ag_log *log)
 {
 	size_t total = 0;
-	uint32_t *by_gid;
 	enum ag_err err;
 
 	for (size_t i = 0; i < in->n_groups; i++)
@@ -300,19 +318,7 @@ static enum ag_err build_groups(struct build *b, const struct ag_index_input *in
 			return err;
 		b->n_groups++;
 	}
-	by_gid = seq(b->n_groups);
-	if (!by_gid)
-		return AG_ERR_NOMEM;
-	qsort_r(by_gid, b->n_groups, sizeof *by_gid, cmp_out_gid, b->groups);
-	for (size_t k = 1; k < b->n_groups; k++)
-		if (b->groups[by_gid[k]].gid == b->groups[by_gid[k - 1]].gid) {
-			ag_log(log, LOG_ERR, "index: GID %u is given to two groups; not writing the index",
-			       b->groups[by_gid[k]].gid);
-			free(by_gid);
-			return AG_ERR_INVALID_ARG;
-		}
-	free(by_gid);
-	return AG_OK;
+	return unique_ids(b->groups, b->n_groups, cmp_out_gid, group_id, "GID", "groups", log);
 }
 
 /* Each user's supplementary GIDs, from the groups' members. */

@@ -55,6 +55,7 @@ void ag_account_cache_release(struct ag_token_cache *c)
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accounts/identity.h"
@@ -77,8 +78,9 @@ static bool fresh(const struct ag_token_cache *t, long long since)
 /* One refresh per user at a time: a per-user lock file (no database lock
  * is held across the network). The name is part of the path: only a valid
  * Unix name (the CLI passes what it was given, "../x" included). */
-int ag_account_lock_user(const char *state_dir, const char *user)
+int ag_account_lock_user(const char *state_dir, const char *user, const struct timespec *deadline)
 {
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
 	char path[4096];
 	int fd;
 
@@ -88,11 +90,24 @@ int ag_account_lock_user(const char *state_dir, const char *user)
 	}
 	snprintf(path, sizeof path, "%s/private/check-%s.lock", state_dir, user);
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+	if (fd < 0)
+		return -1;
+	/* with a deadline polled: flock has no timeout (the holder is a check
+	 * or a login whose requests a deadline of their own bounds) */
+	for (;;) {
+		int e;
+
+		if (flock(fd, deadline ? LOCK_EX | LOCK_NB : LOCK_EX) == 0)
+			return fd;
+		e = errno;
+		if (deadline && e == EWOULDBLOCK && ag_http_ms_until(deadline) > 0) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
 		close(fd);
-		fd = -1;
+		errno = deadline && e == EWOULDBLOCK ? ETIMEDOUT : e;
+		return -1;
 	}
-	return fd;
 }
 
 static enum ag_err ended(struct ag_store *s, const struct ag_log *log, const char *user, struct ag_token_cache *t,
@@ -200,14 +215,21 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 	const char *pline = NULL, *why = NULL;
 	bool found = false;
 	long long before, now = ag_clock_wall(clock);
+	struct timespec deadline;
 	int fd = -1;
 	enum ag_err err;
 
 	*requests = 0;
 	line[0] = '\0';
+	/* login_timeout bounds the whole call: the store's and the per-user
+	 * lock's waits and the requests draw from one deadline */
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += cfg->login_timeout;
 	err = ag_tokens_store_open(cfg, log, &s);
-	if (err == AG_OK)
+	if (err == AG_OK) {
+		ag_store_busy_limit(s, ag_http_ms_until(&deadline));
 		err = ag_store_bound_sub(s, user, &sub);
+	}
 	if (err == AG_OK)
 		err = ag_tokens_get(s, user, &t, &found);
 	if (err != AG_OK)
@@ -229,9 +251,10 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 	}
 	if (fresh(&t, now - cfg->account_check_cache))
 		goto out; /* within account_check_cache: no request */
-	fd = ag_account_lock_user(ag_store_state_dir(s), user);
+	fd = ag_account_lock_user(ag_store_state_dir(s), user, &deadline);
 	if (fd < 0) {
-		ag_log(log, LOG_ERR, "account: %s: cannot lock the check", user);
+		ag_log(log, LOG_ERR, "account: %s: cannot lock the check%s", user,
+		       errno == ETIMEDOUT ? ": another check or login held it until login_timeout" : "");
 		err = AG_ERR_IO;
 		goto out;
 	}
@@ -248,7 +271,8 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 	}
 	if (fresh(&t, now - cfg->account_check_cache) || (t.checked_at != before && fresh(&t, before)))
 		goto out;
-	err = ag_oidc_open(cfg, log, &o);
+	ag_store_busy_limit(s, ag_http_ms_until(&deadline)); /* what is left, for the final write */
+	err = ag_oidc_open_until(cfg, log, &deadline, &o);
 	if (err == AG_OK) {
 		o->clock = clock ? clock : &ag_clock_system;
 		err = ask(o, &t, sub, now, &fresh_tokens, &claims, &why);

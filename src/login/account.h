@@ -5,6 +5,7 @@
 #define AG_ACCOUNT_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "accounts/tokens.h"
 #include "jose/claims.h"
@@ -37,6 +38,8 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 
 /* One refresh of user's tokens at a time (the check, a logout's revoke): a
  * per-user lock file under state_dir/private, released when the returned
- * descriptor closes; -1 on failure. No database lock is held meanwhile. */
-int ag_account_lock_user(const char *state_dir, const char *user);
+ * descriptor closes; -1 on failure (errno ETIMEDOUT: still held at
+ * deadline, CLOCK_MONOTONIC; NULL: wait as long as it takes). No database
+ * lock is held meanwhile. */
+int ag_account_lock_user(const char *state_dir, const char *user, const struct timespec *deadline);
 #endif

@@ -345,7 +345,7 @@ static enum ag_err commit(struct ag_login *l, const struct ag_login_proof *proof
 	enum ag_err err;
 
 	if (cache->refresh_token) {
-		fd = ag_account_lock_user(ag_store_state_dir(l->store), l->user);
+		fd = ag_account_lock_user(ag_store_state_dir(l->store), l->user, &l->deadline);
 		if (fd < 0) {
 			ag_log(l->log, LOG_ERR, "login: %s: cannot lock the user's token cache", l->user);
 			return AG_ERR_IO;

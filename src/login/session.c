@@ -118,7 +118,7 @@ enum ag_err ag_session_logout(struct ag_store *s, const struct ag_config *cfg, c
 	*had = false;
 	/* Not while an account check refreshes (with rotation it would cache a
 	 * token this revocation never saw). */
-	fd = ag_account_lock_user(ag_store_state_dir(s), user);
+	fd = ag_account_lock_user(ag_store_state_dir(s), user, NULL);
 	if (fd < 0) {
 		ag_log(log, LOG_ERR, "logout: %s: cannot lock the user's token cache", user);
 		return AG_ERR_IO;
