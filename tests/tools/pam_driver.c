@@ -43,9 +43,10 @@ struct script {
 	int n, next;
 };
 
-static int threads(void)
+/* Entries of a /proc/self directory (tasks, open descriptors). */
+static int entries(const char *path)
 {
-	DIR *d = opendir("/proc/self/task");
+	DIR *d = opendir(path);
 	struct dirent *e;
 	int n = 0;
 
@@ -54,6 +55,11 @@ static int threads(void)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+static int threads(void)
+{
+	return entries("/proc/self/task");
 }
 
 static long long now_ms(void)
@@ -120,15 +126,7 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
 /* Open file descriptors and resident set (KiB) of this process, for the soak. */
 static int open_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n - 1; /* the one opendir holds */
+	return entries("/proc/self/fd") - 1; /* the one opendir holds */
 }
 
 /* "# fd N -> TARGET" for each open descriptor: which one a soak kept open. */
