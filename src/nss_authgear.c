@@ -2,9 +2,10 @@
  * touches the network and never takes a lock another process could hold: it
  * maps the public index the store writes (index.h) and answers from it.
  *
- * The mapping is shared by all threads and replaced when the writer marks it
- * superseded (checked at every call, a memory load) or when the path names
- * another file (stat at most once a second). Lookups run outside the mutex
+ * The mapping (the index and its delta, nss.index.delta) is shared by all
+ * threads and replaced when the writer marks it superseded or installs
+ * another delta (checked at every call, memory loads) or when either path
+ * names another file (stat at most once a second). Lookups run outside the mutex
  * on a reference-counted mapping, so a replacement never pulls the pages
  * from under a reader: a lookup sees the old index or the new one.
  *
@@ -49,13 +50,20 @@ enum nss_status NSS_FN(endgrent)(void);
 enum nss_status NSS_FN(initgroups_dyn)(const char *, gid_t, long int *, long int *, gid_t **,
 				       long int, int *);
 
-struct mapping {
-	void *addr;
-	size_t size;
-	struct ag_index ix;
+/* Which file a path named when it was mapped (present false: none). */
+struct file_id {
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime;
+	off_t size;
+	bool present;
+};
+
+struct mapping {
+	void *addr, *daddr;   /* the index; its delta (NULL: none mapped) */
+	size_t size, dsize;
+	struct ag_index ix;
+	struct file_id id, did;
 	unsigned refs;        /* under map_lock */
 	int logged;           /* a corruption found in a lookup was logged */
 };
@@ -64,7 +72,7 @@ static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mapping *current;   /* holds one reference */
 static time_t checked_at;         /* CLOCK_MONOTONIC_COARSE second of the last stat */
 /* The last file that failed to map, so it is logged once, not per lookup. */
-static struct { dev_t dev; ino_t ino; struct timespec mtime; off_t size; int set; } last_bad;
+static struct { struct file_id id; int set; } last_bad;
 
 /* Enumeration state (glibc serializes set/get/end per database). */
 static pthread_mutex_t ent_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -137,46 +145,66 @@ static void nss_log(const char *fmt, ...)
 }
 
 
+static void unmap(struct mapping *m)
+{
+	munmap(m->addr, m->size);
+	if (m->daddr)
+		munmap(m->daddr, m->dsize);
+	free(m);
+}
+
 static void unref(struct mapping *m)
 {
-	if (m && --m->refs == 0) {
-		munmap(m->addr, m->size);
-		free(m);
-	}
+	if (m && --m->refs == 0)
+		unmap(m);
 }
 
-static bool same_file(const struct mapping *m, const struct stat *st)
+static struct file_id file_id_of(const struct stat *st)
 {
-	return m->dev == st->st_dev && m->ino == st->st_ino && m->mtime.tv_sec == st->st_mtim.tv_sec &&
-	       m->mtime.tv_nsec == st->st_mtim.tv_nsec && (off_t)m->size == st->st_size;
+	return (struct file_id){ st->st_dev, st->st_ino, st->st_mtim, st->st_size, true };
 }
 
-static void log_bad_once(const char *path, const struct stat *st, const char *why)
+static bool same_id(const struct file_id *a, const struct file_id *b)
 {
-	if (st && last_bad.set && last_bad.dev == st->st_dev && last_bad.ino == st->st_ino &&
-	    last_bad.mtime.tv_sec == st->st_mtim.tv_sec && last_bad.mtime.tv_nsec == st->st_mtim.tv_nsec &&
-	    last_bad.size == st->st_size)
-		return;
-	if (st) {
-		last_bad.dev = st->st_dev;
-		last_bad.ino = st->st_ino;
-		last_bad.mtime = st->st_mtim;
-		last_bad.size = st->st_size;
+	if (!a->present || !b->present)
+		return a->present == b->present;
+	return a->dev == b->dev && a->ino == b->ino && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->size == b->size;
+}
+
+/* Whether path still names the file id was taken from (or still none). */
+static bool same_file(const char *path, const struct file_id *id)
+{
+	struct stat sb;
+	struct file_id now = { 0 };
+
+	if (stat(path, &sb) == 0)
+		now = file_id_of(&sb);
+	else if (errno != ENOENT)
+		return false;
+	return same_id(&now, id);
+}
+
+static void log_bad_once(const char *path, const struct file_id *id, const char *why)
+{
+	if (id) {
+		if (last_bad.set && same_id(&last_bad.id, id))
+			return;
+		last_bad.id = *id;
 		last_bad.set = 1;
 	}
 	nss_log("%s: %s; answering UNAVAIL", path, why);
 }
 
-/* Map path; NSS_STATUS_NOTFOUND when there is no index (nobody is known). */
-static enum nss_status map_file(const char *path, struct mapping **out)
+/* Map one file: NSS_STATUS_NOTFOUND when there is none. */
+static enum nss_status map_one(const char *path, void **addr, size_t *size, struct file_id *id)
 {
-	struct mapping *m;
 	const char *why = NULL;
 	struct stat st;
-	void *addr;
 	int fd;
 
-	*out = NULL;
+	*addr = NULL;
+	*id = (struct file_id){ 0 };
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -193,36 +221,71 @@ static enum nss_status map_file(const char *path, struct mapping **out)
 		why = "not a regular file";
 	else if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
 		why = "not owned by root or writable by others";
-	else if (st.st_size < (off_t)sizeof(struct ag_index_header))
+	else if (st.st_size < (off_t)AG_INDEX_HEADER_V1_SIZE)
 		why = "truncated: shorter than its header";
 	else if ((unsigned long long)st.st_size > AG_INDEX_SIZE_MAX)
 		why = "larger than the limit";
-	if (why) {
+	if (why || (*addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		struct file_id bad = file_id_of(&st);
+
 		close(fd);
-		log_bad_once(path, &st, why);
+		*addr = NULL;
+		log_bad_once(path, &bad, why ? why : "cannot map");
 		return NSS_STATUS_UNAVAIL;
 	}
-	addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (addr == MAP_FAILED) {
-		log_bad_once(path, &st, "cannot map");
-		return NSS_STATUS_UNAVAIL;
-	}
-	m = calloc(1, sizeof *m);
-	if (!m) {
-		munmap(addr, (size_t)st.st_size);
-		return NSS_STATUS_TRYAGAIN;
-	}
-	m->addr = addr;
-	m->size = (size_t)st.st_size;
-	m->dev = st.st_dev;
-	m->ino = st.st_ino;
-	m->mtime = st.st_mtim;
-	if (!ag_index_open(addr, m->size, &m->ix, &why)) {
-		log_bad_once(path, &st, why);
-		munmap(addr, m->size);
-		free(m);
-		return NSS_STATUS_UNAVAIL;
+	*size = (size_t)st.st_size;
+	*id = file_id_of(&st);
+	return NSS_STATUS_SUCCESS;
+}
+
+static void delta_path(const char *path, char *out, size_t len)
+{
+	if (snprintf(out, len, "%s" AG_INDEX_DELTA_SUFFIX, path) >= (int)len)
+		out[0] = '\0';
+}
+
+/* Map the index at path and its delta; NSS_STATUS_NOTFOUND when there is
+ * no index (nobody is known). A delta of another base is ignored, unless
+ * the base was superseded meanwhile (a writer replaced both between our
+ * two opens): then both are mapped again. A malformed delta answers
+ * UNAVAIL, as a malformed index does. */
+static enum nss_status map_file(const char *path, struct mapping **out)
+{
+	char dpath[PATH_MAX];
+	enum nss_status st;
+	struct mapping *m;
+	const char *why = NULL;
+
+	*out = NULL;
+	delta_path(path, dpath, sizeof dpath);
+	for (int tries = 0;; tries++) {
+		enum ag_index_status ds = AG_INDEX_NOTFOUND;
+
+		if (!(m = calloc(1, sizeof *m)))
+			return NSS_STATUS_TRYAGAIN;
+		st = map_one(path, &m->addr, &m->size, &m->id);
+		if (st != NSS_STATUS_SUCCESS) {
+			free(m);
+			return st;
+		}
+		if (!ag_index_open(m->addr, m->size, &m->ix, &why)) {
+			log_bad_once(path, &m->id, why);
+			unmap(m);
+			return NSS_STATUS_UNAVAIL;
+		}
+		st = dpath[0] ? map_one(dpath, &m->daddr, &m->dsize, &m->did) : NSS_STATUS_NOTFOUND;
+		if (st == NSS_STATUS_SUCCESS)
+			ds = ag_index_attach_delta(&m->ix, m->daddr, m->dsize, &why);
+		if (st == NSS_STATUS_UNAVAIL || ds == AG_INDEX_CORRUPT) {
+			if (ds == AG_INDEX_CORRUPT)
+				log_bad_once(dpath, &m->did, why);
+			unmap(m);
+			return NSS_STATUS_UNAVAIL;
+		}
+		if (ds == AG_INDEX_OK || !ag_index_superseded(&m->ix) || tries == 2)
+			break;
+		unmap(m); /* both replaced meanwhile: once more */
 	}
 	m->refs = 1;
 	*out = m;
@@ -234,7 +297,7 @@ static enum nss_status get_index(struct mapping **out)
 {
 	enum nss_status st = NSS_STATUS_SUCCESS;
 	struct timespec now;
-	struct stat sb;
+	char dpath[PATH_MAX];
 	const char *path;
 
 	*out = NULL;
@@ -243,8 +306,9 @@ static enum nss_status get_index(struct mapping **out)
 	if (current && !ag_index_superseded(&current->ix) && now.tv_sec == checked_at)
 		goto done;
 	path = ag_index_path();
+	delta_path(path, dpath, sizeof dpath);
 	checked_at = now.tv_sec;
-	if (current && stat(path, &sb) == 0 && same_file(current, &sb))
+	if (current && same_file(path, &current->id) && same_file(dpath, &current->did))
 		goto done; /* superseded but not yet replaced, or unchanged */
 	{
 		struct mapping *m;
@@ -426,13 +490,13 @@ static enum nss_status ent_get(struct mapping **slot, uint32_t *next, const stru
 		bool local = false;
 		enum ag_index_status r = q->pw ? AG_INDEX_OK : ag_index_group_local(ix, *next, &local);
 
-		if (r == AG_INDEX_OK && local) {
-			(*next)++;
-			continue;
-		}
-		if (r == AG_INDEX_OK)
+		if (r == AG_INDEX_OK && !local)
 			r = q->pw ? ag_index_fill_passwd(ix, *next, q->pw, buf, len)
 				  : ag_index_fill_group(ix, *next, q->gr, buf, len);
+		if ((r == AG_INDEX_OK && local) || r == AG_INDEX_NOTFOUND) {
+			(*next)++; /* a host group, or a record the delta replaces */
+			continue;
+		}
 		st = status_of(*slot, r, errnop);
 		if (st == NSS_STATUS_SUCCESS || st == NSS_STATUS_UNAVAIL)
 			(*next)++; /* ERANGE: the same entry again with a bigger buffer */

@@ -191,52 +191,46 @@ static uint64_t config_view(const struct ag_config *cfg)
 static bool provisional_ids(const char *state_dir, const char *name, uint32_t *uid, uint32_t *gid)
 {
 	char path[PATH_MAX], buf[8192];
-	struct ag_index ix;
+	struct ag_index_mapped m;
 	struct passwd pw;
 	bool shown = false;
-	void *map;
-	size_t size;
 
 	if (snprintf(path, sizeof path, "%s/%s", state_dir, AG_INDEX_FILE) >= (int)sizeof path ||
-	    !ag_idmap_index_map(path, &ix, &map, &size))
+	    !ag_index_map(path, &m))
 		return false;
-	if (ag_index_provisional(&ix, name, &pw, buf, sizeof buf) == AG_INDEX_OK) {
+	if (ag_index_provisional(&m.ix, name, &pw, buf, sizeof buf) == AG_INDEX_OK) {
 		*uid = (uint32_t)pw.pw_uid;
 		*gid = (uint32_t)pw.pw_gid;
 		shown = true;
 	}
-	munmap(map, size);
+	ag_index_unmap(&m);
 	return shown;
 }
 
 bool ag_identity_index_names(const char *index_path, const char *name)
 {
-	struct ag_index ix;
+	struct ag_index_mapped m;
 	bool named;
-	void *map;
-	size_t size;
 
-	if (!ag_idmap_index_map(index_path, &ix, &map, &size))
+	if (!ag_index_map(index_path, &m))
 		return false;
-	named = ag_index_names(&ix, name);
-	munmap(map, size);
+	named = ag_index_names(&m.ix, name);
+	ag_index_unmap(&m);
 	return named;
 }
 
 bool ag_identity_index_pattern_only(const char *index_path, const char *name)
 {
-	struct ag_index ix;
+	struct ag_index_mapped m;
 	struct passwd pw;
 	char buf[8192];
 	bool only;
-	void *map;
-	size_t size;
 
-	if (!ag_idmap_index_map(index_path, &ix, &map, &size))
+	if (!ag_index_map(index_path, &m))
 		return false;
-	only = ag_index_provisional_for(&ix, name, true, &pw, buf, sizeof buf) == AG_INDEX_OK &&
-	       ag_index_provisional_for(&ix, name, false, &pw, buf, sizeof buf) == AG_INDEX_NOTFOUND;
-	munmap(map, size);
+	only = ag_index_provisional_for(&m.ix, name, true, &pw, buf, sizeof buf) == AG_INDEX_OK &&
+	       ag_index_provisional_for(&m.ix, name, false, &pw, buf, sizeof buf) == AG_INDEX_NOTFOUND;
+	ag_index_unmap(&m);
 	return only;
 }
 
@@ -390,6 +384,8 @@ struct index_ctx {
 };
 
 static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void *ctx, void **data, size_t *len);
+static enum ag_err build_index_delta(struct ag_store_tx *tx, uint64_t generation, const struct ag_index *base,
+				     char *const *names, size_t n, void *ctx, void **data, size_t *len);
 
 /* Every change goes through one store transaction; the index is rebuilt in
  * it when something it shows changed. probe: NULL for the system's. */
@@ -397,7 +393,7 @@ static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, const s
 			ag_store_tx_fn fn, void *ctx)
 {
 	struct index_ctx ic = { cfg, probe ? probe : &ag_idmap_system_probe };
-	struct ag_store_indexer ix = { build_index, &ic, config_view(cfg) };
+	struct ag_store_indexer ix = { build_index, build_index_delta, &ic, config_view(cfg) };
 
 	return ag_store_write(s, fn, ctx, &ix);
 }
@@ -772,9 +768,10 @@ static void index_pins(struct index_parts *p, const struct ag_store_db *db, cons
 			p->pins[p->n_pins++] = (struct ag_index_in_pin){ db->users[i].name, db->users[i].uid };
 }
 
-/* The index file for db and cfg (*data: caller frees). */
+/* The index file for db and cfg (*data: caller frees); with base, a delta
+ * of it holding db's users (and their groups) alone. */
 static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_config *cfg, const struct ag_log *log,
-			       uint64_t generation, void **data, size_t *len)
+			       uint64_t generation, const struct ag_index *base, void **data, size_t *len)
 {
 	const struct ag_config_table *uids = ag_config_table(cfg, "uids");
 	const struct ag_store_group *primary = cfg->primary_group ? ag_store_db_group(db, cfg->primary_group) : NULL;
@@ -806,7 +803,7 @@ static enum ag_err index_bytes(const struct ag_store_db *db, const struct ag_con
 	in.home_template = cfg->home;
 	in.shell = cfg->shell;
 	in.generation = generation;
-	err = ag_index_build(&in, log, data, len);
+	err = base ? ag_index_build_delta(&in, base, log, data, len) : ag_index_build(&in, log, data, len);
 out:
 	parts_free(&p);
 	return err;
@@ -843,8 +840,75 @@ static enum ag_err build_index(struct ag_store_tx *tx, uint64_t generation, void
 	if (err == AG_OK)
 		err = ag_store_tx_read(tx, &db);
 	if (err == AG_OK)
-		err = index_bytes(&db, ic->cfg, ag_store_tx_log(tx), generation, data, len);
+		err = index_bytes(&db, ic->cfg, ag_store_tx_log(tx), generation, NULL, data, len);
 	ag_store_db_free(&db);
+	return err;
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Group name's record into db once (when the store has it). */
+static enum ag_err delta_group(struct ag_store_tx *tx, struct ag_store_db *db, const char *name)
+{
+	bool found;
+	enum ag_err err;
+
+	if (ag_store_db_group(db, name))
+		return AG_OK;
+	err = ag_store_tx_group(tx, name, &db->groups[db->n_groups], &found);
+	if (err == AG_OK && found)
+		db->n_groups++;
+	return err;
+}
+
+/* The delta: the part of the store index_bytes reads for the named users,
+ * and only that (a first login at any size reads a few rows). */
+static enum ag_err build_index_delta(struct ag_store_tx *tx, uint64_t generation, const struct ag_index *base,
+				     char *const *names, size_t n, void *ctx, void **data, size_t *len)
+{
+	const struct index_ctx *ic = ctx;
+	struct ag_store_db db = { 0 };
+	char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+	size_t max_groups = 1 + n;
+	enum ag_err err = sorted ? AG_OK : AG_ERR_NOMEM;
+
+	if (sorted)
+		memcpy(sorted, names, n * sizeof *sorted);
+	if (err == AG_OK && n)
+		qsort(sorted, n, sizeof *sorted, by_str); /* db's users are sorted by name */
+	db.users = calloc(n + 1, sizeof *db.users);
+	if (!db.users)
+		err = AG_ERR_NOMEM;
+	for (size_t i = 0; i < n && err == AG_OK; i++) {
+		bool found;
+
+		err = ag_store_tx_user(tx, sorted[i], &db.users[db.n_users], &found);
+		if (err != AG_OK)
+			break;
+		db.n_users++;
+		if (!found || !db.users[db.n_users - 1].sub || !db.users[db.n_users - 1].uid)
+			err = AG_ERR_UNSUPPORTED; /* no longer a bound user: a full rebuild */
+		else
+			max_groups += db.users[db.n_users - 1].n_groups;
+	}
+	if (err == AG_OK && !(db.groups = calloc(max_groups, sizeof *db.groups)))
+		err = AG_ERR_NOMEM;
+	/* the users' groups, the primary group, and groups named like them
+	 * (a host group there hides the private group) */
+	if (err == AG_OK && ic->cfg->primary_group)
+		err = delta_group(tx, &db, ic->cfg->primary_group);
+	for (size_t i = 0; i < db.n_users && err == AG_OK; i++) {
+		err = delta_group(tx, &db, db.users[i].name);
+		for (size_t g = 0; g < db.users[i].n_groups && err == AG_OK; g++)
+			err = delta_group(tx, &db, db.users[i].groups[g]);
+	}
+	if (err == AG_OK)
+		err = index_bytes(&db, ic->cfg, ag_store_tx_log(tx), generation, base, data, len);
+	ag_store_db_free(&db);
+	free(sorted);
 	return err;
 }
 

@@ -13,51 +13,26 @@
 #include <unistd.h>
 
 #include "accounts/idmap.h"
+#include "accounts/index_write.h"
 #include "common/index.h"
 
 #define NSS_BUF_MAX (1024 * 1024)
 
 /* --- the host's NSS -------------------------------------------------------- */
 
-bool ag_idmap_index_map(const char *path, struct ag_index *ix, void **map, size_t *size)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)AG_INDEX_HEADER_V1_SIZE ||
-	    (unsigned long long)st.st_size > AG_INDEX_SIZE_MAX) {
-		close(fd);
-		return false;
-	}
-	*size = (size_t)st.st_size;
-	*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (*map == MAP_FAILED)
-		return false;
-	if (!ag_index_open(*map, *size, ix, NULL)) {
-		munmap(*map, *size);
-		return false;
-	}
-	return true;
-}
-
 /* The GID the index at index_path serves for group name; false when it
  * serves none. */
 static bool index_group_gid(const char *index_path, const char *name, uint32_t *gid)
 {
-	struct ag_index ix;
+	struct ag_index_mapped m;
 	uint32_t idx;
 	bool served;
-	void *map;
-	size_t size;
 
-	if (!ag_idmap_index_map(index_path, &ix, &map, &size))
+	if (!ag_index_map(index_path, &m))
 		return false;
-	served = ag_index_group_by_name(&ix, name, &idx) == AG_INDEX_OK && ag_index_group_gid(&ix, idx, gid) == AG_INDEX_OK;
-	munmap(map, size);
+	served = ag_index_group_by_name(&m.ix, name, &idx) == AG_INDEX_OK &&
+		 ag_index_group_gid(&m.ix, idx, gid) == AG_INDEX_OK;
+	ag_index_unmap(&m);
 	return served;
 }
 

@@ -43,8 +43,4 @@ enum ag_err ag_idmap_uid(const char *user, const struct ag_id_range *range, stru
 enum ag_err ag_idmap_gid(const char *group, const struct ag_id_range *range, struct ag_idset *taken,
 			 const struct ag_idmap_probe *probe, const struct ag_log *log, uint32_t *out);
 
-/* Map the NSS index at path read-only (munmap(*map, *size) after use); false
- * when there is none or it is unusable. */
-bool ag_idmap_index_map(const char *path, struct ag_index *ix, void **map, size_t *size);
-
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -385,10 +386,15 @@ static uint32_t place(uint64_t *pos, size_t count, size_t elem)
 }
 
 /* The header's fixed fields, and its strings added to the table. */
-static enum ag_err header_start(struct build *b, const struct ag_index_input *in, struct ag_index_header *h)
+static enum ag_err header_start(struct build *b, const struct ag_index_input *in, const struct ag_index *base,
+				struct ag_index_header *h)
 {
 	enum ag_err err = AG_OK;
 
+	if (base) {
+		h->flags = AG_INDEX_FLAG_DELTA;
+		h->base_generation = base->f.h->generation;
+	}
 	memcpy(h->magic, AG_INDEX_MAGIC, sizeof h->magic);
 	h->version = AG_INDEX_VERSION;
 	h->byte_order = AG_INDEX_BYTE_ORDER;
@@ -457,7 +463,9 @@ static void write_sections(struct build *b, const struct ag_index_header *h, uns
 	memcpy(file, h, sizeof *h);
 }
 
-enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log *log, void **out, size_t *len)
+/* A full index, or (base set) a delta of base. */
+static enum ag_err build_file(const struct ag_index_input *in, const struct ag_index *base, const struct ag_log *log,
+			      void **out, size_t *len)
 {
 	struct build b = { 0 };
 	struct ag_index_header h = { 0 };
@@ -469,7 +477,7 @@ enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log 
 	*len = 0;
 	if ((err = build_users(&b, in, log)) != AG_OK || (err = build_groups(&b, in, log)) != AG_OK ||
 	    (err = build_user_gids(&b)) != AG_OK || (err = build_pins(&b, in)) != AG_OK ||
-	    (err = header_start(&b, in, &h)) != AG_OK)
+	    (err = header_start(&b, in, base, &h)) != AG_OK)
 		goto out;
 	pos = layout(&b, &h);
 	if (pos > AG_INDEX_SIZE_MAX) {
@@ -491,6 +499,69 @@ out:
 	free(file);
 	build_free(&b);
 	return err;
+}
+
+enum ag_err ag_index_build(const struct ag_index_input *in, const struct ag_log *log, void **out, size_t *len)
+{
+	return build_file(in, NULL, log, out, len);
+}
+
+bool ag_index_delta_room(const struct ag_index *base, size_t n_users)
+{
+	return n_users <= AG_INDEX_DELTA_MAX && n_users <= base->f.h->users.count / 8 + AG_INDEX_DELTA_SLACK;
+}
+
+/* Whether the base has record name under id, or neither: by_name and by_id
+ * find the same record or none. */
+static bool base_agrees(const struct ag_index *base, bool users, const char *name, uint32_t id)
+{
+	enum ag_index_status a, b;
+	uint32_t i = 0, j = 0, have = 0;
+
+	a = users ? ag_index_user_by_name(base, name, &i) : ag_index_group_by_name(base, name, &i);
+	b = users ? ag_index_user_by_uid(base, id, &j) : ag_index_group_by_gid(base, id, &j);
+	if (a == AG_INDEX_NOTFOUND && b == AG_INDEX_NOTFOUND)
+		return true;
+	if (a != AG_INDEX_OK || b != AG_INDEX_OK || i != j)
+		return false;
+	if (users) {
+		struct passwd pw;
+		char buf[4096];
+
+		return ag_index_fill_passwd(base, i, &pw, buf, sizeof buf) == AG_INDEX_OK && pw.pw_uid == id;
+	}
+	return ag_index_group_gid(base, i, &have) == AG_INDEX_OK && have == id;
+}
+
+enum ag_err ag_index_build_delta(const struct ag_index_input *in, const struct ag_index *installed,
+				 const struct ag_log *log, void **out, size_t *len)
+{
+	const struct ag_index_header *h = installed->f.h;
+	struct ag_index base = { installed->f, { 0 } }; /* the base alone */
+	struct ag_index_input delta = *in;
+	bool local;
+	uint32_t i;
+
+	*out = NULL;
+	*len = 0;
+	if (!h || h->version < 3 || h->primary_gid != in->primary_gid || h->uid_min != in->range.min ||
+	    h->uid_max != in->range.max)
+		return AG_ERR_UNSUPPORTED;
+	for (size_t k = 0; k < in->n_users; k++)
+		if (!base_agrees(&base, true, in->users[k].name, in->users[k].uid))
+			return AG_ERR_UNSUPPORTED;
+	for (size_t k = 0; k < in->n_groups; k++) {
+		const struct ag_index_in_group *g = &in->groups[k];
+
+		if (!base_agrees(&base, false, g->name, g->gid))
+			return AG_ERR_UNSUPPORTED;
+		if (ag_index_group_by_name(&base, g->name, &i) == AG_INDEX_OK &&
+		    (ag_index_group_local(&base, i, &local) != AG_INDEX_OK || local != g->local))
+			return AG_ERR_UNSUPPORTED;
+	}
+	delta.pins = NULL;
+	delta.n_pins = 0;
+	return build_file(&delta, &base, log, out, len);
 }
 
 /* Tell readers that mapped the current file to map the new one. A failure
@@ -523,6 +594,7 @@ enum ag_err ag_index_install(const char *dir, const void *data, size_t len, cons
 }
 
 #define PENDING_FILE "." AG_INDEX_FILE ".new"
+#define PENDING_DELTA "." AG_INDEX_DELTA_FILE ".new"
 
 static void fsync_dir(const char *dir)
 {
@@ -534,7 +606,7 @@ static void fsync_dir(const char *dir)
 	}
 }
 
-enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, const struct ag_log *log,
+enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, bool delta, const struct ag_log *log,
 			     struct ag_index_pending *p)
 {
 	char path[PATH_MAX];
@@ -543,8 +615,9 @@ enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, cons
 	int fd;
 
 	p->ready = false;
+	p->delta = delta;
 	if (snprintf(p->dir, sizeof p->dir, "%s", dir) >= (int)sizeof p->dir ||
-	    snprintf(path, sizeof path, "%s/" PENDING_FILE, dir) >= (int)sizeof path)
+	    snprintf(path, sizeof path, "%s/%s", dir, delta ? PENDING_DELTA : PENDING_FILE) >= (int)sizeof path)
 		return AG_ERR_INVALID_ARG;
 	/* A file a crashed writer left is simply replaced. */
 	unlink(path);
@@ -581,21 +654,60 @@ enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, cons
 	return AG_OK;
 }
 
+/* Tell the base's readers which delta is now installed on it (a failure
+ * only costs them up to a second: they also stat the paths). */
+static void set_delta_hint(const char *dir, uint64_t generation, const struct ag_log *log)
+{
+	char path[PATH_MAX];
+	struct ag_index_header h;
+	uint32_t hint = (uint32_t)generation;
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s/%s", dir, AG_INDEX_FILE) >= (int)sizeof path)
+		return;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h.magic, AG_INDEX_MAGIC, sizeof h.magic) == 0 &&
+	    h.version == AG_INDEX_VERSION && h.header_size == sizeof h &&
+	    pwrite(fd, &hint, sizeof hint, offsetof(struct ag_index_header, delta_hint)) != (ssize_t)sizeof hint)
+		ag_log(log, LOG_WARNING, "index: cannot update %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 enum ag_err ag_index_commit(struct ag_index_pending *p, const struct ag_log *log)
 {
 	char from[PATH_MAX + 32], to[PATH_MAX + 32];
+	struct ag_index_header h;
+	int fd;
 
 	if (!p->ready)
 		return AG_OK;
 	p->ready = false;
-	snprintf(from, sizeof from, "%s/" PENDING_FILE, p->dir);
-	snprintf(to, sizeof to, "%s/" AG_INDEX_FILE, p->dir);
-	mark_superseded(p->dir, log);
+	snprintf(from, sizeof from, "%s/%s", p->dir, p->delta ? PENDING_DELTA : PENDING_FILE);
+	snprintf(to, sizeof to, "%s/%s", p->dir, p->delta ? AG_INDEX_DELTA_FILE : AG_INDEX_FILE);
+	if (!p->delta)
+		mark_superseded(p->dir, log);
 	if (rename(from, to) != 0) {
 		ag_log(log, LOG_ERR, "index: cannot replace %s: %s", to, strerror(errno));
 		unlink(from);
 		return AG_ERR_IO;
 	}
+	if (p->delta) {
+		fsync_dir(p->dir);
+		/* (the generation from the file just written) */
+		fd = open(to, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h)
+			set_delta_hint(p->dir, h.generation, log);
+		if (fd >= 0)
+			close(fd);
+		return AG_OK;
+	}
+	/* The old delta belongs to the old base: readers of the new one ignore
+	 * it (base_generation), so a crash before this unlink is harmless. */
+	snprintf(to, sizeof to, "%s/" AG_INDEX_DELTA_FILE, p->dir);
+	if (unlink(to) != 0 && errno != ENOENT)
+		ag_log(log, LOG_WARNING, "index: cannot remove %s: %s", to, strerror(errno));
 	fsync_dir(p->dir);
 	return AG_OK;
 }
@@ -607,27 +719,78 @@ void ag_index_abandon(struct ag_index_pending *p)
 	if (!p->ready)
 		return;
 	p->ready = false;
-	snprintf(path, sizeof path, "%s/" PENDING_FILE, p->dir);
+	snprintf(path, sizeof path, "%s/%s", p->dir, p->delta ? PENDING_DELTA : PENDING_FILE);
 	unlink(path);
+}
+
+/* Map one file read-only; false when it is missing or unusable. */
+static bool map_one(const char *path, void **map, size_t *size)
+{
+	struct stat st;
+	int fd;
+
+	*map = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)AG_INDEX_HEADER_V1_SIZE ||
+	    (unsigned long long)st.st_size > AG_INDEX_SIZE_MAX) {
+		close(fd);
+		return false;
+	}
+	*size = (size_t)st.st_size;
+	*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (*map == MAP_FAILED)
+		*map = NULL;
+	return *map != NULL;
+}
+
+void ag_index_unmap(struct ag_index_mapped *m)
+{
+	if (m->map)
+		munmap(m->map, m->size);
+	if (m->dmap)
+		munmap(m->dmap, m->dsize);
+	memset(m, 0, sizeof *m);
+}
+
+bool ag_index_map(const char *path, struct ag_index_mapped *m)
+{
+	char dpath[PATH_MAX];
+
+	memset(m, 0, sizeof *m);
+	if (snprintf(dpath, sizeof dpath, "%s" AG_INDEX_DELTA_SUFFIX, path) >= (int)sizeof dpath)
+		return false;
+	/* the same rule as the NSS module's map_file */
+	for (int tries = 0;; tries++) {
+		enum ag_index_status ds = AG_INDEX_NOTFOUND;
+
+		if (!map_one(path, &m->map, &m->size) || !ag_index_open(m->map, m->size, &m->ix, NULL)) {
+			ag_index_unmap(m);
+			return false;
+		}
+		if (map_one(dpath, &m->dmap, &m->dsize))
+			ds = ag_index_attach_delta(&m->ix, m->dmap, m->dsize, NULL);
+		m->delta_bad = ds == AG_INDEX_CORRUPT;
+		if (ds == AG_INDEX_OK || !ag_index_superseded(&m->ix) || tries == 2)
+			return true;
+		ag_index_unmap(m);
+	}
 }
 
 bool ag_index_installed_generation(const char *dir, uint64_t *gen)
 {
-	struct ag_index_header h;
+	struct ag_index_mapped m;
 	char path[PATH_MAX];
 	bool ok;
-	int fd;
 
 	*gen = 0;
-	if (snprintf(path, sizeof path, "%s/" AG_INDEX_FILE, dir) >= (int)sizeof path)
+	if (snprintf(path, sizeof path, "%s/" AG_INDEX_FILE, dir) >= (int)sizeof path || !ag_index_map(path, &m))
 		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h.magic, AG_INDEX_MAGIC, sizeof h.magic) == 0 &&
-	     h.byte_order == AG_INDEX_BYTE_ORDER && h.version == AG_INDEX_VERSION && h.header_size == sizeof h;
-	close(fd);
+	ok = m.ix.f.h->version == AG_INDEX_VERSION && !m.delta_bad;
 	if (ok)
-		*gen = h.generation;
+		*gen = m.ix.d.h ? m.ix.d.h->generation : m.ix.f.h->generation;
+	ag_index_unmap(&m);
 	return ok;
 }

@@ -163,6 +163,8 @@ struct ag_store_tx {
 	struct ag_store *s;
 	bool dirty;       /* something the index shows changed */
 	bool reindex;
+	bool full;        /* a change a delta of the index cannot express */
+	struct ag_strv changed; /* the users whose change a delta can express */
 };
 
 const char *ag_store_migration(int v)
@@ -967,8 +969,13 @@ enum ag_err ag_store_tx_put_user(struct ag_store_tx *tx, const struct ag_store_u
 	if (err != AG_OK)
 		goto out;
 	if (!found || !old.sub != !u->sub || old.uid != u->uid ||
-	    !ag_strv_equal(old.groups, old.n_groups, u->groups, u->n_groups))
+	    !ag_strv_equal(old.groups, old.n_groups, u->groups, u->n_groups)) {
 		tx->dirty = true;
+		/* a delta has bound users with a UID that is theirs for good; a
+		 * pin, a lost binding or another UID is a full rebuild */
+		if (!u->sub || !u->uid || (old.uid && old.uid != u->uid) || !ag_strv_add_unique(u->name, &tx->changed))
+			tx->full = true;
+	}
 	if (!(st = stmt(s, S_USER_UPSERT))) {
 		err = AG_ERR_IO;
 		goto out;
@@ -1003,7 +1010,7 @@ enum ag_err ag_store_tx_remove_user(struct ag_store_tx *tx, const char *name, bo
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	err = run(tx->s, st, "remove the user");
 	if (err == AG_OK && sqlite3_changes(tx->s->db) > 0)
-		*found = tx->dirty = true;
+		*found = tx->dirty = tx->full = true;
 	return err;
 }
 
@@ -1037,6 +1044,8 @@ enum ag_err ag_store_tx_put_group(struct ag_store_tx *tx, const struct ag_store_
 	if (err != AG_OK || (found && old.gid == g->gid && old.local == g->local))
 		return err;
 	tx->dirty = true;
+	if (found)
+		tx->full = true; /* the base's users list the old GID */
 	if (!(st = stmt(tx->s, S_GROUP_UPSERT)))
 		return AG_ERR_IO;
 	sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
@@ -1158,7 +1167,8 @@ enum ag_err ag_store_generation(struct ag_store *s, uint64_t *gen)
 #ifdef AG_TEST_HOOKS
 /* Tests: AUTHGEAR_TEST_STORE_PAUSE=before-commit|after-commit makes a writer
  * that is about to replace the index create AUTHGEAR_TEST_STORE_PAUSE_FILE
- * and then wait there to be killed (tests/test_store_crash.sh). */
+ * and then wait there to be killed (tests/test_store_crash.sh);
+ * before-commit-delta|after-commit-delta the same for a writer of a delta. */
 static void test_pause(const char *where)
 {
 	const char *at = secure_getenv("AUTHGEAR_TEST_STORE_PAUSE"),
@@ -1177,12 +1187,17 @@ static void test_pause(const char *where)
 #define test_pause(where) ((void)0)
 #endif
 
-/* Whether the index must be (re)built, and the generation the new one gets. */
-static enum ag_err index_due(struct ag_store_tx *tx, const struct ag_store_indexer *ix, uint64_t *next, bool *due)
+enum index_mode { INDEX_NONE, INDEX_DELTA, INDEX_FULL };
+
+/* Whether the index must be written, how (a delta when only what one can
+ * express changed and the installed index is the database's), and the
+ * generation the new file gets. inst: the installed index (mapped). */
+static enum ag_err index_due(struct ag_store_tx *tx, const struct ag_store_indexer *ix, struct ag_index_mapped *inst,
+			     uint64_t *next, enum index_mode *mode)
 {
 	long long gen = 0, view = 0;
-	uint64_t installed;
-	bool have_gen, have_view;
+	char path[PATH_MAX];
+	bool have_gen, have_view, same = false;
 	enum ag_err err;
 
 	err = meta_get(tx->s, "generation", &gen, &have_gen);
@@ -1191,25 +1206,64 @@ static enum ag_err index_due(struct ag_store_tx *tx, const struct ag_store_index
 	if (err != AG_OK)
 		return err;
 	*next = (uint64_t)gen + 1;
-	*due = tx->dirty || tx->reindex || !have_view || (uint64_t)view != ix->view;
-	if (!ag_index_installed_generation(tx->s->state_dir, &installed) || installed != (uint64_t)gen) {
-		if (!*due)
+	*mode = !tx->dirty && !tx->reindex && have_view && (uint64_t)view == ix->view ? INDEX_NONE
+		: tx->reindex || tx->full || !have_view || (uint64_t)view != ix->view || !ix->build_delta ||
+				tx->changed.failed
+			? INDEX_FULL
+			: INDEX_DELTA;
+	if (snprintf(path, sizeof path, "%s/" AG_INDEX_FILE, tx->s->state_dir) < (int)sizeof path &&
+	    ag_index_map(path, inst)) {
+		const struct ag_index_header *d = inst->ix.d.h;
+
+		same = inst->ix.f.h->version == AG_INDEX_VERSION && !inst->delta_bad &&
+		       (d ? d->generation : inst->ix.f.h->generation) == (uint64_t)gen;
+	}
+	if (!same) {
+		if (*mode == INDEX_NONE)
 			ag_log(tx->s->log, LOG_WARNING, "index: %s/%s is not the database's generation %lld (a crash "
 							"before it was replaced?); rebuilding it", tx->s->state_dir,
 			       AG_INDEX_FILE, gen);
-		*due = true;
+		*mode = INDEX_FULL;
 	}
 	return AG_OK;
+}
+
+/* The delta of this write: the installed delta's users and this
+ * transaction's, rebuilt from the database. AG_ERR_UNSUPPORTED: too many,
+ * or a change it cannot express (a full rebuild instead). */
+static enum ag_err index_delta(struct ag_store_tx *tx, const struct ag_store_indexer *ix,
+			       const struct ag_index_mapped *inst, uint64_t gen, void **data, size_t *len)
+{
+	const struct ag_index *base = &inst->ix;
+	struct ag_strv names = { 0 };
+	enum ag_err err;
+
+	for (uint32_t i = base->f.h->users.count; i < ag_index_n_users(base); i++) {
+		struct passwd pw;
+		char buf[4096];
+
+		if (ag_index_fill_passwd(base, i, &pw, buf, sizeof buf) != AG_INDEX_OK)
+			names.failed = true;
+		else
+			ag_strv_add_unique(pw.pw_name, &names);
+	}
+	for (size_t i = 0; i < tx->changed.n; i++)
+		ag_strv_add_unique(tx->changed.v[i], &names);
+	err = names.failed ? AG_ERR_NOMEM : !ag_index_delta_room(base, names.n) ? AG_ERR_UNSUPPORTED
+					   : ix->build_delta(tx, gen, base, names.v, names.n, ix->ctx, data, len);
+	ag_strv_free(names.v, names.n);
+	return err;
 }
 
 enum ag_err ag_store_write(struct ag_store *s, ag_store_tx_fn fn, void *ctx, const struct ag_store_indexer *ix)
 {
 	struct ag_store_tx tx = { .s = s };
 	struct ag_index_pending pending = { 0 };
+	struct ag_index_mapped inst = { 0 };
+	enum index_mode mode = INDEX_NONE;
 	void *data = NULL;
 	size_t len = 0;
 	uint64_t gen = 0;
-	bool due = false;
 	enum ag_err err;
 
 	err = exec(s, "BEGIN IMMEDIATE", "begin");
@@ -1217,19 +1271,28 @@ enum ag_err ag_store_write(struct ag_store *s, ag_store_tx_fn fn, void *ctx, con
 		return err;
 	err = fn(&tx, ctx);
 	if (err == AG_OK && ix && ix->build)
-		err = index_due(&tx, ix, &gen, &due);
-	if (err == AG_OK && due) {
+		err = index_due(&tx, ix, &inst, &gen, &mode);
+	if (err == AG_OK && mode == INDEX_DELTA) {
+		err = index_delta(&tx, ix, &inst, gen, &data, &len);
+		if (err == AG_ERR_UNSUPPORTED) {
+			mode = INDEX_FULL;
+			err = AG_OK;
+		}
+	}
+	ag_index_unmap(&inst);
+	if (err == AG_OK && mode == INDEX_FULL)
 		err = ix->build(&tx, gen, ix->ctx, &data, &len);
-		if (err == AG_OK)
-			err = ag_index_prepare(s->state_dir, data, len, s->log, &pending);
+	if (err == AG_OK && mode != INDEX_NONE) {
+		err = ag_index_prepare(s->state_dir, data, len, mode == INDEX_DELTA, s->log, &pending);
 		if (err == AG_OK)
 			err = meta_set(s, "generation", (long long)gen);
 		if (err == AG_OK)
 			err = meta_set(s, "view", (long long)ix->view);
 		if (err == AG_OK)
-			test_pause("before-commit");
+			test_pause(mode == INDEX_DELTA ? "before-commit-delta" : "before-commit");
 	}
 	free(data);
+	ag_strv_free(tx.changed.v, tx.changed.n);
 	if (err == AG_OK)
 		err = exec(s, "COMMIT", "commit");
 	if (err != AG_OK) {
@@ -1238,8 +1301,8 @@ enum ag_err ag_store_write(struct ag_store *s, ag_store_tx_fn fn, void *ctx, con
 		ag_index_abandon(&pending);
 		return err;
 	}
-	if (due) {
-		test_pause("after-commit");
+	if (mode != INDEX_NONE) {
+		test_pause(mode == INDEX_DELTA ? "after-commit-delta" : "after-commit");
 		/* Committed: a failure here leaves the old index, which the next
 		 * writer sees by its generation and replaces. */
 		err = ag_index_commit(&pending, s->log);

@@ -9,7 +9,10 @@
  * the new index is built from the transaction's own view, written to a
  * temporary file and fsynced, the transaction commits, and the file is
  * renamed into place; a generation number in the database and in the index
- * header lets the next writer repair an index a crash left behind. */
+ * header lets the next writer repair an index a crash left behind. A
+ * change only a few users make (a first login) writes a small delta
+ * (nss.index.delta) the same way instead of the whole index; the delta's
+ * generation is then the database's. */
 #ifndef AG_STORE_H
 #define AG_STORE_H
 
@@ -134,8 +137,16 @@ enum ag_err ag_store_user(struct ag_store *s, const char *name, struct ag_store_
  * generation) and the index replaced in the same critical section. build
  * NULL: no index (tests of the database alone). */
 typedef enum ag_err (*ag_store_tx_fn)(struct ag_store_tx *tx, void *ctx);
+struct ag_index;
 struct ag_store_indexer {
 	enum ag_err (*build)(struct ag_store_tx *tx, uint64_t generation, void *ctx, void **data, size_t *len);
+	/* A delta of the installed index (base) instead, when only users
+	 * changed in ways a delta can express (new users, changed groups; not
+	 * a removal, a pin, a group's new GID: index.h): the names are the
+	 * users it must hold (the installed delta's and this transaction's).
+	 * AG_ERR_UNSUPPORTED: build the full index instead. NULL: always full. */
+	enum ag_err (*build_delta)(struct ag_store_tx *tx, uint64_t generation, const struct ag_index *base,
+				   char *const *names, size_t n, void *ctx, void **data, size_t *len);
 	void *ctx;
 	uint64_t view;
 };

@@ -18,8 +18,22 @@
  *             first login, shown by provisional entries
  *   strings   NUL-terminated strings; the last byte of the section is NUL
  *
- * The header (version 2) ends with the generation of the store it was built
- * from; the reader ignores it and still accepts version 1 (128 bytes).
+ * The header (version 3) ends with the generation of the store it was built
+ * from, and the delta fields below; the reader still accepts versions 1
+ * (128 bytes) and 2 (136: no delta fields).
+ *
+ * The delta (state_dir/nss.index.delta, 0644): a small file of the same
+ * format, flag AG_INDEX_FLAG_DELTA, holding the users (whole records) and
+ * their groups added or changed since the base, tagged with the base's
+ * generation (base_generation). A lookup asks the delta first, then the
+ * base; a base user or group whose name the delta has is shadowed by it. A
+ * group's members are the base's (less the users the delta shadows) plus
+ * the delta's. Only what this can express goes into a delta (new users,
+ * changed groups of a user, new groups); anything else, or a delta past its
+ * bound, is a full rebuild (base replaced, delta removed). A delta whose
+ * base_generation is not the base's is stale (a crash between the base's
+ * rename and the delta's removal) and ignored; a malformed one answers
+ * AG_INDEX_CORRUPT like a malformed base.
  *
  * The writer (index_write.c) replaces the file atomically, and just before
  * that sets `superseded` in the old file, so a reader that mapped it knows to
@@ -40,16 +54,20 @@
 #include <stdint.h>
 
 #define AG_INDEX_FILE "nss.index"
+#define AG_INDEX_DELTA_SUFFIX ".delta"
+#define AG_INDEX_DELTA_FILE AG_INDEX_FILE AG_INDEX_DELTA_SUFFIX
 #define AG_INDEX_DEFAULT_PATH "/var/lib/authgear/" AG_INDEX_FILE
 
 #define AG_INDEX_MAGIC "AGNSSIX"   /* 8 bytes with its NUL */
-#define AG_INDEX_VERSION 2u         /* 2 adds the generation; 1 is still read */
+#define AG_INDEX_VERSION 3u         /* 3 adds the delta fields, 2 the generation; 1 and 2 are still read */
 #define AG_INDEX_HEADER_V1_SIZE 128u
+#define AG_INDEX_HEADER_V2_SIZE 136u
 #define AG_INDEX_BYTE_ORDER 0x01020304u
 #define AG_INDEX_SIZE_MAX (1u << 30)
 #define AG_INDEX_NONE 0xffffffffu  /* no string */
 
 #define AG_INDEX_GROUP_LOCAL 1u    /* the group exists on the host: only members are ours */
+#define AG_INDEX_FLAG_DELTA 1u     /* header flags: this file is a delta */
 
 struct ag_index_section {
 	uint32_t off;   /* bytes from the start of the file */
@@ -75,6 +93,13 @@ struct ag_index_header {
 	/* version 2: the store's generation this index was built from (a
 	 * writer that finds another one rebuilds it: store.h) */
 	uint64_t generation;
+	/* version 3 */
+	uint64_t base_generation; /* a delta: the generation of its base; a base: 0 */
+	uint32_t flags;           /* AG_INDEX_FLAG_DELTA */
+	/* a base: the low 32 bits of the generation of the delta installed on
+	 * it, written in place after each delta's rename (0: none), so a
+	 * reader knows to map the new delta without a system call per lookup */
+	uint32_t delta_hint;
 };
 
 struct ag_index_user {
@@ -117,19 +142,34 @@ enum ag_index_status {
 	AG_INDEX_CORRUPT,
 };
 
-struct ag_index {
+struct ag_index_file {
 	const unsigned char *base;
 	size_t size;
-	const struct ag_index_header *h;
+	const struct ag_index_header *h; /* NULL: none */
 };
 
-/* Check an index of size bytes at base (8-byte aligned). On failure *why
- * says what is wrong ("bad magic", "truncated: ...", ...). */
+/* A base and its delta. Records are numbered base first (0 .. base users
+ * - 1), then the delta's. */
+struct ag_index {
+	struct ag_index_file f; /* the base */
+	struct ag_index_file d; /* the delta; d.h NULL: none */
+};
+
+/* Check an index of size bytes at base (8-byte aligned), without a delta.
+ * On failure *why says what is wrong ("bad magic", "truncated: ...", ...). */
 bool ag_index_open(const void *base, size_t size, struct ag_index *ix, const char **why);
 
-/* Whether a writer has replaced this file since it was mapped. */
+/* Add the delta of size bytes at base to an opened index: AG_INDEX_OK;
+ * AG_INDEX_NOTFOUND when it belongs to another base (stale: ignored);
+ * AG_INDEX_CORRUPT (with *why) when it is malformed. Only OK attaches it. */
+enum ag_index_status ag_index_attach_delta(struct ag_index *ix, const void *base, size_t size, const char **why);
+
+/* Whether a writer has replaced the base, or installed another delta on
+ * it, since they were mapped. */
 bool ag_index_superseded(const struct ag_index *ix);
 
+/* Record numbers for enumeration: 0 .. n - 1. A base record the delta
+ * shadows fills as AG_INDEX_NOTFOUND (skip it). */
 uint32_t ag_index_n_users(const struct ag_index *ix);
 uint32_t ag_index_n_groups(const struct ag_index *ix);
 

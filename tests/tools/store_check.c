@@ -51,13 +51,11 @@ int main(int argc, char **argv)
 	struct ag_store *s = NULL;
 	struct ag_store_db db;
 	struct ag_idset uids = { 0 };
-	struct ag_index ix;
+	struct ag_index_mapped m;
+	const struct ag_index *ix = &m.ix;
 	char path[4200], why[512];
 	uint64_t gen = 0, igen = 0;
-	size_t bound = 0;
-	struct stat st;
-	void *map;
-	int fd;
+	size_t bound = 0, listed = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: store_check CONFIG [N]\n");
@@ -73,16 +71,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(path, sizeof path, "%s/%s", cfg->state_dir, AG_INDEX_FILE);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
-		printf("no index at %s\n", path);
+	/* the index and its delta, as the NSS module reads them */
+	if (!ag_index_map(path, &m)) {
+		printf("no index at %s, or it does not open\n", path);
 		return 1;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED || !ag_index_open(map, (size_t)st.st_size, &ix, NULL)) {
-		printf("index %s does not open\n", path);
-		return 1;
-	}
+	if (m.delta_bad)
+		PROBLEM("the delta %s" AG_INDEX_DELTA_SUFFIX " is malformed", path);
 	if (!ag_index_installed_generation(cfg->state_dir, &igen) || igen != gen)
 		PROBLEM("index generation %llu, database generation %llu", (unsigned long long)igen,
 			(unsigned long long)gen);
@@ -102,23 +97,30 @@ int main(int argc, char **argv)
 		if (ag_idset_has(&uids, u->uid))
 			PROBLEM("%s: UID %u given twice", u->name, u->uid);
 		ag_idset_add(&uids, u->uid);
-		if (ag_index_user_by_name(&ix, u->name, &idx) != AG_INDEX_OK ||
-		    ag_index_fill_passwd(&ix, idx, &pw, buf, sizeof buf) != AG_INDEX_OK) {
+		if (ag_index_user_by_name(ix, u->name, &idx) != AG_INDEX_OK ||
+		    ag_index_fill_passwd(ix, idx, &pw, buf, sizeof buf) != AG_INDEX_OK) {
 			PROBLEM("%s: UID %u in the database, not in the index", u->name, u->uid);
 			continue;
 		}
 		if (pw.pw_uid != u->uid)
 			PROBLEM("%s: UID %u in the database, %u in the index", u->name, u->uid, (unsigned)pw.pw_uid);
 		for (size_t g = 0; g < u->n_groups; g++)
-			if (ag_identity_grantable(cfg, u->groups[g]) && !member(&ix, u->groups[g], u->name))
+			if (ag_identity_grantable(cfg, u->groups[g]) && !member(ix, u->groups[g], u->name))
 				PROBLEM("%s: not a member of %s in the index", u->name, u->groups[g]);
 	}
-	if (ag_index_n_users(&ix) != bound)
-		PROBLEM("the index has %u users, the database %zu bound", ag_index_n_users(&ix), bound);
+	for (uint32_t i = 0; i < ag_index_n_users(ix); i++) {
+		struct passwd pw;
+		char buf[4096];
+
+		listed += ag_index_fill_passwd(ix, i, &pw, buf, sizeof buf) == AG_INDEX_OK; /* not the ones a delta replaces */
+	}
+	if (listed != bound)
+		PROBLEM("the index has %zu users, the database %zu bound", listed, bound);
 	if (argc > 2 && bound != strtoull(argv[2], NULL, 10))
 		PROBLEM("%zu bound users, want %s", bound, argv[2]);
 	if (problems)
 		return 1;
-	printf("consistent: %zu bound users, generation %llu\n", bound, (unsigned long long)gen);
+	printf("consistent: %zu bound users, generation %llu (%s)\n", bound, (unsigned long long)gen,
+	       ix->d.h ? "base and delta" : "base alone");
 	return 0;
 }

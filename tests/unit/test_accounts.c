@@ -456,7 +456,7 @@ static void build_sample(struct built *b, const char *allow)
 	assert_int_equal(ag_index_build(&in, &test_log, &b->data, &b->len), AG_OK);
 	if (!ag_index_open(b->data, b->len, &b->ix, &why))
 		print_error("open: %s\n", why);
-	assert_non_null(b->ix.h);
+	assert_non_null(b->ix.f.h);
 }
 
 static void test_index_round_trip(void **state)
@@ -690,7 +690,7 @@ static void test_index_corrupt(void **state)
 	assert_false(ag_index_open(copy, b.len, &ix, &why));
 	assert_string_equal(why, "a section lies outside the file");
 	memcpy(copy, b.data, b.len);
-	copy[b.ix.h->strings.off + b.ix.h->strings.count - 1] = 'x';
+	copy[b.ix.f.h->strings.off + b.ix.f.h->strings.count - 1] = 'x';
 	assert_false(ag_index_open(copy, b.len, &ix, &why));
 	assert_string_equal(why, "string table not terminated");
 	memcpy(copy, b.data, b.len);

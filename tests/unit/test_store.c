@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "accounts/identity.h"
+#include "accounts/index_write.h"
 #include "accounts/store.h"
 #include "accounts/tokens.h"
 #include "base/conf.h"
@@ -143,31 +144,26 @@ static int fresh(void **state)
 
 /* The index file, read into an aligned buffer. */
 struct mapped {
-	void *data;
+	struct ag_index_mapped map;
 	struct ag_index ix;
 };
 
+/* The index and its delta, as the NSS module maps them. */
 static void read_index(struct mapped *m)
 {
 	char path[8300];
 	struct stat st;
-	size_t got = 0;
-	int fd;
 
 	snprintf(path, sizeof path, "%s/nss.index", state_dir);
-	fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0644);
-	m->data = aligned_alloc(8, ((size_t)st.st_size + 7) & ~(size_t)7);
-	assert_non_null(m->data);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, (char *)m->data + got, (size_t)st.st_size - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	close(fd);
-	assert_true(ag_index_open(m->data, got, &m->ix, NULL));
+	snprintf(path, sizeof path, "%s/nss.index.delta", state_dir);
+	if (stat(path, &st) == 0)
+		assert_int_equal(st.st_mode & 07777, 0644);
+	snprintf(path, sizeof path, "%s/nss.index", state_dir);
+	assert_true(ag_index_map(path, &m->map));
+	assert_false(m->map.delta_bad);
+	m->ix = m->map.ix;
 }
 
 static void login(struct ag_store *s, struct ag_config *cfg, const char *user, const char *sub, char **roles,
@@ -259,8 +255,9 @@ static void test_first_login_roles_and_index(void **state)
 	assert_true(has_gid(&m.ix, "alice", admins));
 	assert_true(has_gid(&m.ix, "alice", 100));
 	/* no sub in the public file */
-	assert_null(memmem(m.data, m.ix.size, "sub-alice", 9));
-	free(m.data);
+	assert_null(memmem(m.map.map, m.map.size, "sub-alice", 9));
+	assert_true(!m.map.dmap || !memmem(m.map.dmap, m.map.dsize, "sub-alice", 9));
+	ag_index_unmap(&m.map);
 	snprintf(path, sizeof path, "%s/private", state_dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
@@ -279,7 +276,7 @@ static void test_first_login_roles_and_index(void **state)
 	assert_false(in_group(&m.ix, "authgear-admins", "alice"));
 	assert_false(has_gid(&m.ix, "alice", admins));
 	assert_true(in_group(&m.ix, "users", "alice"));
-	free(m.data);
+	ag_index_unmap(&m.map);
 	assert_int_equal(ag_store_read(s, &db), AG_OK);
 	assert_int_equal(ag_store_db_group(&db, "authgear-admins")->gid, admins); /* GID stays pinned */
 	ag_store_db_free(&db);
@@ -304,7 +301,7 @@ static void test_first_login_roles_and_index(void **state)
 			char buf[512];
 			assert_int_equal(ag_index_provisional(&m.ix, "bob", &pw, buf, sizeof buf), AG_INDEX_NOTFOUND);
 		}
-		free(m.data);
+		ag_index_unmap(&m.map);
 		ag_config_free(c2);
 	}
 	ag_store_close(s);
@@ -335,7 +332,7 @@ static void test_uid_sources(void **state)
 	assert_int_equal(pw_uid(&m.ix, "bob"), bob1);
 	assert_int_equal(pw_uid(&m.ix, "carol"), 1500);
 	assert_int_equal(pw_uid(&m.ix, "dev-erin"), 4242);
-	free(m.data);
+	ag_index_unmap(&m.map);
 	/* a UID never changes, even when [uids] later says otherwise */
 	ag_config_free(cfg);
 	cfg = config(NULL);
@@ -358,7 +355,7 @@ static void test_uid_sources(void **state)
 	read_index(&m);
 	assert_int_equal(pw_uid(&m.ix, "bob"), bob1);
 	assert_int_equal(pw_uid(&m.ix, "dev-zed"), 0);
-	free(m.data);
+	ag_index_unmap(&m.map);
 	/* a different sub for a bound name: refused, unchanged */
 	login(s, cfg, "bob", "another-sub", NULL, 0, AG_ERR_DENIED);
 	assert_non_null(strstr(logs, "store: bob is bound to sub sub-bob; refusing sub another-sub"));
@@ -384,14 +381,14 @@ static void test_provisional_differs(void **state)
 		assert_int_equal(ag_index_provisional(&m.ix, "dev-y", &pw, buf, sizeof buf), AG_INDEX_OK);
 		assert_int_equal(pw.pw_uid, c0);
 	}
-	free(m.data);
+	ag_index_unmap(&m.map);
 	host.user_names[0] = "localy";
 	host.user_ids[0] = c0;
 	login(s, cfg, "dev-y", "sub-y", NULL, 0, AG_ERR_DENIED);
 	assert_non_null(strstr(logs, "before its first login dev-y was shown UID"));
 	read_index(&m);
 	assert_int_equal(pw_uid(&m.ix, "dev-y"), c1); /* pinned all the same */
-	free(m.data);
+	ag_index_unmap(&m.map);
 	logs[0] = '\0';
 	login(s, cfg, "dev-y", "sub-y", NULL, 0, AG_OK);
 	/* no provisional entry shown (no index): nothing to refuse */
@@ -549,7 +546,7 @@ static void test_migrate_json(void **state)
 	read_index(&m);
 	assert_int_equal(pw_uid(&m.ix, "alice"), 1697447617);
 	assert_int_equal(pw_uid(&m.ix, "bob"), 1036068508);
-	free(m.data);
+	ag_index_unmap(&m.map);
 	/* a different sub for the imported binding: refused */
 	login(s, cfg, "bob", "sub-other", NULL, 0, AG_ERR_DENIED);
 	/* every role gone at Authgear: no roles, no groups left */
@@ -883,8 +880,8 @@ static void test_index_generation(void **state)
 	struct ag_config *cfg = config(NULL);
 	struct ag_store *s = store();
 	char *roles[] = { "unix-admin", "unix-user" };
-	char path[8300], saved[8300], cmd[17000];
-	struct stat a, b;
+	char path[8300], dpath[8400], saved[8300], cmd[26000];
+	struct stat a, b, d;
 	struct mapped m;
 
 	snprintf(path, sizeof path, "%s/nss.index", state_dir);
@@ -895,32 +892,54 @@ static void test_index_generation(void **state)
 	login(s, cfg, "alice", "s-a", roles, 2, AG_OK);
 	assert_int_equal(stat(path, &b), 0);
 	assert_int_equal(a.st_ino, b.st_ino);
-	/* a role less: a new index */
-	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", path, saved);
-	assert_int_equal(system(cmd), 0);
+	/* a role less: a delta next to the same index, which drops the
+	 * membership the base still lists */
+	snprintf(dpath, sizeof dpath, "%s.delta", path);
+	assert_int_equal(stat(dpath, &d), -1);
 	login(s, cfg, "alice", "s-a", roles + 1, 1, AG_OK);
 	assert_int_equal(stat(path, &b), 0);
-	assert_true(a.st_ino != b.st_ino);
-	/* the old index back (what a crash after the commit leaves): the next
-	 * login repairs it though it changes nothing */
-	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", saved, path);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_int_equal(stat(dpath, &d), 0);
+	read_index(&m);
+	assert_non_null(m.ix.d.h);
+	assert_false(in_group(&m.ix, "authgear-admins", "alice"));
+	assert_true(in_group(&m.ix, "authgear-users", "alice"));
+	ag_index_unmap(&m.map);
+	/* no delta (what a crash after the commit, before the delta's rename,
+	 * leaves): the next login repairs it though it changes nothing */
+	assert_int_equal(unlink(dpath), 0);
 	read_index(&m);
 	assert_true(in_group(&m.ix, "authgear-admins", "alice"));
-	free(m.data);
+	ag_index_unmap(&m.map);
 	logs[0] = '\0';
 	login(s, cfg, "alice", "s-a", roles + 1, 1, AG_OK);
 	assert_non_null(strstr(logs, "is not the database's generation"));
 	read_index(&m);
 	assert_false(in_group(&m.ix, "authgear-admins", "alice"));
-	free(m.data);
+	ag_index_unmap(&m.map);
+	/* the same with the old base back (a crash after a full rebuild's
+	 * commit) */
+	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", path, saved);
+	assert_int_equal(system(cmd), 0);
+	login(s, cfg, "alice", "s-a", roles, 2, AG_OK); /* a delta */
+	snprintf(cmd, sizeof cmd, "cp -p '%s' '%s' && rm -f '%s'", saved, path, dpath);
+	assert_int_equal(system(cmd), 0);
+	logs[0] = '\0';
+	login(s, cfg, "alice", "s-a", roles, 2, AG_OK);
+	assert_non_null(strstr(logs, "is not the database's generation"));
+	read_index(&m);
+	assert_true(in_group(&m.ix, "authgear-admins", "alice"));
+	ag_index_unmap(&m.map);
 	/* a configuration change the index shows (the allow-list) rebuilds it */
+	login(s, cfg, "alice", "s-a", roles + 1, 1, AG_OK); /* a delta */
+	assert_int_equal(stat(dpath, &d), 0);
 	assert_int_equal(stat(path, &a), 0);
 	ag_config_free(cfg);
 	cfg = config("home = /srv/home/%u\n");
 	login(s, cfg, "alice", "s-a", roles + 1, 1, AG_OK);
 	assert_int_equal(stat(path, &b), 0);
 	assert_true(a.st_ino != b.st_ino);
+	assert_int_equal(stat(dpath, &d), -1); /* a full rebuild removes the delta */
 	ag_config_free(cfg);
 	ag_store_close(s);
 }
@@ -1079,12 +1098,12 @@ static void test_forget_pin_import(void **state)
 		assert_int_equal(pw.pw_uid, 5000);
 		assert_int_equal(ag_index_provisional(&m.ix, "carol", &pw, buf, sizeof buf), AG_INDEX_NOTFOUND);
 	}
-	free(m.data);
+	ag_index_unmap(&m.map);
 	/* ... and the first login gets it */
 	login(s, cfg, "dev-x", "s-x", NULL, 0, AG_OK);
 	read_index(&m);
 	assert_int_equal(pw_uid(&m.ix, "dev-x"), 5000);
-	free(m.data);
+	ag_index_unmap(&m.map);
 
 	/* import: all or nothing */
 	snprintf(path, sizeof path, "%s/import", tmpdir);
@@ -1133,7 +1152,7 @@ static void test_forget_pin_import(void **state)
 	read_index(&m);
 	assert_int_equal(pw_uid(&m.ix, "alice"), 0);
 	assert_int_equal(pw_uid(&m.ix, "dev-x"), 5000);
-	free(m.data);
+	ag_index_unmap(&m.map);
 	ag_config_free(cfg);
 	ag_store_close(s);
 }
