@@ -647,6 +647,187 @@ static void exercise(const struct ag_index *ix)
 	}
 }
 
+/* "name:m1,m2" of group name, or the status as text. */
+static const char *members_of(const struct ag_index *ix, const char *name, char *out, size_t len)
+{
+	char buf[1024];
+	struct group gr;
+	uint32_t idx;
+	enum ag_index_status st = ag_index_group_by_name(ix, name, &idx);
+
+	if (st == AG_INDEX_OK)
+		st = ag_index_fill_group(ix, idx, &gr, buf, sizeof buf);
+	if (st != AG_INDEX_OK) {
+		snprintf(out, len, "status %d", (int)st);
+		return out;
+	}
+	snprintf(out, len, "%u:", (unsigned)gr.gr_gid);
+	for (char **m = gr.gr_mem; *m; m++)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", m == gr.gr_mem ? "" : ",", *m);
+	return out;
+}
+
+/* A delta of build_sample's index: dave is new (in ops and the new group
+ * dev), bob left ops and joined docker. */
+static enum ag_err build_sample_delta(const struct ag_index *base, void **data, size_t *len)
+{
+	static const struct ag_index_in_user users[] = {
+		{ "dave", 200004, 200004, "/home/dave", "/bin/bash" },
+		{ "bob", 200002, 200002, "/home/bob", "/bin/zsh" },
+	};
+	static uint32_t m_dave[] = { 0 }, m_bob[] = { 1 };
+	static const struct ag_index_in_group groups[] = {
+		{ "dave", 200004, false, NULL, 0 },
+		{ "bob", 200002, false, NULL, 0 },
+		{ "ops", 300000, false, m_dave, 1 },
+		{ "docker", 999, true, m_bob, 1 },
+		{ "dev", 300001, false, m_dave, 1 },
+	};
+	struct ag_index_input in = {
+		users, 2, groups, 5, NULL, 0, "alice, dev-*", { 200000, 2000200000 }, 0, "/home/%u", "/bin/bash", 8,
+	};
+
+	return ag_index_build_delta(&in, base, &test_log, data, len);
+}
+
+static void test_index_delta(void **state)
+{
+	struct built b;
+	struct ag_index ix, alone;
+	struct passwd pw;
+	char buf[1024], text[256];
+	const uint32_t *gids;
+	const char *why = NULL;
+	void *delta;
+	size_t dlen, listed = 0;
+	uint32_t idx, n;
+	unsigned char *copy;
+
+	build_sample(&b, "alice, dev-*");
+	assert_int_equal(build_sample_delta(&b.ix, &delta, &dlen), AG_OK);
+	/* a delta is no index by itself */
+	assert_false(ag_index_open(delta, dlen, &alone, &why));
+	assert_string_equal(why, "a delta, not an index");
+	ix = b.ix;
+	assert_int_equal(ag_index_attach_delta(&ix, delta, dlen, &why), AG_INDEX_OK);
+	/* the delta first: dave is new, bob's record is the delta's */
+	assert_int_equal(ag_index_user_by_name(&ix, "dave", &idx), AG_INDEX_OK);
+	assert_int_equal(ag_index_fill_passwd(&ix, idx, &pw, buf, sizeof buf), AG_INDEX_OK);
+	assert_int_equal(pw.pw_uid, 200004);
+	assert_int_equal(ag_index_user_by_uid(&ix, 200004, &idx), AG_INDEX_OK);
+	assert_int_equal(ag_index_user_by_name(&ix, "bob", &idx), AG_INDEX_OK);
+	assert_int_equal(ag_index_fill_passwd(&ix, idx, &pw, buf, sizeof buf), AG_INDEX_OK);
+	assert_string_equal(pw.pw_shell, "/bin/zsh");
+	assert_int_equal(ag_index_user_by_uid(&ix, 200002, &idx), AG_INDEX_OK);
+	assert_int_equal(ag_index_fill_passwd(&ix, idx, &pw, buf, sizeof buf), AG_INDEX_OK);
+	assert_string_equal(pw.pw_shell, "/bin/zsh");
+	assert_int_equal(ag_index_user_gids(&ix, idx, &gids, &n), AG_INDEX_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(gids[0], 999);
+	/* the base answers what the delta does not have */
+	assert_int_equal(ag_index_user_by_name(&ix, "alice", &idx), AG_INDEX_OK);
+	assert_int_equal(ag_index_user_gids(&ix, idx, &gids, &n), AG_INDEX_OK);
+	assert_int_equal(n, 2);
+	/* members: the base's less the users the delta has, and the delta's */
+	assert_string_equal(members_of(&ix, "ops", text, sizeof text), "300000:alice,dave");
+	assert_string_equal(members_of(&ix, "docker", text, sizeof text), "999:alice,bob");
+	assert_string_equal(members_of(&ix, "dev", text, sizeof text), "300001:dave");
+	assert_int_equal(ag_index_group_by_gid(&ix, 300001, &idx), AG_INDEX_OK);
+	/* enumeration: every user once (the base's bob is replaced) */
+	for (uint32_t i = 0; i < ag_index_n_users(&ix); i++) {
+		enum ag_index_status st = ag_index_fill_passwd(&ix, i, &pw, buf, sizeof buf);
+
+		assert_true(st == AG_INDEX_OK || st == AG_INDEX_NOTFOUND);
+		listed += st == AG_INDEX_OK;
+	}
+	assert_int_equal(listed, 4);
+	listed = 0;
+	for (uint32_t i = 0; i < ag_index_n_groups(&ix); i++) {
+		struct group gr;
+		enum ag_index_status st = ag_index_fill_group(&ix, i, &gr, buf, sizeof buf);
+
+		assert_true(st == AG_INDEX_OK || st == AG_INDEX_NOTFOUND);
+		listed += st == AG_INDEX_OK;
+	}
+	assert_int_equal(listed, 6); /* the base's alice, the delta's dave bob ops docker dev */
+	/* superseded: the base's hint names another delta */
+	assert_true(ag_index_superseded(&ix));
+	((struct ag_index_header *)(void *)b.data)->delta_hint = (uint32_t)ix.d.h->generation;
+	assert_false(ag_index_superseded(&ix));
+	assert_true(ag_index_superseded(&b.ix)); /* the base alone: there is a delta */
+	/* a delta of another base is stale: ignored */
+	((struct ag_index_header *)(void *)b.data)->generation = 6;
+	ix = b.ix;
+	assert_int_equal(ag_index_attach_delta(&ix, delta, dlen, &why), AG_INDEX_NOTFOUND);
+	assert_null(ix.d.h);
+	assert_int_equal(ag_index_user_by_name(&ix, "dave", &idx), AG_INDEX_NOTFOUND);
+	assert_string_equal(members_of(&ix, "ops", text, sizeof text), "300000:alice,bob");
+	((struct ag_index_header *)(void *)b.data)->generation = 7;
+	/* every truncation of the delta is refused, every flipped byte is
+	 * either refused or answered without a crash */
+	copy = aligned_alloc(8, (dlen + 7) & ~(size_t)7);
+	assert_non_null(copy);
+	for (size_t len = 0; len < dlen; len++) {
+		memcpy(copy, delta, len);
+		ix = b.ix;
+		assert_int_equal(ag_index_attach_delta(&ix, copy, len, &why), AG_INDEX_CORRUPT);
+		assert_null(ix.d.h);
+	}
+	for (size_t i = 0; i < dlen; i++) {
+		memcpy(copy, delta, dlen);
+		copy[i] ^= 0xff;
+		ix = b.ix;
+		if (ag_index_attach_delta(&ix, copy, dlen, &why) == AG_INDEX_OK)
+			exercise(&ix);
+	}
+	/* a full index where the delta should be */
+	ix = b.ix;
+	assert_int_equal(ag_index_attach_delta(&ix, b.data, b.len, &why), AG_INDEX_CORRUPT);
+	assert_string_equal(why, "not a delta");
+	free(copy);
+	free(delta);
+	free(b.data);
+}
+
+/* What a delta cannot express is refused, for a full rebuild instead. */
+static void test_index_delta_refuses(void **state)
+{
+	struct built b;
+	void *delta = NULL;
+	size_t dlen;
+	struct ag_index_in_user u = { "alice", 200009, 200009, "/home/alice", "/bin/bash" };
+	struct ag_index_in_user v = { "erin", 200001, 200001, "/home/erin", "/bin/bash" };
+	struct ag_index_in_group g = { "ops", 300009, false, NULL, 0 };
+	struct ag_index_in_group h = { "docker", 999, false, NULL, 0 };
+	struct ag_index_in_group k = { "newgrp", 300000, false, NULL, 0 };
+	struct ag_index_input in = { &u, 1, NULL, 0, NULL, 0, "alice", { 200000, 2000200000 }, 0, "/home/%u",
+				     "/bin/bash", 8 };
+
+	build_sample(&b, "alice, dev-*");
+	/* a user of the base under another UID, a UID of the base under another name */
+	assert_int_equal(ag_index_build_delta(&in, &b.ix, &test_log, &delta, &dlen), AG_ERR_UNSUPPORTED);
+	in.users = &v;
+	assert_int_equal(ag_index_build_delta(&in, &b.ix, &test_log, &delta, &dlen), AG_ERR_UNSUPPORTED);
+	/* the same for groups, and a group that became a host group's */
+	in.n_users = 0;
+	in.groups = &g;
+	in.n_groups = 1;
+	assert_int_equal(ag_index_build_delta(&in, &b.ix, &test_log, &delta, &dlen), AG_ERR_UNSUPPORTED);
+	in.groups = &k;
+	assert_int_equal(ag_index_build_delta(&in, &b.ix, &test_log, &delta, &dlen), AG_ERR_UNSUPPORTED);
+	in.groups = &h;
+	assert_int_equal(ag_index_build_delta(&in, &b.ix, &test_log, &delta, &dlen), AG_ERR_UNSUPPORTED);
+	/* another primary group */
+	in.n_groups = 0;
+	in.primary_gid = 5000;
+	assert_int_equal(ag_index_build_delta(&in, &b.ix, &test_log, &delta, &dlen), AG_ERR_UNSUPPORTED);
+	assert_null(delta);
+	/* the bound */
+	assert_true(ag_index_delta_room(&b.ix, AG_INDEX_DELTA_SLACK));
+	assert_false(ag_index_delta_room(&b.ix, AG_INDEX_DELTA_SLACK + 1));
+	free(b.data);
+}
+
 static void test_index_corrupt(void **state)
 {
 	struct built b;
@@ -810,6 +991,8 @@ int main(void)
 		cmocka_unit_test(test_index_erange),
 		cmocka_unit_test(test_index_writer_refuses),
 		cmocka_unit_test(test_index_corrupt),
+		cmocka_unit_test(test_index_delta),
+		cmocka_unit_test(test_index_delta_refuses),
 		cmocka_unit_test(test_index_many_users),
 	};
 
