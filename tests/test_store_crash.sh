@@ -1,10 +1,12 @@
 #!/bin/bash
 # The SQLite store under faults, against the test IdP over HTTPS, with the
 # CLI's login (the module's code path) as the writer:
-#   - a writer killed (kill -9) after its commit and before the index rename
-#     leaves an index of the previous generation: the checker sees it, the
-#     next login repairs it; killed between the index fsync and the commit,
-#     nothing changed at all;
+#   - a writer killed (kill -9) after its commit and before the rename of
+#     its delta (a first login) or its full index (reindex) leaves an index
+#     of the previous generation: the checker sees it, the next login
+#     repairs it; killed between the fsync and the commit, nothing changed
+#     at all; a stale delta (of another base) is ignored, a truncated one
+#     answers UNAVAIL (logged) until the next login rebuilds;
 #   - 200 concurrent logins of 50 users: no failure, no "database is locked",
 #     one binding and one UID each, index = database (tests/tools/store_check);
 #   - kill -9 at random points of 100 concurrent logins, then one login: the
@@ -62,43 +64,92 @@ login ag00 || { cat "$T/login-ag00.out"; fail "first login"; }
 check 1 || { cat "$T/check.out"; fail "checker after one login"; }
 pass "one login: $(cat "$T/check.out")"
 
-# --- kill -9 after the commit, before the index rename --------------------------------
-rm -f "$T/paused"
-login ag01 AUTHGEAR_TEST_STORE_PAUSE=after-commit AUTHGEAR_TEST_STORE_PAUSE_FILE="$T/paused" &
-LPID=$!
-wait_for "$T/paused" "the writer never reached the pause after the commit"
-kill -9 $(pgrep -f "authgear-pam login --config $T/c.conf ag01") 2>/dev/null || true
-wait "$LPID" 2>/dev/null || true
-[ "$(sqlite3 -readonly "$T/state/private/accounts.db" "SELECT count(*) FROM users WHERE name = 'ag01' AND uid IS NOT NULL")" = 1 ] \
-	|| fail "after-commit: ag01 is not in the database (the commit did not happen before the pause)"
-if check; then cat "$T/check.out"; fail "after-commit: the checker did not see the stale index"; fi
-assert_contains "$T/check.out" "index generation" "after-commit: the checker sees an index of the previous generation"
-login ag00 || { cat "$T/login-ag00.out"; fail "repeat login after the crash"; }
-assert_contains "$T/login-ag00.log" "is not the database's generation" "the next login (a repeat login of another user) notices"
-check 2 || { cat "$T/check.out"; fail "after-commit: not repaired"; }
-pass "after-commit: the next login repaired the index ($(cat "$T/check.out"))"
+# The pause hooks: before-commit / after-commit pause a writer of a full
+# index (reindex here), before-commit-delta / after-commit-delta a writer of
+# a delta (a first login: the index is small, so it gets a delta).
+# paused WHERE CMD...: run CMD with the pause at WHERE, wait for it, kill -9 it
+paused() {
+	where=$1; shift
+	rm -f "$T/paused"
+	"$@" &
+	LPID=$!
+	wait_for "$T/paused" "the writer never reached the pause at $where"
+	kill -9 $(pgrep -f "authgear-pam (login|reindex) --config $T/c.conf" | grep -vx "$$") 2>/dev/null || true
+	wait "$LPID" 2>/dev/null || true
+}
+PAUSE() { echo "AUTHGEAR_TEST_STORE_PAUSE=$1 AUTHGEAR_TEST_STORE_PAUSE_FILE=$T/paused"; }
+reindex_paused() { env $(PAUSE "$1") "$CLI" reindex --config "$T/c.conf" > /dev/null 2>&1; }
+[ -e "$T/state/nss.index.delta" ] || fail "ag00's first login wrote no delta"
 
-# --- kill -9 between the index fsync and the commit ---------------------------------
+# --- kill -9 after the commit, before the rename: a delta, then a full index ------
+paused after-commit-delta login ag01 $(PAUSE after-commit-delta)
+[ "$(sqlite3 -readonly "$T/state/private/accounts.db" "SELECT count(*) FROM users WHERE name = 'ag01' AND uid IS NOT NULL")" = 1 ] \
+	|| fail "after-commit-delta: ag01 is not in the database (the commit did not happen before the pause)"
+[ -e "$T/state/.nss.index.delta.new" ] || fail "after-commit-delta: no new delta at the pause"
+# repaired WHERE: the checker sees an index of the previous generation; the
+# next login (a repeat login of another user) notices and rebuilds it
+repaired() {
+	if check; then cat "$T/check.out"; fail "$1: the checker did not see the stale index"; fi
+	assert_contains "$T/check.out" "index generation" "$1: the checker sees an index of the previous generation"
+	rm -f "$T/login-ag00.log"
+	login ag00 || { cat "$T/login-ag00.out"; fail "$1: repeat login after the crash"; }
+	assert_contains "$T/login-ag00.log" "is not the database's generation" "$1: the next login notices"
+	check 2 || { cat "$T/check.out"; fail "$1: not repaired"; }
+	pass "$1: the next login repaired the index ($(cat "$T/check.out"))"
+}
+repaired after-commit-delta
+paused after-commit reindex_paused after-commit
+repaired after-commit
+
+# --- kill -9 between the index fsync and the commit: a delta, then a full index ----
 # the accounts (the throttle's record of the attempt itself commits before any network)
 sum() {
-	sha256sum "$T/state/nss.index" | cut -d' ' -f1
+	cat "$T/state/nss.index" "$T/state/nss.index.delta" 2>/dev/null | sha256sum | cut -d' ' -f1
 	sqlite3 -readonly "$T/state/private/accounts.db" "SELECT * FROM users ORDER BY name; SELECT * FROM groups;
 		SELECT * FROM memberships; SELECT * FROM roles; SELECT * FROM meta" | sha256sum | cut -d' ' -f1
 }
 before=$(sum)
-rm -f "$T/paused"
-login ag02 AUTHGEAR_TEST_STORE_PAUSE=before-commit AUTHGEAR_TEST_STORE_PAUSE_FILE="$T/paused" &
-LPID=$!
-wait_for "$T/paused" "the writer never reached the pause before the commit"
-[ -e "$T/state/.nss.index.new" ] || fail "before-commit: no fsynced new index at the pause"
-kill -9 $(pgrep -f "authgear-pam login --config $T/c.conf ag02") 2>/dev/null || true
-wait "$LPID" 2>/dev/null || true
-[ "$(sum)" = "$before" ] || fail "before-commit: the database or the index changed"
-check 2 || { cat "$T/check.out"; fail "before-commit: inconsistent"; }
+paused before-commit-delta login ag02 $(PAUSE before-commit-delta)
+[ "$(sum)" = "$before" ] || fail "before-commit-delta: the database or the index changed"
+check 2 || { cat "$T/check.out"; fail "before-commit-delta: inconsistent"; }
 login ag02 || { cat "$T/login-ag02.out"; fail "login after the crash before the commit"; }
-check 3 || { cat "$T/check.out"; fail "before-commit: the next login"; }
+check 3 || { cat "$T/check.out"; fail "before-commit-delta: the next login"; }
+[ ! -e "$T/state/.nss.index.delta.new" ] || fail "the crashed writer's temporary delta is still there"
+pass "before-commit-delta: nothing changed; the next login of the same user succeeds ($(cat "$T/check.out"))"
+before=$(sum)
+paused before-commit reindex_paused before-commit
+[ -e "$T/state/.nss.index.new" ] || fail "before-commit: no fsynced new index at the pause"
+[ "$(sum)" = "$before" ] || fail "before-commit: the database or the index changed"
+check 3 || { cat "$T/check.out"; fail "before-commit: inconsistent"; }
+"$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex after the crash"
+check 3 || { cat "$T/check.out"; fail "before-commit: the next reindex"; }
 [ ! -e "$T/state/.nss.index.new" ] || fail "the crashed writer's temporary index is still there"
-pass "before-commit: nothing changed; the next login of the same user succeeds ($(cat "$T/check.out"))"
+[ ! -e "$T/state/nss.index.delta" ] || fail "reindex left a delta"
+pass "before-commit: nothing changed; reindex rebuilt the full index and removed the delta ($(cat "$T/check.out"))"
+
+# --- a stale delta (a crash between a full rebuild's rename and the delta's removal),
+# then a malformed one: through the NSS module (nss_wrapper + getent) ---------------
+login ag03 || { cat "$T/login-ag03.out"; fail "ag03's first login"; }
+cp -p "$T/state/nss.index.delta" "$T/old.delta"
+"$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex"
+cp -p "$T/old.delta" "$T/state/nss.index.delta"
+check 4 || { cat "$T/check.out"; fail "stale delta: not ignored by the checker"; }
+$NWC getent passwd ag03 > "$T/getent.out" || fail "stale delta: ag03 (in the base now) does not resolve"
+$NWC getent group ag-team > "$T/getent.out" || fail "stale delta: ag-team does not resolve"
+assert_contains "$T/getent.out" "ag00,ag01,ag02,ag03" "stale delta: the group lists each member once"
+login ag04 || { cat "$T/login-ag04.out"; fail "a first login over a stale delta"; }
+check 5 || { cat "$T/check.out"; fail "a first login over a stale delta"; }
+$NWC getent group ag-team > "$T/getent.out" || fail "ag-team does not resolve"
+assert_contains "$T/getent.out" "ag00,ag01,ag02,ag03,ag04" "the new delta's member joins the group"
+pass "a stale delta is ignored (checker, getent); the next first login replaces it ($(cat "$T/check.out"))"
+head -c 200 "$T/state/nss.index.delta" > "$T/trunc" && cat "$T/trunc" > "$T/state/nss.index.delta"
+if $NWC AUTHGEAR_TEST_LOG="$T/nss.log" getent passwd ag04 > /dev/null; then fail "a truncated delta was answered from"; fi
+assert_contains "$T/nss.log" "nss.index.delta: truncated" "the NSS module logs the truncated delta"
+if check; then fail "the checker did not see the truncated delta"; fi
+"$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex over a truncated delta"
+check 5 || { cat "$T/check.out"; fail "a truncated delta: not repaired"; }
+$NWC getent passwd ag04 > /dev/null || fail "ag04 does not resolve after the repair"
+pass "a truncated delta: getent answers UNAVAIL with the reason logged (fail closed, as for the index); reindex rebuilds ($(cat "$T/check.out"))"
 
 # --- 200 concurrent logins of 50 users ----------------------------------------------
 mkdir -p "$T/conc"

@@ -589,8 +589,14 @@ static void mark_superseded(const char *dir, const struct ag_log *log)
 
 enum ag_err ag_index_install(const char *dir, const void *data, size_t len, const struct ag_log *log)
 {
+	char delta[PATH_MAX];
+	enum ag_err err;
+
 	mark_superseded(dir, log);
-	return ag_file_write_atomic(dir, AG_INDEX_FILE, data, len, 0644, log);
+	err = ag_file_write_atomic(dir, AG_INDEX_FILE, data, len, 0644, log);
+	if (err == AG_OK && snprintf(delta, sizeof delta, "%s/" AG_INDEX_DELTA_FILE, dir) < (int)sizeof delta)
+		unlink(delta); /* another index's */
+	return err;
 }
 
 #define PENDING_FILE "." AG_INDEX_FILE ".new"

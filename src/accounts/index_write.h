@@ -70,7 +70,7 @@ enum ag_err ag_index_build_delta(const struct ag_index_input *in, const struct a
 				 const struct ag_log *log, void **out, size_t *len);
 
 /* Replace dir/nss.index with data (0644): mark the current file superseded,
- * then write the new one atomically. */
+ * then write the new one atomically, and remove a delta (nss.index.delta). */
 enum ag_err ag_index_install(const char *dir, const void *data, size_t len, const struct ag_log *log);
 
 /* The same in two steps, for the store's critical section: prepare writes

@@ -1,6 +1,8 @@
 /* Fuzz target: the NSS index reader (index_read.c), which runs inside every
  * process that looks a user up. Whatever the bytes, every lookup must end,
- * read nothing outside the file, and fill only the caller's buffer. */
+ * read nothing outside the file, and fill only the caller's buffer. An
+ * input longer than its header's file_size carries a delta after the base
+ * (nss.index.delta): the lookups then run over both. */
 #include "config.h"
 
 #include <stddef.h>
@@ -90,20 +92,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char small[24], big[4096];
 	struct ag_index ix;
-	void *copy;
+	size_t base = size, dsize = 0;
+	void *copy, *delta = NULL;
+	uint64_t claimed;
 
 	if (size > AG_INDEX_SIZE_MAX)
 		return 0;
+	if (size >= offsetof(struct ag_index_header, file_size) + sizeof claimed) {
+		memcpy(&claimed, data + offsetof(struct ag_index_header, file_size), sizeof claimed);
+		if (claimed >= AG_INDEX_HEADER_V1_SIZE && claimed < size) {
+			base = (size_t)claimed;
+			dsize = size - base;
+		}
+	}
 	/* mmap gives page alignment; give the reader the same. */
-	copy = aligned_alloc(8, (size + 7) & ~(size_t)7);
-	if (!copy)
-		return 0;
-	memcpy(copy, data, size);
-	if (ag_index_open(copy, size, &ix, NULL)) {
+	copy = aligned_alloc(8, (base + 7) & ~(size_t)7);
+	delta = aligned_alloc(8, (dsize + 8) & ~(size_t)7);
+	if (!copy || !delta)
+		goto out;
+	memcpy(copy, data, base);
+	memcpy(delta, data + base, dsize);
+	if (ag_index_open(copy, base, &ix, NULL)) {
+		if (dsize)
+			(void)ag_index_attach_delta(&ix, delta, dsize, NULL);
 		lookups(&ix, big, sizeof big);
 		lookups(&ix, small, sizeof small); /* ERANGE paths */
 		lookups(&ix, small + 1, sizeof small - 1); /* misaligned buffer */
 	}
+out:
 	free(copy);
+	free(delta);
 	return 0;
 }
