@@ -4,7 +4,7 @@
 # users in the store: the CPU (user+sys) and peak RSS of a repeat
 # password login of one user (authgear-pam login: the module's code path)
 # against the bundled test IdP (rate limits off), the CPU of a first login
-# (a new user: the NSS index is rebuilt), `authgear-pam reindex`; and
+# (a new user: a small delta next to the NSS index, nss.index.delta), `authgear-pam reindex`; and
 # `authgear-pam import` of 100,000 pins into an empty store. Medians of
 # RUNS (default 5). Prints a table and the ratios to the empty store. Not a
 # test: it prints numbers. Needs root (the store is root-only). A login needs
