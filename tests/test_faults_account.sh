@@ -123,7 +123,12 @@ prepare() {
 }
 
 # --- 500, 502, 503 at each request of each mode --------------------------------------
-n=0
+# The mode-scenario-step rows the matrix lists (tests/faults/README.md); the
+# steps found below must be exactly these.
+ROWS_WANT="refresh-expired-discovery refresh-expired-token refresh-expired-jwks resolver-live-resolver
+resolver-expired-discovery resolver-expired-token resolver-expired-jwks resolver-expired-resolver
+jwt-live-discovery jwt-live-jwks jwt-expired-discovery jwt-expired-token jwt-expired-jwks"
+n=0 ran=
 for spec in refresh:frank:expired resolver:frank:live resolver:frank:expired jwt:carol:live jwt:carol:expired; do
 	IFS=: read -r mode user scen <<< "$spec"
 	# the requests a healthy check of this kind makes, the caches gone
@@ -135,6 +140,7 @@ for spec in refresh:frank:expired resolver:frank:live resolver:frank:expired jwt
 	[ -n "$steps" ] || fail "$mode-$scen: a check with no caches made no request"
 	echo "($mode, $scen access token: $steps)"
 	for path in $steps; do
+		ran="$ran $mode-$scen-$(step_name "$path")"
 		for status in 500 502 503; do
 			c=$mode-$scen-$(step_name "$path")-$status
 			prepare "$user" "$scen" "$path"
@@ -156,13 +162,13 @@ for spec in refresh:frank:expired resolver:frank:live resolver:frank:expired jwt
 		done
 	done
 done
-[ $n -ge 30 ] || fail "only $n 5xx rows ran"
+[ "${ran# }" = "$(echo $ROWS_WANT)" ] || fail "the steps found ($ran) are not the matrix's rows ($ROWS_WANT)"
+[ $n = 39 ] || fail "$n 5xx rows ran, want 39 (13 steps, 3 statuses)"
 pass "5xx at an account check: $n rows"
 
 # --- an expired certificate at an account check ----------------------------------------
-for spec in refresh:frank:expired resolver:frank:live jwt:carol:expired; do
-	IFS=: read -r mode user scen <<< "$spec"
-	c=$mode-tls-expired
+for spec in refresh-tls-expired:refresh:frank:expired resolver-tls-expired:resolver:frank:live jwt-tls-expired:jwt:carol:expired; do
+	IFS=: read -r c mode user scen <<< "$spec"
 	prepare "$user" "$scen" none
 	state_snapshot before
 	hook POST /faults/tls '{"cert":"expired"}' >/dev/null
