@@ -284,3 +284,26 @@ sshd_stop() {
 }
 RUN_SSHD_PRIVATE=
 private_run_sshd_once() { [ -n "$RUN_SSHD_PRIVATE" ] || { private_run_sshd; RUN_SSHD_PRIVATE=1; }; }
+
+# --- what a fault or an attack must not change --------------------------------
+# state_snapshot NAME [STATE_DIR]: $T/snap.NAME: the store's accounts, token
+# cache and sessions (users without last_factor, which the matrix tests
+# forget before each run; not the throttle's failure rows, which a refused
+# attempt adds by design) and every other file under STATE_DIR ($T/state)
+# byte for byte (nss.index, the discovery and JWKS caches).
+state_snapshot() {
+	local st=${2:-$T/state} t
+	for t in meta "id, name, sub, uid, bound_at, last_login FROM users" groups memberships roles tokens sessions; do
+		case $t in *FROM*) ;; *) t="* FROM $t" ;; esac
+		echo "== $t"; sqlite3 -readonly "$st/private/accounts.db" "SELECT $t ORDER BY 1"
+	done > "$T/snap.$1"
+	(cd "$st" && find . -type f ! -name 'accounts.db*' ! -name '*.lock' -print0 | sort -z | xargs -0 sha256sum) >> "$T/snap.$1"
+}
+# expect_state_unchanged CASE [STATE_DIR]: the store passes quick_check and
+# a snapshot now equals $T/snap.before.
+expect_state_unchanged() {
+	local st=${2:-$T/state}
+	[ "$(sqlite3 -readonly "$st/private/accounts.db" 'PRAGMA quick_check')" = ok ] || fail "$1: store quick_check failed"
+	state_snapshot after "$st"
+	diff -u "$T/snap.before" "$T/snap.after" || fail "$1: state_dir changed"
+}

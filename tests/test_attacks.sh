@@ -43,22 +43,6 @@ run() {
 		AUTHGEAR_TEST_LOG="$T/$c.log" "$DRIVER" "$svc" "$user" "$ops" "$@" > "$T/$c.out" 2>"$T/$c.err"
 	touch "$T/$c.log"
 }
-# What an attack must not change: the store's accounts and token cache (not
-# the throttle's failure rows, which a refused attempt adds by design), the
-# NSS index and the discovery and JWKS caches, byte for byte.
-snapshot() {
-	# (users without last_factor, which run() forgets before each case)
-	for t in meta "id, name, sub, uid, bound_at, last_login FROM users" groups memberships roles tokens sessions; do
-		case $t in *FROM*) ;; *) t="* FROM $t" ;; esac
-		echo "== $t"; sqlite3 -readonly "$DB" "SELECT $t ORDER BY 1"
-	done > "$T/snap.$1"
-	(cd "$T/state" && find . -type f ! -name 'accounts.db*' ! -name '*.lock' -print0 | sort -z | xargs -0 sha256sum) >> "$T/snap.$1"
-}
-unchanged() {
-	[ "$(sqlite3 -readonly "$DB" 'PRAGMA quick_check')" = ok ] || fail "$1: store quick_check failed"
-	snapshot after
-	diff -u "$T/snap.before" "$T/snap.after" || fail "$1: state_dir changed"
-}
 # deny CASE RC LINE REASON: the case's transcript ends with rc=RC, has the
 # error LINE (unless empty), the log has REASON, state_dir unchanged.
 deny() {
@@ -66,7 +50,7 @@ deny() {
 	grep -q "^rc=$rc " "$T/$c.out" || { cat "$T/$c.out" "$T/$c.log"; fail "$c: want rc=$rc"; }
 	[ -z "$line" ] || grep -qxF "error: $line" "$T/$c.out" || { cat "$T/$c.out"; fail "$c: want the line '$line'"; }
 	grep -qF -- "$reason" "$T/$c.log" || { cat "$T/$c.log"; fail "$c: log lacks '$reason'"; }
-	unchanged "$c"
+	expect_state_unchanged "$c"
 	pass "$c: rc=$rc${line:+ '$line'}; log: $reason; state_dir unchanged"
 }
 UNVERIFIED="Sign-in failed: the sign-in service's answer could not be verified."
@@ -80,7 +64,7 @@ run warm-bob ag bob authenticate,acct_mgmt "$(password bob)" "$(totp bob)"
 grep -q '^rc=0 ' "$T/warm-bob.out" || { cat "$T/warm-bob.out" "$T/warm-bob.log"; fail "bob's first login"; }
 SUB_ALICE=$(sub_of alice) SUB_BOB=$(sub_of bob)
 [ "$(sqlite3 -readonly "$DB" "SELECT count(*) FROM tokens")" = 2 ] || fail "want two token rows after the warm-up"
-snapshot before
+state_snapshot before
 
 # --- username injection through PAM_USER, at every entry point ----------------------
 # The pattern dev-* would take a name the grammar let through: none of these
@@ -101,7 +85,7 @@ for name in "alice"$'\n' "dev-x"$'\n'"root" "../root" "dev-../root" "-oProxyComm
 	done
 done
 [ "$(requests)" = 0 ] || fail "a hostile PAM_USER reached the IdP"
-unchanged user-inject
+expect_state_unchanged user-inject
 pass "user-inject: $i hostile PAM_USER names (newline, ../root, -oProxyCommand=, 300 bytes, confusables, zero-width, ':') at authenticate, acct_mgmt and open_session: no prompt, zero requests, reason logged, state_dir unchanged"
 
 # --- username injection through the CLI ------------------------------------------
@@ -124,7 +108,7 @@ mkdir "$T/state/private/check-x"
 "$CLI" forget --config "$T/c.conf" -- "x/../../../escape" > "$T/cli-inject-slash.out" 2>&1 && fail "forget x/../../../escape succeeded"
 [ ! -e "$T/escape.lock" ] || fail "cli-inject-slash: forget created $T/escape.lock outside state_dir"
 rmdir "$T/state/private/check-x"
-unchanged cli-inject
+expect_state_unchanged cli-inject
 pass "cli-inject: $i hostile names at forget, pin, status and check-account: exit non-zero with the reason, zero requests, state_dir unchanged"
 
 # --- username injection through the configuration ------------------------------
@@ -197,7 +181,7 @@ hook POST /tokens/clear >/dev/null
 grep -q '^rc=\(7\|9\) ' "$T/roles-100k.out" || { cat "$T/roles-100k.out"; fail "roles-100k: want a denial"; }
 grep -qF "too long" "$T/roles-100k.log" || grep -qF "over the body limit" "$T/roles-100k.log" ||
 	{ cat "$T/roles-100k.log"; fail "roles-100k: no size reason logged"; }
-unchanged roles-100k
+expect_state_unchanged roles-100k
 pass "roles-100k: a roles claim of 100,000 entries refused by size; state_dir unchanged"
 # Roles the IdP names but [roles] does not map never become Unix groups,
 # however privileged their names: alice signs in with her mapped groups only.
@@ -213,7 +197,7 @@ for g in sudo root wheel adm shadow disk docker; do
 done
 case " $got" in *" authgear-admins "*) ;; *) fail "roles-unmapped: alice lost her mapped group ($got)" ;; esac
 pass "roles-unmapped: roles sudo, root, wheel, adm, shadow, disk, docker mapped to nothing: alice's groups are $got"
-snapshot before
+state_snapshot before
 
 # --- PAM_USER changed between authenticate and acct_mgmt / open_session ---------------
 # bob has a fresh token cache: a check of bob alone would pass. After alice
@@ -230,7 +214,7 @@ for op in acct_mgmt open_session; do
 	[ "$(sqlite3 -readonly "$DB" "SELECT count(*) FROM sessions")" = 0 ] || fail "$c: a session was recorded"
 	pass "$c: authenticate as alice, PAM_USER set to bob, $op refused with the reason logged; bob's cache untouched, no session"
 done
-snapshot before
+state_snapshot before
 
 # --- a cache row swapped for another user's (sub mismatch) ------------------------------
 # alice's row carries bob's refresh token and sub; outside the cache window
@@ -249,7 +233,7 @@ diff -u "$T/bob.before" "$T/bob.now" || fail "cache-swap: bob's token cache chan
 pass "cache-swap: alice's cache row with bob's token and sub: denied ('another sub'), bindings and bob's row untouched"
 run cache-swap-relogin ag alice authenticate,acct_mgmt "$PW" 1 "$(totp alice)"
 grep -q '^rc=0 ' "$T/cache-swap-relogin.out" || { cat "$T/cache-swap-relogin.out" "$T/cache-swap-relogin.log"; fail "alice's login after the swap"; }
-snapshot before
+state_snapshot before
 
 # --- symlinks planted at every store, index and cache path ------------------------------
 # Each path replaced by a symlink to a decoy: the login is refused or the
@@ -283,7 +267,7 @@ done
 for p in private-accounts-db private-accounts-db-wal private; do
 	grep -qx "symlink-$p: refused" "$T/symlink.results" || { cat "$T/symlink.results"; fail "symlink-$p: want a refusal"; }
 done
-snapshot before
+state_snapshot before
 
 # --- a world-writable configuration; an issuer over plain http ---------------------------
 cp "$T/c.conf" "$T/ww.conf"; chmod 0666 "$T/ww.conf"
@@ -322,3 +306,36 @@ deny skip-2fa-amr 7 "" "second factor required but not proven"
 # --- no secret in any log or under state_dir -------------------------------------------
 if grep -rqF -- "$PW" "$T"/*.log "$T/state"; then fail "the password leaked into a log or state_dir"; fi
 pass "no password in the logs or under state_dir"
+
+# --- a replayed device code (RFC 8628) ---------------------------------------------------
+# The device IdP (the last part: the other IdP is stopped) and a state_dir of
+# its own. alice signs in once by device code; then the IdP's device
+# authorization answers that redeemed device_code again (replay_device_code):
+# the module's poll with it is refused by the IdP (invalid_grant), the login
+# is refused with the reason logged, and nothing is written.
+idp_stop_current
+idp_start "$T/idp-device" --device
+hook POST /device/config '{"interval":1,"user_code":"WDJB-MJHT"}' >/dev/null
+write_config "$T/dev.conf" "users = alice" "methods = device" "timeout = 10" "max_attempts_per_minute = 1000"
+sed -i "s|^client_id = .*|client_id = pam_authgear_device|; s|^state_dir = .*|state_dir = $T/dstate|" "$T/dev.conf"
+pam_service dev "auth required $MODULE config=$T/dev.conf debug"
+DB="$T/dstate/private/accounts.db"
+dc_hashes() { hook GET "/requests?path=/oauth2/token" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log([...new Set(JSON.parse(s).map(r=>r.device_code_sha256).filter(Boolean))].join(" ")))'; }
+hook POST /counters/reset >/dev/null
+( for _ in $(seq 300); do [ "$(counter /oauth2/token)" -ge 1 ] && break; sleep 0.2; done
+  hook POST /device/approve '{"user_code":"WDJB-MJHT","username":"alice"}' > /dev/null ) &
+run device-first dev alice authenticate ""
+wait $!
+grep -q '^rc=0 ' "$T/device-first.out" || { cat "$T/device-first.out" "$T/device-first.log"; fail "device-first: alice's device login"; }
+FIRST_DC=$(dc_hashes)
+[ -n "$FIRST_DC" ] || fail "device-first: no device_code poll seen"
+state_snapshot before "$T/dstate"
+hook POST /device/config '{"replay_device_code":true}' >/dev/null
+hook POST /counters/reset >/dev/null
+run device-code-replay dev alice authenticate ""
+[ "$(dc_hashes)" = "$FIRST_DC" ] || fail "device-code-replay: the poll did not carry the redeemed device_code"
+grep -q '^rc=0 ' "$T/device-code-replay.out" && { cat "$T/device-code-replay.out"; fail "device-code-replay: signed in with a redeemed device code"; }
+grep -q '^rc=7 ' "$T/device-code-replay.out" || { cat "$T/device-code-replay.out" "$T/device-code-replay.log"; fail "device-code-replay: want rc=7"; }
+grep -qF "invalid_grant" "$T/device-code-replay.log" || { cat "$T/device-code-replay.log"; fail "device-code-replay: the reason is not logged"; }
+expect_state_unchanged device-code-replay "$T/dstate"
+pass "device-code-replay: a redeemed device_code polled again: refused by the IdP (invalid_grant), rc=7, logged; state_dir unchanged"

@@ -52,20 +52,6 @@ run() {
 }
 
 DB="$T/state/private/accounts.db"
-# What must not change under an IdP fault: the store's accounts (not the
-# throttle's failure rows, which a failed attempt adds by design), the
-# NSS index and the discovery and JWKS caches, byte for byte.
-snapshot() {
-	for t in meta users groups memberships roles; do
-		echo "== $t"; sqlite3 -readonly "$DB" "SELECT * FROM $t ORDER BY 1"
-	done > "$T/snap.$1"
-	(cd "$T/state" && find . -type f ! -name 'accounts.db*' ! -name '*.lock' -print0 | sort -z | xargs -0 sha256sum) >> "$T/snap.$1"
-}
-expect_state_unchanged() {
-	[ "$(sqlite3 -readonly "$DB" 'PRAGMA quick_check')" = ok ] || fail "$1: store quick_check failed"
-	snapshot after
-	diff -u "$T/snap.before" "$T/snap.after" || fail "$1: state_dir changed"
-}
 local_login() {
 	run "$1-local" faultlocal local-secret-1
 	grep -q '^rc=0 ' "$T/$1-local.out" || { cat "$T/$1-local.out" "$T/$1-local.log"; fail "$1: the local user did not sign in"; }
@@ -101,7 +87,7 @@ cp -a "$T/state/private/discovery.json" "$T/cache-copy/"
 JWKS_CACHE=$(cd "$T/state/private" && ls | grep -i jwks | head -1)
 [ -n "$JWKS_CACHE" ] || { ls -la "$T/state/private"; fail "no JWKS cache after a login"; }
 cp -a "$T/state/private/$JWKS_CACHE" "$T/cache-copy/"
-snapshot before
+state_snapshot before
 
 SERVER="The sign-in service failed; try again later."
 ODD="The sign-in service answered unexpectedly; ask your administrator."
@@ -116,16 +102,16 @@ INPUT=/api/v1/authentication_flows/states/input
 # discovery and JWKS: their caches removed, so the login must fetch them; a
 # failed fetch must not leave a cache behind (restored after the row).
 rm "$T/state/private/discovery.json"
-snapshot before
+state_snapshot before
 fault '{"path":"/.well-known/openid-configuration","type":"http500"}'
 row discovery-500 "$SERVER" 9 "server error 500"
 cp -a "$T/cache-copy/discovery.json" "$T/state/private/"
 rm "$T/state/private/$JWKS_CACHE"
-snapshot before
+state_snapshot before
 fault '{"path":"/oauth2/jwks","type":"status","status":503}'
 row jwks-503 "$SERVER" 9 "server error 503"
 cp -a "$T/cache-copy/$JWKS_CACHE" "$T/state/private/"
-snapshot before
+state_snapshot before
 fault '{"path":"/oauth2/authorize","type":"status","status":502}'
 row authorize-502 "$SERVER" 9 "502"
 fault '{"path":"'$FLOW'","type":"status","status":502}'
@@ -175,21 +161,62 @@ grep -q '^rc=0 ' "$T/clock-behind-10min.out" || { cat "$T/clock-behind-10min.out
 [ "$(sqlite3 -readonly "$DB" 'PRAGMA quick_check')" = ok ] || fail "clock-behind-10min: quick_check"
 local_login clock-behind-10min
 pass "clock-behind-10min: the login succeeds; the local user signs in"
-snapshot before
+state_snapshot before
 
 # --- discovery that changes its issuer; a host name that does not resolve --------------
 rm "$T/state/private/discovery.json"
-snapshot before
+state_snapshot before
 fault '{"path":"/.well-known/openid-configuration","type":"wrong_issuer"}'
 row discovery-issuer-changed "$ODD" 9 "issuer"
 cp -a "$T/cache-copy/discovery.json" "$T/state/private/"
-snapshot before
+state_snapshot before
 # DNS failure: the issuer's host name does not resolve (.invalid, RFC 6761).
 cp "$T/c.conf" "$T/c.conf.saved"
 sed -i "s|^issuer = https://127.0.0.1:|issuer = https://idp.invalid:|" "$T/c.conf"
 row dns-failure "$UNREACH" 9 "Could not resolve host"
 cp "$T/c.conf.saved" "$T/c.conf"
-snapshot before
+state_snapshot before
+
+# --- JWKS rotation inside one login -------------------------------------------------
+# The cached JWKS (fetched over a minute ago, so a kid miss may refetch)
+# lacks the key that signs this login's ID token: one refetch, then the
+# login goes on. A kid in neither the cached nor the refetched JWKS: one
+# refetch, then refused. Only jwks.json may change (the refetch rewrites it).
+backdate_jwks() { node -e 'const f=process.argv[1],j=require(f);j.fetched_at-=120;require("fs").writeFileSync(f,JSON.stringify(j))' "$T/state/private/$JWKS_CACHE"; }
+no_jwks() { grep -v " ./private/$JWKS_CACHE\$" "$1"; }
+jwks_row_state() {
+	[ "$(sqlite3 -readonly "$DB" 'PRAGMA quick_check')" = ok ] || fail "$1: store quick_check failed"
+	state_snapshot after
+	diff -u <(no_jwks "$T/snap.before") <(no_jwks "$T/snap.after") || fail "$1: state_dir changed (beyond jwks.json)"
+	[ "$(counter /oauth2/jwks)" = 1 ] || fail "$1: want exactly one JWKS refetch, saw $(counter /oauth2/jwks)"
+}
+backdate_jwks
+hook POST /keys/rotate '{}' >/dev/null
+NEW_KID=$(hook GET /keys | jget signing_kid)
+grep -qF "$NEW_KID" "$T/state/private/$JWKS_CACHE" && fail "jwks-rotation: the cached JWKS has the new kid already"
+hook POST /counters/reset >/dev/null
+run jwks-rotation alice "$PW" 1 "$(totp alice)"
+grep -q '^rc=0 ' "$T/jwks-rotation.out" || { cat "$T/jwks-rotation.out" "$T/jwks-rotation.log"; fail "jwks-rotation: want a successful login"; }
+grep -qF "jwks: refetched after an unknown kid (" "$T/jwks-rotation.log" || { cat "$T/jwks-rotation.log"; fail "jwks-rotation: the refetch is not logged"; }
+grep -qF "$NEW_KID" "$T/state/private/$JWKS_CACHE" || fail "jwks-rotation: the new kid is not in the cached JWKS"
+[ "$(counter /oauth2/jwks)" = 1 ] || fail "jwks-rotation: want exactly one JWKS refetch, saw $(counter /oauth2/jwks)"
+[ "$(sqlite3 -readonly "$DB" 'PRAGMA quick_check')" = ok ] || fail "jwks-rotation: store quick_check failed"
+local_login jwks-rotation
+pass "jwks-rotation: the ID token's kid not in the cached JWKS: one refetch, signed in; the local user signs in"
+backdate_jwks
+state_snapshot before
+hook POST /counters/reset >/dev/null
+hook POST /tokens/next-id-token '{"key":"fresh","kid":"kid-in-neither-jwks"}' >/dev/null
+run jwks-unknown-kid alice "$PW" 1 "$(totp alice)"
+hook POST /tokens/clear >/dev/null
+grep -q '^rc=7 ' "$T/jwks-unknown-kid.out" || { cat "$T/jwks-unknown-kid.out" "$T/jwks-unknown-kid.log"; fail "jwks-unknown-kid: want rc=7"; }
+[ "$(grep -c '^error: ' "$T/jwks-unknown-kid.out")" = 1 ] && grep -qxF "error: $UNVERIFIED" "$T/jwks-unknown-kid.out" ||
+	{ cat "$T/jwks-unknown-kid.out"; fail "jwks-unknown-kid: want the one line '$UNVERIFIED'"; }
+grep -qF "kid kid-in-neither-jwks not in JWKS" "$T/jwks-unknown-kid.log" || { cat "$T/jwks-unknown-kid.log"; fail "jwks-unknown-kid: reason"; }
+jwks_row_state jwks-unknown-kid
+local_login jwks-unknown-kid
+pass "jwks-unknown-kid: a kid in neither JWKS: one refetch, then refused (rc=7, '$UNVERIFIED'); state unchanged but jwks.json; the local user signs in"
+state_snapshot before
 
 # --- the IdP down: connection refused ------------------------------------------------
 "$IDP_DIR/stop.sh" "$T/idp" >/dev/null

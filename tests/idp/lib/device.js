@@ -20,6 +20,10 @@ export const DEFAULT_DEVICE = {
   // A third-party issuer's amr for every approval (e.g. ["password","otp"]):
   // non-RFC 8176 values, as some issuers send; null: Authgear's values.
   amr: null,
+  // true: the next device authorization answers the device_code of the one
+  // before it (a replayed device code: redeemed already, when that login
+  // finished), then this switches itself off
+  replay_device_code: false,
 };
 
 export class Device {
@@ -28,6 +32,7 @@ export class Device {
     this.cfg = { ...DEFAULT_DEVICE };
     this.polls = new Map(); // sha256(device_code) -> { last, interval }
     this.pins = new Map(); // pinned normalised user code -> real normalised user code
+    this.lastDeviceCode = null; // the last device_code answered (replay_device_code)
   }
 
   set(patch) {
@@ -44,6 +49,11 @@ export class Device {
       await next();
       const b = ctx.body;
       if (ctx.status !== 200 || !b || !b.device_code) return undefined;
+      if (this.cfg.replay_device_code && this.lastDeviceCode) {
+        b.device_code = this.lastDeviceCode;
+        this.cfg.replay_device_code = false;
+      }
+      this.lastDeviceCode = b.device_code;
       b.interval = this.cfg.interval;
       this.polls.set(sha256hex(b.device_code), { last: null, interval: this.cfg.interval });
       if (this.cfg.user_code) {

@@ -98,3 +98,14 @@ test('a third-party issuer mode: device config amr sets non-RFC 8176 values for 
     await idp.hook('POST', '/device/config', { amr: null });
   }
 });
+
+test('replay_device_code: the next authorization answers the previous device_code, once', async () => {
+  await idp.hook('POST', '/device/config', { interval: 1 });
+  const first = (await authorizeDevice()).json;
+  await idp.hook('POST', '/device/config', { replay_device_code: true });
+  const replayed = (await authorizeDevice()).json;
+  assert.equal(replayed.device_code, first.device_code);
+  assert.notEqual(replayed.user_code, first.user_code);
+  assert.equal((await idp.hook('GET', '/device')).config.replay_device_code, false, 'switched itself off');
+  assert.notEqual((await authorizeDevice()).json.device_code, first.device_code);
+});
