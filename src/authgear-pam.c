@@ -20,6 +20,7 @@
 #include "base/conf.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "common/names.h"
 #include "common/uid.h"
 #include "login/conv.h"
 #include "accounts/sessions.h"
@@ -53,8 +54,10 @@ static const char usage_text[] =
 	"\n"
 	"  login [--config FILE] [--device] USER\n"
 	"        Sign USER in with password and second factor exactly as the PAM\n"
-	"        module does, from this terminal and without PAM, printing each step\n"
-	"        and its duration (never a secret). Exits 0 when the login succeeds.\n"
+	"        module does (so USER must resolve through NSS, 'getent passwd USER',\n"
+	"        or nothing is sent), from this terminal and without PAM, printing\n"
+	"        each step and its duration (never a secret). Exits 0 when the login\n"
+	"        succeeds.\n"
 	"        A successful login is a real one: it binds USER to the Authgear\n"
 	"        account and gives USER its UID for good ('forget USER' undoes it).\n"
 	"        --device: the device-code login instead (URL, code and QR code to\n"
@@ -129,6 +132,22 @@ static int usage_error(const char *msg)
 {
 	fprintf(stderr, "authgear-pam: %s\nTry 'authgear-pam --help'.\n", msg);
 	return EXIT_USAGE;
+}
+
+/* Whether user, given on the command line, is a Unix name pam_authgear
+ * could ever handle; says so in one line when not. Checked before anything
+ * else so no lock, store or request ever sees it, and escaped: a newline or
+ * a terminal escape in it must not reach the output raw. */
+static bool user_arg_ok(const char *cmd, const char *user)
+{
+	char shown[4 * AG_NAME_MAX + 8];
+
+	if (ag_name_valid(user))
+		return true;
+	ag_text_escape(user, shown, sizeof shown);
+	fprintf(stderr, "authgear-pam %s: '%s' is not a valid user name (lower case [a-z_][a-z0-9_.-]*, at most %d "
+			"bytes)\n", cmd, shown, AG_NAME_MAX);
+	return false;
 }
 
 /* What a command accepts: --config FILE (unless no_config), at most one
@@ -303,6 +322,8 @@ static int cmd_login(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	if (!user_arg_ok("login", o.args[0]))
+		return EXIT_FAILURE;
 	err = ag_config_load(o.config_path, AG_CONFIG_LENIENT, &log, &cfg, why, sizeof why);
 	if (err != AG_OK)
 		return EXIT_FAILURE;
@@ -403,6 +424,9 @@ static int admin_open(int argc, char **argv, const char *cmd, int n_args, struct
 	config_path = o.config_path;
 	a->args = o.args;
 	a->clear = o.flag_set;
+	/* every command with arguments but import names a USER first */
+	if (n_args > 0 && strcmp(cmd, "import") != 0 && !user_arg_ok(cmd, a->args[0]))
+		return EXIT_FAILURE;
 	if (geteuid() != 0) {
 		fprintf(stderr, "authgear-pam %s: must run as root (the store is root's)\n", cmd);
 		return EXIT_FAILURE;
@@ -638,13 +662,14 @@ static int cmd_pin(int argc, char **argv)
 	struct admin a;
 	enum ag_err err;
 	uint32_t uid;
-	char why[512] = "";
+	char why[512] = "", shown[64];
 	int rc = admin_open(argc, argv, "pin", 2, &a);
 
 	if (rc >= 0)
 		return rc;
 	if (!ag_id_parse(a.args[1], &uid)) {
-		fprintf(stderr, "authgear-pam pin: '%s' is not a UID from %u to %u (not %u)\n", a.args[1],
+		ag_text_escape(a.args[1], shown, sizeof shown);
+		fprintf(stderr, "authgear-pam pin: '%s' is not a UID from %u to %u (not %u)\n", shown,
 			AG_UID_MIN_ALLOWED, AG_UID_MAX_ALLOWED, AG_UID_NOBODY);
 		return admin_close(&a, false);
 	}

@@ -215,35 +215,20 @@ PAMD
 	mount --bind "$T/pam.d" /etc/pam.d
 }
 
-# sshd_lab_world SERVICE: what an Authgear user's first SSH login needs,
-# as overlays: libnss_authgear.so.2 in the system library directory
-# ($LIBDIR), /etc/pam.d/SERVICE (the shipped pam.d/sshd auth line with
-# $T/c.conf, pam_unix's account stack, pam_mkhomedir), a private /var/lib
-# (state_dir /var/lib/authgear: the NSS module's default) and an
-# nsswitch.conf with authgear. Extra /etc files to bind: ETC_BIND (names).
+# sshd_lab_world SERVICE: what an Authgear user's first SSH login needs
+# (sshd_lab_world_pam) with /etc/pam.d/SERVICE the shipped pam.d/sshd auth
+# line with $T/c.conf (lab_auth_line), pam_unix's account stack and
+# pam_mkhomedir. Extra /etc files to bind: ETC_BIND (names).
 sshd_lab_world() {
-	local auth_line f
-	LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
-	mkdir -p "$T/ov/lib" "$T/ov/pamd" "$T/ov/varlib" "$T/home"
-	cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
-	auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") \
-		|| fail "pam.d/sshd has no pam_authgear line"
 	{
-		echo "$auth_line" | sed "s|pam_authgear.so|$MODULE config=$T/c.conf debug|"
+		lab_auth_line
 		echo "auth     required    pam_unix.so"
 		echo "account  required    pam_unix.so"
 		echo "session  optional    pam_mkhomedir.so umask=0077"
 		echo "session  required    pam_unix.so"
 		echo "password required    pam_deny.so"
-	} > "$T/ov/pamd/$1"
-	sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
-		/etc/nsswitch.conf > "$T/nsswitch.conf"
-	lab_overlay "$LIBDIR" "$T/ov/lib"
-	lab_overlay /etc/pam.d "$T/ov/pamd"
-	lab_overlay /var/lib "$T/ov/varlib"
-	for f in nsswitch.conf ${ETC_BIND:-}; do mount --bind "$T/$f" "/etc/$f" || fail "bind /etc/$f"; done
-	[ -e "$LIBDIR/libnss_authgear.so.2" ] && [ -e "/etc/pam.d/$1" ] || fail "overlays"
-	unset AUTHGEAR_NSS_INDEX
+	} > "$T/$1.pam"
+	sshd_lab_world_pam "$1" "$T/$1.pam"
 }
 # lab_overlay DIR UPPER: DIR shows UPPER's files over its own.
 lab_overlay() {
@@ -306,4 +291,41 @@ expect_state_unchanged() {
 	[ "$(sqlite3 -readonly "$st/private/accounts.db" 'PRAGMA quick_check')" = ok ] || fail "$1: store quick_check failed"
 	state_snapshot after "$st"
 	diff -u "$T/snap.before" "$T/snap.after" || fail "$1: state_dir changed"
+}
+
+# lab_auth_line: the auth line of the shipped pam.d/sshd, pam_authgear.so
+# with $T/c.conf and debug (fails the test when pam.d/sshd has none).
+lab_auth_line() {
+	local line
+	line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") || fail "pam.d/sshd has no pam_authgear line"
+	echo "$line" | sed "s|pam_authgear.so|$MODULE config=$T/c.conf debug|"
+}
+
+# sshd_lab_world_pam SERVICE PAMFILE: what an Authgear user's SSH login
+# needs, as overlays in this test's private mount namespace (unmounted at
+# exit): libnss_authgear.so.2 in the system library directory ($LIBDIR),
+# PAMFILE as /etc/pam.d/SERVICE, a private /var/lib (state_dir
+# /var/lib/authgear: the NSS module's default) and an nsswitch.conf with
+# authgear. Extra /etc files to bind: ETC_BIND (names).
+sshd_lab_world_pam() {
+	local f
+	LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
+	mkdir -p "$T/ov/lib" "$T/ov/pamd" "$T/ov/varlib" "$T/home"
+	cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
+	cp "$2" "$T/ov/pamd/$1"
+	sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
+		/etc/nsswitch.conf > "$T/nsswitch.conf"
+	case " $CLEANUP_HOOKS " in *" lab_unmount "*) ;; *) CLEANUP_HOOKS="$CLEANUP_HOOKS lab_unmount" ;; esac
+	lab_overlay "$LIBDIR" "$T/ov/lib"
+	lab_overlay /etc/pam.d "$T/ov/pamd"
+	lab_overlay /var/lib "$T/ov/varlib"
+	for f in nsswitch.conf ${ETC_BIND:-}; do mount --bind "$T/$f" "/etc/$f" || fail "bind /etc/$f"; done
+	[ -e "$LIBDIR/libnss_authgear.so.2" ] && [ -e "/etc/pam.d/$1" ] || fail "overlays"
+	unset AUTHGEAR_NSS_INDEX
+}
+lab_unmount() {
+	local f
+	for f in nsswitch.conf ${ETC_BIND:-}; do umount -l "/etc/$f" 2>/dev/null; done
+	umount -l /etc/pam.d /var/lib "${LIBDIR:-}" 2>/dev/null
+	return 0
 }

@@ -32,6 +32,47 @@ write_config "$T/roles.conf" "[roles]" "unix-admin = sudo  # admins"
 run_check "$T/roles.out" "$T/roles.conf"
 assert_contains "$T/roles.out" "$T/roles.conf:7: [roles] unix-admin: '#' or a quote in a list" "[roles] value with a '#' is a config error"
 
+# --- users entries that can never be a Unix name: config errors with file:line --
+# (A newline or another control character in a value is an error already.)
+long=$(printf '%0300d' 0 | tr 0 a)
+n=0
+for entry in "a/b" "-oProxyCommand=sh" "Alice" "al@ce" ".hidden" "$long" "1*" "dev-*/x" "\\*"; do
+	n=$((n + 1))
+	write_config "$T/users$n.conf" "users = carol, $entry, dana"
+	run_check "$T/users$n.out" "$T/users$n.conf"
+	[ $rc -eq 1 ] || { cat "$T/users$n.out"; fail "check passed with users entry '$entry'"; }
+	shown=$(printf '%.64s' "$entry")
+	grep -qF "FAIL  config     $T/users$n.conf:6: users: '$shown" "$T/users$n.out" &&
+		grep -qF "can never be a Unix user name" "$T/users$n.out" ||
+		{ cat "$T/users$n.out"; fail "users entry '$shown': not a config error at file:line"; }
+done
+pass "$n users entries that can never be a Unix name (/, leading - or ., upper case, @, 300 bytes, a pattern of such) are config errors at file:line"
+write_config "$T/patterns.conf" "users = alice, dev-*, b?b, [c]arol, [!x]*, _svc.a-1, *"
+run_check "$T/patterns.out" "$T/patterns.conf"
+assert_contains "$T/patterns.out" "ok    config" "names and patterns of names (* ? [ ] !) stay valid users entries"
+# Under PAM: the listed carol is refused with the config error (not passed on
+# to a local password), root passes on to the next module.
+if [ -n "${PAMTESTER:-$(command -v pamtester)}" ] && ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1; then
+	write_config "$T/users-good.conf" "users = carol"
+	"$CLI" reindex --config "$T/users-good.conf" > "$T/reindex.out" 2>&1 || { cat "$T/reindex.out"; fail "reindex"; }
+	write_config "$T/users-bad.conf" "users = carol, ../root"
+	pam_service ag-users "auth [success=done ignore=ignore default=die] $MODULE config=$T/users-bad.conf" \
+		"auth required pam_permit.so"
+	: > "$T/module.log"
+	set +e
+	printf 'carol-password-1\n' | AUTHGEAR_NSS_INDEX="$T/state/nss.index" run_pamtester ag-users carol authenticate; carol_rc=$?
+	cp "$T/out" "$T/users-carol.out"
+	AUTHGEAR_NSS_INDEX="$T/state/nss.index" run_pamtester ag-users root authenticate; root_rc=$?
+	set -e
+	[ $carol_rc -ne 0 ] || { cat "$T/users-carol.out"; fail "carol signed in under a config with a bad users entry"; }
+	assert_contains "$T/users-carol.out" "Sign-in is unavailable: this host's Authgear configuration is broken." "the listed user is told the configuration is broken"
+	assert_contains "$T/module.log" "$T/users-bad.conf:6: users: '../root' can never be a Unix user name" "the module logs the bad users entry with file:line"
+	[ $root_rc -eq 0 ] || { cat "$T/out"; fail "root did not pass on to the next module"; }
+	pass "a local user (root) is unaffected by the bad users entry"
+else
+	fail "pamtester and pam_wrapper are needed (scripts/deps.sh)"
+fi
+
 # --- the authorize request with the configured client, against the IdP --------
 idp_start "$T/idp"
 hook() { curl -fsS -X "$1" "$HOOK_URL$2"; }

@@ -62,3 +62,32 @@ set +e
 set -e
 [ $rc -eq 1 ] || fail "missing file: exit $rc"
 assert_contains "$T/absent.out" "file not found" "missing file reported"
+
+# A hostile USER (a newline, a path, an option, 300 bytes) is refused before
+# anything else, as root too (no lock, store or request sees it): exit 1,
+# one line naming it escaped, whatever the command.
+nl_name=$(printf 'alice\nroot x')
+esc_name=$(printf 'esc\033[2Jx')
+long_name=$(printf '%0300d' 0 | tr 0 a)
+write_config "$T/hostile.conf" "users = alice"
+sed -i "s|^state_dir = .*|state_dir = $T/hostile-state|" "$T/hostile.conf"
+for name in "$nl_name" "$esc_name" "../root" "-oProxyCommand=sh" "$long_name"; do
+	for cmd in forget status check-account throttle login pin; do
+		extra=; [ "$cmd" = pin ] && extra=5000
+		set +e
+		"$CLI" "$cmd" --config "$T/hostile.conf" -- "$name" $extra > "$T/hostile.out" 2>&1; rc=$?
+		set -e
+		[ $rc -eq 1 ] || { cat "$T/hostile.out"; fail "$cmd of a hostile name: exit $rc, want 1"; }
+		[ "$(wc -l < "$T/hostile.out")" -eq 1 ] || { cat "$T/hostile.out"; fail "$cmd of a hostile name: want one line"; }
+		grep -qF "authgear-pam $cmd: '" "$T/hostile.out" && grep -qF "' is not a valid user name" "$T/hostile.out" ||
+			{ cat "$T/hostile.out"; fail "$cmd of a hostile name: not the plain line"; }
+		if LC_ALL=C grep -q "$(printf '\033')" "$T/hostile.out"; then fail "$cmd printed an escape character raw"; fi
+	done
+done
+assert_contains "$T/hostile.out" "'aaaaaaaa" "a long name is shown (cut)"
+"$CLI" status --config "$T/hostile.conf" -- "$nl_name" > "$T/hostile.out" 2>&1 || true
+assert_contains "$T/hostile.out" "'alice\\x0aroot x'" "a newline in a name is shown as \\x0a"
+"$CLI" forget --config "$T/hostile.conf" -- "$esc_name" > "$T/hostile.out" 2>&1 || true
+assert_contains "$T/hostile.out" "'esc\\x1b[2Jx'" "an escape in a name is shown as \\x1b"
+[ ! -e "$T/hostile-state" ] || fail "a hostile name created state_dir"
+pass "hostile names at forget, status, check-account, throttle, login and pin: one plain line each, escaped, nothing touched"

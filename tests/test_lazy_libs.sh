@@ -79,6 +79,11 @@ assert_contains "$T/nocurl.log" "http: cannot load libcurl.so.4 (is libcurl4 ins
 assert_contains "$T/nocurl.out" "error: Sign-in with Authgear is not configured correctly; ask your administrator." "without libcurl the person is told one plain line"
 grep -q '^rc=9 ' "$T/nocurl.out" || { cat "$T/nocurl.out"; fail "without libcurl: want PAM_AUTHINFO_UNAVAIL (9)"; }
 pass "without libcurl the login fails closed (PAM_AUTHINFO_UNAVAIL)"
+if grep '^prompt-' "$T/nocurl.out"; then fail "without libcurl the login still prompted (above)"; fi
+pass "without libcurl the login fails before any prompt"
+n=$(grep -c "cannot load libcurl" "$T/nocurl.log" || true)
+[ "$n" = 1 ] || { cat "$T/nocurl.log"; fail "without libcurl 'cannot load libcurl' logged $n times, want once"; }
+pass "without libcurl the reason is logged once per login"
 
 set +e
 "$CLI" qr https://example.com/device > "$T/qr.out" 2>&1; rc=$?

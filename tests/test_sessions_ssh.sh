@@ -14,15 +14,7 @@
 # token at the IdP (one POST /oauth2/revoke) and drops the cached tokens.
 # No wall-clock bound: each wait polls (up to a minute) for its state.
 . "$abs_top_srcdir/tests/lib.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (sshd, mounts)"
-[ -x /usr/sbin/sshd ] || skip "sshd not installed"
-command -v ssh >/dev/null && command -v expect >/dev/null && command -v unshare >/dev/null &&
-	command -v sqlite3 >/dev/null || skip "ssh, expect, unshare or sqlite3 missing"
-if [ -z "${AG_IN_MOUNT_NS:-}" ]; then
-	unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
-	exec unshare --mount --propagation private env AG_IN_MOUNT_NS=1 bash "$0" "$@"
-fi
-LIBDIR=$(dirname "$(ldd /bin/sh | awk '/libc\.so\.6/ {print $3}')")
+sshd_test_begin sqlite3
 new_tmpdir
 EXPECT="$abs_top_srcdir/tests/tools/ssh_login.exp"
 SVC=sshd-lab
@@ -32,26 +24,17 @@ idp_start "$T/idp"
 hook() { curl -fsS -X "$1" -H 'content-type: application/json' ${3:+-d "$3"} "$HOOK_URL$2" > /dev/null; }
 
 # --- the private world --------------------------------------------------------------
-SSHD_PID= CLIENT_PID=
-stop_all() {
+CLIENT_PID=
+stop_client() {
 	[ -z "$CLIENT_PID" ] || { kill "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null; }
-	[ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
 	return 0
 }
-unmount_all() { umount -l /etc/nsswitch.conf /etc/pam.d /var/lib "$LIBDIR" 2>/dev/null; return 0; }
-CLEANUP_HOOKS="stop_all $CLEANUP_HOOKS unmount_all"
-overlay() { # overlay DIR UPPER: DIR shows UPPER's files over its own
-	mkdir -p "$2" "$2.work"
-	mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$2.work" "$1" || fail "overlay on $1"
-}
-mkdir -p "$T/ov/lib" "$T/ov/pamd" "$T/ov/varlib" "$T/home"
-cp "$NSS_MODULE" "$T/ov/lib/libnss_authgear.so.2"
+CLEANUP_HOOKS="stop_client $CLEANUP_HOOKS"
 write_config "$T/c.conf" "users = carol" "require_mfa = no" "timeout = 10" "home = $T/home/%u" "shell = /bin/bash" \
 	"revoke_on_logout = yes" "[roles]" "unix-user = authgear-users"
 sed -i "s|^state_dir = .*|state_dir = /var/lib/authgear|" "$T/c.conf"
-auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") || fail "pam.d/sshd has no pam_authgear line"
 {
-	echo "${auth_line/pam_authgear.so/$MODULE config=$T/c.conf debug}"
+	lab_auth_line
 	echo "auth     required    pam_unix.so"
 	echo "account  required    $MODULE config=$T/c.conf debug"
 	echo "account  required    pam_unix.so"
@@ -59,28 +42,13 @@ auth_line=$(grep '^auth .*pam_authgear.so' "$abs_top_srcdir/pam.d/sshd") || fail
 	echo "session  required    pam_unix.so"
 	echo "session  required    $MODULE config=$T/c.conf debug"
 	echo "password required    pam_deny.so"
-} > "$T/ov/pamd/$SVC"
-sed -E 's/^passwd:.*$/passwd:         files authgear/; s/^group:.*$/group:          files [SUCCESS=merge] authgear/' \
-	/etc/nsswitch.conf > "$T/nsswitch.conf"
-overlay "$LIBDIR" "$T/ov/lib"
-overlay /etc/pam.d "$T/ov/pamd"
-overlay /var/lib "$T/ov/varlib"
-mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
-unset AUTHGEAR_NSS_INDEX
+} > "$T/$SVC.pam"
+sshd_lab_world_pam "$SVC" "$T/$SVC.pam"
 "$CLI" reindex --config "$T/c.conf" > /dev/null || fail "reindex"
 
 # --- sshd on loopback: keyboard-interactive ---------------------------------------------------
-private_run_sshd
-ln -s /usr/sbin/sshd "$T/$SVC"
-PORT=$(free_port)
-sshd_lab_config "$T" "$PORT"
-"$T/$SVC" -t -f "$T/sshd_config" || fail "sshd -t"
 # the module's lines (test builds) from sshd's processes
-AUTHGEAR_TEST_LOG="$T/module.log" "$T/$SVC" -D -f "$T/sshd_config" -E "$T/sshd.log" &
-SSHD_PID=$!
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
-for i in $(seq 100); do listening && break; sleep 0.1; done
-listening || { cat "$T/sshd.log"; fail "sshd did not start"; }
+AUTHGEAR_TEST_LOG="$T/module.log" sshd_start "$SVC"
 
 sql() { sqlite3 -readonly -cmd ".timeout 10000" "$DB" "$1"; }
 sessions() { sql "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'carol'"; }

@@ -28,6 +28,7 @@ enum key_type {
 	KEY_BOOL,     /* yes/no, true/false, on/off, 1/0 */
 	KEY_ALGS,     /* JWS algorithm names, comma or space separated */
 	KEY_LIST,     /* names or patterns, comma or space separated, printable ASCII */
+	KEY_USERS,    /* a KEY_LIST of Unix names and patterns of them (users_entry_bad) */
 	KEY_TEMPLATE, /* text where %u is the user name and %% a percent sign */
 	KEY_CHOICE,   /* one of the words in choices */
 	KEY_WORDS,    /* one or more words from choices, comma or space separated, none twice */
@@ -73,7 +74,7 @@ static const struct key_spec key_specs[] = {
 	NUM(leeway,          KEY_SECONDS, 60, 0, 300),
 	NUM(cache_ttl,       KEY_SECONDS, 3600, 60, 86400),
 	NUM(insecure_loopback_for_tests, KEY_BOOL, 0, 0, 1),
-	STR(users,        KEY_LIST,     NULL, false),
+	STR(users,        KEY_USERS,    NULL, false),
 	STR(login_id,     KEY_TEMPLATE, "%u", false),
 	CHOICE(login_id_type, "username", "username|email|phone"),
 	STR(flow_name,    KEY_TOKEN,    "default", false),
@@ -392,7 +393,43 @@ static bool parse_long(const char *v, long min, long max, long *out)
 
 static bool is_list(enum key_type t)
 {
-	return t == KEY_LIST || t == KEY_SCOPES || t == KEY_ALGS || t == KEY_WORDS;
+	return t == KEY_LIST || t == KEY_USERS || t == KEY_SCOPES || t == KEY_ALGS || t == KEY_WORDS;
+}
+
+/* The longest users pattern ag_name_allowed tries (its buffer); a longer
+ * one would match nothing. */
+#define USERS_PATTERN_MAX 255
+
+/* The first entry of a users list that can never match a valid Unix name
+ * (names.h), its length in *n; NULL when there is none. An entry is a name,
+ * or a pattern (it has * ? or [) of a name's characters and fnmatch's
+ * * ? [ ] ! ^ whose first character, when literal, may start a name.
+ * "a/b", "-oProxyCommand=sh", "Alice" or 300 bytes would otherwise
+ * allow-list nobody, silently. */
+static const char *users_entry_bad(const char *v, size_t *n)
+{
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_.-";
+	char name[AG_NAME_MAX + 1];
+
+	for (const char *cur = v, *e; (e = ag_list_next(&cur, n));) {
+		bool pattern = memchr(e, '*', *n) || memchr(e, '?', *n) || memchr(e, '[', *n);
+
+		if (!pattern) {
+			if (*n > AG_NAME_MAX)
+				return e;
+			memcpy(name, e, *n);
+			name[*n] = '\0';
+			if (!ag_name_valid(name))
+				return e;
+			continue;
+		}
+		if (*n > USERS_PATTERN_MAX || !strchr("abcdefghijklmnopqrstuvwxyz_*?[", e[0]))
+			return e;
+		for (size_t i = 0; i < *n; i++)
+			if (!strchr(name_chars, e[i]) && !strchr("*?[]!^", e[i]))
+				return e;
+	}
+	return NULL;
 }
 
 /* "users = dana  # our first user" would allow-list "our", "first" and
@@ -417,7 +454,8 @@ static bool string_valid(const struct key_spec *spec, const char *v)
 	case KEY_SCOPES: return valid_scopes(v);
 	case KEY_PATH: return v[0] == '/' && no_controls(v, strlen(v)) && strlen(v) < PATH_MAX;
 	case KEY_ALGS: return valid_algs(v);
-	case KEY_LIST: return no_controls(v, strlen(v)) && strspn(v, AG_LIST_SEPARATORS) != strlen(v);
+	case KEY_LIST:
+	case KEY_USERS: return no_controls(v, strlen(v)) && strspn(v, AG_LIST_SEPARATORS) != strlen(v);
 	case KEY_TEMPLATE: return valid_template(v);
 	case KEY_CHOICE: return valid_choice(v, spec->choices);
 	case KEY_WORDS: return valid_words(v, spec->choices);
@@ -450,6 +488,7 @@ static enum ag_err fail_value(struct parser *p, const struct key_spec *spec, uns
 		return fail(p, AG_ERR_CONFIG, line,
 			    "%s: must be JWS algorithms from RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA", name);
 	case KEY_LIST:
+	case KEY_USERS:
 		return fail(p, AG_ERR_CONFIG, line, "%s: must be names or patterns separated by commas or spaces", name);
 	case KEY_TEMPLATE:
 		return fail(p, AG_ERR_CONFIG, line, "%s: only %%u and %%%% may follow a %%, without spaces", name);
@@ -484,11 +523,18 @@ static enum ag_err set_key(struct parser *p, size_t k, const char *v, unsigned l
 	const struct key_spec *spec = &key_specs[k];
 	char *field = (char *)p->cfg + spec->offset;
 	char **slot = (char **)(void *)field;
+	const char *bad;
+	size_t bad_n;
 	bool b;
 	long n;
 
 	if (is_list(spec->type) && has_comment_or_quote(v))
 		return fail(p, AG_ERR_CONFIG, line, "%s: " LIST_COMMENT_OR_QUOTE, spec->name);
+	if (spec->type == KEY_USERS && (bad = users_entry_bad(v, &bad_n)))
+		return fail(p, AG_ERR_CONFIG, line,
+			    "%s: '%.*s%s' can never be a Unix user name (names: lower case [a-z_][a-z0-9_.-]*, at most "
+			    "%d bytes; patterns: those characters and * ? [ ] ! ^)", spec->name,
+			    (int)(bad_n > 64 ? 64 : bad_n), bad, bad_n > 64 ? "..." : "", AG_NAME_MAX);
 	switch (spec->type) {
 	case KEY_SECONDS:
 	case KEY_NUMBER:

@@ -107,8 +107,7 @@ static void global_init(void)
 	}
 }
 
-/* Whether libcurl can be used; the reason is logged when it cannot. */
-static enum ag_err curl_ready(const struct ag_log *log)
+enum ag_err ag_http_ready(const struct ag_log *log)
 {
 	pthread_once(&global_once, global_init);
 	if (global_err != AG_OK && log)
@@ -267,7 +266,7 @@ enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *lo
 	enum ag_err err;
 
 	*out = NULL;
-	if ((err = curl_ready(log)) != AG_OK)
+	if ((err = ag_http_ready(log)) != AG_OK)
 		return err;
 	http = calloc(1, sizeof *http);
 	if (!http)
@@ -776,7 +775,7 @@ char *ag_http_query(const char *url)
 	CURLU *u;
 	char *q = NULL, *copy = NULL;
 
-	if (curl_ready(NULL) != AG_OK)
+	if (ag_http_ready(NULL) != AG_OK)
 		return NULL;
 	u = lc.url();
 	if (u && lc.url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
@@ -791,7 +790,7 @@ enum ag_err ag_http_query_param(const char *url, const char *name, char **value)
 {
 	size_t nlen = strlen(name);
 	char *q;
-	enum ag_err err = curl_ready(NULL);
+	enum ag_err err = ag_http_ready(NULL);
 
 	*value = NULL;
 	if (err != AG_OK)

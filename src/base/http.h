@@ -50,6 +50,12 @@ struct ag_http_response {
 
 struct ag_http;
 
+/* Whether libcurl can be used, loading it the first time (once per
+ * process); when it cannot, the reason is logged to log (if not NULL) and
+ * returned (AG_ERR_CONFIG: not installed). ag_http_new asks it too; a login
+ * asks it before its first prompt. */
+enum ag_err ag_http_ready(const struct ag_log *log);
+
 enum ag_err ag_http_new(const struct ag_http_opts *opts, const struct ag_log *log, struct ag_http **out);
 void ag_http_free(struct ag_http *http);
 

@@ -122,7 +122,11 @@ static enum ag_err ended(struct ag_store *s, const struct ag_log *log, const cha
 	ag_token_cache_clear(t);
 	t->checked_at = now;
 	snprintf(t->check_result, sizeof t->check_result, "revoked");
-	ag_tokens_put(s, user, t);
+	/* This check denies either way; without the mark the next one finds no
+	 * row, which account_check_without_token = allow lets in. */
+	if (ag_tokens_put(s, user, t) != AG_OK)
+		ag_log(log, LOG_ERR, "account: %s: cannot record the revocation; the next account check finds no "
+				     "token (account_check_without_token decides)", user);
 	snprintf(line, line_len, "%s", AG_ACCOUNT_ENDED);
 	return AG_ERR_DENIED;
 }

@@ -570,7 +570,11 @@ enum ag_err ag_login_begin(struct ag_login *l, const char *method)
 		snprintf(l->method, sizeof l->method, "reauth-%s", l->reauth_mode);
 	else
 		snprintf(l->method, sizeof l->method, "%s", method);
-	err = ag_tokens_store_open(l->cfg, l->log, &l->store);
+	/* Without libcurl nobody signs in: say so now, not after the person
+	 * typed a password and a code (and the prewarm never logs it again). */
+	err = ag_http_ready(l->log);
+	if (err == AG_OK)
+		err = ag_tokens_store_open(l->cfg, l->log, &l->store);
 	if (err == AG_OK) {
 		/* the call's deadline starts here, before the first request: a
 		 * writer's lock takes from the time the requests get */
