@@ -823,58 +823,69 @@ out:
 	return err;
 }
 
-/* The host's answer for each bound user's name: the first group of that
- * name in the host's list, as getgrnam would find it. */
-struct host_answers {
-	const struct ag_store_db *db;
-	uint32_t *gid; /* per user of db, valid where found */
-	bool *found;
+/* A bound user whose name the host's list gives another GID. */
+struct host_winner {
+	char name[AG_NAME_MAX + 1];
+	uint32_t uid, gid;
 };
 
-static void note_host_group(const char *name, uint32_t gid, void *ctx)
-{
-	struct host_answers *h = ctx;
-	const struct ag_store_user *u = ag_store_db_user(h->db, name);
-	size_t i;
+struct host_check {
+	const struct ag_host_groups *host;
+	struct host_winner *v;
+	size_t n, cap;
+};
 
-	if (!u)
-		return;
-	i = (size_t)(u - h->db->users);
-	if (!h->found[i]) {
-		h->found[i] = true;
-		h->gid[i] = gid;
+static enum ag_err check_bound(const char *name, uint32_t uid, void *ctx)
+{
+	struct host_check *h = ctx;
+	uint32_t gid;
+
+	if (!ag_host_groups_gid(h->host, name, &gid) || gid == uid)
+		return AG_OK;
+	if (h->n == h->cap) {
+		size_t grow = h->cap ? h->cap * 2 : 16;
+		struct host_winner *v = realloc(h->v, grow * sizeof *v);
+
+		if (!v)
+			return AG_ERR_NOMEM;
+		h->v = v;
+		h->cap = grow;
 	}
+	snprintf(h->v[h->n].name, sizeof h->v[h->n].name, "%s", name);
+	h->v[h->n].uid = uid;
+	h->v[h->n].gid = gid;
+	h->n++;
+	return AG_OK;
 }
 
 /* host_group_wins for every bound user: a host group can appear under any
- * user's name at any time. The host's groups are listed once and each user
- * looked up in that list (one getgrnam per user cost 100,000 users tens of
- * seconds), so only reindex runs it (authgear-pam reindex, and the package's
- * path unit when /etc/group changes): a login and an account check apply
- * the rule to their own user (login_edit). A list that stopped early still
- * answers for the groups it gave. */
+ * user's name at any time. The host's groups are listed once and each
+ * bound user's name looked up in that list (one getgrnam per user cost
+ * 100,000 users 38 s), so only reindex runs it (authgear-pam reindex, and
+ * the package's path unit when /etc/group changes): a login and an account
+ * check apply the rule to their own user (login_edit). A list that stopped
+ * early still answers for the groups it gave. */
 static enum ag_err host_groups_win(struct ag_store_tx *tx, const struct index_ctx *ic)
 {
 	const struct ag_log *log = ag_store_tx_log(tx);
-	struct ag_store_db db = { 0 };
-	struct host_answers h = { &db, NULL, NULL };
+	struct ag_host_groups host;
+	struct host_check h = { &host, NULL, 0, 0 };
+	bool complete;
 	enum ag_err err;
 
 	if (ic->cfg->primary_group)
 		return AG_OK; /* no private groups */
-	err = ag_store_tx_read(tx, &db);
-	if (err == AG_OK && db.n_users > 0 &&
-	    (!(h.gid = calloc(db.n_users, sizeof *h.gid)) || !(h.found = calloc(db.n_users, sizeof *h.found))))
-		err = AG_ERR_NOMEM;
-	if (err == AG_OK && db.n_users > 0 && ag_host_groups_each(note_host_group, &h) < 0)
-		ag_log(log, LOG_WARNING, "account: the list of the host's groups stopped early (a source failed?); "
-					 "users whose name it did not reach are left as they are");
-	for (size_t i = 0; err == AG_OK && i < db.n_users; i++)
-		if (db.users[i].sub && db.users[i].uid)
-			err = host_group_wins(tx, log, db.users[i].name, db.users[i].uid, h.found[i], h.gid[i]);
-	free(h.gid);
-	free(h.found);
-	ag_store_db_free(&db);
+	err = ag_host_groups_list(&host, &complete);
+	if (err != AG_OK)
+		return err;
+	if (!complete)
+		ag_log(log, LOG_WARNING, "account: the list of this host's groups stopped early (a source failed?); "
+					 "the names it did not reach are left as they are");
+	err = ag_store_tx_each_bound(tx, check_bound, &h);
+	for (size_t i = 0; err == AG_OK && i < h.n; i++)
+		err = host_group_wins(tx, log, h.v[i].name, h.v[i].uid, true, h.v[i].gid);
+	free(h.v);
+	ag_host_groups_free(&host);
 	return err;
 }
 
