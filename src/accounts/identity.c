@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "accounts/identity.h"
+#include "accounts/host_groups.h"
 #include "accounts/index_write.h"
 #include "base/buf.h"
 #include "base/file.h"
@@ -403,20 +404,17 @@ static enum ag_err edit(struct ag_store *s, const struct ag_config *cfg, const s
  * GID answering the name would give user the host group's name, and sudo's
  * %group rules and sshd's AllowGroups match by name. The group is recorded
  * as a host group, which the index never serves under user's private GID
- * (index_bytes); the record stays when the host group goes. A source that
- * fails to answer leaves things as they are. */
-static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_idmap_probe *probe,
-				       const struct ag_log *log, const char *user, uint32_t uid)
+ * (index_bytes); the record stays when the host group goes. found, gid: the
+ * host's answer for the name (getgrnam's, ours included); no answer leaves
+ * things as they are. */
+static enum ag_err host_group_wins(struct ag_store_tx *tx, const struct ag_log *log, const char *user, uint32_t uid,
+				   bool found, uint32_t gid)
 {
 	struct ag_store_group g;
-	uint32_t gid;
-	bool found;
+	bool have;
 	enum ag_err err;
-	int r = probe->group_gid(probe->ctx, user, &gid);
 
-	if (r < 0)
-		ag_log(log, LOG_WARNING, "account: cannot look group %s up in the other group databases", user);
-	if (r <= 0 || gid == uid)
+	if (!found || gid == uid)
 		return AG_OK;
 	if (gid == 0) {
 		ag_log(log, LOG_ERR,
@@ -425,11 +423,11 @@ static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_i
 		       user, user);
 		return AG_ERR_CONFIG;
 	}
-	err = ag_store_tx_gid_holder(tx, gid, g.name, &found);
-	if (err != AG_OK || found)
+	err = ag_store_tx_gid_holder(tx, gid, g.name, &have);
+	if (err != AG_OK || have)
 		return err; /* one of ours (the index still shows a former [roles] group of that name) */
-	err = ag_store_tx_group(tx, user, &g, &found);
-	if (err != AG_OK || (found && g.local && g.gid == gid))
+	err = ag_store_tx_group(tx, user, &g, &have);
+	if (err != AG_OK || (have && g.local && g.gid == gid))
 		return err;
 	g.gid = gid;
 	g.local = true;
@@ -442,6 +440,19 @@ static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_i
 	       "longer answers by that name (rename one of them)",
 	       user, gid, user, uid);
 	return AG_OK;
+}
+
+/* host_group_wins for one user, asking the host for its name; a source
+ * that fails to answer leaves things as they are. */
+static enum ag_err yield_private_group(struct ag_store_tx *tx, const struct ag_idmap_probe *probe,
+				       const struct ag_log *log, const char *user, uint32_t uid)
+{
+	uint32_t gid = 0;
+	int r = probe->group_gid(probe->ctx, user, &gid);
+
+	if (r < 0)
+		ag_log(log, LOG_WARNING, "account: cannot look group %s up in the other group databases", user);
+	return host_group_wins(tx, log, user, uid, r > 0, gid);
 }
 
 /* A login goes on only for a bound name that is not also a group's. */
@@ -809,25 +820,69 @@ out:
 	return err;
 }
 
-/* yield_private_group for every bound user: a host group can appear under
- * any user's name at any time. One group lookup per user, so only reindex
- * runs it (authgear-pam reindex, and the package's path unit when
- * /etc/group changes): on every index write it would cost a login at
- * 100,000 users seconds of lookups. A login and an account check apply the
- * rule to their own user (login_edit). */
+/* A bound user whose name the host's list gives another GID. */
+struct host_winner {
+	char name[AG_NAME_MAX + 1];
+	uint32_t uid, gid;
+};
+
+struct host_check {
+	const struct ag_host_groups *host;
+	struct host_winner *v;
+	size_t n, cap;
+};
+
+static enum ag_err check_bound(const char *name, uint32_t uid, void *ctx)
+{
+	struct host_check *h = ctx;
+	uint32_t gid;
+
+	if (!ag_host_groups_gid(h->host, name, &gid) || gid == uid)
+		return AG_OK;
+	if (h->n == h->cap) {
+		size_t grow = h->cap ? h->cap * 2 : 16;
+		struct host_winner *v = realloc(h->v, grow * sizeof *v);
+
+		if (!v)
+			return AG_ERR_NOMEM;
+		h->v = v;
+		h->cap = grow;
+	}
+	snprintf(h->v[h->n].name, sizeof h->v[h->n].name, "%s", name);
+	h->v[h->n].uid = uid;
+	h->v[h->n].gid = gid;
+	h->n++;
+	return AG_OK;
+}
+
+/* host_group_wins for every bound user: a host group can appear under any
+ * user's name at any time. The host's groups are listed once and each
+ * bound user's name looked up in that list (one getgrnam per user cost
+ * 100,000 users 38 s), so only reindex runs it (authgear-pam reindex, and
+ * the package's path unit when /etc/group changes): a login and an account
+ * check apply the rule to their own user (login_edit). A list that stopped
+ * early still answers for the groups it gave. */
 static enum ag_err host_groups_win(struct ag_store_tx *tx, const struct index_ctx *ic)
 {
-	struct ag_store_db db = { 0 };
+	const struct ag_log *log = ag_store_tx_log(tx);
+	struct ag_host_groups host;
+	struct host_check h = { &host, NULL, 0, 0 };
+	bool complete;
 	enum ag_err err;
 
 	if (ic->cfg->primary_group)
 		return AG_OK; /* no private groups */
-	err = ag_store_tx_read(tx, &db);
-	for (size_t i = 0; err == AG_OK && i < db.n_users; i++)
-		if (db.users[i].sub && db.users[i].uid)
-			err = yield_private_group(tx, ic->probe, ag_store_tx_log(tx), db.users[i].name,
-						  db.users[i].uid);
-	ag_store_db_free(&db);
+	err = ag_host_groups_list(&host, &complete);
+	if (err != AG_OK)
+		return err;
+	if (!complete)
+		ag_log(log, LOG_WARNING, "account: the list of this host's groups stopped early (a source failed?); "
+					 "the names it did not reach are left as they are");
+	err = ag_store_tx_each_bound(tx, check_bound, &h);
+	for (size_t i = 0; err == AG_OK && i < h.n; i++)
+		err = host_group_wins(tx, log, h.v[i].name, h.v[i].uid, true, h.v[i].gid);
+	free(h.v);
+	ag_host_groups_free(&host);
 	return err;
 }
 

@@ -1107,6 +1107,24 @@ enum ag_err ag_store_tx_taken(struct ag_store_tx *tx, const char *except, struct
 	return err;
 }
 
+enum ag_err ag_store_tx_each_bound(struct ag_store_tx *tx, enum ag_err (*fn)(const char *name, uint32_t uid, void *ctx),
+				   void *ctx)
+{
+	static const char sql[] = "SELECT name, uid FROM users WHERE sub IS NOT NULL AND uid IS NOT NULL";
+	sqlite3_stmt *st;
+	enum ag_err err = AG_OK;
+	int rc = sqlite3_prepare_v2(tx->s->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(tx->s, rc, "read");
+	while (err == AG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		err = fn((const char *)sqlite3_column_text(st, 0), (uint32_t)sqlite3_column_int64(st, 1), ctx);
+	if (err == AG_OK && rc != SQLITE_DONE)
+		err = fail(tx->s, rc, "read");
+	sqlite3_finalize(st);
+	return err;
+}
+
 enum ag_err ag_store_tx_read(struct ag_store_tx *tx, struct ag_store_db *db)
 {
 	return read_all(tx->s, db);

@@ -171,6 +171,11 @@ enum ag_err ag_store_tx_uid_holder(struct ag_store_tx *tx, uint32_t uid, const c
 enum ag_err ag_store_tx_gid_holder(struct ag_store_tx *tx, uint32_t gid, char *name, bool *found);
 /* Add every UID (except except's) and GID the store gives out to taken. */
 enum ag_err ag_store_tx_taken(struct ag_store_tx *tx, const char *except, struct ag_idset *taken);
+/* fn(name, uid, ctx) for each bound user (a sub and a UID), one row at a
+ * time (no whole-database read); fn's error stops the walk. fn must not
+ * write to the store. */
+enum ag_err ag_store_tx_each_bound(struct ag_store_tx *tx, enum ag_err (*fn)(const char *name, uint32_t uid, void *ctx),
+				   void *ctx);
 /* Remember name's second factor (after ag_store_tx_put_user). */
 enum ag_err ag_store_tx_set_last_factor(struct ag_store_tx *tx, const char *name, enum ag_store_factor f);
 /* The whole database as this transaction sees it. */
