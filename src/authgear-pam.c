@@ -52,7 +52,7 @@ static const char usage_text[] =
 	"        ever sent. Prints one line per check with the fix, or a JSON object\n"
 	"        with --json. Exits 0 only when every required check passes.\n"
 	"\n"
-	"  login [--config FILE] [--device] USER\n"
+	"  login [--config FILE] [--device | --reauth] USER\n"
 	"        Sign USER in with password and second factor exactly as the PAM\n"
 	"        module does (so USER must resolve through NSS, 'getent passwd USER',\n"
 	"        or nothing is sent), from this terminal and without PAM, printing\n"
@@ -61,7 +61,10 @@ static const char usage_text[] =
 	"        A successful login is a real one: it binds USER to the Authgear\n"
 	"        account and gives USER its UID for good ('forget USER' undoes it).\n"
 	"        --device: the device-code login instead (URL, code and QR code to\n"
-	"        approve on a phone), whatever methods says.\n"
+	"        approve on a phone), whatever methods says. --reauth: sudo's\n"
+	"        reauthentication of USER instead (the module argument reauth),\n"
+	"        asking what reauth_with says; USER must have signed in here before\n"
+	"        (its binding and cached ID token), or it runs a full login.\n"
 	"\n"
 	"  qr [--invert] TEXT\n"
 	"        Print TEXT as a QR code the way the device login draws it, to check\n"
@@ -117,6 +120,7 @@ static const char usage_text[] =
 	"  --config FILE   configuration file (default " AG_CONFIG_DEFAULT_PATH ")\n"
 	"  --json          machine-readable output (check)\n"
 	"  --device        device-code login (login)\n"
+	"  --reauth        sudo's reauthentication (login)\n"
 	"  --clear         forget the login attempts (throttle)\n"
 	"  --invert        light modules drawn (qr)\n"
 	"  -h, --help      show this help and exit\n"
@@ -150,19 +154,19 @@ static bool user_arg_ok(const char *cmd, const char *user)
 	return false;
 }
 
-/* What a command accepts: --config FILE (unless no_config), at most one
- * flag (its long name, and its letter or 0), --help; then exactly n_args
- * arguments, takes saying which ("one USER"). */
+/* What a command accepts: --config FILE (unless no_config), up to two
+ * flags (each its long name, and its letter or 0), --help; then exactly
+ * n_args arguments, takes saying which ("one USER"). */
 struct cmd_opts {
 	const char *cmd;
-	const char *flag;
-	char letter;
+	const char *flag, *flag2;
+	char letter, letter2;
 	bool no_config;
 	int n_args;
 	const char *takes;
 	/* parsed */
 	const char *config_path;
-	bool flag_set;
+	bool flag_set, flag2_set;
 	char **args;
 };
 
@@ -170,10 +174,10 @@ struct cmd_opts {
  * usage error). */
 static int parse_options(int argc, char **argv, struct cmd_opts *o)
 {
-	struct option opts[4] = { { NULL } };
+	struct option opts[5] = { { NULL } };
 	char optstring[8] = "", msg[128];
 	size_t n = 0;
-	int c, flag_val = o->letter ? o->letter : 1;
+	int c, flag_val = o->letter ? o->letter : 1, flag2_val = o->letter2 ? o->letter2 : 2;
 
 	if (!o->no_config) {
 		opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
@@ -184,15 +188,22 @@ static int parse_options(int argc, char **argv, struct cmd_opts *o)
 		if (o->letter)
 			strncat(optstring, &o->letter, 1);
 	}
+	if (o->flag2) {
+		opts[n++] = (struct option){ o->flag2, no_argument, NULL, flag2_val };
+		if (o->letter2)
+			strncat(optstring, &o->letter2, 1);
+	}
 	opts[n] = (struct option){ "help", no_argument, NULL, 'h' };
 	strcat(optstring, "h");
 	o->config_path = AG_CONFIG_DEFAULT_PATH;
-	o->flag_set = false;
+	o->flag_set = o->flag2_set = false;
 	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
 		if (c == 'c') {
 			o->config_path = optarg;
 		} else if (o->flag && c == flag_val) {
 			o->flag_set = true;
+		} else if (o->flag2 && c == flag2_val) {
+			o->flag2_set = true;
 		} else if (c == 'h') {
 			fputs(usage_text, stdout);
 			return EXIT_SUCCESS;
@@ -311,7 +322,10 @@ static void print_step(void *ctx, const char *step, double ms, double network_ms
 
 static int cmd_login(int argc, char **argv)
 {
-	struct cmd_opts o = { .cmd = "login", .flag = "device", .letter = 'd', .n_args = 1, .takes = "one USER" };
+	struct cmd_opts o = {
+		.cmd = "login", .flag = "device", .letter = 'd', .flag2 = "reauth", .letter2 = 'r', .n_args = 1,
+		.takes = "one USER"
+	};
 	struct ag_log log = { .sink = stderr_sink };
 	struct ag_conv conv = { .talk = term_talk };
 	struct ag_login l = { 0 };
@@ -322,6 +336,8 @@ static int cmd_login(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	if (o.flag_set && o.flag2_set) /* reauth_with says what --reauth runs */
+		return usage_error("login takes --device or --reauth, not both");
 	if (!user_arg_ok("login", o.args[0]))
 		return EXIT_FAILURE;
 	err = ag_config_load(o.config_path, AG_CONFIG_LENIENT, &log, &cfg, why, sizeof why);
@@ -344,11 +360,13 @@ static int cmd_login(int argc, char **argv)
 	l.conv = &conv;
 	l.user = o.args[0];
 	l.on_step = print_step;
-	err = o.flag_set ? ag_login_device(&l) : ag_login_password(&l, NULL);
+	/* --reauth: the module's reauth argument (sudo's stack), the same call */
+	err = o.flag2_set ? ag_login_reauth(&l) : o.flag_set ? ag_login_device(&l) : ag_login_password(&l, NULL);
 	printf("  network total %.1f ms in %ld request%s\n", l.network_ms, l.requests, l.requests == 1 ? "" : "s");
 	if (err == AG_OK)
-		printf("signed in: %s is Authgear user %s; %ld requests on %ld connection%s\n", l.user, l.claims.sub,
-		       l.requests, l.connections, l.connections == 1 ? "" : "s");
+		printf("%s: %s is Authgear user %s; %ld requests on %ld connection%s\n",
+		       o.flag2_set ? "reauthenticated" : "signed in", l.user, l.claims.sub, l.requests, l.connections,
+		       l.connections == 1 ? "" : "s");
 	else
 		printf("refused (%s): %s\n", ag_err_name(err), l.line[0] ? l.line : ag_err_reason(err));
 	ag_login_clear(&l);

@@ -329,3 +329,19 @@ lab_unmount() {
 	umount -l /etc/pam.d /var/lib "${LIBDIR:-}" 2>/dev/null
 	return 0
 }
+
+# --- a password + TOTP login through the real libpam ---------------------------
+# totp_login CASE SERVICE USER [CHOICE]: tests/tools/pam_driver's authenticate
+# of USER under pam_wrapper (the services in $T/pamd) answering USER's
+# password (password USER), CHOICE when given (the second-factor chooser,
+# for a user with recovery codes) and USER's current TOTP code; transcript
+# in $T/CASE.out, the module's log in $T/CASE.log. Fails unless it succeeds.
+totp_login() {
+	local c=$1 svc=$2 user=$3 pw code
+	pw=$(password "$user") && code=$(totp "$user") || fail "$c: no password or TOTP code for $user"
+	timeout 60 env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pamd" \
+		AUTHGEAR_TEST_LOG="$T/$c.log" "$abs_top_builddir/tests/tools/pam_driver" "$svc" "$user" authenticate \
+		"$pw" ${4:+"$4"} "$code" > "$T/$c.out" 2> "$T/$c.err" < /dev/null
+	touch "$T/$c.log"
+	grep -q '^rc=0 ' "$T/$c.out" || { cat "$T/$c.out" "$T/$c.log"; fail "$c: $user's password + TOTP login failed"; }
+}

@@ -74,8 +74,7 @@ refresh "$RT2" pam_authgear
 pass "a new login replaces the cached row, and the refresh token it replaced is refused at the IdP (revoked)"
 
 # Rotation on: a login through the rotating client caches its token.
-run login3 rot bob authenticate bob-password-1 "$(hook GET /totp/bob | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))')"
-expect_rc login3 0
+totp_login login3 rot bob
 RTB=$(col refresh_token bob); TOKENS="$TOKENS $RTB $(col access_token bob) $(col id_token bob)"
 [ -n "$RTB" ] || fail "no refresh token for bob"
 pass "a login with second factor caches its tokens (rotating client)"

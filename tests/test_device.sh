@@ -408,7 +408,7 @@ assert_contains "$T/cli.out" "█▀▀▀▀▀█" "cli: the QR code"
 assert_contains "$T/cli.out" "step device authorization" "cli: the steps with their durations"
 assert_contains "$T/cli.out" "signed in: alice is Authgear user 2f91682e-7cf4-4bd7-b86f-d91a20e3de70" "cli: signed in"
 "$CLI" --help > "$T/help.out"
-assert_contains "$T/help.out" "login [--config FILE] [--device] USER" "cli: --help documents login --device"
+assert_contains "$T/help.out" "login [--config FILE] [--device | --reauth] USER" "cli: --help documents login --device"
 assert_contains "$T/help.out" "qr [--invert] TEXT" "cli: --help documents qr"
 
 # --- names that are not ours: no device authorization at all ---------------------------

@@ -3,9 +3,12 @@
 # pam_driver and pamtester) against the test IdP over HTTPS: each
 # reauth_with value asks what it says and succeeds once, a wrong code is
 # refused, the request count of one reauthentication, the cached ID token and
-# auth_time updated, a stale auth_time and another user's sub refused, a
-# disabled user refused, no cached ID token runs a full login, an
-# unreachable IdP answers AUTHINFO_UNAVAIL within login_timeout.
+# auth_time updated, authgear-pam login --reauth (the same from a terminal),
+# a recovery code at the code prompt (taken once), the password for a user
+# without a second factor, reauth_with = device with scope openid only (no
+# new grant), a stale auth_time and another user's sub refused, a disabled
+# user refused, no cached ID token runs a full login, an unreachable IdP
+# answers AUTHINFO_UNAVAIL within login_timeout.
 . "$abs_top_srcdir/tests/lib.sh"
 ls /usr/lib/*/libpam_wrapper.so >/dev/null 2>&1 || skip "pam_wrapper not installed"
 new_tmpdir
@@ -39,8 +42,7 @@ prompts() { grep '^prompt' "$T/$1.out" | tr '\n' '|'; }
 total() { hook GET /counters | js 'Object.values(j).reduce((a,b)=>a+b,0)'; }
 
 # --- a password + TOTP login fills the cache ----------------------------------------
-run login ag alice authenticate alice-password-1 1 "$(totp alice)"
-expect_rc login 0
+totp_login login ag alice 1 # 1: the authenticator app (alice has recovery codes)
 IT0=$(col id_token alice); AT0=$(col auth_time alice); RT0=$(col refresh_token alice)
 [ -n "$IT0" ] || fail "no cached ID token after the login"
 sleep 1.1 # auth_time has a one-second grain: the reauthentication's must be later
@@ -76,6 +78,45 @@ run wrong r-code alice authenticate 000000
 grep -q '^rc=0 ' "$T/wrong.out" && fail "a wrong code passed"
 assert_contains "$T/wrong.out" "error: Incorrect password or code." "a wrong code is refused with the plain line"
 
+# --- authgear-pam login --reauth: the module's reauthentication from a terminal -------------
+# cli CASE CONF ANSWERS...: authgear-pam login --config $T/CONF.conf --reauth alice
+cli() {
+	c=$1 conf=$2; shift 2
+	printf '%s\n' "$@" | LD_PRELOAD=libnss_wrapper.so AUTHGEAR_TEST_LOG="$T/$c.log" timeout 60 \
+		"$CLI" login --config "$T/$conf.conf" --reauth alice > "$T/$c.out" 2> "$T/$c.err"
+	echo $? > "$T/$c.rc"
+}
+AT_CLI=$(col auth_time alice)
+sleep 1.1
+hook POST /counters/reset >/dev/null
+code=$(totp alice -1)
+cli cli code "$code"
+[ "$(cat "$T/cli.rc")" = 0 ] || { cat "$T/cli.out"; fail "authgear-pam login --reauth: exit $(cat "$T/cli.rc")"; }
+[ "$(grep -c ': $' "$T/cli.out")" = 1 ] && grep -qx 'Verification code: ' "$T/cli.out" ||
+	{ cat "$T/cli.out"; fail "login --reauth (reauth_with = code) asked something else"; }
+for step in authorize code consent token verify; do
+	grep -qE "^  step $step +[0-9]+\.[0-9] ms  network +[0-9]+\.[0-9] ms$" "$T/cli.out" ||
+		{ cat "$T/cli.out"; fail "login --reauth: step '$step' missing"; }
+done
+grep -qE "^  network total [0-9]+\.[0-9] ms in 4 requests$" "$T/cli.out" || { cat "$T/cli.out"; fail "login --reauth: not 4 requests"; }
+assert_contains "$T/cli.out" "reauthenticated: alice is Authgear user $(sub_of alice); 4 requests on 1 connection" \
+	"authgear-pam login --reauth: 'Verification code:' only, each step's duration, 4 requests, reauthenticated"
+[ "$(total)" = 4 ] || fail "login --reauth: the IdP counted $(total) requests"
+assert_contains "$T/cli.log" "method=reauth-code" "login --reauth: the module's reauthentication (its audit line)"
+[ "$(col auth_time alice)" -gt "$AT_CLI" ] && [ "$(col refresh_token alice)" = "$RT0" ] ||
+	fail "login --reauth: the cache has not the new auth_time, or lost the refresh token"
+assert_not_contains "$T/cli.out" "$code" "login --reauth prints no code"
+cli cliwrong code 000000
+[ "$(cat "$T/cliwrong.rc")" = 1 ] || { cat "$T/cliwrong.out"; fail "login --reauth: a wrong code exited $(cat "$T/cliwrong.rc")"; }
+assert_contains "$T/cliwrong.out" "refused (" "login --reauth: a wrong code is refused"
+assert_contains "$T/cliwrong.out" "Incorrect password or code." "login --reauth: a wrong code's plain line"
+cli clipw password alice-password-1
+[ "$(cat "$T/clipw.rc")" = 0 ] && [ "$(grep -c ': $' "$T/clipw.out")" = 1 ] && grep -qx 'Password: ' "$T/clipw.out" ||
+	{ cat "$T/clipw.out"; fail "login --reauth with reauth_with = password"; }
+pass "authgear-pam login --reauth with reauth_with = password asks 'Password:' only and succeeds"
+printf 'x\n' | "$CLI" login --config "$T/code.conf" --reauth --device alice > "$T/clidd.out" 2>&1 && fail "--reauth --device accepted"
+assert_contains "$T/clidd.out" "login takes --device or --reauth, not both" "login --reauth --device is a usage error"
+
 # --- reauth_with = password, full -----------------------------------------------------
 run pw r-password alice authenticate alice-password-1
 expect_rc pw 0
@@ -88,12 +129,33 @@ expect_rc full 0
 assert_contains "$T/full.log" "method=reauth-full" "full: the audit line"
 pass "reauth_with = full: asks the password and the code"
 
+# --- reauth_with = code with a recovery code (a lost phone) ----------------------------
+# Authgear's reauth flow takes no recovery code (§3.11): a login flow takes
+# it with the password, and Authgear takes each code once.
+RC=$(node -e 'console.log(require(process.argv[1]).users.find(u=>u.username==="alice").recovery_codes[0])' \
+	"$abs_top_srcdir/tests/idp/fixtures/users.json")
+left() { hook GET /users/alice | js j.recovery_codes_left; }
+n0=$(left)
+hook POST /counters/reset >/dev/null
+run rc1 r-code alice authenticate "$RC" alice-password-1
+expect_rc rc1 0
+[ "$(prompts rc1)" = "prompt-echo-off: Verification code: |prompt-echo-off: Password: |" ] || fail "recovery: prompts: $(prompts rc1)"
+assert_contains "$T/rc1.out" "info: A recovery code is taken together with your password." "recovery: the line before Password:"
+[ "$(left)" = $((n0 - 1)) ] || fail "recovery: Authgear has $(left) recovery codes left, had $n0"
+[ "$(total)" = 4 ] || { hook GET /counters; fail "recovery: $(total) requests, want 4"; }
+assert_contains "$T/rc1.log" "method=reauth-code" "recovery: the audit line"
+pass "reauth_with = code: a recovery code at 'Verification code:' (then the password) reauthenticates, 4 requests"
+run rc2 r-code alice authenticate "$RC" alice-password-1
+grep -q '^rc=0 ' "$T/rc2.out" && fail "a used recovery code passed again"
+assert_contains "$T/rc2.out" "error: Incorrect password or code." "the used recovery code is not accepted twice"
+
 # --- a user without a second factor: code falls back to the password ---------------------
 run clogin nomfa carol authenticate carol-password-1
 expect_rc clogin 0
 run ccode r-code carol authenticate carol-password-1
 expect_rc ccode 0
 [ "$(prompts ccode)" = "prompt-echo-off: Password: |" ] || fail "carol: prompts: $(prompts ccode)"
+assert_contains "$T/ccode.log" "method=reauth-code" "carol: a reauthentication"
 pass "reauth_with = code for a user without a second factor asks the password"
 
 # --- a stale auth_time, another user's sub ----------------------------------------------
@@ -124,8 +186,17 @@ assert_contains "$T/nocache.out" "info: No Authgear sign-in is remembered here f
 pass "no cached ID token: a full login (password and code), which fills the cache"
 
 # --- a disabled user -----------------------------------------------------------------------
-run blogin ag bob authenticate bob-password-1 "$(totp bob)"
-expect_rc blogin 0
+totp_login blogin ag bob
+# bob's authenticator app removed at Authgear since: the reauth flow offers
+# no code any more, and the password is asked after Authgear refuses it
+TOTP_BOB=$(node -e 'console.log(require(process.argv[1]).users.find(u=>u.username==="bob").totp_secret)' \
+	"$abs_top_srcdir/tests/idp/fixtures/users.json")
+hook POST /users/bob/set '{"totp_secret":null}' >/dev/null
+run bnototp r-code bob authenticate 123456 bob-password-1
+expect_rc bnototp 0
+[ "$(prompts bnototp)" = "prompt-echo-off: Verification code: |prompt-echo-off: Password: |" ] || fail "bob: prompts: $(prompts bnototp)"
+assert_contains "$T/bnototp.log" "has no second factor now; asking the password" "a second factor removed since the last login: the password"
+hook POST /users/bob/set "{\"totp_secret\":\"$TOTP_BOB\"}" >/dev/null
 hook POST /users/bob/disable '{}' >/dev/null
 run bdis r-password bob authenticate bob-password-1
 grep -q '^rc=0 ' "$T/bdis.out" && fail "a disabled user reauthenticated"
@@ -138,6 +209,9 @@ sed -i "s/^client_id = .*/client_id = pam_authgear_device/" "$T/device.conf"
 pam_service r-device "auth required $MODULE config=$T/device.conf debug reauth"
 hook POST /device/config '{"interval":1,"user_code":"WDJB-MJHT"}' >/dev/null
 polls() { hook GET "/requests?path=/oauth2/token" | grep -o '"t_ms":' | wc -l; }
+grants() { hook GET /users/carol/refresh-tokens | js j.refresh_tokens.length; }
+g0=$(grants) RT_C=$(col refresh_token carol)
+[ -n "$RT_C" ] || fail "carol has no cached refresh token before the device reauthentication"
 hook POST /counters/reset >/dev/null
 ( for _ in $(seq 600); do [ "$(polls)" -ge 1 ] && break; sleep 0.1; done
   hook POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}' > "$T/bg.out" ) &
@@ -148,6 +222,9 @@ expect_rc dev 0
 assert_contains "$T/dev.out" "WDJB-MJHT" "reauth_with = device: shows the device code"
 assert_contains "$T/dev.log" "method=reauth-device" "reauth_with = device: the audit line"
 pass "reauth_with = device: a new approval reauthenticates"
+[ "$(hook GET /device | js 'j.codes.at(-1).scope')" = openid ] || { hook GET /device; fail "device: the device authorization's scope is not openid alone"; }
+[ "$(grants)" = "$g0" ] && [ "$(col refresh_token carol)" = "$RT_C" ] || fail "device: a new offline grant (refresh token) was issued, or the cached one replaced"
+pass "reauth_with = device: scope openid only (device_scopes has offline_access): no new grant, the cached one stays"
 
 # --- the IdP down: AUTHINFO_UNAVAIL within login_timeout (pamtester) ---------------------------
 write_config "$T/down.conf" "$U" "login_timeout = 10" "reauth_with = password"

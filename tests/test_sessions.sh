@@ -195,8 +195,7 @@ head -c 32 /dev/urandom > "$T/token.key"; chmod 0600 "$T/token.key"
 conf "$T/sealed.conf" "revoke_on_logout = yes" "token_key_file = $T/token.key"
 pam_service sealed "auth required $MODULE config=$T/sealed.conf debug" "account required $MODULE config=$T/sealed.conf debug" \
 	"session required $MODULE config=$T/sealed.conf debug"
-run s1 sealed bob authenticate bob-password-1 "$(hook GET /totp/bob | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).code))')"
-expect_rc s1 0
+totp_login s1 sealed bob
 run s2 sealed bob acct_mgmt
 expect_rc s2 0
 [ "$(sqlite3 -readonly "$DB" "SELECT typeof(t.refresh_token) || typeof(t.access_token) || typeof(t.id_token) FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.name = 'bob'")" = blobblobblob ] ||

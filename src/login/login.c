@@ -547,6 +547,21 @@ out:
 	return err;
 }
 
+/* password_exchange, and once more without the code when that batch found
+ * the flow finished before it (*again). */
+static enum ag_err login_exchange(struct ag_login *l, const char *password, const char *code, bool recovery,
+				  const struct ag_authorize_opts *opts, struct ag_prewarm *pw)
+{
+	bool again = false;
+	enum ag_err err = password_exchange(l, password, code, recovery, opts, pw, &again);
+
+	if (again) {
+		pw->used = false; /* its authorization request went with the first try */
+		err = password_exchange(l, password, NULL, false, opts, pw, &again);
+	}
+	return err;
+}
+
 static void audit(struct ag_login *l, enum ag_err err)
 {
 	struct ag_buf amr = AG_BUF_INIT(1024);
@@ -703,15 +718,8 @@ enum ag_err ag_login_password(struct ag_login *l, const char *first_password)
 	ag_prewarm_join(&pw, err != AG_OK); /* l->o is the worker's until here */
 	if (err == AG_OK && !l->o)
 		err = ag_login_oidc(l);
-	if (err == AG_OK) {
-		bool again = false;
-
-		err = password_exchange(l, password, code, recovery, &opts, &pw, &again);
-		if (again) {
-			pw.used = false; /* its authorization request went with the first try */
-			err = password_exchange(l, password, NULL, false, &opts, &pw, &again);
-		}
-	}
+	if (err == AG_OK)
+		err = login_exchange(l, password, code, recovery, &opts, &pw);
 	ag_prewarm_clear(&pw);
 	ag_free_secret(code);
 	ag_free_secret(password);
@@ -744,14 +752,18 @@ void ag_login_clear(struct ag_login *l)
 /* --- sudo reauthentication (authgear-protocol.md §2.3, §3.11) ------------------ */
 
 /* The answer to the one factor a reauth flow asks: a TOTP code (its form
- * checked first: no attempt wasted) or the password. */
-static enum ag_err reauth_ask(struct ag_login *l, bool code, json_t **input)
+ * checked first: no attempt wasted) or the password. *code_typed (may be
+ * NULL): the code the person typed already (ask_code), taken over. */
+static enum ag_err reauth_ask(struct ag_login *l, bool code, char **code_typed, json_t **input)
 {
 	char *answer = NULL;
-	enum ag_err err;
+	enum ag_err err = AG_OK;
 
 	*input = NULL;
-	err = ag_login_ask(l, AG_CONV_SECRET, code ? "Verification code: " : "Password: ", &answer);
+	if (code && code_typed && *code_typed)
+		answer = *code_typed, *code_typed = NULL;
+	else
+		err = ag_login_ask(l, AG_CONV_SECRET, code ? "Verification code: " : "Password: ", &answer);
 	if (err == AG_OK && code && (err = check_code_form(l, false, answer, NULL)) != AG_OK)
 		deny(l, err, NULL);
 	if (err == AG_OK && !(*input = json_pack("{s:s, s:s}", "authentication", code ? "secondary_totp" : "primary_password",
@@ -761,11 +773,38 @@ static enum ag_err reauth_ask(struct ag_login *l, bool code, json_t **input)
 	return err;
 }
 
+/* A recovery code typed at the reauthentication's "Verification code:" (a
+ * lost phone). Authgear's reauth flow takes no recovery code (§3.11), so a
+ * login flow on the same OAuth session (prompt=login, max_age=0) takes it
+ * with the password, in the login's one batch: the bound user's full
+ * sign-in, checked as every reauthentication (sub, auth_time) and as a
+ * login (require_mfa). */
+static enum ag_err reauth_recovery(struct ag_login *l, const struct ag_authorize_opts *reauth_opts, struct ag_pkce *pk,
+				   char **url_query, const char *code)
+{
+	struct ag_authorize_opts opts = *reauth_opts;
+	struct ag_prewarm pw = { .pk = *pk, .url_query = *url_query, .err = AG_OK, .used = true };
+	char *password = NULL;
+	enum ag_err err;
+
+	opts.flow = AG_FLOW_LOGIN;
+	memset(pk, 0, sizeof *pk), *url_query = NULL; /* pw's now */
+	err = ag_login_tell(l, "A recovery code is taken together with your password.");
+	if (err == AG_OK)
+		err = ag_login_ask(l, AG_CONV_SECRET, "Password: ", &password);
+	if (err == AG_OK)
+		err = login_exchange(l, password, code, true, &opts, &pw);
+	ag_prewarm_clear(&pw);
+	ag_free_secret(password);
+	return err;
+}
+
 /* The reauth flow on the cached ID token: authorize (scope openid only: with
  * offline_access Authgear would create a new offline grant), the answer fed
  * with the create request (the identify step is pre-filled from the hint),
  * consent, token: the fewest requests the protocol allows. code: the second
- * factor, unless the last login showed none (the password then). */
+ * factor, unless the last login showed none (the password then), asked as
+ * the login asks it (ask_code: a recovery code is taken too, by its form). */
 static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, bool code)
 {
 	const struct ag_authorize_opts opts = {
@@ -778,14 +817,22 @@ static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, boo
 	char *url_query = NULL;
 	enum ag_store_factor seen = AG_STORE_FACTOR_NONE; /* the amr check below decides */
 	json_t *input = NULL, *batch = NULL;
+	char *typed = NULL;
+	bool recovery = false;
 	enum ag_err err;
 
 	err = ag_pkce_new(&pk);
 	if (err == AG_OK)
 		err = ag_authorize(l->o, &opts, &pk, &url_query);
 	ag_login_step(l, "authorize");
+	if (err == AG_OK && code)
+		err = ask_code(l, NULL, &typed, &recovery);
+	if (err == AG_OK && recovery) {
+		err = reauth_recovery(l, &opts, &pk, &url_query, typed);
+		goto out;
+	}
 	if (err == AG_OK)
-		err = reauth_ask(l, code, &input);
+		err = reauth_ask(l, code, &typed, &input);
 	if (err == AG_OK && !(batch = json_pack("[O]", input)))
 		err = AG_ERR_NOMEM;
 	if (err != AG_OK)
@@ -802,7 +849,7 @@ static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, boo
 		ag_json_wipe(input);
 		json_decref(input);
 		memset(&ferr, 0, sizeof ferr);
-		err = reauth_ask(l, false, &input);
+		err = reauth_ask(l, false, NULL, &input);
 		if (err == AG_OK)
 			err = ag_flow_input(f, input, &ferr);
 	}
@@ -818,6 +865,7 @@ static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, boo
 		err = ag_login_finish(l, &tokens, &proof);
 	}
 out:
+	ag_free_secret(typed);
 	ag_tokens_clear(&tokens);
 	free(url_query);
 	if (input)
@@ -880,8 +928,12 @@ enum ag_err ag_login_reauth(struct ag_login *l)
 	}
 	if (strcmp(l->reauth_mode, "full") == 0)
 		err = ag_login_password(l, NULL);
-	else if (strcmp(l->reauth_mode, "device") == 0)
+	else if (strcmp(l->reauth_mode, "device") == 0) {
+		/* openid only, whatever device_scopes says: offline_access would
+		 * make a new offline grant at each sudo (the cached one stays) */
+		l->reauth_scopes = "openid";
 		err = ag_login_device(l);
+	}
 	else {
 		err = ag_login_begin(l, l->reauth_mode);
 		if (err == AG_OK)

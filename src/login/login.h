@@ -56,7 +56,7 @@ struct ag_login {
 	const char *reauth_mode;           /* reauth_with as run: "code", "password", "full", "device" */
 	long long reauth_start;
 	char *bound_sub;
-	const char *reauth_scopes;         /* NULL: the configured scopes */
+	const char *reauth_scopes;         /* NULL: the configured scopes (scopes, device_scopes) */
 
 	/* internal */
 	struct ag_oidc *o;

@@ -130,7 +130,7 @@ static enum ag_err offer_code(struct ag_login *l, struct ag_device_auth *a, doub
 	enum ag_err err;
 
 	*answer_new = false;
-	err = ag_device_authorize(l->o, l->cfg->device_scopes, a);
+	err = ag_device_authorize(l->o, l->reauth_scopes ? l->reauth_scopes : l->cfg->device_scopes, a);
 	*issued_ms = ag_clock_ms(l->clock);
 	ag_login_step(l, "device authorization");
 	if (err == AG_OK)

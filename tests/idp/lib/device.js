@@ -140,7 +140,7 @@ export class Device {
     const out = [];
     for (const e of this.app.store.model('DeviceCode').values()) {
       const p = e.payload;
-      out.push({ user_code: p.userCode, client_id: p.clientId, exp: p.exp, approved: !!p.accountId, error: p.error || null, consumed: !!p.consumed });
+      out.push({ user_code: p.userCode, client_id: p.clientId, scope: p.params?.scope ?? null, exp: p.exp, approved: !!p.accountId, error: p.error || null, consumed: !!p.consumed });
     }
     return out;
   }
