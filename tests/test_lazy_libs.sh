@@ -1,8 +1,9 @@
 #!/bin/bash
-# libcurl and libqrencode are loaded when first needed (src/base/dl.h), not
-# linked: the module and the CLI have neither in DT_NEEDED; a login loads
-# libcurl and still works; an account check within account_check_cache
-# (every sudo) loads neither; with libcurl unloadable (root, a private mount
+# libcurl, libqrencode and libcrypto are loaded when first needed
+# (src/base/dl.h, src/base/ossl.h), not linked: the module and the CLI have
+# none of them in DT_NEEDED; a login loads libcurl and libcrypto and still
+# works; an account check within account_check_cache (every sudo) loads
+# none; with libcurl unloadable (root, a private mount
 # namespace hides it) the login is refused with one clear log line while the
 # cached account check still passes, and a QR code names the missing
 # libqrencode. The real libpam (pam_wrapper, pam_driver), the test IdP over
@@ -17,8 +18,8 @@ fi
 for f in "$MODULE" "$CLI"; do
 	needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 	echo "$needed" | grep -qx 'libc\.so\.6' || fail "$(basename "$f"): NEEDED not read (got: ${needed:-none})"
-	if echo "$needed" | grep -E '^lib(curl|qrencode)'; then fail "$(basename "$f") links libcurl or libqrencode"; fi
-	pass "$(basename "$f") has no libcurl or libqrencode in DT_NEEDED ($(echo $needed))"
+	if echo "$needed" | grep -E '^lib(curl|qrencode|crypto|ssl)'; then fail "$(basename "$f") links libcurl, libqrencode or libcrypto"; fi
+	pass "$(basename "$f") has no libcurl, libqrencode or libcrypto in DT_NEEDED ($(echo $needed))"
 done
 
 new_tmpdir
@@ -45,6 +46,8 @@ expect_rc login 0
 grep -q 'file=.*pam_authgear\.so' "$T/login.ld" || fail "LD_DEBUG=files logged nothing usable"
 loaded login libcurl.so.4 || { grep file= "$T/login.ld" | head; fail "the login did not load libcurl"; }
 pass "a login works and loads libcurl when it makes its first request"
+grep -q "file=libcrypto\.so\.3 " "$T/login.ld" || fail "the login did not load libcrypto"
+pass "a login loads libcrypto"
 loaded login libqrencode.so.4 && fail "a password login loaded libqrencode"
 pass "a password login does not load libqrencode"
 
@@ -52,10 +55,10 @@ run acct acct_mgmt
 expect_rc acct 0
 assert_contains "$T/acct.log" "account_check result=success requests=0" "the account check within account_check_cache made no request"
 grep -q 'file=.*pam_authgear\.so' "$T/acct.ld" || fail "acct: LD_DEBUG=files logged nothing usable"
-if grep -E 'file=lib(curl|qrencode|ssl|nghttp2|gssapi_krb5|ldap)' "$T/acct.ld"; then
+if grep -E 'file=lib(curl|qrencode|ssl|crypto|nghttp2|gssapi_krb5|ldap)' "$T/acct.ld"; then
 	fail "the cached account check loaded a library only requests need"
 fi
-pass "the cached account check loads neither libcurl nor what it pulls in"
+pass "the cached account check loads neither libcurl nor what it pulls in, nor libcrypto"
 
 [ "$(id -u)" = 0 ] || skip "the rest hides libcurl and libqrencode in a mount namespace (root)"
 hide() { # hide SONAME: its file replaced by an empty one, in this namespace only

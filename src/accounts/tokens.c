@@ -14,6 +14,7 @@
 #include "accounts/tokens.h"
 #include "base/file.h"
 #include "base/secret.h"
+#include "base/ossl.h" /* after the OpenSSL headers: libcrypto through its table */
 
 /* --- sealing (token_key_file) ---------------------------------------------- */
 

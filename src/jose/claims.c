@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/strv.h"
 #include "jose/claims.h"
+#include "base/ossl.h" /* after the OpenSSL headers: libcrypto through its table */
 
 #define ISSUER_MAX 2048 /* bytes of iss and client_id we compare */
 

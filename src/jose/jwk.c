@@ -15,6 +15,7 @@
 #include "base/secret.h"
 #include "jose/b64url.h"
 #include "jose/jwk.h"
+#include "base/ossl.h" /* after the OpenSSL headers: libcrypto through its table */
 
 struct ag_jwks {
 	struct ag_jwk keys[AG_JWKS_MAX];

@@ -13,6 +13,7 @@
 #include "base/secret.h"
 #include "jose/b64url.h"
 #include "jose/jws.h"
+#include "base/ossl.h" /* after the OpenSSL headers: libcrypto through its table */
 
 enum sig_scheme {
 	SIG_PKCS1,

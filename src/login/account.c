@@ -207,134 +207,199 @@ static enum ag_err ask(struct ag_oidc *o, const struct ag_token_cache *t, const 
 	return err;
 }
 
+/* One account check's state: the store, the user's binding and row. */
+struct check {
+	const struct ag_config *cfg;
+	const struct ag_log *log;
+	const char *user;
+	long long now;
+	struct timespec deadline; /* login_timeout bounds the whole call */
+	struct ag_store *s;
+	char *sub;
+	struct ag_token_cache t;
+	char *line;
+	size_t line_len;
+};
+
+static enum ag_err deny(struct check *c, const char *line)
+{
+	snprintf(c->line, c->line_len, "%s", line);
+	return AG_ERR_DENIED;
+}
+
+/* The store opened and the user's binding and row read; the store's and
+ * the per-user lock's waits and the requests draw from one deadline. */
+static enum ag_err read_state(struct check *c, bool *found)
+{
+	enum ag_err err;
+
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += c->cfg->login_timeout;
+	err = ag_tokens_store_open(c->cfg, c->log, &c->s);
+	if (err == AG_OK) {
+		ag_store_busy_limit(c->s, ag_http_ms_until(&c->deadline));
+		err = ag_store_bound_sub(c->s, c->user, &c->sub);
+	}
+	if (err == AG_OK)
+		err = ag_tokens_get(c->s, c->user, &c->t, found);
+	return err;
+}
+
+/* Answered from the row alone? *done when so: a revocation's mark or no
+ * token (err says which answer), or a result within account_check_cache. */
+static enum ag_err from_row(struct check *c, bool found, bool *done)
+{
+	const struct ag_config *cfg = c->cfg;
+
+	*done = true;
+	if (found && strcmp(c->t.check_result, "revoked") == 0)
+		return deny(c, AG_ACCOUNT_ENDED);
+	if (!c->sub || !found || !c->t.refresh_token) {
+		if (strcmp(cfg->account_check_without_token, "allow") == 0) {
+			ag_log(c->log, LOG_NOTICE, "account: %s: no cached token; allowed (account_check_without_token)",
+			       c->user);
+			return AG_OK;
+		}
+		ag_log(c->log, LOG_NOTICE, "account: %s: no cached token; denied", c->user);
+		return deny(c, AG_ACCOUNT_NO_TOKEN);
+	}
+	/* within account_check_cache: no request */
+	*done = fresh(&c->t, c->now - cfg->account_check_cache);
+	return AG_OK;
+}
+
+/* The per-user lock taken (*fd) and the row read again: another check may
+ * have refreshed while this one waited (*done: reuse its result). */
+static enum ag_err lock_and_reread(struct check *c, int *fd, bool *done)
+{
+	long long before = c->t.checked_at;
+	bool found = false;
+	enum ag_err err;
+
+	*done = true;
+	*fd = ag_account_lock_user(ag_store_state_dir(c->s), c->user, &c->deadline);
+	if (*fd < 0) {
+		ag_log(c->log, LOG_ERR, "account: %s: cannot lock the check%s", c->user,
+		       errno == ETIMEDOUT ? ": another check or login held it until login_timeout" : "");
+		return AG_ERR_IO;
+	}
+	ag_token_cache_clear(&c->t);
+	err = ag_tokens_get(c->s, c->user, &c->t, &found);
+	if (err != AG_OK)
+		return err;
+	if (!found || !c->t.refresh_token)
+		return deny(c, found ? AG_ACCOUNT_ENDED : AG_ACCOUNT_NO_TOKEN);
+	*done = fresh(&c->t, c->now - c->cfg->account_check_cache) ||
+		(c->t.checked_at != before && fresh(&c->t, before));
+	return AG_OK;
+}
+
+/* Authgear asked (ask); a revocation ends the session, Authgear being
+ * unreachable is allowed within offline_grace. *done when that decided. */
+static enum ag_err ask_authgear(struct check *c, const struct ag_clock *clock, struct ag_tokens *tokens,
+				struct ag_claims *claims, long *requests, bool *done)
+{
+	const struct ag_config *cfg = c->cfg;
+	struct ag_oidc *o = NULL;
+	const char *why = NULL;
+	enum ag_err err;
+
+	*done = true;
+	ag_store_busy_limit(c->s, ag_http_ms_until(&c->deadline)); /* what is left, for the final write */
+	err = ag_oidc_open_until(cfg, c->log, &c->deadline, &o);
+	if (err == AG_OK) {
+		o->clock = clock ? clock : &ag_clock_system;
+		err = ask(o, &c->t, c->sub, c->now, tokens, claims, &why);
+	}
+	if (o)
+		*requests = ag_http_requests(o->http);
+	ag_oidc_close(o);
+	if (err == AG_ERR_INVALID_GRANT)
+		return ended(c->s, c->log, c->user, &c->t, c->now, why, c->line, c->line_len);
+	if (offline(err)) {
+		long long since = c->now - c->t.check_ok_at;
+
+		if (cfg->offline_grace > 0 && c->t.check_ok_at > 0 && since < cfg->offline_grace * 3600) {
+			ag_log(c->log, LOG_NOTICE, "account: %s: Authgear unreachable (%s); allowed offline, last check "
+						   "%llds ago (offline_grace)", c->user, ag_err_name(err), since);
+			return AG_OK;
+		}
+		ag_log(c->log, LOG_ERR, "account: %s: Authgear unreachable (%s); denied", c->user, ag_err_name(err));
+		return err;
+	}
+	if (err != AG_OK) {
+		ag_log(c->log, LOG_ERR, "account: %s: check failed (%s); denied", c->user, ag_err_name(err));
+		return err;
+	}
+	*done = false;
+	return AG_OK;
+}
+
+/* Roles re-read, the policy re-checked (the second factor as the login
+ * recorded it: amr of the refreshed token, the resolver's Session-Amr or
+ * the access token's), and the result written to the store. */
+static enum ag_err record(struct check *c, struct ag_tokens *tokens, const struct ag_claims *claims)
+{
+	const struct ag_config *cfg = c->cfg;
+	struct ag_token_cache row = { 0 };
+	const char *pline = NULL;
+	enum ag_err err;
+
+	err = ag_policy_check(cfg, c->log, c->user, claims, false, AG_MFA_AMR_FACTORS, &pline);
+	if (err != AG_OK) {
+		snprintf(c->line, c->line_len, "%s", pline ? pline : ag_err_user_line(err));
+		return err;
+	}
+	if (!tokens->access_token) {
+		/* no refresh ran: the cached access token stays, with its expiry */
+		tokens->access_token = c->t.access_token;
+		c->t.access_token = NULL;
+		tokens->expires_in = c->t.access_expires - c->now;
+	}
+	err = ag_account_cache_from(&row, tokens, claims, c->now, false);
+	if (err == AG_OK)
+		err = ag_identity_login(c->s, cfg, c->log, c->user, c->sub, claims->roles, claims->n_roles, NULL, NULL,
+					&row, NULL);
+	ag_account_cache_release(&row);
+	if (err == AG_OK)
+		ag_log(c->log, LOG_INFO, "account: %s: checked %s (%s%s%s)", c->user,
+		       strcmp(cfg->account_check, "jwt") == 0 && !tokens->id_token ? "locally" : "at Authgear",
+		       cfg->account_check,
+		       tokens->id_token && strcmp(cfg->account_check, "refresh") != 0 ? ", refreshed" : "",
+		       tokens->refresh_token ? ", rotated" : "");
+	return err;
+}
+
 enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *log, const char *user,
 			     const struct ag_clock *clock, char *line, size_t line_len, long *requests)
 {
-	struct ag_store *s = NULL;
-	struct ag_oidc *o = NULL;
-	struct ag_token_cache t = { 0 }, row = { 0 };
+	struct check c = { .cfg = cfg, .log = log, .user = user, .now = ag_clock_wall(clock), .line = line,
+			   .line_len = line_len };
 	struct ag_tokens fresh_tokens = { 0 };
 	struct ag_claims claims = { 0 };
-	char *sub = NULL;
-	const char *pline = NULL, *why = NULL;
-	bool found = false;
-	long long before, now = ag_clock_wall(clock);
-	struct timespec deadline;
+	bool found = false, done = false;
 	int fd = -1;
 	enum ag_err err;
 
 	*requests = 0;
 	line[0] = '\0';
-	/* login_timeout bounds the whole call: the store's and the per-user
-	 * lock's waits and the requests draw from one deadline */
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += cfg->login_timeout;
-	err = ag_tokens_store_open(cfg, log, &s);
-	if (err == AG_OK) {
-		ag_store_busy_limit(s, ag_http_ms_until(&deadline));
-		err = ag_store_bound_sub(s, user, &sub);
-	}
+	err = read_state(&c, &found);
 	if (err == AG_OK)
-		err = ag_tokens_get(s, user, &t, &found);
-	if (err != AG_OK)
-		goto out;
-	if (found && strcmp(t.check_result, "revoked") == 0) {
-		snprintf(line, line_len, "%s", AG_ACCOUNT_ENDED);
-		err = AG_ERR_DENIED;
-		goto out;
-	}
-	if (!sub || !found || !t.refresh_token) {
-		if (strcmp(cfg->account_check_without_token, "allow") == 0) {
-			ag_log(log, LOG_NOTICE, "account: %s: no cached token; allowed (account_check_without_token)", user);
-			goto out;
-		}
-		ag_log(log, LOG_NOTICE, "account: %s: no cached token; denied", user);
-		snprintf(line, line_len, "%s", AG_ACCOUNT_NO_TOKEN);
-		err = AG_ERR_DENIED;
-		goto out;
-	}
-	if (fresh(&t, now - cfg->account_check_cache))
-		goto out; /* within account_check_cache: no request */
-	fd = ag_account_lock_user(ag_store_state_dir(s), user, &deadline);
-	if (fd < 0) {
-		ag_log(log, LOG_ERR, "account: %s: cannot lock the check%s", user,
-		       errno == ETIMEDOUT ? ": another check or login held it until login_timeout" : "");
-		err = AG_ERR_IO;
-		goto out;
-	}
-	/* Another check may have refreshed while this one waited: reuse it. */
-	before = t.checked_at;
-	ag_token_cache_clear(&t);
-	err = ag_tokens_get(s, user, &t, &found);
-	if (err != AG_OK)
-		goto out;
-	if (!found || !t.refresh_token) {
-		snprintf(line, line_len, "%s", found ? AG_ACCOUNT_ENDED : AG_ACCOUNT_NO_TOKEN);
-		err = AG_ERR_DENIED;
-		goto out;
-	}
-	if (fresh(&t, now - cfg->account_check_cache) || (t.checked_at != before && fresh(&t, before)))
-		goto out;
-	ag_store_busy_limit(s, ag_http_ms_until(&deadline)); /* what is left, for the final write */
-	err = ag_oidc_open_until(cfg, log, &deadline, &o);
-	if (err == AG_OK) {
-		o->clock = clock ? clock : &ag_clock_system;
-		err = ask(o, &t, sub, now, &fresh_tokens, &claims, &why);
-	}
-	if (o)
-		*requests = ag_http_requests(o->http);
-	if (err == AG_ERR_INVALID_GRANT) {
-		err = ended(s, log, user, &t, now, why, line, line_len);
-		goto out;
-	}
-	if (offline(err)) {
-		if (cfg->offline_grace > 0 && t.check_ok_at > 0 && now - t.check_ok_at < cfg->offline_grace * 3600) {
-			ag_log(log, LOG_NOTICE, "account: %s: Authgear unreachable (%s); allowed offline, last check %llds ago "
-						"(offline_grace)", user, ag_err_name(err), now - t.check_ok_at);
-			err = AG_OK;
-		} else {
-			ag_log(log, LOG_ERR, "account: %s: Authgear unreachable (%s); denied", user, ag_err_name(err));
-		}
-		goto out;
-	}
-	if (err != AG_OK) {
-		ag_log(log, LOG_ERR, "account: %s: check failed (%s); denied", user, ag_err_name(err));
-		goto out;
-	}
-	/* Roles re-read, the policy re-checked (the second factor as the login
-	 * recorded it: amr of the refreshed token, the resolver's Session-Amr
-	 * or the access token's). */
-	err = ag_policy_check(cfg, log, user, &claims, false, AG_MFA_AMR_FACTORS, &pline);
-	if (err != AG_OK) {
-		snprintf(line, line_len, "%s", pline ? pline : ag_err_user_line(err));
-		goto out;
-	}
-	if (!fresh_tokens.access_token) {
-		/* no refresh ran: the cached access token stays, with its expiry */
-		fresh_tokens.access_token = t.access_token;
-		t.access_token = NULL;
-		fresh_tokens.expires_in = t.access_expires - now;
-	}
-	err = ag_account_cache_from(&row, &fresh_tokens, &claims, now, false);
-	if (err == AG_OK)
-		err = ag_identity_login(s, cfg, log, user, sub, claims.roles, claims.n_roles, NULL, NULL, &row, NULL);
-	ag_account_cache_release(&row);
-	if (err == AG_OK)
-		ag_log(log, LOG_INFO, "account: %s: checked %s (%s%s%s)", user,
-		       strcmp(cfg->account_check, "jwt") == 0 && !fresh_tokens.id_token ? "locally" : "at Authgear",
-		       cfg->account_check,
-		       fresh_tokens.id_token && strcmp(cfg->account_check, "refresh") != 0 ? ", refreshed" : "",
-		       fresh_tokens.refresh_token ? ", rotated" : "");
-out:
+		err = from_row(&c, found, &done);
+	if (err == AG_OK && !done)
+		err = lock_and_reread(&c, &fd, &done);
+	if (err == AG_OK && !done)
+		err = ask_authgear(&c, clock, &fresh_tokens, &claims, requests, &done);
+	if (err == AG_OK && !done)
+		err = record(&c, &fresh_tokens, &claims);
 	if (err != AG_OK && !line[0])
 		snprintf(line, line_len, "%s", ag_err_user_line(err));
 	if (fd >= 0)
 		close(fd);
 	ag_claims_clear(&claims);
 	ag_tokens_clear(&fresh_tokens);
-	ag_token_cache_clear(&t);
-	ag_oidc_close(o);
-	ag_store_close(s);
-	free(sub);
+	ag_token_cache_clear(&c.t);
+	ag_store_close(c.s);
+	free(c.sub);
 	return err;
 }

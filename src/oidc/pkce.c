@@ -9,6 +9,7 @@
 #include "base/secret.h"
 #include "jose/b64url.h"
 #include "oidc/pkce.h"
+#include "base/ossl.h" /* after the OpenSSL headers: libcrypto through its table */
 
 enum ag_err ag_random_b64url(size_t n, char **out)
 {
