@@ -57,6 +57,7 @@ unshare -m sh -c '
 	npm --version > "$1/npm-version" || exit 94
 	bash "$3/tests/idp-install.sh" "$3/tests/idp" "$1/idp" > "$1/idp-install.out" 2>&1 || exit 95
 	mount --bind "$1/idp" "$2" || exit 96
+	[ "$(stat -c %d:%i "$2/node_modules")" = "$(stat -c %d:%i "$1/idp/node_modules")" ] || exit 96
 	(cd "$2" && timeout 600 node --test --test-concurrency=2 test/) > "$1/idp-tests.out" 2>&1 || exit 92
 	timeout 180 bash "$3/scripts/demo.sh" --auto --no-setup --builddir "$4" > "$1/demo.out" 2>&1 || exit 93
 ' sh "$T" "$IDP_DIR" "$abs_top_srcdir" "$abs_top_builddir"
