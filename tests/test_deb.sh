@@ -326,6 +326,7 @@ WANT="uid=$UID_ALICE(alice) gid=$UID_ALICE(alice) groups=$UID_ALICE(alice),$(gro
 grep -qxF "$WANT" "$T/first.txt" || { cat "$T/first.txt"; fail "id in the session: want $WANT"; }
 grep -qxF /home/alice "$T/first.txt" || { cat "$T/first.txt"; fail "the session did not start in /home/alice (pam_mkhomedir)"; }
 assert_contains "$T/sshd.log" "Accepted keyboard-interactive/pam for alice" "sshd accepted keyboard-interactive/pam for alice"
+assert_contains "$T/first.txt" "Verification code: " "the first SSH login asked for the TOTP code after the password"
 pass "first SSH login of alice (password + TOTP): $WANT, home made by pam_mkhomedir"
 
 # --- upgrade OLDV -> V with apt-get install, alice signed in once ----------------------------------------
