@@ -15,6 +15,7 @@
 #include "base/dl.h"
 #include "base/http.h"
 #include "base/json.h"
+#include "base/ossl.h"
 #include "base/secret.h"
 
 #define USER_AGENT "pam_authgear/" PACKAGE_VERSION
@@ -91,11 +92,16 @@ static enum ag_err global_err = AG_ERR_UNSUPPORTED;
 static char global_why[AG_DL_WHY_MAX];
 
 /* libcurl loaded and initialised, once per process (curl_global_init is
- * not thread-safe before 7.84: the once makes it so). */
+ * not thread-safe before 7.84: the once makes it so). libcrypto first:
+ * every request's answer is verified with it, and ag_ossl() cannot fail
+ * gently, so a login learns here, before any prompt, that it is missing. */
 static void global_init(void)
 {
 	CURLcode rc;
 
+	global_err = ag_ossl_load(global_why, sizeof global_why);
+	if (global_err != AG_OK)
+		return;
 	global_err = ag_dl_load(CURL_SONAME, CURL_PACKAGE, lc_syms, sizeof lc_syms / sizeof *lc_syms, global_why,
 				sizeof global_why);
 	if (global_err != AG_OK)
