@@ -16,47 +16,18 @@
 #include "jose/claims.h"
 #include "oidc/oidc.h"
 #include "oidc/token.h"
+#include "seam.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void quiet(void *ctx, int priority, const char *line)
-{
-}
-
-static const struct ag_log fuzz_log = { .sink = quiet };
-
-struct input {
-	const uint8_t *data;
-	size_t size;
-};
-
-static enum ag_err answer(void *ctx, const char *method, const char *url, const char *content_type,
-			  const char *body, const char *bearer, struct ag_http_response *resp)
-{
-	const struct input *in = ctx;
-
-	memset(resp, 0, sizeof *resp);
-	resp->status = 200;
-	resp->body = strdup("");
-	resp->x_authgear = strndup((const char *)in->data, in->size);
-	return resp->body && resp->x_authgear ? AG_OK : AG_ERR_NOMEM;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct ag_config cfg = { .issuer = (char *)"https://auth.example.com" };
-	static const struct ag_http_opts opts = { .connect_timeout = 1, .timeout = 1 };
-	static struct ag_http *http;
-	struct input in = { data, size };
-	struct ag_http_transport t = { answer, &in };
-	struct ag_oidc o = { .cfg = &cfg, .log = &fuzz_log };
+	struct fuzz_answer a = { .status = 200, .headers = data, .headers_len = size };
+	struct ag_oidc o = { .cfg = &cfg, .log = &fuzz_log, .http = fuzz_http_answer(&a) };
 	struct ag_claims c;
 	enum ag_err err;
 
-	if (!http && ag_http_new(&opts, &fuzz_log, &http) != AG_OK)
-		abort();
-	ag_http_set_transport(http, &t);
-	o.http = http;
 	err = ag_resolve(&o, "https://auth.example.com/_resolver/resolve", "at-fuzz", &c);
 	if (err == AG_OK) {
 		if (!c.sub || !*c.sub || strlen(c.sub) > AG_CLAIMS_SUB_MAX || c.n_roles > AG_CLAIMS_ROLES_MAX ||
@@ -72,6 +43,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	}
 	ag_claims_clear(&c);
-	ag_http_set_transport(http, NULL);
+	fuzz_http_answer(NULL);
 	return 0;
 }

@@ -18,14 +18,9 @@
 #include "oidc/device.h"
 #include "oidc/oidc.h"
 #include "oidc/token.h"
+#include "seam.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void quiet(void *ctx, int priority, const char *line)
-{
-}
-
-static const struct ag_log fuzz_log = { .sink = quiet };
 
 /* The envelope parser on a flow that has a state: a result always leaves one
  * (the old or the new), and the reason's error only with a reason. */
@@ -49,8 +44,7 @@ static void flow_envelope(struct ag_http_response *resp, long status)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct ag_http *http;
-	static const struct ag_http_opts opts = { .connect_timeout = 1, .timeout = 1 };
+	struct ag_http *http = fuzz_http_answer(NULL);
 	struct ag_http_response resp = { .status = 200, .content_type = (char *)"application/json" };
 	struct ag_discovery *d = NULL;
 	struct ag_tokens t = { 0 };
@@ -60,8 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (!http && ag_http_new(&opts, &fuzz_log, &http) != AG_OK)
-		abort();
 	/* The parsers expect a NUL-terminated body, as the HTTP client gives them. */
 	resp.body = malloc(size);
 	if (!resp.body)

@@ -17,57 +17,27 @@
 #include "common/names.h"
 #include "oidc/oidc.h"
 #include "oidc/token.h"
+#include "seam.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void quiet(void *ctx, int priority, const char *line)
-{
-}
-
-static const struct ag_log fuzz_log = { .sink = quiet };
-
-struct input {
-	const uint8_t *data;
-	size_t size;
-};
-
-static enum ag_err answer(void *ctx, const char *method, const char *url, const char *content_type,
-			  const char *body, const char *bearer, struct ag_http_response *resp)
-{
-	const struct input *in = ctx;
-
-	memset(resp, 0, sizeof *resp);
-	resp->status = in->data[0] & 1 ? 401 : 200;
-	resp->content_type = strdup(in->data[0] & 2 ? "application/jwt" : "application/json; charset=utf-8");
-	resp->body = malloc(in->size);
-	if (!resp->body || !resp->content_type)
-		return AG_ERR_NOMEM;
-	memcpy(resp->body, in->data + 1, in->size - 1);
-	resp->body[in->size - 1] = '\0';
-	resp->body_len = in->size - 1;
-	return AG_OK;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct ag_config cfg = { .issuer = (char *)"https://auth.example.com" };
-	static const struct ag_http_opts opts = { .connect_timeout = 1, .timeout = 1 };
 	static struct ag_discovery disc = { .issuer = (char *)"https://auth.example.com",
 					    .userinfo_endpoint = (char *)"https://auth.example.com/oauth2/userinfo" };
-	static struct ag_http *http;
-	struct input in = { data, size };
-	struct ag_http_transport t = { answer, &in };
 	struct ag_oidc o = { .cfg = &cfg, .log = &fuzz_log, .disc = &disc };
+	struct fuzz_answer a;
 	const char *sub, *name;
 	json_t *doc = NULL;
 	enum ag_err err;
 
 	if (size < 1)
 		return 0;
-	if (!http && ag_http_new(&opts, &fuzz_log, &http) != AG_OK)
-		abort();
-	ag_http_set_transport(http, &t);
-	o.http = http;
+	a = (struct fuzz_answer){ .status = data[0] & 1 ? 401 : 200,
+				  .content_type = data[0] & 2 ? "application/jwt" : "application/json; charset=utf-8",
+				  .body = data + 1, .body_len = size - 1 };
+	o.http = fuzz_http_answer(&a);
 	err = ag_userinfo(&o, "at-fuzz", &doc);
 	if ((err == AG_OK) != (doc != NULL))
 		__builtin_trap();
@@ -83,6 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap(); /* a 401 is the grant gone, nothing else */
 	}
 	json_decref(doc);
-	ag_http_set_transport(http, NULL);
+	fuzz_http_answer(NULL);
 	return 0;
 }
