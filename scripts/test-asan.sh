@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 # every system binary), test_valgrind (valgrind cannot run an ASan binary)
 # and the packaging, layout and style tests, which run none of our code.
 SAN_TESTS="tests/test_tokens.sh tests/test_security.sh tests/test_security_device.sh tests/test_pam_shell.sh
-	tests/test_faults.sh tests/test_faults_host.sh tests/test_oidc.sh"
+	tests/test_faults.sh tests/test_faults_host.sh tests/test_oidc.sh tests/test_login.sh"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 rm -rf asan-src asan-build

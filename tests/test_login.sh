@@ -81,7 +81,7 @@ pass "first login bound alice to her sub in a 0600 database"
 # --- authgear-pam login: the same path from a terminal, steps and timings, no secrets ---
 code=$(totp alice); remember "$code"
 sqlite3 "$T/state/private/accounts.db" "UPDATE users SET last_factor = NULL" || fail "forget last_factor"
-printf '%s\n1\n%s\n' "$PW_ALICE" "$code" | LD_PRELOAD=libnss_wrapper.so AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" alice \
+printf '%s\n1\n%s\n' "$PW_ALICE" "$code" | LD_PRELOAD="${ASAN_FIRST}libnss_wrapper.so" AUTHGEAR_TEST_LOG="$T/cli.log" "$CLI" login --config "$T/c.conf" alice \
 	> "$T/cli.out" 2>&1 || { cat "$T/cli.out"; fail "authgear-pam login"; }
 # alice is named in users: her authorize request went while she typed
 # (a returning login: the store's commit and the replaced refresh token's revocation last)
