@@ -876,8 +876,9 @@ static enum ag_err host_groups_win(struct ag_store_tx *tx, const struct index_ct
 	if (err != AG_OK)
 		return err;
 	if (!complete)
-		ag_log(log, LOG_WARNING, "account: the list of this host's groups stopped early (a source failed?); "
-					 "the names it did not reach are left as they are");
+		ag_log(log, LOG_WARNING,
+		       "account: the list of this host's groups stopped early (a source failed?); "
+		       "the names it did not reach are left as they are");
 	err = ag_store_tx_each_bound(tx, check_bound, &h);
 	for (size_t i = 0; err == AG_OK && i < h.n; i++)
 		err = host_group_wins(tx, log, h.v[i].name, h.v[i].uid, true, h.v[i].gid);

@@ -1756,6 +1756,7 @@ static enum ag_err migrate_json(struct ag_store *s)
 	}
 	json_decref(users);
 	json_decref(throttle);
+	ag_strv_free(tx.changed.v, tx.changed.n); /* no index is written here */
 	if (err == AG_OK)
 		err = exec(s, "COMMIT", "import users.json");
 	if (err != AG_OK) {

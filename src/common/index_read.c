@@ -384,8 +384,8 @@ enum ag_index_status ag_index_group_by_gid(const struct ag_index *ix, uint32_t g
 
 /* Record idx of the users (or groups): its file and local index; NOTFOUND
  * for a base record the delta shadows (enumeration skips it). */
-static enum ag_index_status record(const struct ag_index *ix, bool users, uint32_t idx,
-				   const struct ag_index_file **f, uint32_t *local)
+static enum ag_index_status record(const struct ag_index *ix, bool users, uint32_t idx, const struct ag_index_file **f,
+				   uint32_t *local)
 {
 	const char *name;
 	bool hidden = false;
@@ -464,8 +464,8 @@ static const uint32_t *id_range(const struct ag_index_file *f, uint32_t first, u
 /* One file's members of a group (g NULL: none) into mem[*n ..]; skip: the
  * delta, whose users are left out of the base's lists (it lists them). */
 static enum ag_index_status put_members(const struct ag_index *ix, const struct ag_index_file *f,
-					const struct ag_index_group *g, bool skip_shadowed, struct arena *a,
-					char **mem, uint32_t *n)
+					const struct ag_index_group *g, bool skip_shadowed, struct arena *a, char **mem,
+					uint32_t *n)
 {
 	const uint32_t *members;
 
