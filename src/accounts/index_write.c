@@ -559,6 +559,18 @@ enum ag_err ag_index_build_delta(const struct ag_index_input *in, const struct a
 		    (ag_index_group_local(&base, i, &local) != AG_INDEX_OK || local != g->local))
 			return AG_ERR_UNSUPPORTED;
 	}
+	/* A group of the installed delta that the new one lacks (its last
+	 * member here left it) would vanish, GID and all, if only the delta
+	 * had it: a full rebuild keeps it, as it keeps every store group. */
+	for (uint32_t k = 0; installed->d.h && k < installed->d.h->groups.count; k++) {
+		const char *name = ag_index_delta_group_name(installed, k);
+		size_t j = 0;
+
+		while (name && j < in->n_groups && strcmp(in->groups[j].name, name) != 0)
+			j++;
+		if (!name || j == in->n_groups)
+			return AG_ERR_UNSUPPORTED;
+	}
 	delta.pins = NULL;
 	delta.n_pins = 0;
 	return build_file(&delta, &base, log, out, len);

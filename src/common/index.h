@@ -172,6 +172,8 @@ bool ag_index_superseded(const struct ag_index *ix);
  * shadows fills as AG_INDEX_NOTFOUND (skip it). */
 uint32_t ag_index_n_users(const struct ag_index *ix);
 uint32_t ag_index_n_groups(const struct ag_index *ix);
+/* The name of group k of the delta alone (k < its group count), or NULL. */
+const char *ag_index_delta_group_name(const struct ag_index *ix, uint32_t k);
 
 enum ag_index_status ag_index_user_by_name(const struct ag_index *ix, const char *name, uint32_t *idx);
 enum ag_index_status ag_index_user_by_uid(const struct ag_index *ix, uint32_t uid, uint32_t *idx);

@@ -307,6 +307,11 @@ static const char *record_name(const struct ag_index_file *f, bool users, uint32
 	}
 }
 
+const char *ag_index_delta_group_name(const struct ag_index *ix, uint32_t k)
+{
+	return ix->d.h ? record_name(&ix->d, false, k) : NULL;
+}
+
 /* Whether the delta has a record named name (so the base's is shadowed). */
 static enum ag_index_status shadowed(const struct ag_index *ix, bool users, const char *name, bool *yes)
 {

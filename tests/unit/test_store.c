@@ -904,6 +904,15 @@ static void test_index_generation(void **state)
 	assert_non_null(m.ix.d.h);
 	assert_false(in_group(&m.ix, "authgear-admins", "alice"));
 	assert_true(in_group(&m.ix, "authgear-users", "alice"));
+	{ /* the group its last member left is still served, with its GID */
+		struct group gr;
+		char buf[4096];
+		uint32_t i;
+
+		assert_int_equal(ag_index_group_by_name(&m.ix, "authgear-admins", &i), AG_INDEX_OK);
+		assert_int_equal(ag_index_fill_group(&m.ix, i, &gr, buf, sizeof buf), AG_INDEX_OK);
+		assert_null(gr.gr_mem[0]);
+	}
 	ag_index_unmap(&m.map);
 	/* no delta (what a crash after the commit, before the delta's rename,
 	 * leaves): the next login repairs it though it changes nothing */
