@@ -124,15 +124,16 @@ for v in "[uids]|-oProxyCommand = 200000" "[uids]|../root = 200000" "[roles]|uni
 	run "$c-acct" inj alice acct_mgmt
 	deny "$c-acct" 9 "$BROKEN" "$T/inj.conf:"
 done
-# In users = a hostile entry matches nothing: the name itself is refused
-# before the allow-list is consulted (no prompt, no request).
+# In users = a hostile entry is a configuration error with file:line: even
+# a listed, valid name (alice) is refused with it (no prompt, no request).
 for v in "../root" "-oProxyCommand=sh"; do
 	c=config-users-$(echo "$v" | tr -c 'a-z0-9' - | sed 's/--*/-/g; s/^-//; s/-$//')
 	sed "s|^users = .*|users = alice, $v|" "$T/c.conf" > "$T/inj.conf"; chmod 0600 "$T/inj.conf"
 	pam_service inj "auth required $MODULE config=$T/inj.conf debug"
 	hook POST /counters/reset >/dev/null
-	run "$c" inj "$v" authenticate "$PW"
-	deny "$c" 6 "" "is not an Authgear user here; ignored"
+	run "$c" inj alice authenticate "$PW"
+	deny "$c" 9 "$BROKEN" "users: '$v' can never be a Unix user name"
+	grep -qF "$T/inj.conf:" "$T/$c.log" || fail "$c: the log does not name file:line"
 	[ "$(requests)" = 0 ] || fail "$c: a request was made"
 done
 
