@@ -345,3 +345,13 @@ totp_login() {
 	touch "$T/$c.log"
 	grep -q '^rc=0 ' "$T/$c.out" || { cat "$T/$c.out" "$T/$c.log"; fail "$c: $user's password + TOTP login failed"; }
 }
+
+# small_tmpfs DIR: a 1 MiB tmpfs at DIR (a disk that fills), unmounted at
+# exit; for tests in a private mount namespace.
+small_tmpfs() {
+	SMALL_TMPFS=$1
+	mkdir -p "$SMALL_TMPFS"
+	mount -t tmpfs -o size=1m,mode=0755 tmpfs "$SMALL_TMPFS" || fail "cannot mount a tmpfs"
+	CLEANUP_HOOKS="umount_small $CLEANUP_HOOKS"
+}
+umount_small() { umount "$SMALL_TMPFS" 2>/dev/null || true; }

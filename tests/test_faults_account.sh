@@ -267,10 +267,7 @@ pass "kill-session: kill -9 in open_session's write: nothing recorded; the next 
 
 # --- a full disk during the check's token update and during open_session ----------------
 D="$T/small"
-mkdir -p "$D"
-mount -t tmpfs -o size=1m,mode=0755 tmpfs "$D" || fail "cannot mount a tmpfs"
-umount_small() { umount "$D" 2>/dev/null || true; }
-CLEANUP_HOOKS="umount_small $CLEANUP_HOOKS"
+small_tmpfs "$D"
 DDB="$D/state/private/accounts.db"
 conf drefresh "$D/state" "account_check = refresh"
 conf drotating "$D/state" "account_check = refresh"

@@ -217,10 +217,7 @@ pass "throttle race: 20 concurrent attempts, $reached reached the IdP's password
 
 # --- a full disk ---------------------------------------------------------------
 D="$T/small"
-mkdir -p "$D"
-mount -t tmpfs -o size=1m,mode=0755 tmpfs "$D" || fail "cannot mount a tmpfs"
-umount_small() { umount "$D" 2>/dev/null || true; }
-CLEANUP_HOOKS="umount_small $CLEANUP_HOOKS"
+small_tmpfs "$D"
 write_config "$T/d.conf" "users = ag*" "require_mfa = no" "connect_timeout = 60" "timeout = 120" "max_attempts_per_minute = 1000" "[roles]" "unix-user = ag-team"
 sed -i "s|^state_dir = .*|state_dir = $D/state|" "$T/d.conf"
 NWD=$(NW "$D/state")

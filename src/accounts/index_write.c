@@ -576,14 +576,16 @@ enum ag_err ag_index_build_delta(const struct ag_index_input *in, const struct a
 	return build_file(&delta, &base, log, out, len);
 }
 
-/* Tell readers that mapped the current file to map the new one. A failure
- * only costs them up to a second (they also stat the path). */
-static void mark_superseded(const char *dir, const struct ag_log *log)
+/* Write one 32-bit header field of the installed index in place (readers
+ * load it as an atomic): only into a root-owned regular file that is an
+ * index of this byte order, and of this version when current_only (the
+ * field is new in it). A failure only costs readers up to a second: they
+ * also stat the paths. */
+static void poke_header(const char *dir, size_t offset, uint32_t value, bool current_only, const struct ag_log *log)
 {
 	char path[PATH_MAX];
 	struct ag_index_header h;
 	struct stat st;
-	uint32_t one = 1;
 	int fd;
 
 	if (snprintf(path, sizeof path, "%s/%s", dir, AG_INDEX_FILE) >= (int)sizeof path)
@@ -594,9 +596,16 @@ static void mark_superseded(const char *dir, const struct ag_log *log)
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
 	    pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h.magic, AG_INDEX_MAGIC, sizeof h.magic) == 0 &&
 	    h.byte_order == AG_INDEX_BYTE_ORDER &&
-	    pwrite(fd, &one, sizeof one, offsetof(struct ag_index_header, superseded)) != (ssize_t)sizeof one)
-		ag_log(log, LOG_WARNING, "index: cannot mark %s superseded: %s", path, strerror(errno));
+	    (!current_only || (h.version == AG_INDEX_VERSION && h.header_size == sizeof h)) &&
+	    pwrite(fd, &value, sizeof value, (off_t)offset) != (ssize_t)sizeof value)
+		ag_log(log, LOG_WARNING, "index: cannot update %s: %s", path, strerror(errno));
 	close(fd);
+}
+
+/* Tell readers that mapped the current file to map the new one. */
+static void mark_superseded(const char *dir, const struct ag_log *log)
+{
+	poke_header(dir, offsetof(struct ag_index_header, superseded), 1, false, log);
 }
 
 enum ag_err ag_index_install(const char *dir, const void *data, size_t len, const struct ag_log *log)
@@ -677,25 +686,10 @@ enum ag_err ag_index_prepare(const char *dir, const void *data, size_t len, bool
 	return AG_OK;
 }
 
-/* Tell the base's readers which delta is now installed on it (a failure
- * only costs them up to a second: they also stat the paths). */
+/* Tell the base's readers which delta is now installed on it. */
 static void set_delta_hint(const char *dir, uint64_t generation, const struct ag_log *log)
 {
-	char path[PATH_MAX];
-	struct ag_index_header h;
-	uint32_t hint = (uint32_t)generation;
-	int fd;
-
-	if (snprintf(path, sizeof path, "%s/%s", dir, AG_INDEX_FILE) >= (int)sizeof path)
-		return;
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return;
-	if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h.magic, AG_INDEX_MAGIC, sizeof h.magic) == 0 &&
-	    h.version == AG_INDEX_VERSION && h.header_size == sizeof h &&
-	    pwrite(fd, &hint, sizeof hint, offsetof(struct ag_index_header, delta_hint)) != (ssize_t)sizeof hint)
-		ag_log(log, LOG_WARNING, "index: cannot update %s: %s", path, strerror(errno));
-	close(fd);
+	poke_header(dir, offsetof(struct ag_index_header, delta_hint), (uint32_t)generation, true, log);
 }
 
 enum ag_err ag_index_commit(struct ag_index_pending *p, const struct ag_log *log)
