@@ -7,6 +7,7 @@
 #     repairs it; killed between the fsync and the commit, nothing changed
 #     at all; a stale delta (of another base) is ignored, a truncated one
 #     answers UNAVAIL (logged) until the next login rebuilds;
+#   - a second full rebuild waits for the first one's rename (index.lock);
 #   - 200 concurrent logins of 50 users: no failure, no "database is locked",
 #     one binding and one UID each, index = database (tests/tools/store_check);
 #   - kill -9 at random points of 100 concurrent logins, then one login: the
@@ -100,6 +101,25 @@ repaired() {
 repaired after-commit-delta
 paused after-commit reindex_paused after-commit
 repaired after-commit
+
+# --- two full rebuilds, the first between its commit and its rename ----------------
+# The second writer must wait for the first one's rename (index.lock): it
+# used to replace the first one's temporary file, whose rename then failed
+# after its commit (or installed the second one's half-written file).
+rm -f "$T/paused"
+reindex_paused after-commit &
+APID=$!
+wait_for "$T/paused" "the first reindex never reached the pause at after-commit"
+"$CLI" reindex --config "$T/c.conf" > "$T/second.out" 2>&1 &
+BPID=$!
+sleep 1
+kill -0 "$BPID" 2>/dev/null || { cat "$T/second.out"; fail "the second reindex did not wait for the first one's rename"; }
+rm -f "$T/paused" # the first one resumes: renames, then lets the second one in
+wait "$APID" || fail "the first reindex failed after its commit (its temporary index was replaced)"
+wait "$BPID" || { cat "$T/second.out"; fail "the second reindex failed"; }
+check 2 || { cat "$T/check.out"; fail "two full rebuilds: index and database differ"; }
+[ ! -e "$T/state/.nss.index.new" ] || fail "two full rebuilds: a temporary index was left"
+pass "two full rebuilds: the second waited for the first one's rename; both succeeded ($(cat "$T/check.out"))"
 
 # --- kill -9 between the index fsync and the commit: a delta, then a full index ----
 # the accounts (the throttle's record of the attempt itself commits before any network)
@@ -233,7 +253,7 @@ cp -a "$D/state" "$T/state-backup"
 # transaction, or in the login's own (the index file or the WAL), or it
 # succeeds; a failure must leave everything as it was.
 mid=0
-for free_kb in 0 8 16 24 32 36 40 44 48 52 56 64 72 80 96 128 200; do
+for free_kb in 0 4 8 10 12 14 16 20 24 28 32 36 40 44 48 52 56 64 72 80 96 128 200; do
 	rm -rf "$D/state" "$D/fill" "$T/full.log"; cp -a "$T/state-backup" "$D/state"
 	before=$(dsum)
 	avail=$(df --output=avail -k "$D" | tail -1)
@@ -243,6 +263,7 @@ for free_kb in 0 8 16 24 32 36 40 44 48 52 56 64 72 80 96 128 200; do
 	rc=$?
 	set -e
 	rm -f "$D/fill"
+	echo "full disk, $free_kb KiB free: rc $rc$(grep -q "requests=0" "$T/full.log" 2>/dev/null && echo ", before any request")"
 	if [ "$rc" = 0 ]; then
 		"$CHECK" "$T/d.conf" 2 > "$T/check.out" 2>&1 || { cat "$T/check.out"; fail "full disk ($free_kb KiB free): a success left them inconsistent"; }
 		continue

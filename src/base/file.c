@@ -239,11 +239,10 @@ out:
 	return err;
 }
 
-enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, const struct ag_log *log, int *fd)
+enum ag_err ag_lock_acquire(const char *dir, const char *name, long timeout_ms, const struct ag_log *log, int *fd)
 {
 	char path[PATH_MAX];
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	int tries = timeout_s * 50;
+	long waited = 0, step = 1;
 
 	*fd = -1;
 	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
@@ -256,15 +255,23 @@ enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, co
 		*fd = -1;
 		return AG_ERR_IO;
 	}
+	/* polled (flock has no timeout), from 1 ms up to 20 ms: a holder
+	 * usually keeps it for a rename */
 	while (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-		if ((errno != EWOULDBLOCK && errno != EINTR) || tries-- <= 0) {
-			ag_log(log, LOG_ERR, "%s: cannot lock: %s", path,
-			       errno == EWOULDBLOCK ? "held by another process" : strerror(errno));
+		struct timespec pause = { 0, step * 1000 * 1000 };
+
+		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= timeout_ms) {
+			if (errno == EWOULDBLOCK)
+				ag_log(log, LOG_ERR, "%s: still held by another process after %ld ms", path, waited);
+			else
+				ag_log(log, LOG_ERR, "%s: cannot lock: %s", path, strerror(errno));
 			close(*fd);
 			*fd = -1;
 			return AG_ERR_IO;
 		}
 		nanosleep(&pause, NULL);
+		waited += step;
+		step = step < 20 ? step * 2 : 20;
 	}
 	return AG_OK;
 }

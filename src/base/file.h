@@ -39,10 +39,10 @@ enum ag_err ag_state_private_dir(const char *state_dir, const struct ag_log *log
 enum ag_err ag_file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 				 mode_t mode, const struct ag_log *log);
 
-/* Take an exclusive lock on dir/name (created 0600 when missing), waiting at
- * most timeout_s seconds. The lock is released when *fd is closed (also when
- * the process dies: no stale lock survives a crash). */
-enum ag_err ag_lock_acquire(const char *dir, const char *name, int timeout_s, const struct ag_log *log, int *fd);
+/* Take an exclusive lock on dir/name (created 0600, root's, when missing),
+ * waiting at most timeout_ms. The lock is released when *fd is closed (also
+ * when the process dies: no stale lock survives a crash). */
+enum ag_err ag_lock_acquire(const char *dir, const char *name, long timeout_ms, const struct ag_log *log, int *fd);
 void ag_lock_release(int fd);
 
 /* fchown(fd, 0, 0) when running as root (0 otherwise): what root creates
