@@ -226,6 +226,46 @@ pass "reauth_with = device: a new approval reauthenticates"
 [ "$(grants)" = "$g0" ] && [ "$(col refresh_token carol)" = "$RT_C" ] || fail "device: a new offline grant (refresh token) was issued, or the cached one replaced"
 pass "reauth_with = device: scope openid only (device_scopes has offline_access): no new grant, the cached one stays"
 
+# --- the same through pamtester: every reauth_with value, no cached ID token ---------------------
+# pt CASE SERVICE USER ANSWERS...: pamtester authenticate, one answer a line
+pt() {
+	c=$1 svc=$2 user=$3; shift 3
+	printf '%s\n' "$@" | run_pamtester "$svc" "$user" authenticate && echo rc=0 >> "$T/out" || true
+	mv "$T/out" "$T/$c.out"; mv "$T/module.log" "$T/$c.log" 2>/dev/null || touch "$T/$c.log"
+}
+pt_ok() { # pt_ok CASE METHOD PROMPT...: succeeded, asked exactly these, the audit line names METHOD
+	c=$1 m=$2; shift 2
+	grep -q "^rc=0$" "$T/$c.out" && assert_contains "$T/$c.out" "successfully authenticated" "pamtester $c: authenticated" ||
+		{ cat "$T/$c.out" "$T/$c.log"; fail "pamtester $c: not authenticated"; }
+	for p in "$@"; do assert_contains "$T/$c.out" "$p" "pamtester $c: asks '$p'"; done
+	[ "$(grep -o '[A-Z][a-z]*\( code\)\?: ' "$T/$c.out" | wc -l)" = $# ] || { cat "$T/$c.out"; fail "pamtester $c: asked other things"; }
+	assert_contains "$T/$c.log" "method=$m" "pamtester $c: the audit line says $m"
+}
+pt ptcode r-code alice "$(totp alice)"
+pt_ok ptcode reauth-code "Verification code: "
+pt ptpw r-password alice alice-password-1
+pt_ok ptpw reauth-password "Password: "
+pt ptfull r-full alice alice-password-1 "$(totp alice)"
+pt_ok ptfull reauth-full "Password: " "Verification code: "
+pt ptwrong r-code alice 000000
+grep -q "^rc=0$" "$T/ptwrong.out" && fail "pamtester: a wrong code passed"
+assert_contains "$T/ptwrong.out" "Incorrect password or code." "pamtester: a wrong code is refused with the plain line"
+# no cached ID token: demo's cached tokens dropped (as a revocation drops them)
+sqlite3 "$DB" "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = 'demo')"
+pt ptnocache r-code demo demo-password-1 "$(totp demo)"
+pt_ok ptnocache reauth-full "Password: " "Verification code: "
+assert_contains "$T/ptnocache.out" "No Authgear sign-in is remembered here for you: sign in fully." "pamtester, no cached ID token: the line"
+[ -n "$(col id_token demo)" ] || fail "pamtester, no cached ID token: the full login did not fill the cache"
+hook POST /counters/reset >/dev/null
+( for _ in $(seq 600); do [ "$(polls)" -ge 1 ] && break; sleep 0.1; done
+  hook POST /device/approve '{"user_code":"WDJB-MJHT","username":"carol"}' > "$T/bg.out" ) &
+BG=$!
+pt ptdev r-device carol ""
+wait "$BG" || true
+pt_ok ptdev reauth-device
+assert_contains "$T/ptdev.out" "WDJB-MJHT" "pamtester, reauth_with = device: shows the device code"
+pass "through pamtester: each reauth_with value (code, password, full, device), a wrong code, no cached ID token"
+
 # --- the IdP down: AUTHINFO_UNAVAIL within login_timeout (pamtester) ---------------------------
 write_config "$T/down.conf" "$U" "login_timeout = 10" "reauth_with = password"
 pam_service down "auth required $MODULE config=$T/down.conf reauth"

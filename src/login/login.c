@@ -861,7 +861,11 @@ static enum ag_err reauth_exchange(struct ag_login *l, const char *id_token, boo
 	}
 	err = flow_tokens(l, f, NULL, &seen, &pk, &tokens);
 	if (err == AG_OK) {
-		const struct ag_login_proof proof = { .nonce = pk.nonce, .reauth_amr = code ? "otp" : "pwd" };
+		/* a TOTP code passed: the next login's order asks it again first
+		 * (a recovery code's login, or an older login, may have said otherwise) */
+		const enum ag_store_factor totp = AG_STORE_FACTOR_TOTP;
+		const struct ag_login_proof proof = { .nonce = pk.nonce, .reauth_amr = code ? "otp" : "pwd",
+						      .factor = code ? &totp : NULL };
 		err = ag_login_finish(l, &tokens, &proof);
 	}
 out:
