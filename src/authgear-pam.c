@@ -703,16 +703,20 @@ static int cmd_import(int argc, char **argv)
 {
 	struct admin a;
 	enum ag_err err;
-	char why[512] = "";
+	char why[512] = "", shown[2048];
 	int rc = admin_open(argc, argv, "import", 1, &a);
 
 	if (rc >= 0)
 		return rc;
 	err = ag_identity_import(a.store, a.cfg, &a.log, a.args[0], why, sizeof why);
-	if (err == AG_OK)
-		printf("imported the UIDs of %s\n", a.args[0]);
-	else
-		fprintf(stderr, "authgear-pam import: %s; nothing imported\n", why[0] ? why : ag_err_reason(err));
+	/* the file's name (also in why) escaped, as any argument shown */
+	if (err == AG_OK) {
+		ag_text_escape(a.args[0], shown, sizeof shown);
+		printf("imported the UIDs of %s\n", shown);
+	} else {
+		ag_text_escape(why[0] ? why : ag_err_reason(err), shown, sizeof shown);
+		fprintf(stderr, "authgear-pam import: %s; nothing imported\n", shown);
+	}
 	return admin_close(&a, err == AG_OK);
 }
 

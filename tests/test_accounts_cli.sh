@@ -44,6 +44,19 @@ set +e
 cli import "$T/import-bad" > "$T/o" 2>&1; [ $? = 1 ] || fail "import of a UID bob has must fail"
 set -e
 assert_contains "$T/o" "import-bad:2: UID 5001 already belongs to bob; nothing imported" "import names FILE:LINE"
+# a FILE whose name has a newline and a terminal escape: shown escaped, on
+# success and in the error's FILE:LINE
+odd="$T/im"$'\n'"port"$'\e'"[31m"
+printf 'dev-e:6005\n' > "$odd"
+cli import "$odd" > "$T/o"
+assert_contains "$T/o" "imported the UIDs of $T/im\\x0aport\\x1b[31m" "import shows an odd FILE name escaped"
+cli forget dev-e > /dev/null || fail "forget the pin the odd FILE imported"
+printf 'dev-f:5001\n' > "$odd"
+set +e
+cli import "$odd" > "$T/o" 2>&1
+set -e
+assert_contains "$T/o" "im\\x0aport\\x1b[31m:1: UID 5001 already belongs to bob" "import's error shows the FILE name escaped"
+[ "$(grep -c . "$T/o")" = 1 ] && ! grep -q $'\e' "$T/o" || { cat -A "$T/o"; fail "import's error spans lines or carries the escape raw"; }
 # Two users as the module leaves them after their logins.
 sqlite3 "$S/private/accounts.db" "
 INSERT INTO groups (name, gid, local) VALUES ('authgear-admins', 260001, 0), ('authgear-users', 260002, 0), ('users', 100, 1);
