@@ -111,7 +111,10 @@ static enum ag_err flow_denied(struct ag_login *l, enum ag_err err, const struct
 		return deny(l, AG_ERR_CONFIG, NULL);
 	}
 	if ((err == AG_ERR_LOCKED || err == AG_ERR_RATE_LIMITED) && ferr->until) {
-		long minutes = (long)((ferr->until - ag_clock_wall(l->clock) + 59) / 60);
+		/* rounded up, less a second: until has lost its fraction here, and
+		 * time() is the kernel's coarse clock (up to a tick behind the
+		 * IdP's); 300 s read as 301 said "6 minutes" */
+		long minutes = (long)((ferr->until - ag_clock_wall(l->clock) + 58) / 60);
 		snprintf(line, sizeof line, "Too many attempts; try again in %ld minute%s.", minutes < 1 ? 1 : minutes,
 			 minutes > 1 ? "s" : "");
 		return deny(l, err, line);
