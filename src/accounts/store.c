@@ -458,13 +458,17 @@ static enum ag_err check_schema(struct ag_store *s)
 	/* Each table is there: the schema SQLite just read answers without a
 	 * statement (parsing one per table was a quarter of the CPU of an
 	 * account check inside its cache window: every sudo). */
-	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-		if (sqlite3_table_column_metadata(s->db, "main", tables[i], NULL, NULL, NULL, NULL, NULL, NULL) !=
-		    SQLITE_OK) {
+	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+		int rc = sqlite3_table_column_metadata(s->db, "main", tables[i], NULL, NULL, NULL, NULL, NULL, NULL);
+
+		if (rc == SQLITE_ERROR) {
 			ag_log(s->log, LOG_ERR, "store %s: table %s is missing; refused, left untouched", s->path,
 			       tables[i]);
 			return AG_ERR_CORRUPT;
 		}
+		if (rc != SQLITE_OK)
+			return fail(s, rc, "read"); /* the schema itself: corrupt pages, say */
+	}
 	/* Each table's root page read: a truncated file fails here. */
 	for (size_t i = 0; i < sizeof tables / sizeof *tables && err == AG_OK; i++) {
 		snprintf(sql, sizeof sql, "SELECT 1 FROM %s LIMIT 1", tables[i]);
