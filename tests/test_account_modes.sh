@@ -188,8 +188,15 @@ RT0=$(col refresh_token frank)
 # the last check two minutes ago: outside account_check_cache (60)
 sqlite3 "$DB" "UPDATE tokens SET checked_at = checked_at - 120, check_ok_at = check_ok_at - 120 WHERE user_id = (SELECT id FROM users WHERE name = 'frank')"
 reset
-for i in $(seq 50); do run "c$i" rot frank acct_mgmt & done
+# The first check holds frank's lock for 3 s (its refresh delayed at the
+# IdP): the others, started 40 ms apart, all wait on it. Started at once,
+# two of them now and then shared one pam_wrapper directory (pam_wrapper
+# 1.1.4 checks /tmp/pam.X with lstat, then mkdirs it: a race), the first
+# to exit removed it, and the other's pam_start failed (rc 26, PAM_ABORT).
+hook POST /faults '{"path":"/oauth2/token","type":"delay","seconds":3,"count":1}' >/dev/null
+for i in $(seq 50); do run "c$i" rot frank acct_mgmt & sleep 0.04; done
 wait
+hook POST /faults/clear '{}' >/dev/null
 for i in $(seq 50); do expect_rc "c$i" 0; done
 [ "$(count /oauth2/token)" = 1 ] || { curl -s "$HOOK_URL/counters"; fail "50 checks made $(count /oauth2/token) refreshes, want 1"; }
 curl -fsS "$HOOK_URL/requests?path=/oauth2/token" > "$T/rot.requests"
