@@ -59,6 +59,7 @@ void ag_account_cache_release(struct ag_token_cache *c)
 #include <unistd.h>
 
 #include "accounts/identity.h"
+#include "accounts/stamp.h"
 #include "base/http.h"
 #include "common/names.h"
 #include "login/policy.h"
@@ -377,15 +378,27 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 			   .line_len = line_len };
 	struct ag_tokens fresh_tokens = { 0 };
 	struct ag_claims claims = { 0 };
-	bool found = false, done = false;
+	struct ag_stamp_fp before;
+	bool found = false, done = false, stampable;
 	int fd = -1;
 	enum ag_err err;
 
 	*requests = 0;
 	line[0] = '\0';
+	if (ag_stamp_allows(cfg->state_dir, cfg->token_key_file, user, c.now - cfg->account_check_cache)) {
+		ag_log(log, LOG_DEBUG, "account: %s: within account_check_cache (check stamp)", user);
+		return AG_OK;
+	}
+	stampable = ag_stamp_fingerprint(cfg->state_dir, cfg->token_key_file, &before);
 	err = read_state(&c, &found);
 	if (err == AG_OK)
 		err = from_row(&c, found, &done);
+	if (err == AG_OK && done && found && c.sub && fresh(&c.t, c.now - cfg->account_check_cache)) {
+		if (stampable)
+			ag_stamp_put(cfg->state_dir, cfg->token_key_file, user, &before, c.t.check_ok_at, log);
+	} else {
+		ag_stamp_drop(cfg->state_dir, user);
+	}
 	if (err == AG_OK && !done)
 		err = lock_and_reread(&c, &fd, &done);
 	if (err == AG_OK && !done)
