@@ -34,14 +34,20 @@ struct stamp_file {
 
 static const char MAGIC[8] = "AGSTAMP\1";
 
-static uint64_t fnv1a(const void *p, size_t n)
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
-	uint64_t h = 14695981039346656037ull;
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ b[i]) * 1099511628211ull;
 	return h;
+}
+
+/* The record's sum, over the user's name too: a stamp copied to another
+ * user's file is not that user's. */
+static uint64_t sum(const struct stamp_file *f, const char *user)
+{
+	return fnv1a(fnv1a(14695981039346656037ull, user, strlen(user) + 1), f, offsetof(struct stamp_file, sum));
 }
 
 /* As the store's own checks (store.c check_path): root's, nobody else's. */
@@ -130,6 +136,11 @@ bool ag_stamp_fingerprint(const char *state_dir, const char *token_key_file, str
 	return ok;
 }
 
+bool ag_stamp_same_key(const struct ag_stamp_fp *a, const struct ag_stamp_fp *b)
+{
+	return memcmp(a->b + FP_KEY, b->b + FP_KEY, AG_STAMP_FP_LEN - FP_KEY) == 0;
+}
+
 static bool stamp_name(const char *user, char *name, size_t len)
 {
 	return ag_name_valid(user) && snprintf(name, len, "checked-%s", user) < (int)len;
@@ -146,7 +157,7 @@ bool ag_stamp_allows(const char *state_dir, const char *token_key_file, const ch
 	if (!stamp_name(user, name, sizeof name) || (dir = open_private(state_dir)) < 0)
 		return false;
 	ok = read_head(dir, name, &f, sizeof f) && memcmp(f.magic, MAGIC, sizeof MAGIC) == 0 &&
-	     f.sum == fnv1a(&f, offsetof(struct stamp_file, sum)) && f.check_ok_at > since &&
+	     f.sum == sum(&f, user) && f.check_ok_at > since &&
 	     fingerprint_at(dir, token_key_file, &now) && memcmp(now.b, f.fp, sizeof f.fp) == 0;
 	close(dir);
 	return ok;
@@ -171,7 +182,7 @@ void ag_stamp_put(const char *state_dir, const char *token_key_file, const char 
 	}
 	memcpy(f.magic, MAGIC, sizeof MAGIC);
 	memcpy(f.fp, now.b, sizeof f.fp);
-	f.sum = fnv1a(&f, offsetof(struct stamp_file, sum));
+	f.sum = sum(&f, user);
 	/* one pwrite of the whole record: a reader racing it fails the sum */
 	fd = openat(dir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd >= 0 && ag_file_own_by_root(fd) == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&

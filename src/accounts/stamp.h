@@ -23,7 +23,10 @@
  *   ctime): the check reads the key, so a replaced or removed key sends it
  *   to the database, which says what is wrong.
  * A stamp is written only by a check that took the fingerprint before it
- * read the row and found it unchanged after (no commit in between). */
+ * read the row and found it unchanged after (no commit in between). SQLite
+ * rebuilds the header when a process opens the store first (each sudo
+ * does), so that fingerprint is taken once the store is open; the key's
+ * identity is the one from before the key was read. */
 #ifndef AG_STAMP_H
 #define AG_STAMP_H
 
@@ -40,6 +43,9 @@ struct ag_stamp_fp {
 /* The store's fingerprint now; false when it cannot be taken (no database
  * yet, not in WAL mode, a file not root's alone, a header being written). */
 bool ag_stamp_fingerprint(const char *state_dir, const char *token_key_file, struct ag_stamp_fp *fp);
+
+/* Is token_key_file the same file in both? */
+bool ag_stamp_same_key(const struct ag_stamp_fp *a, const struct ag_stamp_fp *b);
 
 /* Does user's stamp say the row allowed the user at a check_ok_at after
  * since, with the database unchanged since? */

@@ -218,6 +218,8 @@ struct check {
 	struct ag_store *s;
 	char *sub;
 	struct ag_token_cache t;
+	struct ag_stamp_fp before; /* the store before the row was read (stamp.h) */
+	bool stampable;
 	char *line;
 	size_t line_len;
 };
@@ -234,11 +236,17 @@ static enum ag_err read_state(struct check *c, bool *found)
 {
 	enum ag_err err;
 
+	const struct ag_config *cfg = c->cfg;
+	struct ag_stamp_fp key;
+	bool key_known = ag_stamp_fingerprint(cfg->state_dir, cfg->token_key_file, &key);
+
 	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
-	c->deadline.tv_sec += c->cfg->login_timeout;
-	err = ag_tokens_store_open(c->cfg, c->log, &c->s);
+	c->deadline.tv_sec += cfg->login_timeout;
+	err = ag_tokens_store_open(cfg, c->log, &c->s);
 	if (err == AG_OK) {
 		ag_store_busy_limit(c->s, ag_http_ms_until(&c->deadline));
+		c->stampable = key_known && ag_stamp_fingerprint(cfg->state_dir, cfg->token_key_file, &c->before) &&
+			       ag_stamp_same_key(&key, &c->before);
 		err = ag_store_bound_sub(c->s, c->user, &c->sub);
 	}
 	if (err == AG_OK)
@@ -378,8 +386,7 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 			   .line_len = line_len };
 	struct ag_tokens fresh_tokens = { 0 };
 	struct ag_claims claims = { 0 };
-	struct ag_stamp_fp before;
-	bool found = false, done = false, stampable;
+	bool found = false, done = false;
 	int fd = -1;
 	enum ag_err err;
 
@@ -389,13 +396,12 @@ enum ag_err ag_account_check(const struct ag_config *cfg, const struct ag_log *l
 		ag_log(log, LOG_DEBUG, "account: %s: within account_check_cache (check stamp)", user);
 		return AG_OK;
 	}
-	stampable = ag_stamp_fingerprint(cfg->state_dir, cfg->token_key_file, &before);
 	err = read_state(&c, &found);
 	if (err == AG_OK)
 		err = from_row(&c, found, &done);
 	if (err == AG_OK && done && found && c.sub && fresh(&c.t, c.now - cfg->account_check_cache)) {
-		if (stampable)
-			ag_stamp_put(cfg->state_dir, cfg->token_key_file, user, &before, c.t.check_ok_at, log);
+		if (c.stampable)
+			ag_stamp_put(cfg->state_dir, cfg->token_key_file, user, &c.before, c.t.check_ok_at, log);
 	} else {
 		ag_stamp_drop(cfg->state_dir, user);
 	}
